@@ -1,0 +1,1 @@
+return ScratchNet.Cli.CliApp.Run(args, Console.Out, Console.Error);

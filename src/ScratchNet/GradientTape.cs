@@ -1,0 +1,35 @@
+using System.Numerics;
+using ScratchNet.Layers;
+
+namespace ScratchNet;
+
+/// <summary>
+/// Records the layers a training forward pass ran, in order, so that <see cref="Backward"/> can walk
+/// them in reverse, each layer turning the gradient of its output into the gradient of its input.
+/// </summary>
+public sealed class GradientTape<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly List<Layer<T>> _recorded = [];
+
+    /// <summary>The layers recorded since the last <see cref="Clear"/>, in forward order.</summary>
+    public IReadOnlyList<Layer<T>> Recorded => _recorded;
+
+    /// <summary>Runs <paramref name="layer"/> forward on <paramref name="input"/> and records it.</summary>
+    public Tensor<T> Forward(Layer<T> layer, Tensor<T> input)
+    {
+        var output = layer.Forward(input);
+        _recorded.Add(layer);
+        return output;
+    }
+
+    /// <summary>Back-propagates dL/d(last output) through the recorded layers; returns dL/d(first input).</summary>
+    public Tensor<T> Backward(Tensor<T> outputGradient)
+    {
+        var gradient = outputGradient;
+        for (int i = _recorded.Count - 1; i >= 0; i--) gradient = _recorded[i].Backward(gradient);
+        return gradient;
+    }
+
+    /// <summary>Forgets the recorded layers, ready for the next step.</summary>
+    public void Clear() => _recorded.Clear();
+}

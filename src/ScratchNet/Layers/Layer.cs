@@ -1,0 +1,69 @@
+using System.Numerics;
+
+namespace ScratchNet.Layers;
+
+/// <summary>
+/// One step of a sequential network, with its hand-derived backward pass beside its forward pass.
+/// Tensors flow as (batch, features).
+/// </summary>
+/// <remarks>
+/// <see cref="Forward"/> caches what <see cref="Backward"/> needs; <see cref="Backward"/> must follow the
+/// <see cref="Forward"/> of the same batch. Both return tensors the layer owns and reuses: they stay
+/// valid until the layer's next call. Backward never modifies the gradient it is given.
+/// </remarks>
+public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Creates a layer that reads <paramref name="inputSize"/> features and writes <paramref name="outputSize"/>.</summary>
+    protected Layer(int inputSize, int outputSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputSize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outputSize);
+        InputSize = inputSize;
+        OutputSize = outputSize;
+    }
+
+    /// <summary>Features per input sample.</summary>
+    public int InputSize { get; }
+
+    /// <summary>Features per output sample.</summary>
+    public int OutputSize { get; }
+
+    /// <summary>A short lower-case name of the layer type, e.g. "linear".</summary>
+    public abstract string Kind { get; }
+
+    /// <summary>The layer's trainable parameters (none for activations).</summary>
+    public virtual IReadOnlyList<Parameter<T>> Parameters => [];
+
+    /// <summary>Computes the output, (batch, <see cref="OutputSize"/>), of <paramref name="input"/>, (batch, <see cref="InputSize"/>).</summary>
+    /// <exception cref="ShapeMismatchException"><paramref name="input"/> does not have <see cref="InputSize"/> columns.</exception>
+    public Tensor<T> Forward(Tensor<T> input)
+    {
+        input.RequireCols(InputSize, $"Input of {this}");
+        return ForwardCore(input);
+    }
+
+    /// <summary>
+    /// Given dL/d output, (batch, <see cref="OutputSize"/>), adds dL/d parameter into each parameter's
+    /// gradient and returns dL/d input, (batch, <see cref="InputSize"/>).
+    /// </summary>
+    /// <exception cref="ShapeMismatchException">The gradient's shape is not that of the last output.</exception>
+    /// <exception cref="InvalidOperationException">No forward pass has run.</exception>
+    public Tensor<T> Backward(Tensor<T> outputGradient)
+    {
+        var output = LastOutput ?? throw new InvalidOperationException($"{this}: Backward called before Forward.");
+        outputGradient.RequireShape(output.Rows, OutputSize, $"Output gradient of {this}");
+        return BackwardCore(outputGradient);
+    }
+
+    /// <summary>The output of the last forward pass, or null before the first.</summary>
+    protected abstract Tensor<T>? LastOutput { get; }
+
+    /// <summary>Forward pass on an input whose width has been checked.</summary>
+    protected abstract Tensor<T> ForwardCore(Tensor<T> input);
+
+    /// <summary>Backward pass on a gradient whose shape has been checked.</summary>
+    protected abstract Tensor<T> BackwardCore(Tensor<T> outputGradient);
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Kind}({InputSize} -> {OutputSize})";
+}

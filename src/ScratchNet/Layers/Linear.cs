@@ -1,0 +1,89 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using ScratchNet.Compute;
+
+namespace ScratchNet.Layers;
+
+/// <summary>
+/// Fully connected layer, y = x·Wᵀ + b, with W shaped (out, in) and b (1, out) as in PyTorch's
+/// <c>nn.Linear</c>.
+/// </summary>
+public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private Tensor<T>? _input;                  // (B, in), cached by Forward: dW needs it
+    private readonly Tensor<T> _output;         // (B, out)
+    private readonly Tensor<T> _inputGradient;  // (B, in)
+
+    /// <summary>Creates a layer with the given initial weight (out, in) and bias (1, out), which it keeps (no copy).</summary>
+    /// <exception cref="ShapeMismatchException">The bias is not (1, weight rows).</exception>
+    public Linear(Tensor<T> weight, Tensor<T> bias, bool regularized) : base(weight.Cols, weight.Rows)
+    {
+        bias.RequireShape(1, weight.Rows, "Linear bias");
+        Weight = new Parameter<T>("weight", weight, regularized);
+        Bias = new Parameter<T>("bias", bias, regularized: false);
+        Parameters = [Weight, Bias];
+        _output = new Tensor<T>(0, OutputSize);
+        _inputGradient = new Tensor<T>(0, InputSize);
+    }
+
+    /// <summary>
+    /// The report's generated layer: weights wo + w·N(0,1), biases bo + b·N(0,1), drawn from
+    /// <paramref name="rng"/> row by row, weights first.
+    /// </summary>
+    public static Linear<T> Generate(int inputSize, int outputSize, double w, double wo, double b, double bo, bool regularized, Rng rng)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputSize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outputSize);
+        var weight = new Tensor<T>(outputSize, inputSize);
+        foreach (ref T value in weight.Span) value = T.CreateChecked(wo + w * rng.NextNormal());
+        var bias = new Tensor<T>(1, outputSize);
+        foreach (ref T value in bias.Span) value = T.CreateChecked(bo + b * rng.NextNormal());
+        return new Linear<T>(weight, bias, regularized);
+    }
+
+    /// <summary>W, (out, in).</summary>
+    public Parameter<T> Weight { get; }
+
+    /// <summary>b, (1, out). Never regularised.</summary>
+    public Parameter<T> Bias { get; }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<Parameter<T>> Parameters { get; }
+
+    /// <inheritdoc/>
+    public override string Kind => "linear";
+
+    /// <inheritdoc/>
+    protected override Tensor<T>? LastOutput => _input is null ? null : _output;
+
+    /// <inheritdoc/>
+    protected override Tensor<T> ForwardCore(Tensor<T> input)
+    {
+        _input = input;
+        _output.SetRows(input.Rows);
+        Gemm.Multiply(input, false, Weight.Value, true, _output, T.One, T.Zero);   // (B, in)·(in, out)
+        var bias = Bias.Value.Span;
+        for (int r = 0; r < _output.Rows; r++)
+        {
+            var row = _output.Row(r);
+            TensorPrimitives.Add(row, bias, row);
+        }
+        return _output;
+    }
+
+    /// <inheritdoc/>
+    protected override Tensor<T> BackwardCore(Tensor<T> outputGradient)
+    {
+        var input = _input!;
+        // dW += dYᵀ·X : (out, B)·(B, in)
+        Gemm.Multiply(outputGradient, true, input, false, Weight.Gradient, T.One, T.One);
+        // db += column sums of dY
+        var biasGradient = Bias.Gradient.Span;
+        for (int r = 0; r < outputGradient.Rows; r++)
+            TensorPrimitives.Add(biasGradient, outputGradient.Row(r), biasGradient);
+        // dX = dY·W : (B, out)·(out, in)
+        _inputGradient.SetRows(outputGradient.Rows);
+        Gemm.Multiply(outputGradient, false, Weight.Value, false, _inputGradient, T.One, T.Zero);
+        return _inputGradient;
+    }
+}

@@ -1,0 +1,33 @@
+using System.Numerics;
+
+namespace ScratchNet.Layers;
+
+/// <summary>
+/// A trainable tensor and the gradient of the loss with respect to it, always the same shape.
+/// Backward passes add into <see cref="Gradient"/>; the trainer zeroes it once per step.
+/// </summary>
+public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    internal Parameter(string name, Tensor<T> value, bool regularized)
+    {
+        Name = name;
+        Value = value;
+        Gradient = new Tensor<T>(value.Rows, value.Cols);
+        Regularized = regularized;
+    }
+
+    /// <summary>"weight" or "bias".</summary>
+    public string Name { get; }
+
+    /// <summary>The parameter's current value.</summary>
+    public Tensor<T> Value { get; }
+
+    /// <summary>d loss / d <see cref="Value"/>, accumulated since the last <see cref="ZeroGradient"/>.</summary>
+    public Tensor<T> Gradient { get; }
+
+    /// <summary>Whether the network's L2 penalty applies to this parameter.</summary>
+    public bool Regularized { get; }
+
+    /// <summary>Sets the gradient to zero.</summary>
+    public void ZeroGradient() => Gradient.Span.Clear();
+}

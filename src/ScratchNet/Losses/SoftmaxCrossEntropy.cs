@@ -1,0 +1,55 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using ScratchNet.Compute;
+
+namespace ScratchNet.Losses;
+
+/// <summary>
+/// Softmax and cross-entropy fused: the input is the logits z, p = softmax(z), and
+/// L = (1/B) Σ_b −Σ_j y_bj·log p_bj with log p = z − logΣexp(z), which is finite even where p rounds
+/// to 0. The gradient is dL/dz = (p·Σ_j y_bj − y)/B, i.e. (p − y)/B for one-hot or probability targets.
+/// </summary>
+public sealed class SoftmaxCrossEntropy<T> : LossFunction<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private Tensor<T> _probabilities = new(0, 0); // (B, k): p
+    private Tensor<T>? _target;                  // (B, k): y, cached for Backward
+    private Tensor<T> _gradient = new(0, 0);       // (B, k)
+
+    /// <inheritdoc/>
+    public override Tensor<T> Prediction => _target is null ? throw new InvalidOperationException("Cross-entropy: no forward pass yet.") : _probabilities;
+
+    /// <inheritdoc/>
+    protected override double ForwardCore(Tensor<T> input, Tensor<T> target)
+    {
+        _target = target;
+        Workspace.Fit(ref _probabilities, input.Rows, input.Cols);
+        double total = 0;
+        for (int r = 0; r < input.Rows; r++)
+        {
+            var z = input.Row(r);
+            var y = target.Row(r);
+            T logSumExp = SoftmaxKernel.Row<T>(z, _probabilities.Row(r));
+            // −Σ y·(z − lse) = lse·Σy − Σ y·z
+            total += double.CreateChecked(logSumExp * TensorPrimitives.Sum(y) - TensorPrimitives.Dot(y, z));
+        }
+        return total / input.Rows;
+    }
+
+    /// <inheritdoc/>
+    public override Tensor<T> Backward()
+    {
+        var p = Prediction;
+        var target = _target!;
+        Workspace.Fit(ref _gradient, p.Rows, p.Cols);
+        T invBatch = T.One / T.CreateChecked(p.Rows);
+        for (int r = 0; r < p.Rows; r++)
+        {
+            var y = target.Row(r);
+            var dz = _gradient.Row(r);
+            TensorPrimitives.Multiply(p.Row(r), TensorPrimitives.Sum(y), dz);
+            TensorPrimitives.Subtract(dz, y, dz);
+            TensorPrimitives.Multiply(dz, invBatch, dz);
+        }
+        return _gradient;
+    }
+}

@@ -1,0 +1,261 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using ScratchNet.Layers;
+using ScratchNet.Losses;
+using ScratchNet.Optimizers;
+using ScratchNet.Regularization;
+
+namespace ScratchNet;
+
+/// <summary>
+/// A sequential network in the report's style: declare inputs, outputs, loss, regularisation and
+/// learning rate, then add layers; each layer's width is inferred from the one before. The element
+/// type <typeparamref name="T"/> (<c>float</c> or <c>double</c>) is the report's <c>dtype</c>.
+/// </summary>
+/// <example>
+/// The report's Fashion-MNIST network:
+/// <code>
+/// var net = new Network&lt;float&gt;(784, 10, Loss.CrossEntropy, regularizationFactor: 1e-5, learningRate: 1e-3);
+/// net.AddLinear(800, w: 0.001, regularization: true); net.AddRelu();
+/// net.AddLinear(300, w: 0.0025, regularization: true); net.AddRelu();
+/// net.AddLinear(10, w: 0.03, regularization: true); net.AddSoftmax();
+/// </code>
+/// </example>
+public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private const int EvaluationChunk = 1024;
+
+    private readonly List<Layer<T>> _layers = [];
+    private readonly List<Parameter<T>> _parameters = [];
+    private readonly List<string> _warnings = [];
+    private readonly GradientTape<T> _tape = new();
+    private readonly Rng _rng;
+    private readonly LossFunction<T> _loss;
+    private readonly L2Regularization<T> _regularization;
+    private bool _built;
+
+    /// <summary>Declares a network of <paramref name="inputs"/> features in and <paramref name="outputs"/> out.</summary>
+    /// <param name="inputs">Features per sample.</param>
+    /// <param name="outputs">Width the last layer must have (classes, or regression targets).</param>
+    /// <param name="loss">The training loss; <see cref="Loss.CrossEntropy"/> needs a final softmax layer.</param>
+    /// <param name="regularizationFactor">λ of the penalty λ·Σ W² over layers added with <c>regularization: true</c>.</param>
+    /// <param name="learningRate">SGD step size.</param>
+    /// <param name="seed">Seeds the generator that draws generated weights.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is not positive, the factor is negative, or the rate is not positive.</exception>
+    public Network(int inputs, int outputs, Loss loss = Loss.L2, double regularizationFactor = 0, double learningRate = 0.001, ulong seed = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputs);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outputs);
+        Inputs = inputs;
+        Outputs = outputs;
+        Loss = loss;
+        _loss = LossFunction<T>.Create(loss);
+        _regularization = new L2Regularization<T>(regularizationFactor);
+        Optimizer = new Sgd<T>(learningRate);
+        _rng = new Rng(seed);
+    }
+
+    /// <summary>Features per input sample.</summary>
+    public int Inputs { get; }
+
+    /// <summary>Width of the network's output.</summary>
+    public int Outputs { get; }
+
+    /// <summary>The training loss.</summary>
+    public Loss Loss { get; }
+
+    /// <summary>λ of the L2 weight penalty.</summary>
+    public double RegularizationFactor => _regularization.Factor;
+
+    /// <summary>The optimiser <see cref="TrainStep"/> applies; plain SGD at the constructor's learning rate unless replaced.</summary>
+    public IOptimizer<T> Optimizer { get; set; }
+
+    /// <summary>The layers in order.</summary>
+    public IReadOnlyList<Layer<T>> Layers => _layers;
+
+    /// <summary>Every trainable parameter, layer by layer.</summary>
+    public IReadOnlyList<Parameter<T>> Parameters => _parameters;
+
+    /// <summary>Problems <see cref="Build"/> found that do not stop training (e.g. a softmax feeding an L2 loss).</summary>
+    public IReadOnlyList<string> Warnings => _warnings;
+
+    /// <summary>The width the next layer will read: the last layer's output, or <see cref="Inputs"/>.</summary>
+    public int CurrentWidth => _layers.Count == 0 ? Inputs : _layers[^1].OutputSize;
+
+    /// <summary>
+    /// The report's <c>add_linear_generated</c>: a fully connected layer of <paramref name="numNodes"/> outputs with
+    /// weights <paramref name="wo"/> + <paramref name="w"/>·N(0,1) and biases <paramref name="bo"/> + <paramref name="b"/>·N(0,1).
+    /// </summary>
+    public Linear<T> AddLinear(int numNodes, double w, double wo = 0, double b = 0, double bo = 0, bool regularization = false) =>
+        Add(Linear<T>.Generate(CurrentWidth, numNodes, w, wo, b, bo, regularization, _rng));
+
+    /// <summary>A fully connected layer with He-normal weights, N(0, 2/fan_in), and zero biases: the usual start before a ReLU.</summary>
+    public Linear<T> AddLinear(int numNodes, bool regularization = false) =>
+        AddLinear(numNodes, w: HeScale(CurrentWidth), regularization: regularization);
+
+    /// <summary>Adds a ReLU.</summary>
+    public Relu<T> AddRelu() => Add(new Relu<T>(CurrentWidth));
+
+    /// <summary>Adds a softmax; with <see cref="Loss.CrossEntropy"/> it must come last, where it is fused into the loss.</summary>
+    public Softmax<T> AddSoftmax() => Add(new Softmax<T>(CurrentWidth));
+
+    /// <summary>Adds any layer; its input width must equal <see cref="CurrentWidth"/>.</summary>
+    /// <exception cref="NetworkBuildException">The layer's input width does not fit.</exception>
+    public TLayer Add<TLayer>(TLayer layer) where TLayer : Layer<T>
+    {
+        if (layer.InputSize != CurrentWidth)
+        {
+            string source = _layers.Count == 0 ? $"the network's {Inputs} inputs" : $"layer #{_layers.Count - 1} {_layers[^1]}, which outputs {CurrentWidth}";
+            throw new NetworkBuildException($"Layer #{_layers.Count} {layer} reads {layer.InputSize} features, but it follows {source}.");
+        }
+        _layers.Add(layer);
+        _parameters.AddRange(layer.Parameters);
+        _built = false;
+        return layer;
+    }
+
+    /// <summary>
+    /// Checks the layers against the declared outputs and loss; called by every method that runs the
+    /// network, so calling it yourself only moves the error earlier.
+    /// </summary>
+    /// <exception cref="NetworkBuildException">No layers, a last width other than <see cref="Outputs"/>, or cross-entropy without a final softmax.</exception>
+    public void Build()
+    {
+        if (_built) return;
+        if (_layers.Count == 0)
+            throw new NetworkBuildException("The network has no layers: add at least one (e.g. AddLinear).");
+        if (CurrentWidth != Outputs)
+        {
+            int widthSetter = _layers.FindLastIndex(l => l.InputSize != l.OutputSize);
+            string culprit = widthSetter < 0 ? "no layer changes the width" : $"layer #{widthSetter} {_layers[widthSetter]} sets it";
+            throw new NetworkBuildException(
+                $"The last layer, #{_layers.Count - 1} {_layers[^1]}, outputs {CurrentWidth} features but the network declares {Outputs} outputs ({culprit}).");
+        }
+        if (Loss == Loss.CrossEntropy && _layers[^1] is not Softmax<T>)
+            throw new NetworkBuildException(
+                $"Cross-entropy needs the network to end with a softmax (AddSoftmax()); its last layer is #{_layers.Count - 1} {_layers[^1]}.");
+        _warnings.Clear();
+        if (Loss == Loss.L2 && _layers[^1] is Softmax<T>)
+            _warnings.Add("A softmax feeds the L2 loss: its outputs are squashed into (0, 1) and learn slowly; the report removes it for L2 tasks.");
+        _built = true;
+    }
+
+    /// <summary>The network's outputs, (rows, <see cref="Outputs"/>), for <paramref name="x"/>, (rows, <see cref="Inputs"/>).</summary>
+    /// <exception cref="ShapeMismatchException"><paramref name="x"/> does not have <see cref="Inputs"/> columns.</exception>
+    public Tensor<T> Predict(Tensor<T> x)
+    {
+        Build();
+        x.RequireCols(Inputs, "Predict input x");
+        var result = new Tensor<T>(x.Rows, Outputs);
+        ForEachChunk(x, null, (chunk, _, start) =>
+        {
+            var output = chunk;
+            foreach (var layer in _layers) output = layer.Forward(output);
+            output.Span.CopyTo(result.Span[(start * Outputs)..]);
+        });
+        return result;
+    }
+
+    /// <summary>Mean loss (penalty included) and accuracy, argmax(output) = argmax(target), over all rows.</summary>
+    /// <exception cref="ShapeMismatchException">x or y has the wrong width, or they differ in rows.</exception>
+    public (double Loss, double Accuracy) Evaluate(Tensor<T> x, Tensor<T> y)
+    {
+        Build();
+        CheckBatch(x, y);
+        if (x.Rows == 0) return (double.NaN, double.NaN);
+        double lossSum = 0;
+        long correct = 0;
+        ForEachChunk(x, y, (xChunk, yChunk, _) =>
+        {
+            var logitsOrOutput = ForwardToLoss(xChunk, tape: null);
+            lossSum += _loss.Forward(logitsOrOutput, yChunk!) * xChunk.Rows;
+            correct += CountCorrect(_loss.Prediction, yChunk!);
+        });
+        return (lossSum / x.Rows + _regularization.Penalty(_parameters), (double)correct / x.Rows);
+    }
+
+    /// <summary>
+    /// Forward, loss and backward on one batch: zeroes and then fills every parameter's gradient,
+    /// penalty included. Returns the batch's mean loss plus the penalty, and dL/dx in
+    /// <paramref name="inputGradient"/> (valid until the next call).
+    /// </summary>
+    public double ComputeGradients(Tensor<T> x, Tensor<T> y, out Tensor<T> inputGradient)
+    {
+        Build();
+        CheckBatch(x, y);
+        if (x.Rows == 0) throw new ArgumentException("A training batch needs at least one row.", nameof(x));
+        foreach (var parameter in _parameters) parameter.ZeroGradient();
+        _tape.Clear();
+        double loss = _loss.Forward(ForwardToLoss(x, _tape), y);
+        inputGradient = _tape.Backward(_loss.Backward());
+        _regularization.AddGradient(_parameters);
+        return loss + _regularization.Penalty(_parameters);
+    }
+
+    /// <summary>One training step on a batch: gradients, then the optimiser's update. Returns the loss before the update.</summary>
+    public double TrainStep(Tensor<T> x, Tensor<T> y)
+    {
+        double loss = ComputeGradients(x, y, out _);
+        Optimizer.Step(_parameters);
+        return loss;
+    }
+
+    /// <summary>The L2 penalty λ·Σ W² at the current weights.</summary>
+    public double RegularizationPenalty() => _regularization.Penalty(_parameters);
+
+    /// <summary>The architecture in one line, e.g. "784-800-300-10 linear relu linear relu linear softmax, ce".</summary>
+    public override string ToString()
+    {
+        var widths = new List<int> { Inputs };
+        widths.AddRange(_layers.OfType<Linear<T>>().Select(l => l.OutputSize));
+        return $"{string.Join('-', widths)} {string.Join(' ', _layers.Select(l => l.Kind))}, {(Loss == Loss.L2 ? "l2" : "ce")}";
+    }
+
+    /// <summary>Standard deviation of He-normal initialisation for a layer reading <paramref name="fanIn"/> features.</summary>
+    public static double HeScale(int fanIn) => Math.Sqrt(2.0 / fanIn);
+
+    // Runs the layers up to what the loss consumes: all of them, or all but the final softmax when
+    // cross-entropy fuses it.
+    private Tensor<T> ForwardToLoss(Tensor<T> x, GradientTape<T>? tape)
+    {
+        int end = Loss == Loss.CrossEntropy ? _layers.Count - 1 : _layers.Count;
+        var output = x;
+        for (int i = 0; i < end; i++) output = tape is null ? _layers[i].Forward(output) : tape.Forward(_layers[i], output);
+        return output;
+    }
+
+    private void CheckBatch(Tensor<T> x, Tensor<T> y)
+    {
+        x.RequireCols(Inputs, "Input x");
+        y.RequireShape(x.Rows, Outputs, "Target y");
+    }
+
+    private static long CountCorrect(Tensor<T> prediction, Tensor<T> target)
+    {
+        long correct = 0;
+        for (int r = 0; r < prediction.Rows; r++)
+            if (TensorPrimitives.IndexOfMax<T>(prediction.Row(r)) == TensorPrimitives.IndexOfMax<T>(target.Row(r))) correct++;
+        return correct;
+    }
+
+    // Feeds x (and y) through in chunks of rows, so evaluating a whole dataset needs only chunk-sized buffers.
+    private static void ForEachChunk(Tensor<T> x, Tensor<T>? y, Action<Tensor<T>, Tensor<T>?, int> body)
+    {
+        if (x.Rows <= EvaluationChunk)
+        {
+            body(x, y, 0);
+            return;
+        }
+        var xChunk = new Tensor<T>(0, x.Cols);
+        var yChunk = y is null ? null : new Tensor<T>(0, y.Cols);
+        var indices = new int[EvaluationChunk];
+        for (int start = 0; start < x.Rows; start += EvaluationChunk)
+        {
+            int count = Math.Min(EvaluationChunk, x.Rows - start);
+            for (int i = 0; i < count; i++) indices[i] = start + i;
+            x.GatherRowsInto(indices.AsSpan(0, count), xChunk);
+            if (y is not null) y.GatherRowsInto(indices.AsSpan(0, count), yChunk!);
+            body(xChunk, yChunk, start);
+        }
+    }
+}

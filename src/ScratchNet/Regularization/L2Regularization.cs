@@ -1,0 +1,37 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using ScratchNet.Layers;
+
+namespace ScratchNet.Regularization;
+
+/// <summary>
+/// The report's weight penalty: factor · Σ W² over the parameters flagged for it, added to the loss;
+/// its gradient is 2 · factor · W.
+/// </summary>
+public sealed class L2Regularization<T>(double factor) where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>The penalty's weight, λ in λ·Σ W².</summary>
+    public double Factor { get; } = factor >= 0 && double.IsFinite(factor)
+        ? factor
+        : throw new ArgumentOutOfRangeException(nameof(factor), factor, "The regularisation factor must be finite and ≥ 0.");
+
+    /// <summary>factor · Σ W² over the regularised parameters.</summary>
+    public double Penalty(IEnumerable<Parameter<T>> parameters)
+    {
+        if (Factor == 0) return 0;
+        double sum = 0;
+        foreach (var parameter in parameters)
+            if (parameter.Regularized) sum += double.CreateChecked(TensorPrimitives.SumOfSquares<T>(parameter.Value.Span));
+        return Factor * sum;
+    }
+
+    /// <summary>Adds 2 · factor · W into the gradient of each regularised parameter.</summary>
+    public void AddGradient(IEnumerable<Parameter<T>> parameters)
+    {
+        if (Factor == 0) return;
+        T twiceFactor = T.CreateChecked(2 * Factor);
+        foreach (var parameter in parameters)
+            if (parameter.Regularized)
+                TensorPrimitives.MultiplyAdd(parameter.Value.Span, twiceFactor, parameter.Gradient.Span, parameter.Gradient.Span);
+    }
+}
