@@ -1,0 +1,43 @@
+using System.Numerics;
+
+namespace ScratchNet.Layers;
+
+/// <summary>
+/// A layer without parameters that keeps the width, y = f(x). It owns the output and input-gradient
+/// buffers; a subclass writes only the function and its derivative.
+/// </summary>
+public abstract class Activation<T>(int size) : Layer<T>(size, size) where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly Tensor<T> _output = new(0, size);         // (B, size)
+    private readonly Tensor<T> _inputGradient = new(0, size);  // (B, size)
+    private bool _ran;
+
+    /// <inheritdoc/>
+    protected sealed override Tensor<T>? LastOutput => _ran ? _output : null;
+
+    /// <inheritdoc/>
+    protected sealed override Tensor<T> ForwardCore(Tensor<T> input)
+    {
+        _output.SetRows(input.Rows);
+        Activate(input, _output);
+        _ran = true;
+        return _output;
+    }
+
+    /// <inheritdoc/>
+    protected sealed override Tensor<T> BackwardCore(Tensor<T> outputGradient)
+    {
+        _inputGradient.SetRows(outputGradient.Rows);
+        Backpropagate(_output, outputGradient, _inputGradient);
+        return _inputGradient;
+    }
+
+    /// <summary>Writes y = f(x) into <paramref name="output"/>, already shaped like <paramref name="input"/>.</summary>
+    protected abstract void Activate(Tensor<T> input, Tensor<T> output);
+
+    /// <summary>
+    /// Writes dL/dx into <paramref name="inputGradient"/> from dL/dy, given the forward output
+    /// <paramref name="output"/> (both activations so far have derivatives expressible through y).
+    /// </summary>
+    protected abstract void Backpropagate(Tensor<T> output, Tensor<T> outputGradient, Tensor<T> inputGradient);
+}
