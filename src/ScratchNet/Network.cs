@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using ScratchNet.Data;
 using ScratchNet.Layers;
 using ScratchNet.Losses;
 using ScratchNet.Optimizers;
@@ -147,31 +148,45 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         Build();
         x.RequireCols(Inputs, "Predict input x");
         var result = new Tensor<T>(x.Rows, Outputs);
-        ForEachChunk(x, null, (chunk, _, start) =>
+        var chunk = new Tensor<T>(0, Inputs);
+        var rows = new int[Math.Min(EvaluationChunk, x.Rows)];
+        for (int start = 0; start < x.Rows; start += EvaluationChunk)
         {
+            int count = FillRange(rows, start, x.Rows);
+            x.GatherRowsInto(rows.AsSpan(0, count), chunk);
             var output = chunk;
             foreach (var layer in _layers) output = layer.Forward(output);
             output.Span.CopyTo(result.Span[(start * Outputs)..]);
-        });
+        }
         return result;
     }
 
-    /// <summary>Mean loss (penalty included) and accuracy, argmax(output) = argmax(target), over all rows.</summary>
+    /// <summary>Mean loss (penalty included) and accuracy, argmax(output) = argmax(target), over all rows of (x, y).</summary>
     /// <exception cref="ShapeMismatchException">x or y has the wrong width, or they differ in rows.</exception>
     public (double Loss, double Accuracy) Evaluate(Tensor<T> x, Tensor<T> y)
     {
-        Build();
         CheckBatch(x, y);
-        if (x.Rows == 0) return (double.NaN, double.NaN);
+        return Evaluate(new Dataset<T>("evaluation", x, y), Enumerable.Range(0, x.Rows).ToArray());
+    }
+
+    /// <summary>Mean loss (penalty included) and accuracy over the samples <paramref name="rows"/> of <paramref name="samples"/>; NaN for no rows.</summary>
+    /// <exception cref="ShapeMismatchException">The source's widths do not match the network.</exception>
+    public (double Loss, double Accuracy) Evaluate(ISampleSource<T> samples, ReadOnlySpan<int> rows)
+    {
+        Build();
+        CheckSource(samples);
+        if (rows.Length == 0) return (double.NaN, double.NaN);
+        var x = new Tensor<T>(0, Inputs);
+        var y = new Tensor<T>(0, Outputs);
         double lossSum = 0;
         long correct = 0;
-        ForEachChunk(x, y, (xChunk, yChunk, _) =>
+        for (int start = 0; start < rows.Length; start += EvaluationChunk)
         {
-            var logitsOrOutput = ForwardToLoss(xChunk, tape: null);
-            lossSum += _loss.Forward(logitsOrOutput, yChunk!) * xChunk.Rows;
-            correct += CountCorrect(_loss.Prediction, yChunk!);
-        });
-        return (lossSum / x.Rows + _regularization.Penalty(_parameters), (double)correct / x.Rows);
+            samples.Gather(rows.Slice(start, Math.Min(EvaluationChunk, rows.Length - start)), x, y);
+            lossSum += _loss.Forward(ForwardToLoss(x, tape: null), y) * x.Rows;
+            correct += CountCorrect(_loss.Prediction, y);
+        }
+        return (lossSum / rows.Length + _regularization.Penalty(_parameters), (double)correct / rows.Length);
     }
 
     /// <summary>
@@ -238,24 +253,19 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         return correct;
     }
 
-    // Feeds x (and y) through in chunks of rows, so evaluating a whole dataset needs only chunk-sized buffers.
-    private static void ForEachChunk(Tensor<T> x, Tensor<T>? y, Action<Tensor<T>, Tensor<T>?, int> body)
+    /// <summary>Throws unless the source's feature and target widths match the network's inputs and outputs.</summary>
+    internal void CheckSource(ISampleSource<T> samples)
     {
-        if (x.Rows <= EvaluationChunk)
-        {
-            body(x, y, 0);
-            return;
-        }
-        var xChunk = new Tensor<T>(0, x.Cols);
-        var yChunk = y is null ? null : new Tensor<T>(0, y.Cols);
-        var indices = new int[EvaluationChunk];
-        for (int start = 0; start < x.Rows; start += EvaluationChunk)
-        {
-            int count = Math.Min(EvaluationChunk, x.Rows - start);
-            for (int i = 0; i < count; i++) indices[i] = start + i;
-            x.GatherRowsInto(indices.AsSpan(0, count), xChunk);
-            if (y is not null) y.GatherRowsInto(indices.AsSpan(0, count), yChunk!);
-            body(xChunk, yChunk, start);
-        }
+        if (samples.FeatureCount != Inputs || samples.TargetCount != Outputs)
+            throw new ShapeMismatchException(
+                $"The samples have {samples.FeatureCount} features and {samples.TargetCount} targets, but the network takes {Inputs} inputs and gives {Outputs} outputs.");
+    }
+
+    // Fills rows with start, start + 1, … up to its length or end; returns how many.
+    private static int FillRange(int[] rows, int start, int end)
+    {
+        int count = Math.Min(rows.Length, end - start);
+        for (int i = 0; i < count; i++) rows[i] = start + i;
+        return count;
     }
 }

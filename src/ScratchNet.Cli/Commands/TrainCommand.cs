@@ -83,9 +83,9 @@ public static class TrainCommand
             network.Build();
             foreach (string warning in network.Warnings) error.WriteLine($"warning: {warning}");
 
-            var trainer = new Trainer<T>(network, data.Features, data.Targets, s.ValidationFraction, s.Stratify, s.Seed) { Output = output };
+            var trainer = new Trainer<T>(network, data, s.ValidationFraction, s.Stratify, s.Seed) { Output = output };
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"# {data.Name}: {s.Recipe.Description}; {trainer.TrainX.Rows} train, {trainer.ValidationX.Rows} validation; network {network}; " +
+                $"# {data.Name}: {s.Recipe.Description}; {trainer.TrainRows.Count} train, {trainer.ValidationRows.Count} validation; network {network}; " +
                 $"lr {s.LearningRate}, reg {s.Regularization}, batch {s.BatchSize}, {s.Epochs} epochs, {(typeof(T) == typeof(float) ? "float32" : "float64")}, seed {s.Seed}, {s.Threads} threads"));
 
             var history = trainer.Train(s.Epochs, s.BatchSize, verbose: true);
@@ -93,7 +93,7 @@ public static class TrainCommand
             double seconds = history.Skip(1).Sum(e => e.Seconds);
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"# final: train loss {final.TrainLoss:F4}, accuracy {final.TrainAccuracy:F4}; validation loss {final.ValidationLoss:F4}, accuracy {final.ValidationAccuracy:F4}; " +
-                $"{seconds:F1} s, {(double)trainer.TrainX.Rows * s.Epochs / seconds:F0} samples/s"));
+                $"{seconds:F1} s, {(double)trainer.TrainRows.Count * s.Epochs / seconds:F0} samples/s"));
             if (s.OutDir is { } dir)
             {
                 Directory.CreateDirectory(dir);

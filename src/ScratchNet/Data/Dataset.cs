@@ -1,9 +1,10 @@
 using System.Numerics;
+using System.Numerics.Tensors;
 
 namespace ScratchNet.Data;
 
-/// <summary>A named set of samples: <see cref="Features"/> (samples, inputs) and <see cref="Targets"/> (samples, outputs), row for row.</summary>
-public sealed record Dataset<T> where T : unmanaged, IFloatingPointIeee754<T>
+/// <summary>A named set of samples held as tensors: <see cref="Features"/> (samples, inputs) and <see cref="Targets"/> (samples, outputs), row for row.</summary>
+public sealed record Dataset<T> : ISampleSource<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Pairs features with targets.</summary>
     /// <exception cref="ShapeMismatchException">They differ in rows.</exception>
@@ -25,8 +26,24 @@ public sealed record Dataset<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Targets, (samples, outputs): one-hot class rows, or regression values.</summary>
     public Tensor<T> Targets { get; }
 
-    /// <summary>Number of samples.</summary>
+    /// <inheritdoc/>
     public int Count => Features.Rows;
+
+    /// <inheritdoc/>
+    public int FeatureCount => Features.Cols;
+
+    /// <inheritdoc/>
+    public int TargetCount => Targets.Cols;
+
+    /// <inheritdoc/>
+    public void Gather(ReadOnlySpan<int> rows, Tensor<T> features, Tensor<T> targets)
+    {
+        Features.GatherRowsInto(rows, features);
+        Targets.GatherRowsInto(rows, targets);
+    }
+
+    /// <inheritdoc/>
+    public int ClassOf(int row) => TensorPrimitives.IndexOfMax<T>(Targets.Row(row));
 
     /// <summary>Builds one-hot targets, (labels, <paramref name="classes"/>), from class indices.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside [0, classes).</exception>

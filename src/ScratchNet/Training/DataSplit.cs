@@ -1,5 +1,5 @@
 using System.Numerics;
-using System.Numerics.Tensors;
+using ScratchNet.Data;
 
 namespace ScratchNet.Training;
 
@@ -8,19 +8,19 @@ public static class DataSplit
 {
     /// <summary>
     /// Shuffles the rows 0..n−1 with <paramref name="rng"/> and puts round(n · <paramref name="validationFraction"/>)
-    /// of them in the validation set. With <paramref name="stratify"/>, each class (argmax of a target row)
+    /// of them in the validation set. With <paramref name="stratify"/>, each class (<see cref="ISampleSource{T}.ClassOf"/>)
     /// is split on its own, so both sets keep the class proportions.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The fraction is not in (0, 1).</exception>
     /// <exception cref="ArgumentException">Either set would be empty.</exception>
-    public static (int[] Train, int[] Validation) Split<T>(Tensor<T> targets, double validationFraction, bool stratify, Rng rng)
+    public static (int[] Train, int[] Validation) Split<T>(ISampleSource<T> samples, double validationFraction, bool stratify, Rng rng)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (!(validationFraction > 0 && validationFraction < 1))
             throw new ArgumentOutOfRangeException(nameof(validationFraction), validationFraction, "The validation fraction must lie strictly between 0 and 1.");
-        int n = targets.Rows;
+        int n = samples.Count;
         var groups = stratify
-            ? Enumerable.Range(0, n).GroupBy(r => TensorPrimitives.IndexOfMax<T>(targets.Row(r))).OrderBy(g => g.Key).Select(g => g.ToArray()).ToList()
+            ? Enumerable.Range(0, n).GroupBy(samples.ClassOf).OrderBy(g => g.Key).Select(g => g.ToArray()).ToList()
             : [Enumerable.Range(0, n).ToArray()];
         var train = new List<int>(n);
         var validation = new List<int>();

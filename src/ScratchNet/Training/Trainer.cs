@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Numerics;
+using ScratchNet.Data;
 
 namespace ScratchNet.Training;
 
@@ -10,6 +11,8 @@ namespace ScratchNet.Training;
 public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Rng _rng;
+    private readonly int[] _trainRows;
+    private readonly int[] _validationRows;
 
     /// <summary>Splits (<paramref name="x"/>, <paramref name="y"/>) into shuffled training and validation sets.</summary>
     /// <param name="network">The network to train.</param>
@@ -20,33 +23,33 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <param name="seed">Seeds the split and every epoch's shuffle.</param>
     /// <exception cref="ShapeMismatchException">x or y does not fit the network, or they differ in rows.</exception>
     public Trainer(Network<T> network, Tensor<T> x, Tensor<T> y, double validationFraction = 0.2, bool stratify = false, ulong seed = 0)
+        : this(network, new Dataset<T>("data", x, y), validationFraction, stratify, seed)
+    {
+    }
+
+    /// <summary>Splits <paramref name="samples"/> into shuffled training and validation rows; batches are drawn from the source as training goes.</summary>
+    /// <exception cref="ShapeMismatchException">The samples' widths do not fit the network.</exception>
+    public Trainer(Network<T> network, ISampleSource<T> samples, double validationFraction = 0.2, bool stratify = false, ulong seed = 0)
     {
         network.Build();
-        x.RequireCols(network.Inputs, "Training data x");
-        y.RequireShape(x.Rows, network.Outputs, "Training targets y");
+        network.CheckSource(samples);
         Network = network;
+        Samples = samples;
         _rng = new Rng(seed);
-        var (train, validation) = DataSplit.Split(y, validationFraction, stratify, _rng);
-        TrainX = x.GatherRows(train);
-        TrainY = y.GatherRows(train);
-        ValidationX = x.GatherRows(validation);
-        ValidationY = y.GatherRows(validation);
+        (_trainRows, _validationRows) = DataSplit.Split(samples, validationFraction, stratify, _rng);
     }
 
     /// <summary>The network being trained.</summary>
     public Network<T> Network { get; }
 
-    /// <summary>Training inputs, (train samples, inputs).</summary>
-    public Tensor<T> TrainX { get; }
+    /// <summary>All samples, training and validation.</summary>
+    public ISampleSource<T> Samples { get; }
 
-    /// <summary>Training targets, (train samples, outputs).</summary>
-    public Tensor<T> TrainY { get; }
+    /// <summary>The rows of <see cref="Samples"/> trained on.</summary>
+    public IReadOnlyList<int> TrainRows => _trainRows;
 
-    /// <summary>Validation inputs, (validation samples, inputs).</summary>
-    public Tensor<T> ValidationX { get; }
-
-    /// <summary>Validation targets, (validation samples, outputs).</summary>
-    public Tensor<T> ValidationY { get; }
+    /// <summary>The rows of <see cref="Samples"/> held out for validation.</summary>
+    public IReadOnlyList<int> ValidationRows => _validationRows;
 
     /// <summary>Where <see cref="Train"/> writes its epoch lines when verbose; standard output by default.</summary>
     public TextWriter Output { get; set; } = Console.Out;
@@ -55,10 +58,10 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     public event Action<EpochStats>? EpochCompleted;
 
     /// <summary>Loss (penalty included) and accuracy on the training set.</summary>
-    public (double Loss, double Accuracy) TrainStats() => Network.Evaluate(TrainX, TrainY);
+    public (double Loss, double Accuracy) TrainStats() => Network.Evaluate(Samples, _trainRows);
 
     /// <summary>Loss (penalty included) and accuracy on the validation set.</summary>
-    public (double Loss, double Accuracy) ValidationStats() => Network.Evaluate(ValidationX, ValidationY);
+    public (double Loss, double Accuracy) ValidationStats() => Network.Evaluate(Samples, _validationRows);
 
     /// <summary>The network's outputs for <paramref name="x"/>.</summary>
     public Tensor<T> Predict(Tensor<T> x) => Network.Predict(x);
@@ -78,9 +81,9 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         var clock = Stopwatch.StartNew();
         Record(-1);
 
-        var order = Enumerable.Range(0, TrainX.Rows).ToArray();
-        var xBatch = new Tensor<T>(0, TrainX.Cols);
-        var yBatch = new Tensor<T>(0, TrainY.Cols);
+        int[] order = [.. _trainRows];
+        var xBatch = new Tensor<T>(0, Samples.FeatureCount);
+        var yBatch = new Tensor<T>(0, Samples.TargetCount);
         for (int epoch = 0; epoch < epochs; epoch++)
         {
             clock.Restart();
@@ -88,8 +91,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             for (int start = 0; start < order.Length; start += batchSize)
             {
                 var rows = order.AsSpan(start, Math.Min(batchSize, order.Length - start));
-                TrainX.GatherRowsInto(rows, xBatch);
-                TrainY.GatherRowsInto(rows, yBatch);
+                Samples.Gather(rows, xBatch, yBatch);
                 Network.TrainStep(xBatch, yBatch);
             }
             var stats = Record(epoch);
