@@ -18,3 +18,29 @@ public sealed class DivergenceException(string message, int epoch) : ScratchNetE
 
 /// <summary>A data file or embedded resource is malformed; the message names the source and the place.</summary>
 public sealed class DataFormatException(string message, Exception? inner = null) : ScratchNetException(message, inner);
+
+/// <summary>
+/// A dataset's files are neither on disk nor downloadable (offline, or every mirror failed); the message
+/// names the files, where they were looked for, and the folder to place them in.
+/// </summary>
+public sealed class DataNotFoundException(string message, IReadOnlyList<string> missingFiles, string folder) : ScratchNetException(message)
+{
+    /// <summary>The file names that are missing.</summary>
+    public IReadOnlyList<string> MissingFiles { get; } = missingFiles;
+
+    /// <summary>The folder the files belong in.</summary>
+    public string Folder { get; } = folder;
+}
+
+/// <summary>A file's checksum differs from the published one; the message names the file and both checksums.</summary>
+public sealed class ChecksumMismatchException(string message, string file, string expected, string actual) : ScratchNetException(message)
+{
+    /// <summary>The file (or, for a failed download, its name).</summary>
+    public string File { get; } = file;
+
+    /// <summary>The published checksum, e.g. "md5:8d4f…".</summary>
+    public string Expected { get; } = expected;
+
+    /// <summary>The checksum of the bytes received or found.</summary>
+    public string Actual { get; } = actual;
+}
