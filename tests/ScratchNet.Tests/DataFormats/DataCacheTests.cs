@@ -157,6 +157,20 @@ public class DataCacheTests
     }
 
     [Fact]
+    public async Task UnpackedDataFilesMakeTheArchiveUnnecessary()
+    {
+        using var cache = new TempFolder();
+        foreach (var (name, bytes) in CifarBatches("cifar-10/cifar-10-batches-bin")) cache.Write(name, bytes);
+        var offline = Cifar10 with { Downloads = [Cifar10.Downloads[0] with { Urls = [LocalHttpServer.Unreachable("c.tar.gz")] }] };
+
+        string folder = await new DataCache(cache.Path).DownloadAsync(offline);
+        var test = await new DataCache(cache.Path).LoadAsync(offline, DatasetSplit.Test);
+
+        Assert.Equal(Path.Combine(cache.Path, "cifar-10"), folder);
+        Assert.Equal([5], test.Images.Labels);
+    }
+
+    [Fact]
     public void TheCatalogsIdxDownloadsAreItsDataFiles()
     {
         foreach (var entry in DatasetCatalog.All)

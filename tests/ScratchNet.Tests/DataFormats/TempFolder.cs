@@ -10,6 +10,7 @@ internal sealed class TempFolder : IDisposable
     /// <summary>Writes <paramref name="bytes"/> to a file at <paramref name="relative"/> (folders created) and returns its path.</summary>
     public string Write(string relative, byte[] bytes)
     {
+        Assert.False(System.IO.Path.IsPathRooted(relative), $"'{relative}' would land outside the temporary folder");
         string path = System.IO.Path.Combine(Path, relative);
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
         File.WriteAllBytes(path, bytes);

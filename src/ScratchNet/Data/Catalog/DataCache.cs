@@ -91,6 +91,8 @@ public sealed class DataCache
     public async Task<string> DownloadAsync(CatalogEntry entry, IProgress<DownloadProgress>? progress = null, CancellationToken cancellation = default)
     {
         string folder = FolderOf(entry);
+        // An archive's data files already unpacked are all that is needed, even if the archive is gone.
+        if (entry.ArchiveFolder is not null && Holds(entry)) return folder;
         Directory.CreateDirectory(folder);
         var failed = new List<(RemoteFile File, IReadOnlyList<Downloader.Failure> Failures)>();
         foreach (var file in entry.Downloads)
@@ -154,9 +156,13 @@ public sealed class DataCache
         throw new DataNotFoundException(
             $"{entry.Name} ({split.ToString().ToLowerInvariant()}): none of {string.Join(", ", candidates)} holds {string.Join(" and ", entry.FilesFor(split))}" +
             $"{(entry.ArchiveFolder is null ? "" : $" or {entry.Downloads[0].Name}")}. Put the official files in {Path.Combine(directory, entry.Name)}" +
-            $" (from {string.Join(", ", entry.Downloads.Select(d => d.Urls[0]))}).",
+            $" (from {string.Join(", ", SourcesOf(entry, split).Select(d => d.Urls[0]))}).",
             entry.FilesFor(split), Path.Combine(directory, entry.Name));
     }
+
+    // The downloads that hold the split: its own files, or the archive that holds every file.
+    private static IEnumerable<RemoteFile> SourcesOf(CatalogEntry entry, DatasetSplit split) =>
+        entry.ArchiveFolder is null ? entry.Downloads.Where(d => entry.FilesFor(split).Contains(d.Name)) : entry.Downloads;
 
     private void Unpack(CatalogEntry entry, string archive)
     {
@@ -181,7 +187,7 @@ public sealed class DataCache
 
     // The split's data files that are downloads themselves (and so have a published checksum) and sit in folder.
     private static IEnumerable<(string Path, RemoteFile File)> DownloadsIn(CatalogEntry entry, DatasetSplit split, string folder) =>
-        entry.Downloads.Where(d => entry.FilesFor(split).Contains(d.Name)).Select(d => (Path.Combine(folder, d.Name), d)).Where(x => File.Exists(x.Item1));
+        SourcesOf(entry, split).Select(d => (Path.Combine(folder, d.Name), d)).Where(x => File.Exists(x.Item1));
 
     private static void VerifyCached(string path, RemoteFile file)
     {

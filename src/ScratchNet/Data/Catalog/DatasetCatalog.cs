@@ -19,22 +19,12 @@ public static class DatasetCatalog
     /// <summary>Every dataset, in the order <c>scratchnet data list</c> shows them.</summary>
     public static IReadOnlyList<CatalogEntry> All { get; } =
     [
-        new()
-        {
-            Name = "fashion-mnist", Description = "Fashion-MNIST (Zalando Research, MIT licence): 28×28 grey images of clothing, 10 classes",
-            Format = CatalogFormat.Idx, Features = 28 * 28, Classes = 10, TrainCount = 60_000, TestCount = 10_000,
-            TrainFiles = IdxTrain, TestFiles = IdxTest, OtherFolders = ["FashionMNIST/raw"],
-            Downloads = Idx([FashionMnist, FashionMnistGitHub],
-                "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe", "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"),
-        },
-        new()
-        {
-            Name = "mnist", Description = "MNIST (Y. LeCun, C. Cortes, C. Burges): 28×28 grey handwritten digits, 10 classes",
-            Format = CatalogFormat.Idx, Features = 28 * 28, Classes = 10, TrainCount = 60_000, TestCount = 10_000,
-            TrainFiles = IdxTrain, TestFiles = IdxTest, OtherFolders = ["MNIST/raw"],
-            Downloads = Idx([MnistS3, MnistGoogle],
-                "f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432", "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"),
-        },
+        Idx("fashion-mnist", "Fashion-MNIST (Zalando Research, MIT licence): 28×28 grey images of clothing, 10 classes", "FashionMNIST/raw",
+            [FashionMnist, FashionMnistGitHub],
+            "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe", "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"),
+        Idx("mnist", "MNIST (Y. LeCun, C. Cortes, C. Burges): 28×28 grey handwritten digits, 10 classes", "MNIST/raw",
+            [MnistS3, MnistGoogle],
+            "f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432", "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"),
         new()
         {
             Name = "cifar-10", Description = "CIFAR-10 (A. Krizhevsky): 32×32 colour images, 10 classes",
@@ -56,7 +46,13 @@ public static class DatasetCatalog
     public static CatalogEntry? Find(string name) =>
         All.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase));
 
-    // The four IDX files in the order train images, train labels, test images, test labels.
-    private static RemoteFile[] Idx(string[] baseUrls, params string[] md5) =>
-        [.. IdxTrain.Concat(IdxTest).Select((file, i) => new RemoteFile(file, Checksum.Parse("md5:" + md5[i]), [.. baseUrls.Select(b => b + file)]))];
+    // A 28×28, 10-class IDX dataset of 60,000 + 10,000 images; md5 lists the four files' checksums in
+    // the order train images, train labels, test images, test labels.
+    private static CatalogEntry Idx(string name, string description, string torchvisionFolder, string[] baseUrls, params string[] md5) => new()
+    {
+        Name = name, Description = description,
+        Format = CatalogFormat.Idx, Features = 28 * 28, Classes = 10, TrainCount = 60_000, TestCount = 10_000,
+        TrainFiles = IdxTrain, TestFiles = IdxTest, OtherFolders = [torchvisionFolder],
+        Downloads = [.. IdxTrain.Concat(IdxTest).Select((file, i) => new RemoteFile(file, Checksum.Parse("md5:" + md5[i]), [.. baseUrls.Select(b => b + file)]))],
+    };
 }

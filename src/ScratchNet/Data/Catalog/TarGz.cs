@@ -40,7 +40,10 @@ public static class TarGz
                 written.Add(target);
             }
         }
-        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException)
+        // TarReader reports a corrupt header as any of these (found by fuzzing: an octal size field that
+        // overflows, an extended-attributes entry larger than its data, a bad name).
+        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or OverflowException
+                                       or ArgumentException or InvalidOperationException or NotSupportedException)
         {
             throw new DataFormatException($"{archive}: not a valid .tar.gz archive ({e.Message}).", e);
         }
