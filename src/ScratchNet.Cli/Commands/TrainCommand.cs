@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Numerics;
 using ScratchNet.Compute;
+using ScratchNet.Data.Catalog;
 using ScratchNet.Losses;
 using ScratchNet.Training;
 
@@ -16,7 +17,8 @@ public static class TrainCommand
     /// <summary>Creates the command; it writes epoch lines to <paramref name="output"/> and warnings to <paramref name="error"/>.</summary>
     public static Command Create(TextWriter output, TextWriter error)
     {
-        var dataset = Options.Choice("--dataset", "Dataset to train on.", Recipe.DatasetNames, "digits");
+        var dataset = DataOptions.DatasetOption("digits");
+        var data = new DataOptions();
         var layers = new Option<string?>("--layers") { Description = "Hidden layer widths, comma-separated, e.g. 800,300 ('' for none)." };
         var loss = Options.Choice("--loss", "Loss: l2 (sum of squared errors) or ce (softmax cross-entropy).", ["l2", "ce"]);
         var learningRate = Options.Number<double>("--lr", "SGD learning rate (> 0).");
@@ -35,11 +37,15 @@ public static class TrainCommand
         {
             dataset, layers, loss, learningRate, regularization, epochs, batchSize, init, seed, threads, outDir, dtype, validationFraction, stratify,
         };
+        data.AddTo(command);
         command.SetAction(parse =>
         {
-            var recipe = Recipe.For(parse.GetValue(dataset)!);
+            string datasetName = parse.GetValue(dataset)!;
+            var recipe = Recipe.For(datasetName);
             var settings = new TrainSettings(
                 recipe,
+                // The official training files; they are split 80/20 into training and validation, as in the report.
+                data.Read(parse, datasetName, DatasetSplit.Train),
                 Hidden: parse.GetValue(layers) is { } l ? ParseList(l, "--layers", int.Parse, v => v > 0, "positive integers") : recipe.HiddenLayers,
                 Loss: parse.GetValue(loss) is { } name ? (name == "l2" ? Loss.L2 : Loss.CrossEntropy) : recipe.Loss,
                 LearningRate: Positive(parse.GetValue(learningRate) ?? recipe.LearningRate, "--lr"),
@@ -60,7 +66,7 @@ public static class TrainCommand
     }
 
     private sealed record TrainSettings(
-        Recipe Recipe, int[] Hidden, Loss Loss, double LearningRate, double Regularization, int Epochs, int BatchSize,
+        Recipe Recipe, DataRequest Data, int[] Hidden, Loss Loss, double LearningRate, double Regularization, int Epochs, int BatchSize,
         double[]? Init, ulong Seed, int Threads, string? OutDir, double ValidationFraction, bool Stratify);
 
     private static int Train<T>(TrainSettings s, TextWriter output, TextWriter error) where T : unmanaged, IFloatingPointIeee754<T>
@@ -69,9 +75,10 @@ public static class TrainCommand
         Threading.ThreadCount = s.Threads;
         try
         {
-            var data = s.Recipe.Load<T>(s.Seed);
-            var network = new Network<T>(data.Features.Cols, data.Targets.Cols, s.Loss, s.Regularization, s.LearningRate, s.Seed);
-            int[] widths = [.. s.Hidden, data.Targets.Cols];
+            var data = DataLoader.Load<T>(s.Data, s.Seed, error);
+            var samples = data.Samples;
+            var network = new Network<T>(samples.FeatureCount, samples.TargetCount, s.Loss, s.Regularization, s.LearningRate, s.Seed);
+            int[] widths = [.. s.Hidden, samples.TargetCount];
             for (int k = 0; k < widths.Length; k++)
             {
                 // Without --init: He initialisation, whose scale suits the ReLU after each hidden layer.
@@ -83,10 +90,13 @@ public static class TrainCommand
             network.Build();
             foreach (string warning in network.Warnings) error.WriteLine($"warning: {warning}");
 
-            var trainer = new Trainer<T>(network, data, s.ValidationFraction, s.Stratify, s.Seed) { Output = output };
+            var trainer = new Trainer<T>(network, samples, s.ValidationFraction, s.Stratify, s.Seed) { Output = output };
+            if (data.Images is { } images)
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"# {images}; pixels held as bytes: {images.ByteSize / 1e6:F1} MB ({images.Pixels.LongLength * (typeof(T) == typeof(float) ? 4 : 8) / 1e6:F1} MB as {DType<T>()})"));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"# {data.Name}: {s.Recipe.Description}; {trainer.TrainRows.Count} train, {trainer.ValidationRows.Count} validation; network {network}; " +
-                $"lr {s.LearningRate}, reg {s.Regularization}, batch {s.BatchSize}, {s.Epochs} epochs, {(typeof(T) == typeof(float) ? "float32" : "float64")}, seed {s.Seed}, {s.Threads} threads"));
+                $"# {data.Name}: {data.Description}; {trainer.TrainRows.Count} train, {trainer.ValidationRows.Count} validation; network {network}; " +
+                $"lr {s.LearningRate}, reg {s.Regularization}, batch {s.BatchSize}, {s.Epochs} epochs, {DType<T>()}, seed {s.Seed}, {s.Threads} threads"));
 
             var history = trainer.Train(s.Epochs, s.BatchSize, verbose: true);
             var final = history.Final;
@@ -108,6 +118,8 @@ public static class TrainCommand
             Threading.ThreadCount = previousThreads;
         }
     }
+
+    private static string DType<T>() => typeof(T) == typeof(float) ? "float32" : "float64";
 
     private static TValue[] ParseList<TValue>(string text, string option, Func<string, TValue> parse, Func<TValue, bool> valid, string expected)
     {
