@@ -24,12 +24,15 @@ internal static class GradientCheck
     /// <summary>The default bound on rel.</summary>
     public const double DefaultTolerance = 1e-7;
 
-    /// <summary>d f / d <paramref name="variable"/> by central differences; <paramref name="variable"/> is restored exactly.</summary>
-    public static double[] Numeric(Func<double> f, Tensor<double> variable)
+    /// <summary>
+    /// d f / d <paramref name="variable"/> by central differences at flat indices 0, stride, 2·stride, …
+    /// (every element by default); <paramref name="variable"/> is restored exactly.
+    /// </summary>
+    public static double[] Numeric(Func<double> f, Tensor<double> variable, int stride = 1)
     {
         var v = variable.Span;
-        var gradient = new double[v.Length];
-        for (int i = 0; i < v.Length; i++)
+        var gradient = new double[(v.Length + stride - 1) / stride];
+        for (int i = 0; i < v.Length; i += stride)
         {
             double original = v[i];
             double h = RelativeStep * Math.Max(1, Math.Abs(original));
@@ -39,7 +42,7 @@ internal static class GradientCheck
             v[i] = minus;
             double fMinus = f();
             v[i] = original;
-            gradient[i] = (fPlus - fMinus) / (plus - minus);
+            gradient[i / stride] = (fPlus - fMinus) / (plus - minus);
         }
         return gradient;
     }
@@ -62,22 +65,25 @@ internal static class GradientCheck
     /// <summary>
     /// Compares <paramref name="analytic"/> (copied before <paramref name="f"/> first runs, since running it may
     /// overwrite the buffer) with the numeric gradient of <paramref name="f"/> with respect to
-    /// <paramref name="variable"/>. Fails naming <paramref name="what"/> and the worst element; returns rel.
+    /// <paramref name="variable"/>, at every <paramref name="stride"/>-th element (for large tensors).
+    /// Fails naming <paramref name="what"/> and the worst element; returns rel.
     /// </summary>
-    public static double Check(string what, Func<double> f, Tensor<double> variable, ReadOnlySpan<double> analytic, double tolerance = DefaultTolerance)
+    public static double Check(string what, Func<double> f, Tensor<double> variable, ReadOnlySpan<double> analytic,
+        double tolerance = DefaultTolerance, int stride = 1)
     {
         Assert.True(analytic.Length == variable.Length, $"{what}: analytic gradient has {analytic.Length} elements, the variable {variable.Length}.");
-        double[] expected = analytic.ToArray();
-        double[] numeric = Numeric(f, variable);
+        double[] expected = new double[(analytic.Length + stride - 1) / stride];
+        for (int i = 0; i < expected.Length; i++) expected[i] = analytic[i * stride];
+        double[] numeric = Numeric(f, variable, stride);
         double rel = RelativeError(expected, numeric);
         if (!(rel < tolerance))
         {
             int worst = 0;
             for (int i = 1; i < numeric.Length; i++)
                 if (Math.Abs(expected[i] - numeric[i]) > Math.Abs(expected[worst] - numeric[worst])) worst = i;
-            int row = worst / variable.Cols, col = worst % variable.Cols;
+            int flat = worst * stride, row = flat / variable.Cols, col = flat % variable.Cols;
             Assert.Fail(string.Create(CultureInfo.InvariantCulture,
-                $"{what}: relative error {rel:E3} >= {tolerance:E1}; worst element [{row}, {col}] (flat {worst}) of {variable.Shape}: " +
+                $"{what}: relative error {rel:E3} >= {tolerance:E1}; worst element [{row}, {col}] (flat {flat}) of {variable.Shape}: " +
                 $"analytic {expected[worst]:R}, numeric {numeric[worst]:R}, difference {expected[worst] - numeric[worst]:E3}."));
         }
         return rel;
