@@ -20,9 +20,9 @@ internal static unsafe class GemmDriver<T, TKernel>
     where T : unmanaged, IFloatingPointIeee754<T>
     where TKernel : IMicroKernel<T>
 {
-    private static readonly int KC = int.Parse(Environment.GetEnvironmentVariable("SN_KC") ?? "192");
-    private static readonly int MC = int.Parse(Environment.GetEnvironmentVariable("SN_MC") ?? "384");
-    private static readonly int NC = int.Parse(Environment.GetEnvironmentVariable("SN_NC") ?? "3072");
+    private const int KC = 192;
+    private const int MC = 384;
+    private const int NC = 3072;
 
     [ThreadStatic] private static T[]? _packedA;
     [ThreadStatic] private static T[]? _packedB;
