@@ -45,6 +45,11 @@ public static unsafe class Gemm
         int n = c.Cols;
         fixed (T* pa = a.Buffer, pb = b.Buffer, pc = c.Buffer)
         {
+            if (m <= Gemv<T>.MaxRows && !transposeA && transposeB)
+            {
+                Gemv<T>.Run(m, n, k, alpha, pa, a.Cols, pb, b.Cols, beta, pc, c.Cols);
+                return;
+            }
             var job = Job<T>.ForThisThread;
             job.Set(m, n, k, alpha, pa, a.Cols, transposeA, pb, b.Cols, transposeB, beta, pc, c.Cols, _kernel);
             WorkerTeam.Run(job.Parts(), job);
@@ -56,13 +61,15 @@ public static unsafe class Gemm
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var (m, k) = CheckShapes(a, transposeA, b, transposeB, c);
+        int n = c.Cols;
+        Span<T> A = a.Span, B = b.Span, C = c.Span;
         for (int i = 0; i < m; i++)
-            for (int j = 0; j < c.Cols; j++)
+            for (int j = 0; j < n; j++)
             {
                 T sum = T.Zero;
                 for (int p = 0; p < k; p++)
-                    sum += (transposeA ? a[p, i] : a[i, p]) * (transposeB ? b[j, p] : b[p, j]);
-                c[i, j] = beta == T.Zero ? alpha * sum : alpha * sum + beta * c[i, j];
+                    sum += A[transposeA ? p * m + i : i * k + p] * B[transposeB ? j * k + p : p * n + j];
+                C[i * n + j] = beta == T.Zero ? alpha * sum : alpha * sum + beta * C[i * n + j];
             }
     }
 
