@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace ScratchNet.Tests.Data;
 
 /// <summary>
@@ -116,6 +118,65 @@ public class RngTests
         double chiSquare = counts.Sum(c => (c - expected) * (c - expected) / expected);
         double limit = bound - 1 + 8 * Math.Sqrt(2 * (bound - 1));
         Assert.True(chiSquare < limit, $"χ² = {chiSquare:F1} ≥ {limit:F1}; counts {string.Join(", ", counts)}");
+    }
+
+    [Theory]
+    [InlineData(3)]       // 2⁶⁴ mod 3 = 2³² mod 3
+    [InlineData(1_024)]   // a power of two: nothing to reject
+    [InlineData(7)]
+    [InlineData(1_000)]
+    [InlineData(12_345)]
+    [InlineData(1_500_000_001)]
+    [InlineData(int.MaxValue)]
+    public void NextIntRejectsExactlyTheLowProductsBelowTwoToThe32ModBound(int bound)
+    {
+        // Lemire's multiply-shift on a 32-bit draw r is unbiased only if it rejects exactly the draws whose low
+        // product (r·bound mod 2³²) is below 2³² mod bound. The generator is set so that its next output is
+        // r·2³² for an r with a chosen low product l; one draw consumed means r was accepted.
+        uint threshold = (uint)((1UL << 32) % (ulong)bound);
+        foreach (uint low in new[] { threshold - 1, threshold, threshold + 1 })
+        {
+            // Skip l = −1 (threshold 0), and l that no r reaches: r·bound has at least bound's factors of 2.
+            if (low == uint.MaxValue || BitOperations.TrailingZeroCount(low) < BitOperations.TrailingZeroCount(bound)) continue;
+            uint r = SolveLowProduct((uint)bound, low);
+            Assert.Equal(low, unchecked(r * (uint)bound));
+
+            var rng = new Rng(0);
+            rng.SetState(StateWithNextOutput((ulong)r << 32));
+            var afterOneDraw = new Rng(0);
+            afterOneDraw.SetState(StateWithNextOutput((ulong)r << 32));
+            afterOneDraw.NextUInt64();
+
+            int value = rng.NextInt(bound);
+            bool accepted = rng.GetState().SequenceEqual(afterOneDraw.GetState());
+            Assert.True(accepted == (low >= threshold),
+                $"bound {bound}: low product {low} was {(accepted ? "accepted" : "rejected")}, but 2^32 mod bound is {threshold}.");
+            if (accepted) Assert.Equal((int)(((ulong)r * (ulong)bound) >> 32), value);
+        }
+    }
+
+    // An r with r·bound ≡ low (mod 2³²), given that low has at least bound's factors of 2.
+    private static uint SolveLowProduct(uint bound, uint low)
+    {
+        int shift = BitOperations.TrailingZeroCount(bound);
+        uint odd = bound >> shift;
+        uint inverse = odd;
+        for (int i = 0; i < 5; i++) inverse = unchecked(inverse * (2 - odd * inverse));
+        return unchecked((low >> shift) * inverse);
+    }
+
+    // A xoshiro256** state whose next output is `output`: output = rotl(s1·5, 7)·9, so s1 = rotr(output·9⁻¹, 7)·5⁻¹.
+    private static ulong[] StateWithNextOutput(ulong output)
+    {
+        ulong s1 = unchecked(ulong.RotateRight(output * Inverse(9), 7) * Inverse(5));
+        return [0x1234_5678_9ABC_DEF0UL, s1, 0x0FED_CBA9_8765_4321UL, 42];
+
+        static ulong Inverse(ulong odd)
+        {
+            ulong inverse = odd;
+            for (int i = 0; i < 6; i++) inverse = unchecked(inverse * (2 - odd * inverse));
+            return inverse;
+        }
     }
 
     [Fact]
