@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Runtime.InteropServices;
 
 namespace ScratchNet.Compute;
 
@@ -82,24 +81,6 @@ public static unsafe class Gemm
             throw new ShapeMismatchException($"GEMM inner dimensions differ: op(A) is ({m}, {k}), op(B) is ({kb}, {n}).");
         c.RequireShape(m, n, "GEMM output C");
         return (m, k);
-    }
-
-    /// <summary>y += a·x, unfused, vectorised with <see cref="Vector{T}"/>; the scalar tail rounds like the lanes.</summary>
-    internal static void Axpy<T>(T a, ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int i = 0;
-        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported && x.Length >= Vector<T>.Count)
-        {
-            var va = new Vector<T>(a);
-            ref T xRef = ref MemoryMarshal.GetReference(x);
-            ref T yRef = ref MemoryMarshal.GetReference(y);
-            for (; i <= x.Length - Vector<T>.Count; i += Vector<T>.Count)
-            {
-                var vy = Vector.LoadUnsafe(ref yRef, (nuint)i) + va * Vector.LoadUnsafe(ref xRef, (nuint)i);
-                vy.StoreUnsafe(ref yRef, (nuint)i);
-            }
-        }
-        for (; i < x.Length; i++) y[i] += a * x[i];
     }
 
     // One GEMM call split into strips of C for the worker team; reused per calling thread so that a

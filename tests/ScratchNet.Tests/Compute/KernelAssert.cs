@@ -1,6 +1,6 @@
 using System.Numerics;
 
-namespace ScratchNet.Tests.Kernels;
+namespace ScratchNet.Tests.Compute;
 
 /// <summary>Comparisons for kernels against their references: |actual − expected| ≤ tolerance · max(1, max|expected|).</summary>
 internal static class KernelAssert

@@ -1,7 +1,7 @@
 using System.Numerics;
 using ScratchNet.Compute;
 
-namespace ScratchNet.Tests.Kernels;
+namespace ScratchNet.Tests.Compute;
 
 [Trait("Category", "Kernels")]
 public unsafe class PackingAndVectorKernelTests

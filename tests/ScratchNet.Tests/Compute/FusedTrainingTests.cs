@@ -2,7 +2,7 @@ using ScratchNet.Compute;
 using ScratchNet.Losses;
 using ScratchNet.Optimizers;
 
-namespace ScratchNet.Tests.Kernels;
+namespace ScratchNet.Tests.Compute;
 
 [Collection(GlobalStateCollection.Name)]
 [Trait("Category", "Kernels")]
