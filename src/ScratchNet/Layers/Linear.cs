@@ -62,13 +62,10 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     {
         _input = input;
         _output.SetRows(input.Rows);
-        Gemm.Multiply(input, false, Weight.Value, true, _output, T.One, T.Zero);   // (B, in)·(in, out)
+        // The bias enters as the GEMM's C with beta 1: its epilogue adds it, no pass of its own.
         var bias = Bias.Value.Span;
-        for (int r = 0; r < _output.Rows; r++)
-        {
-            var row = _output.Row(r);
-            TensorPrimitives.Add(row, bias, row);
-        }
+        for (int r = 0; r < _output.Rows; r++) bias.CopyTo(_output.Row(r));
+        Gemm.Multiply(input, false, Weight.Value, true, _output, T.One, T.One);   // (B, in)·(in, out) + b
         return _output;
     }
 
