@@ -1,5 +1,6 @@
 using System.Numerics;
 using ScratchNet.Layers;
+using ScratchNet.Optimizers;
 
 namespace ScratchNet;
 
@@ -28,6 +29,17 @@ public sealed class GradientTape<T> where T : unmanaged, IFloatingPointIeee754<T
         var gradient = outputGradient;
         for (int i = _recorded.Count - 1; i >= 0; i--) gradient = _recorded[i].Backward(gradient);
         return gradient;
+    }
+
+    /// <summary>
+    /// Back-propagates as <see cref="Backward"/> does, each layer taking its SGD step as soon as its
+    /// gradients are known; the first layer's input gradient, which nothing needs, is not computed.
+    /// </summary>
+    public void BackwardAndStep(Tensor<T> outputGradient, SgdStep<T> step)
+    {
+        Tensor<T>? gradient = outputGradient;
+        for (int i = _recorded.Count - 1; i >= 0; i--)
+            gradient = _recorded[i].BackwardAndStep(gradient!, step, needInputGradient: i > 0);
     }
 
     /// <summary>Forgets the recorded layers, ready for the next step.</summary>

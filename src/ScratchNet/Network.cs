@@ -33,7 +33,9 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     private readonly Rng _rng;
     private readonly LossFunction<T> _loss;
     private readonly L2Regularization<T> _regularization;
+    private readonly SgdStep<T> _step = new();
     private bool _built;
+    private bool _gradientsHeld; // ComputeGradients left gradients that the fused SGD step must not add to
 
     /// <summary>Declares a network of <paramref name="inputs"/> features in and <paramref name="outputs"/> out.</summary>
     /// <param name="inputs">Features per sample.</param>
@@ -200,6 +202,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         CheckBatch(x, y);
         if (x.Rows == 0) throw new ArgumentException("A training batch needs at least one row.", nameof(x));
         foreach (var parameter in _parameters) parameter.ZeroGradient();
+        _gradientsHeld = true;
         _tape.Clear();
         double loss = _loss.Forward(ForwardToLoss(x, _tape), y);
         inputGradient = _tape.Backward(_loss.Backward());
@@ -207,12 +210,33 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         return loss + _regularization.Penalty(_parameters);
     }
 
-    /// <summary>One training step on a batch: gradients, then the optimiser's update. Returns the loss before the update.</summary>
+    /// <summary>
+    /// One training step on a batch: gradients, then the optimiser's update. Returns the loss (penalty
+    /// included) before the update. With plain SGD each layer steps as its backward pass ends, fused
+    /// with it where the layer can (see <see cref="Layer{T}.BackwardAndStep"/>); the weights come out as
+    /// from <see cref="ComputeGradients"/> followed by <see cref="Sgd{T}.Step"/>, up to rounding.
+    /// </summary>
     public double TrainStep(Tensor<T> x, Tensor<T> y)
     {
-        double loss = ComputeGradients(x, y, out _);
-        Optimizer.Step(_parameters);
-        return loss;
+        if (Optimizer is not Sgd<T> sgd)
+        {
+            double total = ComputeGradients(x, y, out _);
+            Optimizer.Step(_parameters);
+            return total;
+        }
+        Build();
+        CheckBatch(x, y);
+        if (x.Rows == 0) throw new ArgumentException("A training batch needs at least one row.", nameof(x));
+        if (_gradientsHeld)
+        {
+            foreach (var parameter in _parameters) parameter.ZeroGradient();
+            _gradientsHeld = false;
+        }
+        _tape.Clear();
+        double loss = _loss.Forward(ForwardToLoss(x, _tape), y);
+        _step.Begin(sgd.LearningRate, RegularizationFactor);
+        _tape.BackwardAndStep(_loss.Backward(), _step);
+        return loss + RegularizationFactor * _step.SquaredWeights;
     }
 
     /// <summary>The L2 penalty λ·Σ W² at the current weights.</summary>

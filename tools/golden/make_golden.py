@@ -7,6 +7,7 @@ updates against them.
 
 Usage:
     /usr/bin/python3 tools/golden/make_golden.py [outdir]
+    /usr/bin/python3 tools/golden/make_golden.py --check DIR   (recompute; compare with DIR's files)
     (default outdir: tests/ScratchNet.Tests/Golden, relative to the repo root)
 
 Network: 5 -> Linear0 -> ReLU -> 7 -> Linear1 -> ReLU -> 6 -> Linear2 -> 4,
@@ -145,9 +146,8 @@ def write_case(path, meta, tensors):
         f.write(head + ', "tensors": {\n' + ",\n".join(lines) + "\n}}\n")
 
 
-def main():
-    outdir = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_OUTDIR
-    os.makedirs(outdir, exist_ok=True)
+def cases():
+    """(name, meta, tensors) for every case, each with its own fixed seed."""
     seed = 0
     for loss in ("l2", "ce"):
         for reg in (0.0, 0.01):
@@ -156,9 +156,39 @@ def main():
                 name = "%s_reg%g_b%d" % (loss, reg, batch)
                 meta = {"case": name, "loss": loss, "reg": reg, "lr": LR,
                         "batch": batch, "sizes": SIZES}
-                write_case(os.path.join(outdir, name + ".json"), meta,
-                           run_case(loss, reg, batch, seed))
-                print("wrote", os.path.join(outdir, name + ".json"))
+                yield name, meta, run_case(loss, reg, batch, seed)
+
+
+def check(golden_dir, tolerance=1e-12):
+    """Recompute every case and compare with the files in golden_dir.
+
+    Not byte for byte: the last bits of float64 sums depend on the BLAS that torch links (Debian's
+    torch switches to OpenBLAS when it is installed), so each value must agree within
+    tolerance * max(1, max |value| of its tensor). Returns the number of mismatching tensors."""
+    failures = 0
+    for name, meta, tensors in cases():
+        with open(os.path.join(golden_dir, name + ".json")) as f:
+            stored = json.load(f)
+        for key, tensor in tensors.items():
+            fresh = tensor.detach().double().flatten().tolist()
+            kept = stored["tensors"][key]["data"]
+            scale = max([1.0] + [abs(v) for v in fresh])
+            worst = max([abs(a - b) for a, b in zip(fresh, kept)] + [0.0])
+            if len(fresh) != len(kept) or worst > tolerance * scale:
+                print("MISMATCH %s %s: largest difference %g" % (name, key, worst))
+                failures += 1
+    print("golden check: %d mismatching tensors" % failures)
+    return failures
+
+
+def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--check":
+        sys.exit(1 if check(sys.argv[2]) else 0)
+    outdir = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_OUTDIR
+    os.makedirs(outdir, exist_ok=True)
+    for name, meta, tensors in cases():
+        write_case(os.path.join(outdir, name + ".json"), meta, tensors)
+        print("wrote", os.path.join(outdir, name + ".json"))
 
 
 if __name__ == "__main__":

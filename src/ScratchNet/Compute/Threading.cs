@@ -19,26 +19,4 @@ public static class Threading
             _threadCount = value;
         }
     }
-
-    /// <summary>
-    /// Runs <paramref name="body"/> over [0, <paramref name="count"/>) in up to <see cref="ThreadCount"/>
-    /// contiguous chunks, or inline when <paramref name="work"/> (a rough multiply-add count) is too
-    /// small to repay waking other threads.
-    /// </summary>
-    internal static void ForChunks(int count, long work, Action<int, int> body)
-    {
-        const long MinWorkPerThread = 1 << 16;
-        int chunks = (int)Math.Min(Math.Min(ThreadCount, count), Math.Max(1, work / MinWorkPerThread));
-        if (chunks <= 1)
-        {
-            body(0, count);
-            return;
-        }
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, chunk =>
-        {
-            int start = (int)((long)count * chunk / chunks);
-            int end = (int)((long)count * (chunk + 1) / chunks);
-            body(start, end);
-        });
-    }
 }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using ScratchNet.Optimizers;
 
 namespace ScratchNet.Layers;
 
@@ -38,7 +39,7 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <exception cref="ShapeMismatchException"><paramref name="input"/> does not have <see cref="InputSize"/> columns.</exception>
     public Tensor<T> Forward(Tensor<T> input)
     {
-        input.RequireCols(InputSize, $"Input of {this}");
+        input.RequireCols(InputSize, "Input", this);
         return ForwardCore(input);
     }
 
@@ -51,8 +52,22 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     public Tensor<T> Backward(Tensor<T> outputGradient)
     {
         var output = LastOutput ?? throw new InvalidOperationException($"{this}: Backward called before Forward.");
-        outputGradient.RequireShape(output.Rows, OutputSize, $"Output gradient of {this}");
+        outputGradient.RequireShape(output.Rows, OutputSize, "Output gradient", this);
         return BackwardCore(outputGradient);
+    }
+
+    /// <summary>
+    /// Backward and an SGD step in one: returns dL/d input (or null when <paramref name="needInputGradient"/>
+    /// is false and the layer can skip it) and updates the parameters with <paramref name="step"/>. The
+    /// base runs <see cref="Backward"/> and then one fused update pass per parameter; a layer may fuse more.
+    /// Parameter gradients must be zero on entry and are zero on exit.
+    /// </summary>
+    public virtual Tensor<T>? BackwardAndStep(Tensor<T> outputGradient, SgdStep<T> step, bool needInputGradient)
+    {
+        var inputGradient = Backward(outputGradient);
+        var parameters = Parameters;
+        for (int i = 0; i < parameters.Count; i++) step.Apply(parameters[i]);   // not foreach: an interface enumerator allocates
+        return inputGradient;
     }
 
     /// <summary>The output of the last forward pass, or null before the first.</summary>

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
 using ScratchNet.Compute;
+using ScratchNet.Optimizers;
 
 namespace ScratchNet.Layers;
 
@@ -61,14 +62,35 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     {
         _input = input;
         _output.SetRows(input.Rows);
-        Gemm.Multiply(input, false, Weight.Value, true, _output, T.One, T.Zero);   // (B, in)·(in, out)
+        // The bias enters as the GEMM's C with beta 1: its epilogue adds it, no pass of its own.
         var bias = Bias.Value.Span;
-        for (int r = 0; r < _output.Rows; r++)
-        {
-            var row = _output.Row(r);
-            TensorPrimitives.Add(row, bias, row);
-        }
+        for (int r = 0; r < _output.Rows; r++) bias.CopyTo(_output.Row(r));
+        Gemm.Multiply(input, false, Weight.Value, true, _output, T.One, T.One);   // (B, in)·(in, out) + b
         return _output;
+    }
+
+    /// <summary>Batches up to this size take the fused backward-and-step kernel; larger ones are GEMM-bound.</summary>
+    internal const int FusedStepMaxBatch = 4;
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// For small batches (the report's batch 1) the work is bound by memory traffic over W, so one pass
+    /// computes dX from the old weights and steps W and b, without materialising dW.
+    /// </remarks>
+    public override Tensor<T>? BackwardAndStep(Tensor<T> outputGradient, SgdStep<T> step, bool needInputGradient)
+    {
+        var input = _input ?? throw new InvalidOperationException($"{this}: Backward called before Forward.");
+        if (input.Rows > FusedStepMaxBatch) return base.BackwardAndStep(outputGradient, step, needInputGradient);
+        outputGradient.RequireShape(input.Rows, OutputSize, "Output gradient", this);
+        Tensor<T>? inputGradient = null;
+        if (needInputGradient)
+        {
+            _inputGradient.SetRows(input.Rows);
+            inputGradient = _inputGradient;
+        }
+        double squares = SgdKernels.LinearBackward(Weight.Value, Bias.Value, input, outputGradient, inputGradient, step.LearningRate, step.Keep(Weight));
+        step.AddSquares(Weight, squares);
+        return inputGradient;
     }
 
     /// <inheritdoc/>

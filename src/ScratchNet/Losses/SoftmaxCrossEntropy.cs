@@ -19,37 +19,33 @@ public sealed class SoftmaxCrossEntropy<T> : LossFunction<T> where T : unmanaged
     public override Tensor<T> Prediction => _target is null ? throw new InvalidOperationException("Cross-entropy: no forward pass yet.") : _probabilities;
 
     /// <inheritdoc/>
+    /// <remarks>One pass per row: probabilities, the row's loss and its gradient, which <see cref="Backward"/> then returns.</remarks>
     protected override double ForwardCore(Tensor<T> input, Tensor<T> target)
     {
         _target = target;
         Workspace.Fit(ref _probabilities, input.Rows, input.Cols);
+        Workspace.Fit(ref _gradient, input.Rows, input.Cols);
+        T invBatch = T.One / T.CreateChecked(input.Rows);
         double total = 0;
         for (int r = 0; r < input.Rows; r++)
         {
             var z = input.Row(r);
             var y = target.Row(r);
-            T logSumExp = SoftmaxKernel.Row<T>(z, _probabilities.Row(r));
+            var p = _probabilities.Row(r);
+            var dz = _gradient.Row(r);
+            T logSumExp = SoftmaxKernel.Row<T>(z, p);
+            T targetMass = TensorPrimitives.Sum(y);
             // −Σ y·(z − lse) = lse·Σy − Σ y·z
-            total += double.CreateChecked(logSumExp * TensorPrimitives.Sum(y) - TensorPrimitives.Dot(y, z));
+            total += double.CreateChecked(logSumExp * targetMass - TensorPrimitives.Dot(y, z));
+            // (p·Σy − y)/B
+            TensorPrimitives.Multiply(p, targetMass, dz);
+            TensorPrimitives.Subtract(dz, y, dz);
+            TensorPrimitives.Multiply(dz, invBatch, dz);
         }
         return total / input.Rows;
     }
 
     /// <inheritdoc/>
-    public override Tensor<T> Backward()
-    {
-        var p = Prediction;
-        var target = _target!;
-        Workspace.Fit(ref _gradient, p.Rows, p.Cols);
-        T invBatch = T.One / T.CreateChecked(p.Rows);
-        for (int r = 0; r < p.Rows; r++)
-        {
-            var y = target.Row(r);
-            var dz = _gradient.Row(r);
-            TensorPrimitives.Multiply(p.Row(r), TensorPrimitives.Sum(y), dz);
-            TensorPrimitives.Subtract(dz, y, dz);
-            TensorPrimitives.Multiply(dz, invBatch, dz);
-        }
-        return _gradient;
-    }
+    public override Tensor<T> Backward() =>
+        _target is null ? throw new InvalidOperationException("Cross-entropy: no forward pass yet.") : _gradient;
 }

@@ -16,7 +16,7 @@ public sealed class Sgd<T>(double learningRate) : IOptimizer<T> where T : unmana
     public void Step(IReadOnlyList<Parameter<T>> parameters)
     {
         T negativeRate = T.CreateChecked(-LearningRate);
-        foreach (var parameter in parameters)
-            TensorPrimitives.MultiplyAdd(parameter.Gradient.Span, negativeRate, parameter.Value.Span, parameter.Value.Span);
+        for (int i = 0; i < parameters.Count; i++)   // not foreach: an interface enumerator allocates
+            TensorPrimitives.MultiplyAdd(parameters[i].Gradient.Span, negativeRate, parameters[i].Value.Span, parameters[i].Value.Span);
     }
 }

@@ -52,13 +52,13 @@ public sealed class Rng
     public int NextInt(int bound)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bound);
-        // Lemire's multiply-shift with rejection of the biased low range.
-        ulong threshold = (ulong)(-(long)bound) % (ulong)bound;
+        // Lemire's multiply-shift on a 32-bit draw, rejecting low products below 2³² mod bound (the biased range).
+        uint threshold = unchecked(0u - (uint)bound) % (uint)bound;
         while (true)
         {
             ulong r = NextUInt64() >> 32;
             ulong product = r * (ulong)bound;
-            if ((product & 0xFFFF_FFFF) >= threshold) return (int)(product >> 32);
+            if ((uint)product >= threshold) return (int)(product >> 32);
         }
     }
 

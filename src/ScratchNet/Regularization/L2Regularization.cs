@@ -16,22 +16,22 @@ public sealed class L2Regularization<T>(double factor) where T : unmanaged, IFlo
         : throw new ArgumentOutOfRangeException(nameof(factor), factor, "The regularisation factor must be finite and ≥ 0.");
 
     /// <summary>factor · Σ W² over the regularised parameters.</summary>
-    public double Penalty(IEnumerable<Parameter<T>> parameters)
+    public double Penalty(IReadOnlyList<Parameter<T>> parameters)
     {
         if (Factor == 0) return 0;
         double sum = 0;
-        foreach (var parameter in parameters)
-            if (parameter.Regularized) sum += double.CreateChecked(TensorPrimitives.SumOfSquares<T>(parameter.Value.Span));
+        for (int i = 0; i < parameters.Count; i++)   // not foreach: an interface enumerator allocates
+            if (parameters[i].Regularized) sum += double.CreateChecked(TensorPrimitives.SumOfSquares<T>(parameters[i].Value.Span));
         return Factor * sum;
     }
 
     /// <summary>Adds 2 · factor · W into the gradient of each regularised parameter.</summary>
-    public void AddGradient(IEnumerable<Parameter<T>> parameters)
+    public void AddGradient(IReadOnlyList<Parameter<T>> parameters)
     {
         if (Factor == 0) return;
         T twiceFactor = T.CreateChecked(2 * Factor);
-        foreach (var parameter in parameters)
-            if (parameter.Regularized)
-                TensorPrimitives.MultiplyAdd(parameter.Value.Span, twiceFactor, parameter.Gradient.Span, parameter.Gradient.Span);
+        for (int i = 0; i < parameters.Count; i++)
+            if (parameters[i].Regularized)
+                TensorPrimitives.MultiplyAdd(parameters[i].Value.Span, twiceFactor, parameters[i].Gradient.Span, parameters[i].Gradient.Span);
     }
 }

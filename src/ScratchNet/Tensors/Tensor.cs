@@ -110,19 +110,24 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
         Rows = rows;
     }
 
-    /// <summary>Throws unless this tensor has <paramref name="cols"/> columns; <paramref name="what"/> names the tensor in the message.</summary>
-    internal void RequireCols(int cols, string what)
+    /// <summary>
+    /// Throws unless this tensor has <paramref name="cols"/> columns; <paramref name="what"/> (and
+    /// <paramref name="owner"/>, e.g. a layer) name the tensor in the message, which is only built on failure.
+    /// </summary>
+    internal void RequireCols(int cols, string what, object? owner = null)
     {
         if (Cols != cols)
-            throw new ShapeMismatchException($"{what} must have {cols} columns, but has shape ({Rows}, {Cols}).");
+            throw new ShapeMismatchException($"{Describe(what, owner)} must have {cols} columns, but has shape ({Rows}, {Cols}).");
     }
 
-    /// <summary>Throws unless this tensor has shape (<paramref name="rows"/>, <paramref name="cols"/>).</summary>
-    internal void RequireShape(int rows, int cols, string what)
+    /// <summary>Throws unless this tensor has shape (<paramref name="rows"/>, <paramref name="cols"/>); see <see cref="RequireCols"/>.</summary>
+    internal void RequireShape(int rows, int cols, string what, object? owner = null)
     {
         if (Rows != rows || Cols != cols)
-            throw new ShapeMismatchException($"{what} must have shape ({rows}, {cols}), but has shape ({Rows}, {Cols}).");
+            throw new ShapeMismatchException($"{Describe(what, owner)} must have shape ({rows}, {cols}), but has shape ({Rows}, {Cols}).");
     }
+
+    private static string Describe(string what, object? owner) => owner is null ? what : $"{what} of {owner}";
 
     /// <summary>The backing array, which may be longer than <see cref="Length"/>; for kernels.</summary>
     internal T[] Buffer => _data;

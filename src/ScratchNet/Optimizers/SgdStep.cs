@@ -1,0 +1,43 @@
+using System.Numerics;
+using ScratchNet.Compute;
+using ScratchNet.Layers;
+
+namespace ScratchNet.Optimizers;
+
+/// <summary>
+/// One plain-SGD step with the L2 penalty, applied by each layer as its backward pass finishes (see
+/// <see cref="Layer{T}.BackwardAndStep"/>), so that gradients are consumed while they are hot and a
+/// layer can fuse its gradient and its update into one pass over the weights.
+/// </summary>
+public sealed class SgdStep<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Sets the step's learning rate and penalty factor λ, and clears <see cref="SquaredWeights"/>.</summary>
+    public void Begin(double learningRate, double regularizationFactor)
+    {
+        LearningRate = T.CreateChecked(learningRate);
+        RegularizedKeep = T.CreateChecked(1 - 2 * learningRate * regularizationFactor);
+        SquaredWeights = 0;
+    }
+
+    /// <summary>The step size.</summary>
+    public T LearningRate { get; private set; }
+
+    /// <summary>1 − 2·lr·λ: the factor a regularised weight keeps, the penalty's gradient folded in.</summary>
+    public T RegularizedKeep { get; private set; }
+
+    /// <summary>Σ w² of the regularised weights before they were updated, summed over the step so far.</summary>
+    public double SquaredWeights { get; private set; }
+
+    /// <summary>The factor <paramref name="parameter"/> keeps per step.</summary>
+    public T Keep(Parameter<T> parameter) => parameter.Regularized ? RegularizedKeep : T.One;
+
+    /// <summary>p ← keep·p − lr·dp, then dp ← 0, in one pass.</summary>
+    public void Apply(Parameter<T> parameter) =>
+        AddSquares(parameter, SgdKernels.Update(parameter.Value.Span, parameter.Gradient.Span, LearningRate, Keep(parameter)));
+
+    /// <summary>Counts Σ w² that a layer's fused kernel measured for <paramref name="parameter"/> (ignored unless it is regularised).</summary>
+    public void AddSquares(Parameter<T> parameter, double squares)
+    {
+        if (parameter.Regularized) SquaredWeights += squares;
+    }
+}

@@ -1,0 +1,85 @@
+using ScratchNet.Layers;
+using ScratchNet.Losses;
+using Xunit.Abstractions;
+using static ScratchNet.Tests.Gradients.GradientCheck;
+
+namespace ScratchNet.Tests.Gradients;
+
+/// <summary>
+/// A whole Linear-Relu-Linear-Relu-Linear[-Softmax] network: ComputeGradients' dL/dx and every parameter
+/// gradient against central differences of the total loss (data loss plus penalty) as Evaluate reports it.
+/// </summary>
+public class NetworkGradientTests(ITestOutputHelper output)
+{
+    public enum Targets { Normal, OneHot, Soft }
+
+    public static TheoryData<Loss, bool, Targets, double, int> Cases()
+    {
+        var data = new TheoryData<Loss, bool, Targets, double, int>();
+        foreach (double factor in new[] { 0, 0.1 })
+            foreach (int batch in new[] { 1, 5 })
+            {
+                data.Add(Loss.L2, false, Targets.Normal, factor, batch);
+                data.Add(Loss.L2, true, Targets.Normal, factor, batch);   // softmax feeding L2: its Backward in a chain
+                data.Add(Loss.CrossEntropy, true, Targets.OneHot, factor, batch);
+                data.Add(Loss.CrossEntropy, true, Targets.Soft, factor, batch);
+            }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void NetworkGradientsMatchFiniteDifferences(Loss loss, bool softmax, Targets targets, double factor, int batch)
+    {
+        string what = $"network {loss}{(softmax ? "+softmax" : "")} {targets} λ={factor} B={batch}";
+        var rng = new Rng(1000 + (ulong)batch * 10 + (ulong)targets + (softmax ? 5UL : 0));
+        var net = new Network<double>(4, 3, loss, regularizationFactor: factor, learningRate: 0.1, seed: rng.NextUInt64());
+        net.AddLinear(6, w: 0.6, b: 0.3, regularization: true);
+        net.AddRelu();
+        net.AddLinear(5, w: 0.5, b: 0.3, regularization: false);   // left out of the penalty
+        net.AddRelu();
+        net.AddLinear(3, w: 0.5, b: 0.3, regularization: true);
+        if (softmax) net.AddSoftmax();
+
+        var x = DrawInputAwayFromKinks(net, rng, batch);
+        var y = targets switch
+        {
+            Targets.OneHot => OneHot(rng, batch, 3),
+            Targets.Soft => Uniform(rng, batch, 3, 0.1, 2),
+            _ => Normal(rng, batch, 3),
+        };
+
+        double loss0 = net.ComputeGradients(x, y, out var dxTensor);
+        var dx = dxTensor.ToArray();
+        var gradients = net.Parameters.Select(p => p.Gradient.ToArray()).ToArray();
+        double F() => net.Evaluate(x, y).Loss;
+        Assert.True(Math.Abs(loss0 - F()) <= 1e-12 * Math.Max(1, Math.Abs(loss0)), $"{what}: ComputeGradients loss {loss0} but Evaluate {F()}.");
+
+        double worst = Check($"{what} d/dx", F, x, dx);
+        for (int k = 0; k < gradients.Length; k++)
+        {
+            var parameter = net.Parameters[k];
+            worst = Math.Max(worst, Check($"{what} d/d{parameter.Name}{k / 2}", F, parameter.Value, gradients[k]));
+        }
+        output.WriteLine($"{what}: worst relative error {worst:E2}");
+    }
+
+    // Redraws x until every ReLU input is at least 1e-3 from 0, so no step of a few 1e-6 crosses a kink.
+    private static Tensor<double> DrawInputAwayFromKinks(Network<double> net, Rng rng, int batch)
+    {
+        for (int attempt = 0; attempt < 100; attempt++)
+        {
+            var x = Normal(rng, batch, net.Inputs);
+            var h = x;
+            double nearest = double.PositiveInfinity;
+            foreach (var layer in net.Layers)
+            {
+                if (layer is Relu<double>)
+                    foreach (double v in h.Span) nearest = Math.Min(nearest, Math.Abs(v));
+                h = layer.Forward(h);
+            }
+            if (nearest >= 1e-3) return x;
+        }
+        throw new InvalidOperationException("No input in 100 draws kept every ReLU input away from 0.");
+    }
+}
