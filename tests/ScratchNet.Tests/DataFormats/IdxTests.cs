@@ -60,13 +60,7 @@ public class IdxTests
     [MemberData(nameof(BadFiles))]
     public void MalformedFilesNameTheFileOffsetAndExpectation(string what, byte[] bytes, string expected)
     {
-        using var folder = new TempFolder();
-        string path = folder.Write("bad.idx", bytes);
-
-        var error = Assert.Throws<DataFormatException>(() => Idx.Read(path));
-
-        Assert.Contains(path, error.Message);
-        Assert.True(error.Message.Contains(expected, StringComparison.Ordinal), $"{what}: {error.Message}");
+        Rejection.Assert("bad.idx", bytes, path => Idx.Read(path), what, expected);
     }
 
     [Fact]
