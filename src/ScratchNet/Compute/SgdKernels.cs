@@ -14,8 +14,8 @@ namespace ScratchNet.Compute;
 /// </remarks>
 internal static unsafe class SgdKernels
 {
-    /// <summary>Elements per chunk: a few cache lines of a weight row, the unit threads share out.</summary>
-    public const int Chunk = 256;
+    /// <summary>Elements per chunk: a few cache lines of a weight row, the unit threads share out (a multiple of every vector width).</summary>
+    public const int Chunk = 64;
 
     private const long MinElementsPerPart = 1 << 15;
 
@@ -27,7 +27,7 @@ internal static unsafe class SgdKernels
         {
             var job = UpdateJob<T>.ForThisThread;
             job.Set(w, g, weights.Length, learningRate, keep);
-            WorkerTeam.Run(Parts(weights.Length), job);
+            WorkerTeam.Run(job.Parts(), job);
             return job.SumPartials();
         }
     }
@@ -38,23 +38,18 @@ internal static unsafe class SgdKernels
     /// W ← keep·W − lr·dYᵀ·X, b ← b − lr·Σ_b dY. Returns Σ W² of the old W.
     /// </summary>
     /// <param name="weights">W, (out, in).</param>
-    /// <param name="bias">b, out values.</param>
+    /// <param name="bias">b, out values; or null to leave it.</param>
     /// <param name="input">X, (B, in).</param>
     /// <param name="outputGradient">dY, (B, out).</param>
     /// <param name="inputGradient">dX, (B, in), overwritten; or null.</param>
     /// <param name="learningRate">lr.</param>
     /// <param name="keep">1 − 2·lr·λ, or 1 without the penalty.</param>
-    public static double LinearBackward<T>(Tensor<T> weights, Tensor<T> bias, Tensor<T> input, Tensor<T> outputGradient, Tensor<T>? inputGradient, T learningRate, T keep)
+    public static double LinearBackward<T>(Tensor<T> weights, Tensor<T>? bias, Tensor<T> input, Tensor<T> outputGradient, Tensor<T>? inputGradient, T learningRate, T keep)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int batch = input.Rows, outputs = weights.Rows, inputs = weights.Cols;
         if (inputGradient is not null) inputGradient.Span.Clear();
-        var biasValues = bias.Span;
-        for (int b = 0; b < batch; b++)
-        {
-            var dy = outputGradient.Row(b);
-            for (int j = 0; j < outputs; j++) biasValues[j] -= learningRate * dy[j];
-        }
+        if (bias is not null) StepBias(bias, outputGradient, learningRate);
         fixed (T* w = weights.Buffer, x = input.Buffer, dy = outputGradient.Buffer)
         fixed (T* dx = inputGradient is null ? null : inputGradient.Buffer)
         {
@@ -63,6 +58,63 @@ internal static unsafe class SgdKernels
             WorkerTeam.Run(Parts((long)outputs * inputs, inputs), job);
             return job.SumPartials();
         }
+    }
+
+    /// <summary>b ← b − lr·Σ_b dY.</summary>
+    public static void StepBias<T>(Tensor<T> bias, Tensor<T> outputGradient, T learningRate) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var values = bias.Span;
+        for (int b = 0; b < outputGradient.Rows; b++)
+        {
+            var dy = outputGradient.Row(b);
+            for (int j = 0; j < values.Length; j++) values[j] -= learningRate * dy[j];
+        }
+    }
+
+    /// <summary>
+    /// The batch-1 forward pass that also finishes the previous step's deferred update of W: per row,
+    /// w ← keep·w − lr·dy_j·x_prev, then y_j = b_j + ⟨w, x⟩ with the new w; each weight is read and
+    /// written once. Returns Σ w² of the new W.
+    /// </summary>
+    /// <param name="weights">W, (out, in), updated in place.</param>
+    /// <param name="bias">b, (1, out).</param>
+    /// <param name="previousInput">x_prev, (1, in): the input of the step being finished.</param>
+    /// <param name="previousGradient">dy, (1, out): that step's output gradient.</param>
+    /// <param name="learningRate">lr of that step.</param>
+    /// <param name="keep">1 − 2·lr·λ of that step, or 1.</param>
+    /// <param name="input">x, (1, in).</param>
+    /// <param name="output">y, (1, out), overwritten.</param>
+    public static double LinearForwardFinishingStep<T>(Tensor<T> weights, Tensor<T> bias, Tensor<T> previousInput, Tensor<T> previousGradient, T learningRate, T keep, Tensor<T> input, Tensor<T> output)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        fixed (T* w = weights.Buffer, b = bias.Buffer, xp = previousInput.Buffer, dy = previousGradient.Buffer, x = input.Buffer, y = output.Buffer)
+        {
+            var job = ForwardJob<T>.ForThisThread;
+            job.Set(w, weights.Rows, weights.Cols, b, xp, dy, learningRate, keep, x, y);
+            int parts = (int)Math.Max(1, Math.Min((long)weights.Rows * weights.Cols / MinElementsPerPart, Math.Min(Threading.ThreadCount, weights.Rows)));
+            WorkerTeam.Run(parts, job);
+            return job.SumSquares();
+        }
+    }
+
+    /// <summary>Plain-loop truth for <see cref="LinearForwardFinishingStep"/>; for tests.</summary>
+    public static double LinearForwardFinishingStepReference<T>(Tensor<T> weights, Tensor<T> bias, Tensor<T> previousInput, Tensor<T> previousGradient, T learningRate, T keep, Tensor<T> input, Tensor<T> output)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double squares = 0;
+        for (int j = 0; j < weights.Rows; j++)
+        {
+            T sum = bias[0, j];
+            for (int i = 0; i < weights.Cols; i++)
+            {
+                T w = keep * weights[j, i] - learningRate * previousGradient[0, j] * previousInput[0, i];
+                weights[j, i] = w;
+                squares += double.CreateChecked(w * w);
+                sum += w * input[0, i];
+            }
+            output[0, j] = sum;
+        }
+        return squares;
     }
 
     /// <summary>Plain-loop truth for <see cref="LinearBackward"/>; for tests.</summary>
@@ -124,57 +176,70 @@ internal static unsafe class SgdKernels
             for (int c = 0; c < _chunks; c++) sum += Partials[c];
             return sum;
         }
-
-        // Σ v² over one chunk, in lanes, then folded into a double.
-        protected static double SumSquares(T* v, int length)
-        {
-            T sum = Simd.Dot(v, v, length);
-            return double.CreateChecked(sum);
-        }
     }
 
-    private sealed class UpdateJob<T> : ChunkedJob<T>, IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
+    // Flat over the parameter, in chunks of UpdateChunk: one pass reads w and g, writes w and zeroes g,
+    // and sums w² in lanes, folded once per chunk.
+    private sealed class UpdateJob<T> : IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
     {
+        private const int UpdateChunk = 4096;
+
         [ThreadStatic] private static UpdateJob<T>? _forThisThread;
         public static UpdateJob<T> ForThisThread => _forThisThread ??= new UpdateJob<T>();
 
+        private double[] _partials = [];
         private T* _w, _g;
-        private int _length;
+        private int _length, _chunks;
         private T _learningRate, _keep;
 
         public void Set(T* w, T* g, int length, T learningRate, T keep)
         {
             _w = w; _g = g; _length = length; _learningRate = learningRate; _keep = keep;
-            ResetPartials(length);
+            _chunks = (length + UpdateChunk - 1) / UpdateChunk;
+            if (_partials.Length < _chunks) _partials = new double[_chunks];
+        }
+
+        public int Parts() => (int)Math.Max(1, Math.Min(_length / MinElementsPerPart, Math.Min(Threading.ThreadCount, _chunks)));
+
+        public double SumPartials()
+        {
+            double sum = 0;
+            for (int c = 0; c < _chunks; c++) sum += _partials[c];
+            return sum;
         }
 
         public void Execute(int part, int parts)
         {
-            var (start, end) = Range(_length, part, parts);
-            for (int c = start; c < end; c += Chunk)
+            int firstChunk = (int)((long)_chunks * part / parts), endChunk = (int)((long)_chunks * (part + 1) / parts);
+            for (int c = firstChunk; c < endChunk; c++)
             {
-                int length = Math.Min(Chunk, end - c);
-                Partials[c / Chunk] = SumSquares(_w + c, length);
-                Step(_w + c, _g + c, length);
+                int start = c * UpdateChunk;
+                _partials[c] = Step(_w + start, _g + start, Math.Min(UpdateChunk, _length - start));
             }
         }
 
-        private void Step(T* w, T* g, int length)
+        private double Step(T* w, T* g, int length)
         {
             int i = 0, width = Vector<T>.Count;
             var keep = new Vector<T>(_keep);
             var minusRate = new Vector<T>(-_learningRate);
+            var squares = Vector<T>.Zero;
             if (Vector.IsHardwareAccelerated)
                 for (; i <= length - width; i += width)
                 {
-                    Vector.Store(Simd.Fma(minusRate, Vector.Load(g + i), keep * Vector.Load(w + i)), w + i);
+                    var wv = Vector.Load(w + i);
+                    squares = Simd.Fma(wv, wv, squares);
+                    Vector.Store(Simd.Fma(minusRate, Vector.Load(g + i), keep * wv), w + i);
                     Vector.Store(Vector<T>.Zero, g + i);
                 }
+            T tail = T.Zero;
             for (; i < length; i++)
             {
+                tail = T.FusedMultiplyAdd(w[i], w[i], tail);
                 w[i] = T.FusedMultiplyAdd(-_learningRate, g[i], _keep * w[i]);
                 g[i] = T.Zero;
             }
+            return double.CreateChecked(Vector.Sum(squares)) + double.CreateChecked(tail);
         }
     }
 
@@ -199,57 +264,134 @@ internal static unsafe class SgdKernels
         public void Execute(int part, int parts)
         {
             var (start, end) = Range(_inputs, part, parts);
+            int firstChunk = start / Chunk, chunks = (end - start + Chunk - 1) / Chunk;
+            // Σ w² per chunk, kept in lanes across all rows and folded once at the end: no horizontal
+            // sum per row, and each chunk's sum runs in the same order whichever part owns it.
+            Span<Vector<T>> laneSquares = stackalloc Vector<T>[chunks];
+            Span<T> tailSquares = stackalloc T[chunks];
+            laneSquares.Clear();
+            tailSquares.Clear();
             for (int j = 0; j < _outputs; j++)
-                for (int c = start; c < end; c += Chunk)
-                {
-                    int length = Math.Min(Chunk, end - c);
-                    T* w = _w + (nint)j * _inputs + c;
-                    Partials[c / Chunk] += SumSquares(w, length);
-                    if (_batch == 1) RowBatch1(w, _x + c, _dx is null ? null : _dx + c, _dy[j], length);
-                    else RowBatched(w, j, c, length);
-                }
+            {
+                T* w = _w + (nint)j * _inputs;
+                if (_batch == 1) RowBatch1(w, _dy[j], start, end, laneSquares, tailSquares);
+                else RowBatched(w, j, start, end, tailSquares);
+            }
+            for (int c = 0; c < chunks; c++)
+                Partials[firstChunk + c] = double.CreateChecked(Vector.Sum(laneSquares[c])) + double.CreateChecked(tailSquares[c]);
         }
 
-        // dx += dy·w (old w); w ← keep·w − lr·dy·x.
-        private void RowBatch1(T* w, T* x, T* dx, T dy, int length)
+        // Columns [start, end) of one row: dx += dy·w (old w); Σ w²; w ← keep·w − lr·dy·x.
+        private void RowBatch1(T* w, T dy, int start, int end, Span<Vector<T>> laneSquares, Span<T> tailSquares)
         {
-            int i = 0, width = Vector<T>.Count;
+            int width = Vector<T>.Count;
             var keep = new Vector<T>(_keep);
             var vdy = new Vector<T>(dy);
-            var step = new Vector<T>(-_learningRate * dy);
-            if (Vector.IsHardwareAccelerated)
-                for (; i <= length - width; i += width)
-                {
-                    var wv = Vector.Load(w + i);
-                    if (dx is not null) Vector.Store(Simd.Fma(vdy, wv, Vector.Load(dx + i)), dx + i);
-                    Vector.Store(Simd.Fma(step, Vector.Load(x + i), keep * wv), w + i);
-                }
             T scalarStep = -_learningRate * dy;
-            for (; i < length; i++)
+            var step = new Vector<T>(scalarStep);
+            T* x = _x, dx = _dx;
+            for (int c = start, chunk = 0; c < end; c += Chunk, chunk++)
             {
-                T wi = w[i];
-                if (dx is not null) dx[i] = T.FusedMultiplyAdd(dy, wi, dx[i]);
-                w[i] = T.FusedMultiplyAdd(scalarStep, x[i], _keep * wi);
+                int i = c, stop = Math.Min(c + Chunk, end);
+                var squares = laneSquares[chunk];
+                if (Vector.IsHardwareAccelerated)
+                    for (; i <= stop - width; i += width)
+                    {
+                        var wv = Vector.Load(w + i);
+                        squares = Simd.Fma(wv, wv, squares);
+                        if (dx is not null) Vector.Store(Simd.Fma(vdy, wv, Vector.Load(dx + i)), dx + i);
+                        Vector.Store(Simd.Fma(step, Vector.Load(x + i), keep * wv), w + i);
+                    }
+                laneSquares[chunk] = squares;
+                for (; i < stop; i++)
+                {
+                    T wi = w[i];
+                    tailSquares[chunk] = T.FusedMultiplyAdd(wi, wi, tailSquares[chunk]);
+                    if (dx is not null) dx[i] = T.FusedMultiplyAdd(dy, wi, dx[i]);
+                    w[i] = T.FusedMultiplyAdd(scalarStep, x[i], _keep * wi);
+                }
             }
         }
 
-        // The same for a few samples: every dx row gets dy_b·w, and w steps by Σ_b dy_b·x_b.
-        private void RowBatched(T* w, int j, int c, int length)
+        // The same for a few samples, element by element: every dx row gets dy_b·w, and w steps by Σ_b dy_b·x_b.
+        private void RowBatched(T* w, int j, int start, int end, Span<T> squares)
         {
-            for (int i = 0; i < length; i++)
+            for (int i = start; i < end; i++)
             {
                 T wi = w[i], step = T.Zero;
+                int chunk = (i - start) / Chunk;
+                squares[chunk] = T.FusedMultiplyAdd(wi, wi, squares[chunk]);
                 for (int b = 0; b < _batch; b++)
                 {
                     T dy = _dy[(nint)b * _outputs + j];
                     if (_dx is not null)
                     {
-                        T* dx = _dx + (nint)b * _inputs + c + i;
+                        T* dx = _dx + (nint)b * _inputs + i;
                         *dx = T.FusedMultiplyAdd(dy, wi, *dx);
                     }
-                    step = T.FusedMultiplyAdd(dy, _x[(nint)b * _inputs + c + i], step);
+                    step = T.FusedMultiplyAdd(dy, _x[(nint)b * _inputs + i], step);
                 }
                 w[i] = T.FusedMultiplyAdd(-_learningRate, step, _keep * wi);
+            }
+        }
+    }
+
+    // Rows split in strips: each row's update, dot product and Σ w² run on one thread, and the row sums
+    // are added in row order, so nothing depends on the split.
+    private sealed class ForwardJob<T> : IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        [ThreadStatic] private static ForwardJob<T>? _forThisThread;
+        public static ForwardJob<T> ForThisThread => _forThisThread ??= new ForwardJob<T>();
+
+        private double[] _rowSquares = [];
+        private T* _w, _b, _xp, _dy, _x, _y;
+        private int _outputs, _inputs;
+        private T _learningRate, _keep;
+
+        public void Set(T* w, int outputs, int inputs, T* b, T* xp, T* dy, T learningRate, T keep, T* x, T* y)
+        {
+            _w = w; _b = b; _xp = xp; _dy = dy; _x = x; _y = y;
+            (_outputs, _inputs, _learningRate, _keep) = (outputs, inputs, learningRate, keep);
+            if (_rowSquares.Length < outputs) _rowSquares = new double[outputs];
+        }
+
+        public double SumSquares()
+        {
+            double sum = 0;
+            for (int j = 0; j < _outputs; j++) sum += _rowSquares[j];
+            return sum;
+        }
+
+        public void Execute(int part, int parts)
+        {
+            int start = (int)((long)_outputs * part / parts), end = (int)((long)_outputs * (part + 1) / parts);
+            int width = Vector<T>.Count;
+            var keep = new Vector<T>(_keep);
+            for (int j = start; j < end; j++)
+            {
+                T* w = _w + (nint)j * _inputs;
+                T scalarStep = -_learningRate * _dy[j];
+                var step = new Vector<T>(scalarStep);
+                Vector<T> squares = default, dot = default;
+                int i = 0;
+                if (Vector.IsHardwareAccelerated)
+                    for (; i <= _inputs - width; i += width)
+                    {
+                        var wv = Simd.Fma(step, Vector.Load(_xp + i), keep * Vector.Load(w + i));
+                        Vector.Store(wv, w + i);
+                        squares = Simd.Fma(wv, wv, squares);
+                        dot = Simd.Fma(wv, Vector.Load(_x + i), dot);
+                    }
+                T tailSquares = T.Zero, tailDot = T.Zero;
+                for (; i < _inputs; i++)
+                {
+                    T wi = T.FusedMultiplyAdd(scalarStep, _xp[i], _keep * w[i]);
+                    w[i] = wi;
+                    tailSquares = T.FusedMultiplyAdd(wi, wi, tailSquares);
+                    tailDot = T.FusedMultiplyAdd(wi, _x[i], tailDot);
+                }
+                _y[j] = _b[j] + (Vector.Sum(dot) + tailDot);
+                _rowSquares[j] = double.CreateChecked(Vector.Sum(squares)) + double.CreateChecked(tailSquares);
             }
         }
     }

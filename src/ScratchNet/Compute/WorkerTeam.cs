@@ -36,7 +36,11 @@ internal static class WorkerTeam
             Exception? failure = null;
             try { work.Execute(0, parts); }
             catch (Exception e) { failure = e; }
-            for (int w = 0; w < parts - 1; w++) failure ??= _workers[w].Join();
+            for (int w = 0; w < parts - 1; w++)
+            {
+                var workerFailure = _workers[w].Join();   // every worker must be joined, failed or not
+                failure ??= workerFailure;
+            }
             if (failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         }
         finally
@@ -53,13 +57,18 @@ internal static class WorkerTeam
         _workers = workers;
     }
 
+    // A worker's part moves Idle → Posted → Running → Done → Idle; or, when the worker has not picked
+    // it up by the time the caller is ready to wait, Posted → Stolen and the caller runs it itself. On a
+    // machine busy with other processes a sleeping worker can take a scheduler tick to wake; stealing
+    // turns that wait into a single-threaded part instead.
     private sealed class Worker
     {
-        private const int SpinIterations = 2_000; // tens of microseconds: the gap between kernels in a step, not between steps of other work
+        private const int Idle = 0, Posted = 1, Running = 2, Done = 3, Stolen = 4;
+        private const int SpinIterations = 4_000; // tens of microseconds: the gap between kernels in a step
         private readonly ManualResetEventSlim _wake = new(false);
         private IParallelWork? _work;
         private int _part, _parts;
-        private volatile bool _busy;
+        private int _state;
         private Exception? _failure;
 
         public Worker(int index)
@@ -70,18 +79,25 @@ internal static class WorkerTeam
 
         public void Post(IParallelWork work, int part, int parts)
         {
-            _part = part;
-            _parts = parts;
-            _failure = null;
-            _busy = true; // before the work is visible, or a quick worker could clear it first
-            Volatile.Write(ref _work, work);
+            (_work, _part, _parts, _failure) = (work, part, parts, null);
+            Volatile.Write(ref _state, Posted);
             _wake.Set();
         }
 
         public Exception? Join()
         {
-            var spinner = new SpinWait();
-            while (_busy) spinner.SpinOnce(sleep1Threshold: -1);
+            if (Interlocked.CompareExchange(ref _state, Stolen, Posted) == Posted)
+            {
+                try { _work!.Execute(_part, _parts); }
+                catch (Exception e) { _failure = e; }
+            }
+            else
+            {
+                var spinner = new SpinWait();
+                while (Volatile.Read(ref _state) != Done) spinner.SpinOnce(sleep1Threshold: -1);
+            }
+            _work = null;
+            Volatile.Write(ref _state, Idle);
             return _failure;
         }
 
@@ -89,19 +105,17 @@ internal static class WorkerTeam
         {
             while (true)
             {
-                // Spin a little first: in a training step the next job follows within microseconds.
-                for (int i = 0; i < SpinIterations && Volatile.Read(ref _work) is null; i++) Thread.SpinWait(1);
-                if (Volatile.Read(ref _work) is null)
+                for (int i = 0; i < SpinIterations && Volatile.Read(ref _state) != Posted; i++) Thread.SpinWait(1);
+                if (Volatile.Read(ref _state) != Posted)
                 {
                     _wake.Wait();
+                    _wake.Reset();
+                    continue;
                 }
-                _wake.Reset();
-                var work = Volatile.Read(ref _work);
-                if (work is null) continue;
-                try { work.Execute(_part, _parts); }
+                if (Interlocked.CompareExchange(ref _state, Running, Posted) != Posted) continue; // the caller stole it
+                try { _work!.Execute(_part, _parts); }
                 catch (Exception e) { _failure = e; }
-                Volatile.Write(ref _work, null);
-                _busy = false;
+                Volatile.Write(ref _state, Done);
             }
         }
     }

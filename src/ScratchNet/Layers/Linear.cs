@@ -15,6 +15,16 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     private readonly Tensor<T> _output;         // (B, out)
     private readonly Tensor<T> _inputGradient;  // (B, in)
 
+    // A deferred SGD step of W (a first layer at batch 1, which needs no input gradient): the step's
+    // input and output gradient are kept, and the next forward pass applies the update in the same
+    // sweep over W that computes its output, so each weight is read and written once per step instead
+    // of being read by the forward pass and read and written again by the backward pass.
+    private readonly Tensor<T> _pendingInput;     // (1, in): x of the deferred step
+    private readonly Tensor<T> _pendingGradient;  // (1, out): dy of the deferred step
+    private T _pendingRate, _pendingKeep;
+    private bool _pending;
+    private double _squares = double.NaN;         // Σ W² of the current W when known (else NaN)
+
     /// <summary>Creates a layer with the given initial weight (out, in) and bias (1, out), which it keeps (no copy).</summary>
     /// <exception cref="ShapeMismatchException">The bias is not (1, weight rows).</exception>
     public Linear(Tensor<T> weight, Tensor<T> bias, bool regularized) : base(weight.Cols, weight.Rows)
@@ -25,6 +35,14 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         Parameters = [Weight, Bias];
         _output = new Tensor<T>(0, OutputSize);
         _inputGradient = new Tensor<T>(0, InputSize);
+        _pendingInput = new Tensor<T>(1, InputSize);
+        _pendingGradient = new Tensor<T>(1, OutputSize);
+        // Anyone handed W from outside may read or change it: finish the deferred step first.
+        Weight.BeforeExternalAccess = () =>
+        {
+            FinishPendingStep();
+            _squares = double.NaN;
+        };
     }
 
     /// <summary>
@@ -62,10 +80,17 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     {
         _input = input;
         _output.SetRows(input.Rows);
+        if (_pending && input.Rows == 1)
+        {
+            _squares = SgdKernels.LinearForwardFinishingStep(Weight.Storage, Bias.Storage, _pendingInput, _pendingGradient, _pendingRate, _pendingKeep, input, _output);
+            _pending = false;
+            return _output;
+        }
+        FinishPendingStep();
         // The bias enters as the GEMM's C with beta 1: its epilogue adds it, no pass of its own.
-        var bias = Bias.Value.Span;
+        var bias = Bias.Storage.Span;
         for (int r = 0; r < _output.Rows; r++) bias.CopyTo(_output.Row(r));
-        Gemm.Multiply(input, false, Weight.Value, true, _output, T.One, T.One);   // (B, in)·(in, out) + b
+        Gemm.Multiply(input, false, Weight.Storage, true, _output, T.One, T.One);   // (B, in)·(in, out) + b
         return _output;
     }
 
@@ -82,14 +107,28 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         var input = _input ?? throw new InvalidOperationException($"{this}: Backward called before Forward.");
         if (input.Rows > FusedStepMaxBatch) return base.BackwardAndStep(outputGradient, step, needInputGradient);
         outputGradient.RequireShape(input.Rows, OutputSize, "Output gradient", this);
+        FinishPendingStep();
+        if (!needInputGradient && input.Rows == 1)
+        {
+            // Defer W's update to the next forward pass; the bias is too small to bother.
+            SgdKernels.StepBias(Bias.Storage, outputGradient, step.LearningRate);
+            if (double.IsNaN(_squares)) _squares = double.CreateChecked(TensorPrimitives.SumOfSquares<T>(Weight.Storage.Span));
+            step.AddSquares(Weight, _squares);
+            _squares = double.NaN;
+            input.Span.CopyTo(_pendingInput.Span);
+            outputGradient.Span.CopyTo(_pendingGradient.Span);
+            (_pendingRate, _pendingKeep, _pending) = (step.LearningRate, step.Keep(Weight), true);
+            return null;
+        }
         Tensor<T>? inputGradient = null;
         if (needInputGradient)
         {
             _inputGradient.SetRows(input.Rows);
             inputGradient = _inputGradient;
         }
-        double squares = SgdKernels.LinearBackward(Weight.Value, Bias.Value, input, outputGradient, inputGradient, step.LearningRate, step.Keep(Weight));
+        double squares = SgdKernels.LinearBackward(Weight.Storage, Bias.Storage, input, outputGradient, inputGradient, step.LearningRate, step.Keep(Weight));
         step.AddSquares(Weight, squares);
+        _squares = double.NaN;
         return inputGradient;
     }
 
@@ -105,7 +144,16 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
             TensorPrimitives.Add(biasGradient, outputGradient.Row(r), biasGradient);
         // dX = dY·W : (B, out)·(out, in)
         _inputGradient.SetRows(outputGradient.Rows);
-        Gemm.Multiply(outputGradient, false, Weight.Value, false, _inputGradient, T.One, T.Zero);
+        Gemm.Multiply(outputGradient, false, Weight.Storage, false, _inputGradient, T.One, T.Zero);
         return _inputGradient;
+    }
+
+    // Applies a deferred step of W in a pass of its own, when something other than a batch-1 forward
+    // pass needs W.
+    private void FinishPendingStep()
+    {
+        if (!_pending) return;
+        _pending = false;
+        SgdKernels.LinearBackward(Weight.Storage, null, _pendingInput, _pendingGradient, null, _pendingRate, _pendingKeep);
     }
 }

@@ -8,10 +8,12 @@ namespace ScratchNet.Layers;
 /// </summary>
 public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    private readonly Tensor<T> _value;
+
     internal Parameter(string name, Tensor<T> value, bool regularized)
     {
         Name = name;
-        Value = value;
+        _value = value;
         Gradient = new Tensor<T>(value.Rows, value.Cols);
         Regularized = regularized;
     }
@@ -20,7 +22,23 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
     public string Name { get; }
 
     /// <summary>The parameter's current value.</summary>
-    public Tensor<T> Value { get; }
+    public Tensor<T> Value
+    {
+        get
+        {
+            BeforeExternalAccess?.Invoke();
+            return _value;
+        }
+    }
+
+    /// <summary>
+    /// Run before <see cref="Value"/> is handed out: a layer that defers part of an update (see
+    /// <see cref="Linear{T}"/>) completes it here, so that whoever reads or writes the value sees it current.
+    /// </summary>
+    internal Action? BeforeExternalAccess { get; set; }
+
+    /// <summary>The value without <see cref="BeforeExternalAccess"/>: for the owning layer's own kernels.</summary>
+    internal Tensor<T> Storage => _value;
 
     /// <summary>d loss / d <see cref="Value"/>, accumulated since the last <see cref="ZeroGradient"/>.</summary>
     public Tensor<T> Gradient { get; }

@@ -101,4 +101,27 @@ public unsafe class PackingAndVectorKernelTests
         if (inputGradient) KernelAssert.Close<double>(dx!.Span, dx2!.Span, 1e-13, "input gradient");
         Assert.True(Math.Abs(expected - actual) <= 1e-12 * expected, $"Σw² {actual} vs {expected}");
     }
+
+    [Theory]
+    [InlineData(10, 300)]
+    [InlineData(800, 784)]
+    [InlineData(7, 1)]
+    [InlineData(33, 67)]
+    public void ForwardFinishingTheDeferredStepMatchesItsReference(int outputs, int inputs)
+    {
+        var rng = new Rng(19);
+        var w = KernelAssert.Random<double>(outputs, inputs, rng);
+        var b = KernelAssert.Random<double>(1, outputs, rng);
+        var previousInput = KernelAssert.Random<double>(1, inputs, rng);
+        var previousGradient = KernelAssert.Random<double>(1, outputs, rng);
+        var x = KernelAssert.Random<double>(1, inputs, rng);
+        var (w2, y, y2) = (w.Clone(), new Tensor<double>(1, outputs), new Tensor<double>(1, outputs));
+
+        double expected = SgdKernels.LinearForwardFinishingStepReference(w, b, previousInput, previousGradient, 0.05, 0.999, x, y);
+        double actual = SgdKernels.LinearForwardFinishingStep(w2, b, previousInput, previousGradient, 0.05, 0.999, x, y2);
+
+        KernelAssert.Close<double>(w.Span, w2.Span, 1e-14, "weights");
+        KernelAssert.Close<double>(y.Span, y2.Span, 1e-13, "output");
+        Assert.True(Math.Abs(expected - actual) <= 1e-12 * expected, $"Σw² {actual} vs {expected}");
+    }
 }
