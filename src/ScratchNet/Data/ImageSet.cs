@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace ScratchNet.Data;
 
 /// <summary>
@@ -67,7 +69,7 @@ public sealed class ImageSet
     public long ByteSize => Pixels.LongLength + Labels.LongLength;
 
     /// <summary>A sample source over these images: features pixel / 255 in [0, 1], one-hot targets.</summary>
-    public ImageSamples<T> AsSamples<T>() where T : unmanaged, System.Numerics.IFloatingPointIeee754<T> => new(this);
+    public ImageSamples<T> AsSamples<T>() where T : unmanaged, IFloatingPointIeee754<T> => new(this);
 
     /// <inheritdoc/>
     public override string ToString() => $"{Name}: {Count} images {Height}×{Width}×{Channels}, {Classes} classes";
