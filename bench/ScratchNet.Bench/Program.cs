@@ -1,6 +1,6 @@
 // ScratchNet benchmarks: one JSON object per line (suite, case, ours, peer, peer_value, unit, ratio),
 // ours and the peer measured in the same run, interleaved, so ratios survive a noisy machine.
-//   dotnet run -c Release --project bench/ScratchNet.Bench -- gemm|train|all [--threads N]
+//   dotnet run -c Release --project bench/ScratchNet.Bench -- gemm|train|memory|all [--threads N]
 using ScratchNet.Bench;
 using ScratchNet.Compute;
 
@@ -9,12 +9,13 @@ int threadsAt = Array.IndexOf(args, "--threads");
 int threads = threadsAt >= 0 && threadsAt + 1 < args.Length && int.TryParse(args[threadsAt + 1], out int t) && t > 0 ? t : Environment.ProcessorCount;
 if (threadsAt >= 0) suites.Remove(args[threadsAt + 1]);
 Threading.ThreadCount = threads;
-if (suites.Count == 0 || suites.Any(s => s is not ("gemm" or "train" or "all")))
+if (suites.Count == 0 || suites.Any(s => s is not ("gemm" or "train" or "memory" or "all")))
 {
-    Console.Error.WriteLine("usage: ScratchNet.Bench gemm|train|all [--threads N]");
+    Console.Error.WriteLine("usage: ScratchNet.Bench gemm|train|memory|all [--threads N]");
     return 2;
 }
 bool all = suites.Contains("all");
 if (all || suites.Contains("gemm")) GemmSuite.Run(threads);
 if (all || suites.Contains("train")) TrainSuite.Run(threads);
+if (all || suites.Contains("memory")) MemorySuite.Run();
 return 0;
