@@ -9,14 +9,12 @@ namespace ScratchNet.Compute;
 /// the weights it read, the penalty's base before the step, so the step's loss costs no extra pass.
 /// </summary>
 /// <remarks>
-/// Work is cut into fixed chunks of <see cref="Chunk"/> elements, and partial sums are added chunk by
-/// chunk in order, so neither the weights nor the returned sum depend on the thread count.
+/// Work is cut into fixed units (row blocks of W, or flat chunks) that do not depend on the thread
+/// count, and partial sums are added unit by unit in order, so neither the weights, the input
+/// gradient nor the returned sum depend on how many threads share the work.
 /// </remarks>
 internal static unsafe class SgdKernels
 {
-    /// <summary>Elements per chunk: a few cache lines of a weight row, the unit threads share out (a multiple of every vector width).</summary>
-    public const int Chunk = 64;
-
     private const long MinElementsPerPart = 1 << 15;
 
     /// <summary>w ← keep·w − lr·g, then g ← 0; returns Σ w² of the old w.</summary>
@@ -55,8 +53,9 @@ internal static unsafe class SgdKernels
         {
             var job = LinearJob<T>.ForThisThread;
             job.Set(w, outputs, inputs, x, dy, dx, batch, learningRate, keep);
-            WorkerTeam.Run(Parts((long)outputs * inputs, inputs), job);
-            return job.SumPartials();
+            WorkerTeam.Run(job.Parts(), job);
+            job.SumInputGradients();
+            return job.SumSquares();
         }
     }
 
@@ -143,41 +142,6 @@ internal static unsafe class SgdKernels
         return squares;
     }
 
-    private static int Parts(long elements, int columns = int.MaxValue)
-    {
-        long chunks = (Math.Min(columns, elements) + Chunk - 1) / Chunk;
-        return (int)Math.Max(1, Math.Min(elements / MinElementsPerPart, Math.Min(Threading.ThreadCount, chunks)));
-    }
-
-    // Part `part` of `parts` contiguous ranges of chunks over [0, length): element bounds.
-    private static (int Start, int End) Range(int length, int part, int parts)
-    {
-        int chunks = (length + Chunk - 1) / Chunk;
-        int start = (int)((long)chunks * part / parts) * Chunk;
-        int end = (int)Math.Min((long)chunks * (part + 1) / parts * Chunk, length);
-        return (start, end);
-    }
-
-    private abstract class ChunkedJob<T> where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        protected double[] Partials = [];
-        private int _chunks;
-
-        protected void ResetPartials(int length)
-        {
-            _chunks = (length + Chunk - 1) / Chunk;
-            if (Partials.Length < _chunks) Partials = new double[_chunks];
-            Array.Clear(Partials, 0, _chunks);
-        }
-
-        public double SumPartials()
-        {
-            double sum = 0;
-            for (int c = 0; c < _chunks; c++) sum += Partials[c];
-            return sum;
-        }
-    }
-
     // Flat over the parameter, in chunks of UpdateChunk: one pass reads w and g, writes w and zeroes g,
     // and sums w² in lanes, folded once per chunk.
     private sealed class UpdateJob<T> : IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
@@ -243,91 +207,115 @@ internal static unsafe class SgdKernels
         }
     }
 
-    // Threads take ranges of W's columns (chunks of each row), so every dX element and every weight
-    // belongs to one thread and no sum crosses threads.
-    private sealed class LinearJob<T> : ChunkedJob<T>, IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
+    // Threads take blocks of W's rows, so that each streams through whole rows of W. A block's share
+    // of dX (Σ over its rows of dy_j·w_j) goes to a scratch row of its own, and the blocks' shares are
+    // added in block order afterwards: blocks are a fixed size, so the sum does not depend on the split.
+    private sealed class LinearJob<T> : IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
     {
+        private const int RowBlock = 64;
+
         [ThreadStatic] private static LinearJob<T>? _forThisThread;
         public static LinearJob<T> ForThisThread => _forThisThread ??= new LinearJob<T>();
 
+        private double[] _blockSquares = [];
+        private T[] _scratch = [];          // (blocks − 1) × B × in: dX shares of blocks 1.. (block 0 writes dX)
         private T* _w, _x, _dy, _dx;
-        private int _outputs, _inputs, _batch;
+        private int _outputs, _inputs, _batch, _blocks;
         private T _learningRate, _keep;
 
         public void Set(T* w, int outputs, int inputs, T* x, T* dy, T* dx, int batch, T learningRate, T keep)
         {
             _w = w; _x = x; _dy = dy; _dx = dx;
             (_outputs, _inputs, _batch, _learningRate, _keep) = (outputs, inputs, batch, learningRate, keep);
-            ResetPartials(inputs);
+            _blocks = (outputs + RowBlock - 1) / RowBlock;
+            if (_blockSquares.Length < _blocks) _blockSquares = new double[_blocks];
+            if (dx is not null)
+            {
+                long scratch = (long)(_blocks - 1) * batch * inputs;
+                if (_scratch.Length < scratch) _scratch = GC.AllocateUninitializedArray<T>((int)scratch, pinned: true);
+                Array.Clear(_scratch, 0, (int)scratch);
+            }
+        }
+
+        public int Parts() => (int)Math.Max(1, Math.Min((long)_outputs * _inputs / MinElementsPerPart, Math.Min(Threading.ThreadCount, _blocks)));
+
+        public double SumSquares()
+        {
+            double sum = 0;
+            for (int b = 0; b < _blocks; b++) sum += _blockSquares[b];
+            return sum;
+        }
+
+        public void SumInputGradients()
+        {
+            if (_dx is null) return;
+            int length = _batch * _inputs;
+            var dx = new Span<T>(_dx, length);
+            for (int block = 1; block < _blocks; block++)
+                System.Numerics.Tensors.TensorPrimitives.Add(dx, _scratch.AsSpan((block - 1) * length, length), dx);
         }
 
         public void Execute(int part, int parts)
         {
-            var (start, end) = Range(_inputs, part, parts);
-            int firstChunk = start / Chunk, chunks = (end - start + Chunk - 1) / Chunk;
-            // Σ w² per chunk, kept in lanes across all rows and folded once at the end: no horizontal
-            // sum per row, and each chunk's sum runs in the same order whichever part owns it.
-            Span<Vector<T>> laneSquares = stackalloc Vector<T>[chunks];
-            Span<T> tailSquares = stackalloc T[chunks];
-            laneSquares.Clear();
-            tailSquares.Clear();
-            for (int j = 0; j < _outputs; j++)
-            {
-                T* w = _w + (nint)j * _inputs;
-                if (_batch == 1) RowBatch1(w, _dy[j], start, end, laneSquares, tailSquares);
-                else RowBatched(w, j, start, end, tailSquares);
-            }
-            for (int c = 0; c < chunks; c++)
-                Partials[firstChunk + c] = double.CreateChecked(Vector.Sum(laneSquares[c])) + double.CreateChecked(tailSquares[c]);
+            int first = (int)((long)_blocks * part / parts), end = (int)((long)_blocks * (part + 1) / parts);
+            fixed (T* scratch = _scratch)
+                for (int block = first; block < end; block++)
+                {
+                    T* dx = _dx is null ? null : block == 0 ? _dx : scratch + (nint)(block - 1) * _batch * _inputs;
+                    var laneSquares = Vector<T>.Zero;
+                    T tailSquares = T.Zero;
+                    for (int j = block * RowBlock, stop = Math.Min(j + RowBlock, _outputs); j < stop; j++)
+                    {
+                        T* w = _w + (nint)j * _inputs;
+                        if (_batch == 1) RowBatch1(w, _dy[j], dx, ref laneSquares, ref tailSquares);
+                        else RowBatched(w, j, dx, ref tailSquares);
+                    }
+                    _blockSquares[block] = double.CreateChecked(Vector.Sum(laneSquares)) + double.CreateChecked(tailSquares);
+                }
         }
 
-        // Columns [start, end) of one row: dx += dy·w (old w); Σ w²; w ← keep·w − lr·dy·x.
-        private void RowBatch1(T* w, T dy, int start, int end, Span<Vector<T>> laneSquares, Span<T> tailSquares)
+        // One row: dx += dy·w (old w); Σ w²; w ← keep·w − lr·dy·x.
+        private void RowBatch1(T* w, T dy, T* dx, ref Vector<T> laneSquares, ref T tailSquares)
         {
-            int width = Vector<T>.Count;
+            int i = 0, width = Vector<T>.Count, length = _inputs;
             var keep = new Vector<T>(_keep);
             var vdy = new Vector<T>(dy);
             T scalarStep = -_learningRate * dy;
             var step = new Vector<T>(scalarStep);
-            T* x = _x, dx = _dx;
-            for (int c = start, chunk = 0; c < end; c += Chunk, chunk++)
-            {
-                int i = c, stop = Math.Min(c + Chunk, end);
-                var squares = laneSquares[chunk];
-                if (Vector.IsHardwareAccelerated)
-                    for (; i <= stop - width; i += width)
-                    {
-                        var wv = Vector.Load(w + i);
-                        squares = Simd.Fma(wv, wv, squares);
-                        if (dx is not null) Vector.Store(Simd.Fma(vdy, wv, Vector.Load(dx + i)), dx + i);
-                        Vector.Store(Simd.Fma(step, Vector.Load(x + i), keep * wv), w + i);
-                    }
-                laneSquares[chunk] = squares;
-                for (; i < stop; i++)
+            var squares = laneSquares;
+            T* x = _x;
+            if (Vector.IsHardwareAccelerated)
+                for (; i <= length - width; i += width)
                 {
-                    T wi = w[i];
-                    tailSquares[chunk] = T.FusedMultiplyAdd(wi, wi, tailSquares[chunk]);
-                    if (dx is not null) dx[i] = T.FusedMultiplyAdd(dy, wi, dx[i]);
-                    w[i] = T.FusedMultiplyAdd(scalarStep, x[i], _keep * wi);
+                    var wv = Vector.Load(w + i);
+                    squares = Simd.Fma(wv, wv, squares);
+                    if (dx is not null) Vector.Store(Simd.Fma(vdy, wv, Vector.Load(dx + i)), dx + i);
+                    Vector.Store(Simd.Fma(step, Vector.Load(x + i), keep * wv), w + i);
                 }
+            laneSquares = squares;
+            for (; i < length; i++)
+            {
+                T wi = w[i];
+                tailSquares = T.FusedMultiplyAdd(wi, wi, tailSquares);
+                if (dx is not null) dx[i] = T.FusedMultiplyAdd(dy, wi, dx[i]);
+                w[i] = T.FusedMultiplyAdd(scalarStep, x[i], _keep * wi);
             }
         }
 
         // The same for a few samples, element by element: every dx row gets dy_b·w, and w steps by Σ_b dy_b·x_b.
-        private void RowBatched(T* w, int j, int start, int end, Span<T> squares)
+        private void RowBatched(T* w, int j, T* dx, ref T squares)
         {
-            for (int i = start; i < end; i++)
+            for (int i = 0; i < _inputs; i++)
             {
                 T wi = w[i], step = T.Zero;
-                int chunk = (i - start) / Chunk;
-                squares[chunk] = T.FusedMultiplyAdd(wi, wi, squares[chunk]);
+                squares = T.FusedMultiplyAdd(wi, wi, squares);
                 for (int b = 0; b < _batch; b++)
                 {
                     T dy = _dy[(nint)b * _outputs + j];
-                    if (_dx is not null)
+                    if (dx is not null)
                     {
-                        T* dx = _dx + (nint)b * _inputs + i;
-                        *dx = T.FusedMultiplyAdd(dy, wi, *dx);
+                        T* dxi = dx + (nint)b * _inputs + i;
+                        *dxi = T.FusedMultiplyAdd(dy, wi, *dxi);
                     }
                     step = T.FusedMultiplyAdd(dy, _x[(nint)b * _inputs + i], step);
                 }
