@@ -105,9 +105,9 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     public override Tensor<T>? BackwardAndStep(Tensor<T> outputGradient, SgdStep<T> step, bool needInputGradient)
     {
         var input = _input ?? throw new InvalidOperationException($"{this}: Backward called before Forward.");
-        if (input.Rows > FusedStepMaxBatch) return base.BackwardAndStep(outputGradient, step, needInputGradient);
         outputGradient.RequireShape(input.Rows, OutputSize, "Output gradient", this);
         FinishPendingStep();
+        if (input.Rows > FusedStepMaxBatch) return BackwardAndStepByGemm(input, outputGradient, step, needInputGradient);
         if (!needInputGradient && input.Rows == 1)
         {
             // Defer W's update to the next forward pass; the bias is too small to bother.
@@ -128,6 +128,24 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         }
         double squares = SgdKernels.LinearBackward(Weight.Storage, Bias.Storage, input, outputGradient, inputGradient, step.LearningRate, step.Keep(Weight));
         step.AddSquares(Weight, squares);
+        _squares = double.NaN;
+        return inputGradient;
+    }
+
+    // Larger batches: dX = dY·W from the old weights, then the whole step as one GEMM into W,
+    // W ← keep·W − lr·dYᵀ·X (beta = keep, alpha = −lr), so dW is never stored, zeroed or re-read.
+    private Tensor<T>? BackwardAndStepByGemm(Tensor<T> input, Tensor<T> outputGradient, SgdStep<T> step, bool needInputGradient)
+    {
+        Tensor<T>? inputGradient = null;
+        if (needInputGradient)
+        {
+            _inputGradient.SetRows(input.Rows);
+            Gemm.Multiply(outputGradient, false, Weight.Storage, false, _inputGradient, T.One, T.Zero);   // (B, out)·(out, in)
+            inputGradient = _inputGradient;
+        }
+        if (Weight.Regularized) step.AddSquares(Weight, double.CreateChecked(TensorPrimitives.SumOfSquares<T>(Weight.Storage.Span)));
+        Gemm.Multiply(outputGradient, true, input, false, Weight.Storage, -step.LearningRate, step.Keep(Weight));   // (out, B)·(B, in)
+        SgdKernels.StepBias(Bias.Storage, outputGradient, step.LearningRate);
         _squares = double.NaN;
         return inputGradient;
     }
