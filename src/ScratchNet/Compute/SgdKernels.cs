@@ -212,7 +212,7 @@ internal static unsafe class SgdKernels
     // added in block order afterwards: blocks are a fixed size, so the sum does not depend on the split.
     private sealed class LinearJob<T> : IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
     {
-        private const int RowBlock = 64;
+        private const int RowBlock = 32;
 
         [ThreadStatic] private static LinearJob<T>? _forThisThread;
         public static LinearJob<T> ForThisThread => _forThisThread ??= new LinearJob<T>();
