@@ -48,6 +48,28 @@ public class OnnxExportTests
         }
     }
 
+    /// <summary>Where Debian's python3-onnx is installed, onnx.checker (full_check) accepts the export; elsewhere this test checks nothing.</summary>
+    [Fact]
+    public void OnnxCheckerAcceptsTheExportWhereInstalled()
+    {
+        if (!Python("import onnx", out _)) return;
+        using var folder = new TempFolder();
+        string path = Path.Combine(folder.Path, "model.onnx");
+        Build<float>("relu-softmax-ce", 6).ExportOnnx(path);
+        Assert.True(Python($"import onnx; onnx.checker.check_model(onnx.load({System.Text.Json.JsonSerializer.Serialize(path)}), full_check=True)", out string output), output);
+    }
+
+    private static bool Python(string code, out string output)
+    {
+        if (!File.Exists("/usr/bin/python3")) { output = "no /usr/bin/python3"; return false; }
+        var start = new System.Diagnostics.ProcessStartInfo("/usr/bin/python3", ["-c", code]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        output = process.StandardOutput.ReadToEnd() + stderr.Result;
+        process.WaitForExit();
+        return process.ExitCode == 0;
+    }
+
     private static Network<T> Build<T>(string variant, int inputs) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         bool ce = variant.Contains("ce") || variant.StartsWith("double", StringComparison.Ordinal);
