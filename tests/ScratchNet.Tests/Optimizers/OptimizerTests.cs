@@ -87,6 +87,42 @@ public class OptimizerTests
     }
 
     [Fact]
+    public void TheClippedOptimizerClipsInsideTrainStep()
+    {
+        // Two identical networks: one clips through the wrapper in TrainStep, the other by hand.
+        var (wrapped, byHand) = (ClipNetwork(), ClipNetwork());
+        var inner = new Adam<double>(0.01);
+        var clipped = new ClippedOptimizer<double>(inner, maxNorm: 0.05);
+        wrapped.Optimizer = clipped;
+        var manual = new Adam<double>(0.01);
+        var x = new Tensor<double>(4, 3);
+        for (int i = 0; i < x.Length; i++) x.Span[i] = Math.Cos(3 * i);
+        var y = new Tensor<double>(4, 2);
+        for (int i = 0; i < y.Length; i++) y.Span[i] = Math.Sin(i);
+        for (int k = 0; k < 3; k++)
+        {
+            wrapped.TrainStep(x, y);
+            byHand.ComputeGradients(x, y, out _);
+            double norm = GradientClipping.ClipByGlobalNorm(byHand.Parameters, 0.05);
+            manual.Step(byHand.Parameters);
+            Assert.Equal(norm, clipped.LastNorm);
+            Assert.True(norm > 0.05, $"the test needs gradients above the maximum, got {norm}");
+        }
+        for (int i = 0; i < wrapped.Parameters.Count; i++)
+            Assert.Equal(byHand.Parameters[i].Value.Span.ToArray(), wrapped.Parameters[i].Value.Span.ToArray());
+        Assert.Equal(3, inner.StepCount);
+    }
+
+    private static Network<double> ClipNetwork()
+    {
+        var net = new Network<double>(3, 2, Loss.L2, seed: 5);
+        net.AddLinear(4, w: 1);
+        net.AddRelu();
+        net.AddLinear(2, w: 1);
+        return net;
+    }
+
+    [Fact]
     public void LearningRatesAreSettableAndChecked()
     {
         var sgd = new Sgd<float>(0.1) { LearningRate = 0.05 };
