@@ -32,6 +32,8 @@ except ImportError:
     sys.exit("make_optimizer_golden.py: PyTorch is required (Debian: apt-get install python3-torch, "
              "then run with /usr/bin/python3)")
 
+from make_golden import f32, write_case  # same float32-exact inputs and file layout as the network cases
+
 # SequentialLR steps its second scheduler with an explicit epoch at the milestone, which torch itself warns about.
 warnings.filterwarnings("ignore", message="The epoch parameter")
 
@@ -56,11 +58,6 @@ OPTIMIZERS = [
 
 TORCH_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam,
                     "adamw": torch.optim.AdamW, "rmsprop": torch.optim.RMSprop}
-
-
-def f32(t):
-    """Round to float32, then widen: inputs exact in float32, maths in float64 (as make_golden.py)."""
-    return t.to(torch.float32).to(torch.float64)
 
 
 def run_optimizer(optimizer, config, clip, seed):
@@ -128,17 +125,6 @@ def run_schedule(kind, config):
         else:
             sched.step()
     return rates
-
-
-def write_case(path, meta, tensors):
-    """Compact JSON with one tensor per line, as make_golden.py."""
-    lines = []
-    for name, tensor in tensors.items():
-        entry = {"shape": list(tensor.shape), "data": tensor.reshape(-1).tolist()}
-        lines.append("  %s: %s" % (json.dumps(name), json.dumps(entry, allow_nan=False)))
-    head = json.dumps(meta)[:-1]
-    with open(path, "w") as f:
-        f.write(head + ', "tensors": {\n' + ",\n".join(lines) + "\n}}\n")
 
 
 def optimizer_cases():
