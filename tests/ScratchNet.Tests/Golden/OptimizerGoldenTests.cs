@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics;
 using System.Text.Json;
 using ScratchNet.Layers;
 using ScratchNet.Optimizers;
@@ -10,8 +11,8 @@ namespace ScratchNet.Tests.Golden;
 /// <summary>
 /// Optimisers, gradient clipping and schedules against torch.optim / torch.optim.lr_scheduler
 /// (tools/golden/make_optimizer_golden.py): the same parameters and the same five gradients on both
-/// sides, parameters compared after every step; schedules' rates compared over ten epochs. Float64,
-/// |actual − expected| ≤ 1e-6 · max(1, |expected|).
+/// sides, parameters compared after every step; schedules' rates compared over ten epochs. Float64:
+/// |actual − expected| ≤ 1e-6 · max(1, |expected|); float32: 1e-5.
 /// </summary>
 public class OptimizerGoldenTests(ITestOutputHelper output)
 {
@@ -42,33 +43,40 @@ public class OptimizerGoldenTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(OptimizerCases))]
-    public void OptimizerMatchesTorch(string name)
+    public void OptimizerMatchesTorch(string name) => CompareOptimizer<double>(name, Tolerance);
+
+    /// <summary>The same in float32 (inputs are float32-exact), within 1e-5.</summary>
+    [Theory]
+    [MemberData(nameof(OptimizerCases))]
+    public void Float32OptimizerMatchesTorch(string name) => CompareOptimizer<float>(name, 1e-5);
+
+    private void CompareOptimizer<T>(string name, double tolerance) where T : unmanaged, IFloatingPointIeee754<T>
     {
         using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(Folder, $"optim_{name}.json")));
         var root = document.RootElement;
         var tensors = root.GetProperty("tensors");
         var config = root.GetProperty("config");
         double? clip = root.GetProperty("clip").ValueKind == JsonValueKind.Null ? null : root.GetProperty("clip").GetDouble();
-        var optimizer = Create(root.GetProperty("optimizer").GetString()!, config);
+        var optimizer = Create<T>(root.GetProperty("optimizer").GetString()!, config);
 
-        var weight = new Parameter<double>("weight", Load(tensors, "W", 3, 4), regularized: true);
-        var bias = new Parameter<double>("bias", Load(tensors, "b", 1, 4), regularized: false);
-        Parameter<double>[] parameters = [weight, bias];
+        var weight = new Parameter<T>("weight", Load<T>(tensors, "W", 3, 4), regularized: true);
+        var bias = new Parameter<T>("bias", Load<T>(tensors, "b", 1, 4), regularized: false);
+        Parameter<T>[] parameters = [weight, bias];
         var failures = new List<string>();
         double worst = 0;
         string worstAt = "";
         for (int k = 0; k < root.GetProperty("steps").GetInt32(); k++)
         {
-            Load(tensors, $"dW_{k}", 3, 4).Span.CopyTo(weight.Gradient.Span);
-            Load(tensors, $"db_{k}", 1, 4).Span.CopyTo(bias.Gradient.Span);
+            Load<T>(tensors, $"dW_{k}", 3, 4).Span.CopyTo(weight.Gradient.Span);
+            Load<T>(tensors, $"db_{k}", 1, 4).Span.CopyTo(bias.Gradient.Span);
             if (clip is double maxNorm)
             {
                 double norm = GradientClipping.ClipByGlobalNorm(parameters, maxNorm);
-                Compare($"norm", [Data(tensors, "norms")[k]], [norm]);
+                Compare("norm", [Data(tensors, "norms")[k]], [norm]);
             }
             optimizer.Step(parameters);
-            Compare($"W", Data(tensors, $"W_{k}"), weight.Value.Span.ToArray());
-            Compare($"b", Data(tensors, $"b_{k}"), bias.Value.Span.ToArray());
+            Compare("W", Data(tensors, $"W_{k}"), ToDoubles(weight.Value));
+            Compare("b", Data(tensors, $"b_{k}"), ToDoubles(bias.Value));
 
             void Compare(string tensor, double[] expected, double[] actual)
             {
@@ -77,14 +85,14 @@ public class OptimizerGoldenTests(ITestOutputHelper output)
                     double error = Math.Abs(actual[i] - expected[i]) / Math.Max(1, Math.Abs(expected[i]));
                     if (double.IsNaN(error)) error = double.PositiveInfinity;
                     if (error > worst) (worst, worstAt) = (error, $"step {k} {tensor}[{i}]");
-                    if (error > Tolerance)
+                    if (error > tolerance)
                         failures.Add(string.Create(CultureInfo.InvariantCulture,
-                            $"{name} ({optimizer.GetType().Name}): step {k}, {tensor}[{i}]: expected {expected[i]:R}, actual {actual[i]:R}, scaled error {error:E2}"));
+                            $"{name} ({optimizer.GetType().Name}, {typeof(T).Name}): step {k}, {tensor}[{i}]: expected {expected[i]:R}, actual {actual[i]:R}, scaled error {error:E2}"));
                 }
             }
         }
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: worst scaled error {worst:E2} at {worstAt}"));
-        Assert.True(failures.Count == 0, $"{failures.Count} values out of tolerance {Tolerance:E0}; worst at {worstAt}:{Environment.NewLine}{string.Join(Environment.NewLine, failures.Take(10))}");
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name} {typeof(T).Name}: worst scaled error {worst:E2} at {worstAt}"));
+        Assert.True(failures.Count == 0, $"{failures.Count} values out of tolerance {tolerance:E0}; worst at {worstAt}:{Environment.NewLine}{string.Join(Environment.NewLine, failures.Take(10))}");
     }
 
     [Theory]
@@ -132,12 +140,12 @@ public class OptimizerGoldenTests(ITestOutputHelper output)
             $"{name}: epoch {worstEpoch}: expected {expected[worstEpoch]:R}, actual {actual[worstEpoch]:R}; all expected [{string.Join(", ", expected)}], actual [{string.Join(", ", actual)}]"));
     }
 
-    private static StatefulOptimizer<double> Create(string optimizer, JsonElement c) => optimizer switch
+    private static StatefulOptimizer<T> Create<T>(string optimizer, JsonElement c) where T : unmanaged, IFloatingPointIeee754<T> => optimizer switch
     {
-        "sgd" => new SgdMomentum<double>(Get(c, "lr"), Get(c, "momentum"), c.TryGetProperty("nesterov", out var n) && n.GetBoolean()),
-        "adam" => new Adam<double>(Get(c, "lr"), Beta(c, 0), Beta(c, 1), Get(c, "eps")),
-        "adamw" => new AdamW<double>(Get(c, "lr"), Beta(c, 0), Beta(c, 1), Get(c, "eps"), Get(c, "weight_decay")),
-        "rmsprop" => new RmsProp<double>(Get(c, "lr"), Get(c, "alpha"), Get(c, "eps"), c.TryGetProperty("momentum", out var m) ? m.GetDouble() : 0),
+        "sgd" => new SgdMomentum<T>(Get(c, "lr"), Get(c, "momentum"), c.TryGetProperty("nesterov", out var n) && n.GetBoolean()),
+        "adam" => new Adam<T>(Get(c, "lr"), Beta(c, 0), Beta(c, 1), Get(c, "eps")),
+        "adamw" => new AdamW<T>(Get(c, "lr"), Beta(c, 0), Beta(c, 1), Get(c, "eps"), Get(c, "weight_decay")),
+        "rmsprop" => new RmsProp<T>(Get(c, "lr"), Get(c, "alpha"), Get(c, "eps"), c.TryGetProperty("momentum", out var m) ? m.GetDouble() : 0),
         _ => throw new InvalidDataException($"Unknown optimizer {optimizer}."),
     };
 
@@ -147,5 +155,9 @@ public class OptimizerGoldenTests(ITestOutputHelper output)
 
     private static double[] Data(JsonElement tensors, string name) => [.. tensors.GetProperty(name).GetProperty("data").EnumerateArray().Select(e => e.GetDouble())];
 
-    private static Tensor<double> Load(JsonElement tensors, string name, int rows, int cols) => new(rows, cols, Data(tensors, name));
+    private static Tensor<T> Load<T>(JsonElement tensors, string name, int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T> =>
+        new(rows, cols, [.. Data(tensors, name).Select(T.CreateChecked)]);
+
+    private static double[] ToDoubles<T>(Tensor<T> tensor) where T : unmanaged, IFloatingPointIeee754<T> =>
+        [.. tensor.Span.ToArray().Select(double.CreateChecked)];
 }
