@@ -21,6 +21,7 @@ public static class CliApp
         var root = new RootCommand("ScratchNet: neural networks with hand-derived gradients, trained on the CPU.");
         root.Subcommands.Add(TrainCommand.Create(output, error));
         root.Subcommands.Add(DataCommand.Create(output, error));
+        root.Subcommands.Add(ExportCommand.Create(output));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -44,3 +44,6 @@ public sealed class ChecksumMismatchException(string message, string file, strin
     /// <summary>The checksum of the bytes received or found.</summary>
     public string Actual { get; } = actual;
 }
+
+/// <summary>A model file (safetensors) is malformed or does not describe a network ScratchNet can build; the message names the file and what is wrong.</summary>
+public sealed class ModelFormatException(string message, Exception? inner = null) : ScratchNetException(message, inner);

@@ -4,6 +4,7 @@ using ScratchNet.Data;
 using ScratchNet.Layers;
 using ScratchNet.Losses;
 using ScratchNet.Optimizers;
+using ScratchNet.Persistence;
 using ScratchNet.Regularization;
 
 namespace ScratchNet;
@@ -31,6 +32,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     private readonly List<string> _warnings = [];
     private readonly GradientTape<T> _tape = new();
     private readonly Rng _rng;
+    private readonly double _learningRate;
     private readonly LossFunction<T> _loss;
     private readonly L2Regularization<T> _regularization;
     private readonly SgdStep<T> _step = new();
@@ -55,8 +57,33 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         _loss = LossFunction<T>.Create(loss);
         _regularization = new L2Regularization<T>(regularizationFactor);
         Optimizer = new Sgd<T>(learningRate);
+        _learningRate = learningRate;
         _rng = new Rng(seed);
     }
+
+    /// <summary>
+    /// Writes the network to <paramref name="path"/> as a safetensors file (atomically: a reader sees the old
+    /// file or the new one): weights as <c>{i}.weight</c> (out, in) and <c>{i}.bias</c> (out), i the layer's
+    /// index as in PyTorch's <c>nn.Sequential</c>, and the architecture, loss, λ, learning rate and dtype in
+    /// <c>__metadata__</c>. Optimiser state and seeds are not saved.
+    /// </summary>
+    /// <exception cref="NetworkBuildException">The network does not build.</exception>
+    /// <exception cref="NotSupportedException">A layer other than linear, relu or softmax.</exception>
+    /// <exception cref="IOException">The file cannot be written.</exception>
+    public void Save(string path) => ModelFile.Save(this, path);
+
+    /// <summary>
+    /// Rebuilds a network from a file written by <see cref="Save"/>. A float32 file loads into
+    /// <c>Network&lt;double&gt;</c> exactly and a float64 file into <c>Network&lt;float&gt;</c> rounded to nearest.
+    /// The header is checked in full (length, JSON, dtypes, byte ranges, shapes against the architecture)
+    /// before any tensor is read.
+    /// </summary>
+    /// <exception cref="ModelFormatException">The file is malformed or its architecture is not buildable; the message names the file and the fault.</exception>
+    /// <exception cref="IOException">The file cannot be opened or read.</exception>
+    public static Network<T> Load(string path) => ModelFile.Load<T>(path);
+
+    /// <summary>The learning rate: the optimiser's if it is SGD, else the constructor's.</summary>
+    public double LearningRate => Optimizer is Sgd<T> sgd ? sgd.LearningRate : _learningRate;
 
     /// <summary>Features per input sample.</summary>
     public int Inputs { get; }

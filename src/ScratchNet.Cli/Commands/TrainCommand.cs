@@ -28,7 +28,7 @@ public static class TrainCommand
         var init = new Option<string?>("--init") { Description = "Per linear layer, the report's weight scale w (weights w·N(0,1)), e.g. 0.001,0.0025,0.03. Default: He initialisation." };
         var seed = Options.Number<ulong>("--seed", "Seed for data generation, weights, split and shuffling (default 0).");
         var threads = Options.Number<int>("--threads", "Threads for the kernels (default: all cores).");
-        var outDir = new Option<string?>("--out") { Description = "Folder for history.csv (created if missing)." };
+        var outDir = new Option<string?>("--out") { Description = "Folder for history.csv and model.safetensors (created if missing)." };
         var dtype = Options.Choice("--dtype", "Element type.", ["float32", "float64"], "float32");
         var validationFraction = Options.Number<double>("--val-fraction", "Share of samples held out for validation, in (0, 1) (default 0.2).");
         var stratify = new Option<bool>("--stratify") { Description = "Split train/validation class by class, keeping class proportions." };
@@ -110,6 +110,9 @@ public static class TrainCommand
                 string path = Path.Combine(dir, "history.csv");
                 history.WriteCsv(path);
                 output.WriteLine($"# wrote {path}");
+                string model = Path.Combine(dir, "model.safetensors");
+                network.Save(model);
+                output.WriteLine($"# wrote {model}");
             }
             return 0;
         }

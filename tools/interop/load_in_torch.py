@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Loads a ScratchNet safetensors model into torch.nn.Sequential and checks its outputs.
+
+Usage: load_in_torch.py MODEL.safetensors EXPECTED.json
+
+EXPECTED.json, written by the C# side: {"input": [[...], ...], "output": [[...], ...]}.
+The file is parsed with json + struct (Debian 12 packages no `safetensors`), the network is built
+from __metadata__ alone, weights are loaded with load_state_dict(strict=True), and the outputs must
+match within 1e-5 (float32) or 1e-12 (float64). Exits 1 on a mismatch. Run with Debian's python3-torch.
+"""
+import json
+import struct
+import sys
+
+import torch
+
+DTYPES = {"F32": torch.float32, "F64": torch.float64}
+
+
+def read_safetensors(path):
+    """Returns ({name: tensor}, metadata) of a safetensors file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    metadata = header.pop("__metadata__", {})
+    buffer = bytearray(data[8 + n:])
+    tensors = {}
+    for name, entry in header.items():
+        begin, end = entry["data_offsets"]
+        t = torch.frombuffer(buffer, dtype=DTYPES[entry["dtype"]], count=(end - begin) // (4 if entry["dtype"] == "F32" else 8), offset=begin)
+        tensors[name] = t.reshape(entry["shape"]).clone()
+    return tensors, metadata
+
+
+def build(metadata):
+    dtype = torch.float32 if metadata["dtype"] == "float32" else torch.float64
+    modules = []
+    for layer in json.loads(metadata["layers"]):
+        if layer["type"] == "linear":
+            modules.append(torch.nn.Linear(layer["in"], layer["out"]))
+        elif layer["type"] == "relu":
+            modules.append(torch.nn.ReLU())
+        elif layer["type"] == "softmax":
+            modules.append(torch.nn.Softmax(dim=-1))
+        else:
+            raise ValueError(f"unknown layer {layer['type']}")
+    return torch.nn.Sequential(*modules).to(dtype), dtype
+
+
+def main():
+    model_path, expected_path = sys.argv[1], sys.argv[2]
+    tensors, metadata = read_safetensors(model_path)
+    net, dtype = build(metadata)
+    net.load_state_dict(tensors, strict=True)
+    with open(expected_path) as f:
+        expected = json.load(f)
+    x = torch.tensor(expected["input"], dtype=dtype)
+    want = torch.tensor(expected["output"], dtype=dtype)
+    with torch.no_grad():
+        got = net(x)
+    diff = (got - want).abs().max().item()
+    tolerance = 1e-5 if dtype == torch.float32 else 1e-12
+    print(f"{model_path}: {net}; {metadata['dtype']}, loss {metadata['loss']}; max |torch - ScratchNet| = {diff:.3g} (tolerance {tolerance:g})")
+    sys.exit(0 if diff <= tolerance else 1)
+
+
+if __name__ == "__main__":
+    main()
