@@ -1,0 +1,45 @@
+using System.Numerics;
+
+namespace ScratchNet.Layers;
+
+/// <summary>
+/// Leaky ReLU, y = x for x &gt; 0 and slope·x otherwise; its gradient is 1 where y &gt; 0 and slope
+/// elsewhere (slope at x = 0, as PyTorch). The slope is in [0, 1), so y &gt; 0 exactly when x &gt; 0.
+/// </summary>
+public sealed class LeakyRelu<T> : Activation<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly T _slope;
+
+    /// <summary>Creates the layer; <paramref name="negativeSlope"/> is PyTorch's default 0.01.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The slope is not in [0, 1).</exception>
+    public LeakyRelu(int size, double negativeSlope = 0.01) : base(size)
+    {
+        NegativeSlope = negativeSlope is >= 0 and < 1
+            ? negativeSlope
+            : throw new ArgumentOutOfRangeException(nameof(negativeSlope), negativeSlope, "The negative slope must be in [0, 1).");
+        _slope = T.CreateChecked(negativeSlope);
+    }
+
+    /// <summary>The slope for x ≤ 0.</summary>
+    public double NegativeSlope { get; }
+
+    /// <inheritdoc/>
+    public override string Kind => "leaky_relu";
+
+    /// <inheritdoc/>
+    protected override void Activate(Tensor<T> input, Tensor<T> output)
+    {
+        var x = input.Span;
+        var y = output.Span;
+        for (int i = 0; i < y.Length; i++) y[i] = x[i] > T.Zero ? x[i] : _slope * x[i];
+    }
+
+    /// <inheritdoc/>
+    protected override void Backpropagate(Tensor<T> output, Tensor<T> outputGradient, Tensor<T> inputGradient)
+    {
+        var y = output.Span;
+        var dy = outputGradient.Span;
+        var dx = inputGradient.Span;
+        for (int i = 0; i < dx.Length; i++) dx[i] = y[i] > T.Zero ? dy[i] : _slope * dy[i];
+    }
+}

@@ -1,0 +1,23 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace ScratchNet.Layers;
+
+/// <summary>Hyperbolic tangent, y = tanh x; dy/dx = 1 − y².</summary>
+public sealed class Tanh<T>(int size) : Activation<T>(size) where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <inheritdoc/>
+    public override string Kind => "tanh";
+
+    /// <inheritdoc/>
+    protected override void Activate(Tensor<T> input, Tensor<T> output) => TensorPrimitives.Tanh<T>(input.Span, output.Span);
+
+    /// <inheritdoc/>
+    protected override void Backpropagate(Tensor<T> output, Tensor<T> outputGradient, Tensor<T> inputGradient)
+    {
+        var y = output.Span;
+        var dy = outputGradient.Span;
+        var dx = inputGradient.Span;
+        for (int i = 0; i < dx.Length; i++) dx[i] = dy[i] * (T.One - y[i] * y[i]);
+    }
+}

@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+"""Generate golden values for ScratchNet's optimisers, gradient clipping and learning-rate schedules.
+
+torch.optim and torch.optim.lr_scheduler (float64) are the reference. No network: both sides start
+from the same parameters and are fed the same fixed sequence of gradients, so only the update rules
+are compared.
+
+Usage:
+    /usr/bin/python3 tools/golden/make_optimizer_golden.py [outdir]
+    /usr/bin/python3 tools/golden/make_optimizer_golden.py --check DIR   (recompute; compare with DIR's files)
+    (default outdir: tests/ScratchNet.Tests/Golden/Optimizers, relative to the repo root)
+
+Optimiser files, optim_<case>.json, one per configuration:
+    {"case", "optimizer", "config": {torch keyword arguments}, "clip": max_norm or null, "steps": 5,
+     "tensors": {name: {"shape", "data"}}}
+    W [3,4], b [4]                     initial parameters
+    dW_k, db_k (k = 0..4)              the gradient fed at step k (before clipping)
+    W_k, b_k (k = 0..4)                the parameters after step k
+    norms [5]                          global gradient norm before clipping (clip cases only)
+Schedule file, optim_schedules.json:
+    {"schedules": {name: {"kind", "config", "rates": [lr of epochs 0..9], "metrics": [...] (plateau)}}}
+    the rate of epoch e is the optimiser's lr while epoch e runs; scheduler.step() follows each epoch.
+"""
+import json
+import os
+import sys
+import warnings
+
+try:
+    import torch
+except ImportError:
+    sys.exit("make_optimizer_golden.py: PyTorch is required (Debian: apt-get install python3-torch, "
+             "then run with /usr/bin/python3)")
+
+from make_golden import f32, write_case  # same float32-exact inputs and file layout as the network cases
+
+# SequentialLR steps its second scheduler with an explicit epoch at the milestone, which torch itself warns about.
+warnings.filterwarnings("ignore", message="The epoch parameter")
+
+STEPS = 5
+EPOCHS = 10
+DEFAULT_OUTDIR = os.path.join("tests", "ScratchNet.Tests", "Golden", "Optimizers")
+# Gradient scales per step: large and small, so clipping acts on some steps and not on others.
+GRAD_SCALES = [0.5, 3.0, 1.0, 0.1, 2.0]
+
+OPTIMIZERS = [
+    # (case, optimizer, torch kwargs, clip max_norm or None)
+    ("sgd_momentum", "sgd", {"lr": 0.1, "momentum": 0.9}, None),
+    ("sgd_nesterov", "sgd", {"lr": 0.1, "momentum": 0.9, "nesterov": True}, None),
+    ("adam", "adam", {"lr": 0.05, "betas": [0.9, 0.999], "eps": 1e-8}, None),
+    ("adam_betas", "adam", {"lr": 0.02, "betas": [0.8, 0.9], "eps": 1e-3}, None),
+    ("adamw", "adamw", {"lr": 0.05, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.1}, None),
+    ("rmsprop", "rmsprop", {"lr": 0.01, "alpha": 0.99, "eps": 1e-8}, None),
+    ("rmsprop_momentum", "rmsprop", {"lr": 0.01, "alpha": 0.9, "eps": 1e-6, "momentum": 0.5}, None),
+    ("clip_sgd_momentum", "sgd", {"lr": 0.1, "momentum": 0.9}, 2.0),
+    ("clip_adam", "adam", {"lr": 0.05, "betas": [0.9, 0.999], "eps": 1e-8}, 1.0),
+]
+
+TORCH_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam,
+                    "adamw": torch.optim.AdamW, "rmsprop": torch.optim.RMSprop}
+
+
+def run_optimizer(optimizer, config, clip, seed):
+    torch.manual_seed(seed)
+    W = f32(torch.randn(3, 4, dtype=torch.float64) * 0.5).requires_grad_()
+    b = f32(torch.randn(4, dtype=torch.float64) * 0.1).requires_grad_()
+    t = {"W": W.detach().clone(), "b": b.detach().clone()}
+    kwargs = dict(config)
+    if "betas" in kwargs:
+        kwargs["betas"] = tuple(kwargs["betas"])
+    opt = TORCH_OPTIMIZERS[optimizer]([W, b], **kwargs)
+    norms = []
+    for k in range(STEPS):
+        dW = f32(torch.randn(3, 4, dtype=torch.float64) * GRAD_SCALES[k])
+        db = f32(torch.randn(4, dtype=torch.float64) * GRAD_SCALES[k])
+        t["dW_%d" % k], t["db_%d" % k] = dW, db
+        W.grad, b.grad = dW.clone(), db.clone()
+        if clip is not None:
+            norms.append(float(torch.nn.utils.clip_grad_norm_([W, b], clip)))
+        opt.step()
+        t["W_%d" % k], t["b_%d" % k] = W.detach().clone(), b.detach().clone()
+    if clip is not None:
+        t["norms"] = torch.tensor(norms, dtype=torch.float64)
+    return t
+
+
+SCHEDULES = [
+    # (name, kind, config)
+    ("step", "step", {"lr": 0.1, "step_size": 3, "gamma": 0.5}),
+    ("exponential", "exponential", {"lr": 0.1, "gamma": 0.8}),
+    ("warmup_cosine", "warmup_cosine", {"lr": 0.1, "warmup": 3, "total": 10, "eta_min": 0.001, "start_factor": 0.1}),
+    ("cosine_no_warmup", "warmup_cosine", {"lr": 0.05, "warmup": 0, "total": 10, "eta_min": 0.0, "start_factor": 1.0}),
+    ("plateau", "plateau", {"lr": 0.1, "factor": 0.5, "patience": 1, "threshold": 0.01, "cooldown": 1, "min_lr": 0.01,
+                            "metrics": [1.0, 0.9, 0.895, 0.899, 0.7, 0.71, 0.72, 0.73, 0.74, 0.6]}),
+    ("plateau_max", "plateau", {"lr": 0.1, "factor": 0.1, "patience": 2, "threshold": 1e-4, "cooldown": 0, "min_lr": 0.0,
+                                "mode": "max", "metrics": [0.5, 0.6, 0.6, 0.6, 0.6, 0.7, 0.65, 0.7, 0.7, 0.7]}),
+]
+
+
+def run_schedule(kind, config):
+    p = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=config["lr"])
+    if kind == "step":
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=config["step_size"], gamma=config["gamma"])
+    elif kind == "exponential":
+        sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=config["gamma"])
+    elif kind == "warmup_cosine":
+        warmup, total = config["warmup"], config["total"]
+        cosine = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total - warmup, eta_min=config["eta_min"])
+        if warmup == 0:
+            sched = cosine
+        else:
+            linear = torch.optim.lr_scheduler.LinearLR(opt, start_factor=config["start_factor"], total_iters=warmup)
+            sched = torch.optim.lr_scheduler.SequentialLR(opt, [linear, cosine], milestones=[warmup])
+    else:
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, mode=config.get("mode", "min"), factor=config["factor"], patience=config["patience"],
+            threshold=config["threshold"], threshold_mode="rel", cooldown=config["cooldown"], min_lr=config["min_lr"])
+    rates = []
+    for epoch in range(EPOCHS):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        if kind == "plateau":
+            sched.step(config["metrics"][epoch])
+        else:
+            sched.step()
+    return rates
+
+
+def optimizer_cases():
+    for seed, (case, optimizer, config, clip) in enumerate(OPTIMIZERS, start=100):
+        meta = {"case": case, "optimizer": optimizer, "config": config, "clip": clip, "steps": STEPS}
+        yield "optim_" + case, meta, run_optimizer(optimizer, config, clip, seed)
+
+
+def schedules():
+    return {"schedules": {name: {"kind": kind, "config": config, "rates": run_schedule(kind, config)}
+                          for name, kind, config in SCHEDULES}}
+
+
+def check(golden_dir, tolerance=1e-12):
+    """Recompute everything and compare with golden_dir's files, within tolerance · max(1, max |value|)."""
+    failures = 0
+    for name, _, tensors in optimizer_cases():
+        with open(os.path.join(golden_dir, name + ".json")) as f:
+            stored = json.load(f)["tensors"]
+        for key, tensor in tensors.items():
+            fresh, kept = tensor.flatten().tolist(), stored[key]["data"]
+            scale = max([1.0] + [abs(v) for v in fresh])
+            if len(fresh) != len(kept) or max(abs(a - b) for a, b in zip(fresh, kept)) > tolerance * scale:
+                print("MISMATCH %s %s" % (name, key))
+                failures += 1
+    with open(os.path.join(golden_dir, "optim_schedules.json")) as f:
+        stored = json.load(f)["schedules"]
+    for name, entry in schedules()["schedules"].items():
+        if any(abs(a - b) > tolerance for a, b in zip(entry["rates"], stored[name]["rates"])):
+            print("MISMATCH schedule %s" % name)
+            failures += 1
+    print("optimizer golden check: %d mismatches" % failures)
+    return failures
+
+
+def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--check":
+        sys.exit(1 if check(sys.argv[2]) else 0)
+    outdir = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_OUTDIR
+    os.makedirs(outdir, exist_ok=True)
+    for name, meta, tensors in optimizer_cases():
+        write_case(os.path.join(outdir, name + ".json"), meta, tensors)
+        print("wrote", os.path.join(outdir, name + ".json"))
+    path = os.path.join(outdir, "optim_schedules.json")
+    with open(path, "w") as f:
+        json.dump(schedules(), f, indent=1)
+        f.write("\n")
+    print("wrote", path)
+
+
+if __name__ == "__main__":
+    main()
