@@ -18,7 +18,7 @@ public static class OnnxExport
     /// <c>Network&lt;double&gt;</c> are rounded to float32. The graph computes <see cref="Network{T}.Predict"/>.
     /// </summary>
     /// <exception cref="NetworkBuildException">The network does not build.</exception>
-    /// <exception cref="NotSupportedException">A layer other than linear, relu or softmax.</exception>
+    /// <exception cref="NotSupportedException">A GELU layer: ONNX has Gelu only from opset 20.</exception>
     /// <exception cref="IOException">The file cannot be written.</exception>
     public static void ExportOnnx<T>(this Network<T> network, string path) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -56,8 +56,21 @@ public static class OnnxExport
                     node.Input.Add(current);
                     node.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = -1 });
                     break;
+                case Sigmoid<T>:
+                    node.OpType = "Sigmoid";
+                    node.Input.Add(current);
+                    break;
+                case Tanh<T>:
+                    node.OpType = "Tanh";
+                    node.Input.Add(current);
+                    break;
+                case LeakyRelu<T> leaky:
+                    node.OpType = "LeakyRelu";
+                    node.Input.Add(current);
+                    node.Attribute.Add(new AttributeProto { Name = "alpha", Type = AttributeProto.Types.AttributeType.Float, F = (float)leaky.NegativeSlope });
+                    break;
                 case var other:
-                    throw new NotSupportedException($"Layer #{i} {other} has no ONNX export; only linear, relu and softmax do.");
+                    throw new NotSupportedException($"Layer #{i} {other} has no ONNX export at opset 13 (GELU needs opset 20).");
             }
             graph.Node.Add(node);
             current = output;

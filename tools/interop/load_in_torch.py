@@ -43,6 +43,14 @@ def build(metadata):
             modules.append(torch.nn.ReLU())
         elif layer["type"] == "softmax":
             modules.append(torch.nn.Softmax(dim=-1))
+        elif layer["type"] == "sigmoid":
+            modules.append(torch.nn.Sigmoid())
+        elif layer["type"] == "tanh":
+            modules.append(torch.nn.Tanh())
+        elif layer["type"] == "gelu":
+            modules.append(torch.nn.GELU(approximate="tanh"))   # ScratchNet's GELU is the tanh form
+        elif layer["type"] == "leaky_relu":
+            modules.append(torch.nn.LeakyReLU(layer["negative_slope"]))
         else:
             raise ValueError(f"unknown layer {layer['type']}")
     return torch.nn.Sequential(*modules).to(dtype), dtype

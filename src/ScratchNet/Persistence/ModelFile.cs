@@ -32,9 +32,9 @@ internal static class ModelFile
                     tensors.Add(($"{i}.weight", dtype, [linear.OutputSize, linear.InputSize], Bytes(linear.Weight.Value.Span, dtype)));
                     tensors.Add(($"{i}.bias", dtype, [linear.OutputSize], Bytes(linear.Bias.Value.Span, dtype)));
                     break;
-                case Relu<T>: layers.Add(new() { ["type"] = "relu" }); break;
-                case Softmax<T>: layers.Add(new() { ["type"] = "softmax" }); break;
-                case var other: throw new NotSupportedException($"Layer #{i} {other} has no model-file form; only linear, relu and softmax do.");
+                case LeakyRelu<T> leaky: layers.Add(new() { ["type"] = leaky.Kind, ["negative_slope"] = leaky.NegativeSlope }); break;
+                case Relu<T> or Softmax<T> or Sigmoid<T> or Tanh<T> or Gelu<T>: layers.Add(new() { ["type"] = network.Layers[i].Kind }); break;
+                case var other: throw new NotSupportedException($"Layer #{i} {other} has no model-file form.");
             }
         }
         var metadata = new Dictionary<string, string>
@@ -88,7 +88,7 @@ internal static class ModelFile
         int width = inputs;
         for (int i = 0; i < layers.Count; i++)
         {
-            var (type, inSize, outSize, _) = layers[i];
+            var (type, inSize, outSize, _, _) = layers[i];
             if (type != "linear") continue;
             if (inSize != width) throw SafeTensors.Error(path, $"layer {i} (linear) reads {inSize} features but follows a width of {width}");
             Expect($"{i}.weight", [outSize, inSize]);
@@ -110,7 +110,7 @@ internal static class ModelFile
 
         var network = new Network<T>(inputs, outputs, loss, factor, rate);
         width = inputs;
-        foreach (var (type, _, outSize, regularized) in layers)
+        foreach (var (type, _, outSize, regularized, slope) in layers)
         {
             int index = network.Layers.Count;
             switch (type)
@@ -122,6 +122,10 @@ internal static class ModelFile
                     width = outSize;
                     break;
                 case "relu": network.AddRelu(); break;
+                case "sigmoid": network.Add(new Sigmoid<T>(width)); break;
+                case "tanh": network.Add(new Tanh<T>(width)); break;
+                case "gelu": network.Add(new Gelu<T>(width)); break;
+                case "leaky_relu": network.Add(new LeakyRelu<T>(width, slope)); break;
                 default: network.AddSoftmax(); break;
             }
         }
@@ -130,9 +134,9 @@ internal static class ModelFile
         return network;
     }
 
-    private static List<(string Type, int In, int Out, bool Regularized)> ParseLayers(string json, string path)
+    private static List<(string Type, int In, int Out, bool Regularized, double Slope)> ParseLayers(string json, string path)
     {
-        var result = new List<(string, int, int, bool)>();
+        var result = new List<(string, int, int, bool, double)>();
         try
         {
             using var document = JsonDocument.Parse(json);
@@ -148,9 +152,14 @@ internal static class ModelFile
                             || !layer.TryGetProperty("out", out var o) || !o.TryGetInt32(out int outSize) || outSize <= 0
                             || !layer.TryGetProperty("regularized", out var r) || r.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
                             throw SafeTensors.Error(path, $"layer {result.Count} (linear) needs positive integers 'in', 'out' and a boolean 'regularized'");
-                        result.Add(("linear", inSize, outSize, r.GetBoolean()));
+                        result.Add(("linear", inSize, outSize, r.GetBoolean(), 0));
                         break;
-                    case "relu" or "softmax": result.Add((type.GetString()!, 0, 0, false)); break;
+                    case "leaky_relu":
+                        if (!layer.TryGetProperty("negative_slope", out var s) || !s.TryGetDouble(out double slope) || !(slope >= 0 && slope < 1))
+                            throw SafeTensors.Error(path, $"layer {result.Count} (leaky_relu) needs a 'negative_slope' in [0, 1)");
+                        result.Add(("leaky_relu", 0, 0, false, slope));
+                        break;
+                    case "relu" or "softmax" or "sigmoid" or "tanh" or "gelu": result.Add((type.GetString()!, 0, 0, false, 0)); break;
                     case var other: throw SafeTensors.Error(path, $"layer {result.Count} has unknown type '{other}'");
                 }
             }

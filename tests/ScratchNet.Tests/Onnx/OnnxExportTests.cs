@@ -9,7 +9,7 @@ namespace ScratchNet.Tests.Onnx;
 /// <summary>Exports networks with each supported layer and runs them in OnnxRuntime: outputs within 1e-5 of Predict.</summary>
 public class OnnxExportTests
 {
-    public static TheoryData<string> Variants => ["linear", "linear-relu-linear", "relu-softmax-ce", "softmax-l2", "double-relu-softmax"];
+    public static TheoryData<string> Variants => ["linear", "linear-relu-linear", "relu-softmax-ce", "softmax-l2", "double-relu-softmax", "sigmoid-tanh-leaky-ce"];
 
     [Theory]
     [MemberData(nameof(Variants))]
@@ -83,6 +83,12 @@ public class OnnxExportTests
                 net.AddLinear(8, w: 0.5, b: 0.3); net.AddRelu(); net.AddLinear(3, w: 0.5, b: 0.3);
                 break;
             case "softmax-l2":
+                net.AddLinear(3, w: 0.5, b: 0.3); net.AddSoftmax();
+                break;
+            case "sigmoid-tanh-leaky-ce":
+                net.AddLinear(8, w: 0.5, b: 0.3); net.Add(new ScratchNet.Layers.Sigmoid<T>(8));
+                net.AddLinear(8, w: 0.5, b: 0.3); net.Add(new ScratchNet.Layers.Tanh<T>(8));
+                net.AddLinear(8, w: 0.5, b: 0.3); net.Add(new ScratchNet.Layers.LeakyRelu<T>(8, 0.1));
                 net.AddLinear(3, w: 0.5, b: 0.3); net.AddSoftmax();
                 break;
             default:

@@ -58,6 +58,19 @@ public class ModelFileTests
     }
 
     [Fact] public void FloatClassifierRoundTrips() => AssertRoundTrip(ClassifierNet<float>());
+
+    // Every activation the library has: each must have a model-file form that comes back the same.
+    [Fact]
+    public void EveryActivationRoundTrips()
+    {
+        var net = new Network<double>(4, 3, Loss.CrossEntropy, seed: 5);
+        net.AddLinear(6, w: 0.5, b: 0.1); net.Add(new ScratchNet.Layers.Sigmoid<double>(6));
+        net.AddLinear(6, w: 0.5, b: 0.1); net.Add(new ScratchNet.Layers.Tanh<double>(6));
+        net.AddLinear(6, w: 0.5, b: 0.1); net.Add(new ScratchNet.Layers.Gelu<double>(6));
+        net.AddLinear(6, w: 0.5, b: 0.1); net.Add(new ScratchNet.Layers.LeakyRelu<double>(6, 0.2));
+        net.AddLinear(3, w: 0.5, b: 0.1); net.AddSoftmax();
+        AssertRoundTrip(net);
+    }
     [Fact] public void DoubleClassifierRoundTrips() => AssertRoundTrip(ClassifierNet<double>());
     [Fact] public void FloatRegressionRoundTrips() => AssertRoundTrip(RegressionNet<float>());
     [Fact] public void DoubleRegressionRoundTrips() => AssertRoundTrip(RegressionNet<double>());
@@ -171,7 +184,7 @@ public class ModelFileTests
         { "no metadata", Craft("""{"0.weight":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]},"0.bias":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}""", new byte[12]), "no 'inputs'" },
         { "architecture width wrong", Craft(Tensors().Replace("\"outputs\":\"1\"", "\"outputs\":\"4\""), new byte[12]), "declares 4 outputs" },
         { "cross-entropy without softmax", Craft(Tensors().Replace("\"l2\"", "\"ce\""), new byte[12]), "does not build" },
-        { "unknown layer", Craft(Tensors().Replace("}]\"}", "},{\\\"type\\\":\\\"tanh\\\"}]\"}"), new byte[12]), "tanh" },
+        { "unknown layer", Craft(Tensors().Replace("}]\"}", "},{\\\"type\\\":\\\"swish\\\"}]\"}"), new byte[12]), "swish" },
     };
 
     [Theory]

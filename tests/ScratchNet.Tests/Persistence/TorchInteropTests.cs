@@ -24,6 +24,7 @@ public class TorchInteropTests
             Write<double>(dir, "ce-float64", Loss.CrossEntropy),
             Write<float>(dir, "l2-float32", Loss.L2),
             Write<double>(dir, "l2-float64", Loss.L2),
+            Write<double>(dir, "activations-float64", Loss.CrossEntropy, everyActivation: true),
         };
         if (Environment.GetEnvironmentVariable("SCRATCHNET_TORCH_INTEROP") != "1") return;
         string script = Path.Combine(RepoRoot(), "tools", "interop", "load_in_torch.py");
@@ -37,13 +38,20 @@ public class TorchInteropTests
         }
     }
 
-    private static (string, string) Write<T>(string dir, string name, Loss loss) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    private static (string, string) Write<T>(string dir, string name, Loss loss, bool everyActivation = false) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         var net = new Network<T>(6, 4, loss, regularizationFactor: 1e-4, learningRate: 0.01, seed: 11);
         net.AddLinear(9, regularization: true);
         net.AddRelu();
         net.AddLinear(5, w: 0.3, b: 0.2);
         net.AddRelu();
+        if (everyActivation)
+        {
+            net.AddLinear(5, w: 0.5, b: 0.2); net.Add(new ScratchNet.Layers.Sigmoid<T>(5));
+            net.AddLinear(5, w: 0.5, b: 0.2); net.Add(new ScratchNet.Layers.Tanh<T>(5));
+            net.AddLinear(5, w: 0.5, b: 0.2); net.Add(new ScratchNet.Layers.Gelu<T>(5));
+            net.AddLinear(5, w: 0.5, b: 0.2); net.Add(new ScratchNet.Layers.LeakyRelu<T>(5, 0.05));
+        }
         net.AddLinear(4, w: 0.3, b: 0.2);
         if (loss == Loss.CrossEntropy) net.AddSoftmax();
         var random = new Random(5);
