@@ -37,6 +37,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     private readonly L2Regularization<T> _regularization;
     private readonly SgdStep<T> _step = new();
     private bool _built;
+    private bool _training; // the mode last set on the layers (see SetTraining)
     private bool _gradientsHeld; // ComputeGradients left gradients that the fused SGD step must not add to
 
     /// <summary>Declares a network of <paramref name="inputs"/> features in and <paramref name="outputs"/> out.</summary>
@@ -129,6 +130,17 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Adds a softmax; with <see cref="Loss.CrossEntropy"/> it must come last, where it is fused into the loss.</summary>
     public Softmax<T> AddSoftmax() => Add(new Softmax<T>(CurrentWidth));
 
+    /// <summary>
+    /// Adds inverted dropout of probability <paramref name="rate"/> (active only in training); its mask
+    /// generator is seeded from the network's generator, so a run is reproducible from the network's seed.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="rate"/> is outside [0, 1).</exception>
+    public Dropout<T> AddDropout(double rate) => Add(new Dropout<T>(CurrentWidth, rate, _rng.NextUInt64()));
+
+    /// <summary>Adds batch normalisation over the current width (γ = 1, β = 0, PyTorch's defaults for momentum and ε).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="momentum"/> is outside [0, 1] or <paramref name="epsilon"/> is not positive.</exception>
+    public BatchNorm1d<T> AddBatchNorm(double momentum = 0.1, double epsilon = 1e-5) => Add(new BatchNorm1d<T>(CurrentWidth, momentum, epsilon));
+
     /// <summary>Adds any layer; its input width must equal <see cref="CurrentWidth"/>.</summary>
     /// <exception cref="NetworkBuildException">The layer's input width does not fit.</exception>
     public TLayer Add<TLayer>(TLayer layer) where TLayer : Layer<T>
@@ -138,6 +150,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
             string source = _layers.Count == 0 ? $"the network's {Inputs} inputs" : $"layer #{_layers.Count - 1} {_layers[^1]}, which outputs {CurrentWidth}";
             throw new NetworkBuildException($"Layer #{_layers.Count} {layer} reads {layer.InputSize} features, but it follows {source}.");
         }
+        layer.Training = _training;
         _layers.Add(layer);
         _parameters.AddRange(layer.Parameters);
         _built = false;
@@ -179,14 +192,19 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         var result = new Tensor<T>(x.Rows, Outputs);
         var chunk = new Tensor<T>(0, Inputs);
         var rows = new int[Math.Min(EvaluationChunk, x.Rows)];
-        for (int start = 0; start < x.Rows; start += EvaluationChunk)
+        bool wasTraining = SetTraining(false);
+        try
         {
-            int count = FillRange(rows, start, x.Rows);
-            x.GatherRowsInto(rows.AsSpan(0, count), chunk);
-            var output = chunk;
-            foreach (var layer in _layers) output = layer.Forward(output);
-            output.Span.CopyTo(result.Span[(start * Outputs)..]);
+            for (int start = 0; start < x.Rows; start += EvaluationChunk)
+            {
+                int count = FillRange(rows, start, x.Rows);
+                x.GatherRowsInto(rows.AsSpan(0, count), chunk);
+                var output = chunk;
+                foreach (var layer in _layers) output = layer.Forward(output);
+                output.Span.CopyTo(result.Span[(start * Outputs)..]);
+            }
         }
+        finally { SetTraining(wasTraining); }
         return result;
     }
 
@@ -209,12 +227,17 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         var y = new Tensor<T>(0, Outputs);
         double lossSum = 0;
         long correct = 0;
-        for (int start = 0; start < rows.Length; start += EvaluationChunk)
+        bool wasTraining = SetTraining(false);
+        try
         {
-            samples.Gather(rows.Slice(start, Math.Min(EvaluationChunk, rows.Length - start)), x, y);
-            lossSum += _loss.Forward(ForwardToLoss(x, tape: null), y) * x.Rows;
-            correct += CountCorrect(_loss.Prediction, y);
+            for (int start = 0; start < rows.Length; start += EvaluationChunk)
+            {
+                samples.Gather(rows.Slice(start, Math.Min(EvaluationChunk, rows.Length - start)), x, y);
+                lossSum += _loss.Forward(ForwardToLoss(x, tape: null), y) * x.Rows;
+                correct += CountCorrect(_loss.Prediction, y);
+            }
         }
+        finally { SetTraining(wasTraining); }
         return (lossSum / rows.Length + _regularization.Penalty(_parameters), (double)correct / rows.Length);
     }
 
@@ -231,8 +254,14 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         foreach (var parameter in _parameters) parameter.ZeroGradient();
         _gradientsHeld = true;
         _tape.Clear();
-        double loss = _loss.Forward(ForwardToLoss(x, _tape), y);
-        inputGradient = _tape.Backward(_loss.Backward());
+        bool wasTraining = SetTraining(true);
+        double loss;
+        try
+        {
+            loss = _loss.Forward(ForwardToLoss(x, _tape), y);
+            inputGradient = _tape.Backward(_loss.Backward());
+        }
+        finally { SetTraining(wasTraining); }
         _regularization.AddGradient(_parameters);
         return loss + _regularization.Penalty(_parameters);
     }
@@ -260,9 +289,15 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
             _gradientsHeld = false;
         }
         _tape.Clear();
-        double loss = _loss.Forward(ForwardToLoss(x, _tape), y);
-        _step.Begin(sgd.LearningRate, RegularizationFactor);
-        _tape.BackwardAndStep(_loss.Backward(), _step);
+        bool wasTraining = SetTraining(true);
+        double loss;
+        try
+        {
+            loss = _loss.Forward(ForwardToLoss(x, _tape), y);
+            _step.Begin(sgd.LearningRate, RegularizationFactor);
+            _tape.BackwardAndStep(_loss.Backward(), _step);
+        }
+        finally { SetTraining(wasTraining); }
         return loss + RegularizationFactor * _step.SquaredWeights;
     }
 
@@ -288,6 +323,15 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         var output = x;
         for (int i = 0; i < end; i++) output = tape is null ? _layers[i].Forward(output) : tape.Forward(_layers[i], output);
         return output;
+    }
+
+    // Puts every layer in training or inference mode; returns the mode before, for the caller to restore.
+    private bool SetTraining(bool training)
+    {
+        bool was = _training;
+        _training = training;
+        for (int i = 0; i < _layers.Count; i++) _layers[i].Training = training;
+        return was;
     }
 
     private void CheckBatch(Tensor<T> x, Tensor<T> y)

@@ -32,6 +32,15 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>A short lower-case name of the layer type, e.g. "linear".</summary>
     public abstract string Kind { get; }
 
+    /// <summary>
+    /// Training mode (true) or inference mode (false, the default). Only layers that behave differently
+    /// in training read it (<see cref="Dropout{T}"/>, <see cref="BatchNorm1d{T}"/>). <see cref="Network{T}"/>
+    /// sets it on every layer: true while <see cref="Network{T}.ComputeGradients"/> or
+    /// <see cref="Network{T}.TrainStep"/> runs, false while <see cref="Network{T}.Predict"/> or
+    /// <see cref="Network{T}.Evaluate(Tensor{T}, Tensor{T})"/> runs, and back to what it was afterwards.
+    /// </summary>
+    public bool Training { get; set; }
+
     /// <summary>The layer's trainable parameters (none for activations).</summary>
     public virtual IReadOnlyList<Parameter<T>> Parameters => [];
 

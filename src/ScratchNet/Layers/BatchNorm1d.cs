@@ -1,0 +1,190 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace ScratchNet.Layers;
+
+/// <summary>
+/// Batch normalisation over the batch, per feature, as PyTorch's <c>nn.BatchNorm1d</c> on (batch, features):
+/// y = γ·(x − μ)/√(σ² + ε) + β. In training μ and σ² are the batch's mean and biased variance, and the
+/// running estimates move towards the batch's mean and unbiased variance by <see cref="Momentum"/>;
+/// in inference the running estimates are used.
+/// </summary>
+/// <remarks>
+/// Training backward, with x̂ = (x − μ)·s, s = 1/√(σ² + ε) and B rows:
+/// dβ = Σ_b dy, dγ = Σ_b dy·x̂, dx = γ·s/B · (B·dy − Σ_b dy − x̂·Σ_b dy·x̂).
+/// In inference μ and s are constants: dx = γ·s·dy.
+/// </remarks>
+public sealed class BatchNorm1d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly T _momentum, _epsilon;
+    private readonly Tensor<T> _mean;           // (1, size): batch mean, then scratch Σ dy in backward
+    private readonly Tensor<T> _variance;       // (1, size): batch biased variance, then scratch Σ dy·x̂
+    private readonly Tensor<T> _invStd;         // (1, size): s of the last forward pass
+    private readonly Tensor<T> _normalized;     // (B, size): x̂ of the last forward pass
+    private readonly Tensor<T> _output;         // (B, size)
+    private readonly Tensor<T> _inputGradient;  // (B, size)
+    private bool _batchStatistics;              // the last Forward normalised with the batch's own statistics
+    private bool _ran;
+
+    /// <summary>Creates a layer of width <paramref name="size"/> with γ = 1, β = 0, running mean 0 and running variance 1.</summary>
+    /// <param name="size">Features in and out.</param>
+    /// <param name="momentum">Weight of the new batch in the running estimates: r ← (1 − momentum)·r + momentum·batch; in [0, 1].</param>
+    /// <param name="epsilon">Added to the variance before the square root; positive.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> or <paramref name="epsilon"/> is not positive, or <paramref name="momentum"/> is outside [0, 1].</exception>
+    public BatchNorm1d(int size, double momentum = 0.1, double epsilon = 1e-5) : base(size, size)
+    {
+        if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "The momentum must be in [0, 1].");
+        if (!(epsilon > 0 && double.IsFinite(epsilon))) throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "Epsilon must be positive.");
+        Momentum = momentum;
+        Epsilon = epsilon;
+        _momentum = T.CreateChecked(momentum);
+        _epsilon = T.CreateChecked(epsilon);
+        var gamma = new Tensor<T>(1, size);
+        gamma.Span.Fill(T.One);
+        Weight = new Parameter<T>("weight", gamma, regularized: false);
+        Bias = new Parameter<T>("bias", new Tensor<T>(1, size), regularized: false);
+        Parameters = [Weight, Bias];
+        RunningMean = new Tensor<T>(1, size);
+        RunningVariance = new Tensor<T>(1, size);
+        RunningVariance.Span.Fill(T.One);
+        _mean = new Tensor<T>(1, size);
+        _variance = new Tensor<T>(1, size);
+        _invStd = new Tensor<T>(1, size);
+        _normalized = new Tensor<T>(0, size);
+        _output = new Tensor<T>(0, size);
+        _inputGradient = new Tensor<T>(0, size);
+    }
+
+    /// <summary>γ, (1, size). Never regularised.</summary>
+    public Parameter<T> Weight { get; }
+
+    /// <summary>β, (1, size). Never regularised.</summary>
+    public Parameter<T> Bias { get; }
+
+    /// <summary>The running mean, (1, size), used in inference; updated by each training forward pass. Writable in place.</summary>
+    public Tensor<T> RunningMean { get; }
+
+    /// <summary>The running (unbiased) variance, (1, size), used in inference; updated by each training forward pass. Writable in place.</summary>
+    public Tensor<T> RunningVariance { get; }
+
+    /// <summary>Weight of each new batch in the running estimates.</summary>
+    public double Momentum { get; }
+
+    /// <summary>ε, added to the variance before the square root.</summary>
+    public double Epsilon { get; }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<Parameter<T>> Parameters { get; }
+
+    /// <inheritdoc/>
+    public override string Kind => "batchnorm1d";
+
+    /// <inheritdoc/>
+    protected override Tensor<T>? LastOutput => _ran ? _output : null;
+
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentException">Training mode with a batch of one row (no variance to estimate; PyTorch refuses it too).</exception>
+    protected override Tensor<T> ForwardCore(Tensor<T> input)
+    {
+        int batch = input.Rows;
+        _normalized.SetRows(batch);
+        _output.SetRows(batch);
+        _batchStatistics = Training;
+        if (Training)
+        {
+            if (batch < 2) throw new ArgumentException($"{this}: training needs more than one row per batch to estimate a variance.", nameof(input));
+            T count = T.CreateChecked(batch);
+            var mean = _mean.Span;
+            var variance = _variance.Span;
+            mean.Clear();
+            variance.Clear();
+            for (int r = 0; r < batch; r++) TensorPrimitives.Add(mean, input.Row(r), mean);
+            TensorPrimitives.Divide(mean, count, mean);
+            for (int r = 0; r < batch; r++)
+            {
+                var centred = _normalized.Row(r);
+                TensorPrimitives.Subtract(input.Row(r), mean, centred);
+                TensorPrimitives.MultiplyAdd(centred, centred, variance, variance);
+            }
+            TensorPrimitives.Divide(variance, count, variance);   // biased: normalisation
+            // running ← (1 − m)·running + m·batch, with the unbiased variance B/(B − 1)·σ²
+            T keep = T.One - _momentum;
+            T unbias = _momentum * count / (count - T.One);
+            var runningMean = RunningMean.Span;
+            var runningVariance = RunningVariance.Span;
+            for (int j = 0; j < mean.Length; j++)
+            {
+                runningMean[j] = keep * runningMean[j] + _momentum * mean[j];
+                runningVariance[j] = keep * runningVariance[j] + unbias * variance[j];
+            }
+            InverseStd(variance);
+        }
+        else
+        {
+            InverseStd(RunningVariance.Span);
+            for (int r = 0; r < batch; r++) TensorPrimitives.Subtract(input.Row(r), RunningMean.Span, _normalized.Row(r));
+        }
+        var s = _invStd.Span;
+        var gamma = Weight.Storage.Span;
+        var beta = Bias.Storage.Span;
+        for (int r = 0; r < batch; r++)
+        {
+            var xHat = _normalized.Row(r);
+            TensorPrimitives.Multiply(xHat, s, xHat);
+            TensorPrimitives.MultiplyAdd(xHat, gamma, beta, _output.Row(r));
+        }
+        _ran = true;
+        return _output;
+    }
+
+    /// <inheritdoc/>
+    protected override Tensor<T> BackwardCore(Tensor<T> outputGradient)
+    {
+        int batch = outputGradient.Rows;
+        var sumDy = _mean.Span;             // Σ_b dy (the batch mean is no longer needed)
+        var sumDyXHat = _variance.Span;     // Σ_b dy·x̂
+        sumDy.Clear();
+        sumDyXHat.Clear();
+        for (int r = 0; r < batch; r++)
+        {
+            TensorPrimitives.Add(sumDy, outputGradient.Row(r), sumDy);
+            TensorPrimitives.MultiplyAdd(outputGradient.Row(r), _normalized.Row(r), sumDyXHat, sumDyXHat);
+        }
+        TensorPrimitives.Add(Bias.Gradient.Span, sumDy, Bias.Gradient.Span);
+        TensorPrimitives.Add(Weight.Gradient.Span, sumDyXHat, Weight.Gradient.Span);
+
+        _inputGradient.SetRows(batch);
+        var gamma = Weight.Storage.Span;
+        var s = _invStd.Span;
+        if (!_batchStatistics)
+        {
+            for (int r = 0; r < batch; r++)
+            {
+                var dx = _inputGradient.Row(r);
+                TensorPrimitives.Multiply(outputGradient.Row(r), gamma, dx);
+                TensorPrimitives.Multiply(dx, s, dx);
+            }
+            return _inputGradient;
+        }
+        // dx = γ·s/B · (B·dy − Σ dy − x̂·Σ dy·x̂)
+        T count = T.CreateChecked(batch);
+        for (int r = 0; r < batch; r++)
+        {
+            var dy = outputGradient.Row(r);
+            var xHat = _normalized.Row(r);
+            var dx = _inputGradient.Row(r);
+            for (int j = 0; j < dx.Length; j++)
+                dx[j] = gamma[j] * s[j] / count * (count * dy[j] - sumDy[j] - xHat[j] * sumDyXHat[j]);
+        }
+        return _inputGradient;
+    }
+
+    // s = 1/√(variance + ε) into _invStd.
+    private void InverseStd(ReadOnlySpan<T> variance)
+    {
+        var s = _invStd.Span;
+        TensorPrimitives.Add(variance, _epsilon, s);
+        TensorPrimitives.Sqrt(s, s);
+        TensorPrimitives.Reciprocal(s, s);
+    }
+}

@@ -1,0 +1,78 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace ScratchNet.Layers;
+
+/// <summary>
+/// Inverted dropout, as PyTorch's <c>nn.Dropout</c>: in training each element is kept with probability
+/// 1 − <see cref="Rate"/> and scaled by 1 / (1 − rate), else zeroed, so the expected output equals the
+/// input; in inference it is the identity. The masks are drawn from a seeded <see cref="Rng"/>, so a run
+/// is reproducible from the seed.
+/// </summary>
+public sealed class Dropout<T> : Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly Rng _rng;
+    private readonly T _scale;                  // 1 / (1 − rate)
+    private readonly Tensor<T> _mask;           // (B, size): 0 or 1/(1 − rate), drawn by a training Forward
+    private readonly Tensor<T> _output;         // (B, size)
+    private readonly Tensor<T> _inputGradient;  // (B, size)
+    private bool _masked;                       // the last Forward applied _mask (training with rate > 0)
+    private bool _ran;
+
+    /// <summary>Creates a dropout layer of width <paramref name="size"/>.</summary>
+    /// <param name="size">Features in and out.</param>
+    /// <param name="rate">Probability p of zeroing an element, in [0, 1).</param>
+    /// <param name="seed">Seeds the generator that draws the masks.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is not positive or <paramref name="rate"/> is outside [0, 1).</exception>
+    public Dropout(int size, double rate, ulong seed = 0) : base(size, size)
+    {
+        if (!(rate >= 0 && rate < 1)) throw new ArgumentOutOfRangeException(nameof(rate), rate, "The dropout rate must be in [0, 1).");
+        Rate = rate;
+        _rng = new Rng(seed);
+        _scale = T.CreateChecked(1 / (1 - rate));
+        _mask = new Tensor<T>(0, size);
+        _output = new Tensor<T>(0, size);
+        _inputGradient = new Tensor<T>(0, size);
+    }
+
+    /// <summary>The probability p of zeroing an element in training.</summary>
+    public double Rate { get; }
+
+    /// <summary>The mask of the last training forward pass, (B, size): 0 or 1 / (1 − <see cref="Rate"/>) per element; empty before one.</summary>
+    public Tensor<T> Mask => _mask;
+
+    /// <inheritdoc/>
+    public override string Kind => "dropout";
+
+    /// <inheritdoc/>
+    protected override Tensor<T>? LastOutput => _ran ? _output : null;
+
+    /// <inheritdoc/>
+    protected override Tensor<T> ForwardCore(Tensor<T> input)
+    {
+        _output.SetRows(input.Rows);
+        _ran = true;
+        _masked = Training && Rate > 0;
+        if (!_masked)
+        {
+            input.Span.CopyTo(_output.Span);
+            return _output;
+        }
+        _mask.SetRows(input.Rows);
+        foreach (ref T m in _mask.Span) m = _rng.NextDouble() >= Rate ? _scale : T.Zero;
+        TensorPrimitives.Multiply(input.Span, _mask.Span, _output.Span);
+        return _output;
+    }
+
+    /// <inheritdoc/>
+    protected override Tensor<T> BackwardCore(Tensor<T> outputGradient)
+    {
+        _inputGradient.SetRows(outputGradient.Rows);
+        if (_masked) TensorPrimitives.Multiply(outputGradient.Span, _mask.Span, _inputGradient.Span);
+        else outputGradient.Span.CopyTo(_inputGradient.Span);
+        return _inputGradient;
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Kind}({InputSize}, p={Rate})";
+}
