@@ -1,0 +1,67 @@
+using System.Globalization;
+using System.Text.Json;
+using ScratchNet.Layers;
+using Xunit.Abstractions;
+
+namespace ScratchNet.Tests.Golden;
+
+/// <summary>
+/// BatchNorm1d against torch.nn.BatchNorm1d in float64 (tools/golden/make_batchnorm_golden.py): a training
+/// step's output and gradients, the running estimates after two training batches, and an inference pass
+/// with its gradients. |actual − expected| ≤ 1e-10 · max(1, |expected|).
+/// </summary>
+public class BatchNormGoldenTests(ITestOutputHelper output)
+{
+    private const double Tolerance = 1e-10;
+
+    [Fact]
+    public void BatchNormMatchesTorch()
+    {
+        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Golden", "Layers", "batchnorm.json")));
+        var root = document.RootElement;
+        var tensors = root.GetProperty("tensors");
+        double[] Data(string name) => tensors.GetProperty(name).GetProperty("data").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        Tensor<double> Matrix(string name)
+        {
+            var shape = tensors.GetProperty(name).GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+            return shape.Length == 1 ? new Tensor<double>(1, shape[0], Data(name)) : new Tensor<double>(shape[0], shape[1], Data(name));
+        }
+
+        var x1 = Matrix("x1");
+        var layer = new BatchNorm1d<double>(x1.Cols, root.GetProperty("momentum").GetDouble(), root.GetProperty("eps").GetDouble());
+        Data("weight").CopyTo(layer.Weight.Value.Span);
+        Data("bias").CopyTo(layer.Bias.Value.Span);
+        Data("running_mean_0").CopyTo(layer.RunningMean.Span);
+        Data("running_var_0").CopyTo(layer.RunningVariance.Span);
+        double worst = 0;
+        void Compare(string name, ReadOnlySpan<double> actual)
+        {
+            var expected = Data(name);
+            Assert.Equal(expected.Length, actual.Length);
+            for (int i = 0; i < expected.Length; i++)
+            {
+                double error = Math.Abs(actual[i] - expected[i]) / Math.Max(1, Math.Abs(expected[i]));
+                worst = Math.Max(worst, error);
+                Assert.True(error <= Tolerance, string.Create(CultureInfo.InvariantCulture,
+                    $"{name}[{i}]: ScratchNet {actual[i]:R}, torch {expected[i]:R}, scaled error {error:E2}."));
+            }
+        }
+
+        layer.Training = true;
+        Compare("y1", layer.Forward(x1).Span);
+        Compare("dx1", layer.Backward(Matrix("g1")).Span);
+        Compare("dweight1", layer.Weight.Gradient.Span);
+        Compare("dbias1", layer.Bias.Gradient.Span);
+        layer.Forward(Matrix("x2"));
+        Compare("running_mean", layer.RunningMean.Span);
+        Compare("running_var", layer.RunningVariance.Span);
+
+        layer.Training = false;
+        foreach (var p in layer.Parameters) p.ZeroGradient();
+        Compare("y3", layer.Forward(Matrix("x3")).Span);
+        Compare("dx3", layer.Backward(Matrix("g3")).Span);
+        Compare("dweight3", layer.Weight.Gradient.Span);
+        Compare("dbias3", layer.Bias.Gradient.Span);
+        output.WriteLine($"batchnorm vs torch: worst scaled error {worst:E2}");
+    }
+}
