@@ -65,11 +65,11 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>
     /// Writes the network to <paramref name="path"/> as a safetensors file (atomically: a reader sees the old
     /// file or the new one): weights as <c>{i}.weight</c> (out, in) and <c>{i}.bias</c> (out), i the layer's
-    /// index as in PyTorch's <c>nn.Sequential</c>, and the architecture, loss, λ, learning rate and dtype in
+    /// index as in PyTorch's <c>nn.Sequential</c> (a batch norm's also <c>{i}.running_mean</c> and <c>{i}.running_var</c>), and the architecture, loss, λ, learning rate and dtype in
     /// <c>__metadata__</c>. Optimiser state and seeds are not saved.
     /// </summary>
     /// <exception cref="NetworkBuildException">The network does not build.</exception>
-    /// <exception cref="NotSupportedException">A layer other than linear, relu or softmax.</exception>
+    /// <exception cref="NotSupportedException">A layer type the file format does not cover (a custom layer).</exception>
     /// <exception cref="IOException">The file cannot be written.</exception>
     public void Save(string path) => ModelFile.Save(this, path);
 

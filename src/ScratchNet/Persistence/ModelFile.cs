@@ -11,8 +11,9 @@ namespace ScratchNet.Persistence;
 
 /// <summary>
 /// A network as a safetensors file: the weights as <c>{i}.weight</c> (out, in) and <c>{i}.bias</c> (out),
-/// i the Linear's index in the layer list as in PyTorch's <c>nn.Sequential</c>, and the architecture
-/// in <c>__metadata__</c> (see README, "Saving and loading").
+/// i the Linear's index in the layer list as in PyTorch's <c>nn.Sequential</c>; a BatchNorm1d's as
+/// <c>{i}.weight</c>, <c>{i}.bias</c>, <c>{i}.running_mean</c>, <c>{i}.running_var</c> (features); and the
+/// architecture in <c>__metadata__</c> (see README, "Saving and loading").
 /// </summary>
 internal static class ModelFile
 {
@@ -32,6 +33,14 @@ internal static class ModelFile
                     tensors.Add(($"{i}.weight", dtype, [linear.OutputSize, linear.InputSize], Bytes(linear.Weight.Value.Span, dtype)));
                     tensors.Add(($"{i}.bias", dtype, [linear.OutputSize], Bytes(linear.Bias.Value.Span, dtype)));
                     break;
+                case BatchNorm1d<T> norm:
+                    layers.Add(new() { ["type"] = norm.Kind, ["features"] = norm.InputSize, ["momentum"] = norm.Momentum, ["eps"] = norm.Epsilon });
+                    tensors.Add(($"{i}.weight", dtype, [norm.InputSize], Bytes(norm.Weight.Value.Span, dtype)));
+                    tensors.Add(($"{i}.bias", dtype, [norm.InputSize], Bytes(norm.Bias.Value.Span, dtype)));
+                    tensors.Add(($"{i}.running_mean", dtype, [norm.InputSize], Bytes<T>(norm.RunningMean.Span, dtype)));
+                    tensors.Add(($"{i}.running_var", dtype, [norm.InputSize], Bytes<T>(norm.RunningVariance.Span, dtype)));
+                    break;
+                case Dropout<T> dropout: layers.Add(new() { ["type"] = dropout.Kind, ["rate"] = dropout.Rate }); break;
                 case LeakyRelu<T> leaky: layers.Add(new() { ["type"] = leaky.Kind, ["negative_slope"] = leaky.NegativeSlope }); break;
                 case Relu<T> or Softmax<T> or Sigmoid<T> or Tanh<T> or Gelu<T>: layers.Add(new() { ["type"] = network.Layers[i].Kind }); break;
                 case var other: throw new NotSupportedException($"Layer #{i} {other} has no model-file form.");
@@ -88,16 +97,23 @@ internal static class ModelFile
         int width = inputs;
         for (int i = 0; i < layers.Count; i++)
         {
-            var (type, inSize, outSize, _, _) = layers[i];
-            if (type != "linear") continue;
-            if (inSize != width) throw SafeTensors.Error(path, $"layer {i} (linear) reads {inSize} features but follows a width of {width}");
-            Expect($"{i}.weight", [outSize, inSize]);
-            Expect($"{i}.bias", [outSize]);
-            width = outSize;
+            var layer = layers[i];
+            if (layer.Type is not ("linear" or "batchnorm1d")) continue;
+            if (layer.In != width) throw SafeTensors.Error(path, $"layer {i} ({layer.Type}) reads {layer.In} features but follows a width of {width}");
+            if (layer.Type == "linear")
+            {
+                Expect($"{i}.weight", [layer.Out, layer.In]);
+                Expect($"{i}.bias", [layer.Out]);
+            }
+            else
+            {
+                foreach (string name in BatchNormTensors) Expect($"{i}.{name}", [layer.In]);
+            }
+            width = layer.Out;
         }
         if (width != outputs) throw SafeTensors.Error(path, $"the layers end with width {width}, but the network declares {outputs} outputs");
         foreach (var entry in header.Tensors)
-            if (!expected.Contains(entry.Name)) throw SafeTensors.Error(path, $"tensor '{entry.Name}' belongs to no linear layer of the architecture");
+            if (!expected.Contains(entry.Name)) throw SafeTensors.Error(path, $"tensor '{entry.Name}' belongs to no layer of the architecture");
 
         void Expect(string name, long[] shape)
         {
@@ -110,22 +126,29 @@ internal static class ModelFile
 
         var network = new Network<T>(inputs, outputs, loss, factor, rate);
         width = inputs;
-        foreach (var (type, _, outSize, regularized, slope) in layers)
+        foreach (var layer in layers)
         {
             int index = network.Layers.Count;
-            switch (type)
+            switch (layer.Type)
             {
                 case "linear":
-                    var weight = ReadTensor<T>(file, header, entries[$"{index}.weight"], outSize, width, path);
-                    var bias = ReadTensor<T>(file, header, entries[$"{index}.bias"], 1, outSize, path);
-                    network.Add(new Linear<T>(weight, bias, regularized));
-                    width = outSize;
+                    var weight = ReadTensor<T>(file, header, entries[$"{index}.weight"], layer.Out, width, path);
+                    var bias = ReadTensor<T>(file, header, entries[$"{index}.bias"], 1, layer.Out, path);
+                    network.Add(new Linear<T>(weight, bias, layer.Regularized));
+                    width = layer.Out;
                     break;
+                case "batchnorm1d":
+                    var norm = network.Add(new BatchNorm1d<T>(width, layer.Momentum, layer.Epsilon));
+                    Tensor<T>[] targets = [norm.Weight.Value, norm.Bias.Value, norm.RunningMean, norm.RunningVariance];
+                    for (int k = 0; k < targets.Length; k++)
+                        ReadTensor<T>(file, header, entries[$"{index}.{BatchNormTensors[k]}"], 1, width, path).Span.CopyTo(targets[k].Span);
+                    break;
+                case "dropout": network.Add(new Dropout<T>(width, layer.Rate)); break;
                 case "relu": network.AddRelu(); break;
                 case "sigmoid": network.Add(new Sigmoid<T>(width)); break;
                 case "tanh": network.Add(new Tanh<T>(width)); break;
                 case "gelu": network.Add(new Gelu<T>(width)); break;
-                case "leaky_relu": network.Add(new LeakyRelu<T>(width, slope)); break;
+                case "leaky_relu": network.Add(new LeakyRelu<T>(width, layer.Slope)); break;
                 default: network.AddSoftmax(); break;
             }
         }
@@ -134,9 +157,16 @@ internal static class ModelFile
         return network;
     }
 
-    private static List<(string Type, int In, int Out, bool Regularized, double Slope)> ParseLayers(string json, string path)
+    // A batchnorm1d layer's tensors, "{i}.{name}", each (features): PyTorch's state-dict names.
+    private static readonly string[] BatchNormTensors = ["weight", "bias", "running_mean", "running_var"];
+
+    // One entry of __metadata__ 'layers'; fields a type does not use stay at their defaults.
+    private sealed record LayerSpec(string Type, int In = 0, int Out = 0, bool Regularized = false,
+        double Slope = 0, double Rate = 0, double Momentum = 0, double Epsilon = 0);
+
+    private static List<LayerSpec> ParseLayers(string json, string path)
     {
-        var result = new List<(string, int, int, bool, double)>();
+        var result = new List<LayerSpec>();
         try
         {
             using var document = JsonDocument.Parse(json);
@@ -152,14 +182,26 @@ internal static class ModelFile
                             || !layer.TryGetProperty("out", out var o) || !o.TryGetInt32(out int outSize) || outSize <= 0
                             || !layer.TryGetProperty("regularized", out var r) || r.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
                             throw SafeTensors.Error(path, $"layer {result.Count} (linear) needs positive integers 'in', 'out' and a boolean 'regularized'");
-                        result.Add(("linear", inSize, outSize, r.GetBoolean(), 0));
+                        result.Add(new("linear", inSize, outSize, r.GetBoolean()));
                         break;
                     case "leaky_relu":
                         if (!layer.TryGetProperty("negative_slope", out var s) || !s.TryGetDouble(out double slope) || !(slope >= 0 && slope < 1))
                             throw SafeTensors.Error(path, $"layer {result.Count} (leaky_relu) needs a 'negative_slope' in [0, 1)");
-                        result.Add(("leaky_relu", 0, 0, false, slope));
+                        result.Add(new("leaky_relu", Slope: slope));
                         break;
-                    case "relu" or "softmax" or "sigmoid" or "tanh" or "gelu": result.Add((type.GetString()!, 0, 0, false, 0)); break;
+                    case "dropout":
+                        if (!layer.TryGetProperty("rate", out var p) || !p.TryGetDouble(out double rate) || !(rate >= 0 && rate < 1))
+                            throw SafeTensors.Error(path, $"layer {result.Count} (dropout) needs a 'rate' in [0, 1)");
+                        result.Add(new("dropout", Rate: rate));
+                        break;
+                    case "batchnorm1d":
+                        if (!layer.TryGetProperty("features", out var f) || !f.TryGetInt32(out int features) || features <= 0
+                            || !layer.TryGetProperty("momentum", out var m) || !m.TryGetDouble(out double momentum) || !(momentum >= 0 && momentum <= 1)
+                            || !layer.TryGetProperty("eps", out var e) || !e.TryGetDouble(out double eps) || !(eps > 0 && double.IsFinite(eps)))
+                            throw SafeTensors.Error(path, $"layer {result.Count} (batchnorm1d) needs a positive integer 'features', a 'momentum' in [0, 1] and a positive 'eps'");
+                        result.Add(new("batchnorm1d", features, features, Momentum: momentum, Epsilon: eps));
+                        break;
+                    case "relu" or "softmax" or "sigmoid" or "tanh" or "gelu": result.Add(new(type.GetString()!)); break;
                     case var other: throw SafeTensors.Error(path, $"layer {result.Count} has unknown type '{other}'");
                 }
             }

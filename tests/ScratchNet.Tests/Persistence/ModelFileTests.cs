@@ -179,7 +179,7 @@ public class ModelFileTests
         { "dtype differs from metadata", Craft(Tensors(bias: """{"dtype":"F64","shape":[1],"data_offsets":[8,16]}"""), new byte[16]), "metadata" },
         { "weight shape disagrees", Craft(Tensors(weight: """{"dtype":"F32","shape":[2,1],"data_offsets":[0,8]}"""), new byte[12]), "architecture needs [1, 2]" },
         { "bias missing", Craft("{" + Meta + ""","0.weight":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]}}""", new byte[8]), "'0.bias' is missing" },
-        { "extra tensor", Craft("{" + Meta + ""","0.weight":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]},"0.bias":{"dtype":"F32","shape":[1],"data_offsets":[8,12]},"5.weight":{"dtype":"F32","shape":[1],"data_offsets":[12,16]}}""", new byte[16]), "no linear layer" },
+        { "extra tensor", Craft("{" + Meta + ""","0.weight":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]},"0.bias":{"dtype":"F32","shape":[1],"data_offsets":[8,12]},"5.weight":{"dtype":"F32","shape":[1],"data_offsets":[12,16]}}""", new byte[16]), "belongs to no layer" },
         { "not JSON", Craft("{\"0.weight\": [", new byte[12]), "not valid JSON" },
         { "no metadata", Craft("""{"0.weight":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]},"0.bias":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}""", new byte[12]), "no 'inputs'" },
         { "architecture width wrong", Craft(Tensors().Replace("\"outputs\":\"1\"", "\"outputs\":\"4\""), new byte[12]), "declares 4 outputs" },
