@@ -47,22 +47,15 @@ public static class OnnxExport
                     node.Input.Add([current, $"{i}.weight", $"{i}.bias"]);
                     node.Attribute.Add(new AttributeProto { Name = "transB", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
                     break;
-                case Relu<T>:
-                    node.OpType = "Relu";
+                case Relu<T> or Sigmoid<T> or Tanh<T>:
+                    // Element-wise activations with no attributes: the ONNX operator is the layer's name.
+                    node.OpType = network.Layers[i] switch { Relu<T> => "Relu", Sigmoid<T> => "Sigmoid", _ => "Tanh" };
                     node.Input.Add(current);
                     break;
                 case Softmax<T>:
                     node.OpType = "Softmax";
                     node.Input.Add(current);
                     node.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = -1 });
-                    break;
-                case Sigmoid<T>:
-                    node.OpType = "Sigmoid";
-                    node.Input.Add(current);
-                    break;
-                case Tanh<T>:
-                    node.OpType = "Tanh";
-                    node.Input.Add(current);
                     break;
                 case LeakyRelu<T> leaky:
                     node.OpType = "LeakyRelu";
