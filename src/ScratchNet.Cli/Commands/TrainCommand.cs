@@ -4,6 +4,7 @@ using System.Numerics;
 using ScratchNet.Compute;
 using ScratchNet.Data.Catalog;
 using ScratchNet.Losses;
+using ScratchNet.Plots;
 using ScratchNet.Training;
 
 namespace ScratchNet.Cli.Commands;
@@ -28,7 +29,7 @@ public static class TrainCommand
         var init = new Option<string?>("--init") { Description = "Per linear layer, the report's weight scale w (weights w·N(0,1)), e.g. 0.001,0.0025,0.03. Default: He initialisation." };
         var seed = Options.Number<ulong>("--seed", "Seed for data generation, weights, split and shuffling (default 0).");
         var threads = Options.Number<int>("--threads", "Threads for the kernels (default: all cores).");
-        var outDir = new Option<string?>("--out") { Description = "Folder for history.csv and model.safetensors (created if missing)." };
+        var outDir = new Option<string?>("--out") { Description = "Folder for history.csv, model.safetensors and curves.png/.svg (created if missing)." };
         var dtype = Options.Choice("--dtype", "Element type.", ["float32", "float64"], "float32");
         var validationFraction = Options.Number<double>("--val-fraction", "Share of samples held out for validation, in (0, 1) (default 0.2).");
         var stratify = new Option<bool>("--stratify") { Description = "Split train/validation class by class, keeping class proportions." };
@@ -113,6 +114,9 @@ public static class TrainCommand
                 string model = Path.Combine(dir, "model.safetensors");
                 network.Save(model);
                 output.WriteLine($"# wrote {model}");
+                string png = Path.Combine(dir, "curves.png"), svg = Path.Combine(dir, "curves.svg");
+                TrainingCurves.Save(history, $"{data.Name}: network {network}", png, svg);
+                output.WriteLine($"# wrote {png} and {svg}");
             }
             return 0;
         }

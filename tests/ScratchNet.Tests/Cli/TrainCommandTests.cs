@@ -52,7 +52,7 @@ public class TrainCommandTests
                 var fromLine = lines[i].Split('\t').Select(f => f[(f.IndexOf(':') + 2)..]).ToArray();
                 Assert.Equal(fromLine, csv[i + 1].Split(','));
             }
-            Assert.Equal(["history.csv", "model.safetensors"], Directory.GetFiles(dir).Select(Path.GetFileName).Order());
+            Assert.Equal(["curves.png", "curves.svg", "history.csv", "model.safetensors"], Directory.GetFiles(dir).Select(Path.GetFileName).Order());
             var model = Network<float>.Load(Path.Combine(dir, "model.safetensors"));
             Assert.Contains($"network {model};", output);
         }

@@ -1,0 +1,100 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Text.RegularExpressions;
+using ScratchNet.Cli;
+using ScratchNet.Plots;
+using ScratchNet.Training;
+
+namespace ScratchNet.Tests.Plots;
+
+public class TrainingCurvesTests
+{
+    private static readonly History Sample = new(
+        Enumerable.Range(-1, 11).Select(e => new EpochStats(e, 2.0 / (e + 2), 1 - 0.5 / (e + 2), 2.2 / (e + 2), 1 - 0.6 / (e + 2), 0.1)));
+
+    private static readonly byte[] PngSignature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
+
+    private static string TempDir() => Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), $"scratchnet-plots-{Guid.NewGuid():N}")).FullName;
+
+    /// <summary>Checks the PNG signature and returns the IHDR chunk's width and height.</summary>
+    private static (int Width, int Height) PngSize(string path)
+    {
+        byte[] bytes = File.ReadAllBytes(path);
+        Assert.True(bytes.Length > 1000, $"{path} is only {bytes.Length} bytes");
+        Assert.Equal(PngSignature, bytes[..8]);
+        Assert.Equal("IHDR"u8.ToArray(), bytes[12..16]);
+        return (BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16)), BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(20)));
+    }
+
+    /// <summary>The trimmed contents of the SVG's text elements.</summary>
+    internal static string[] SvgTexts(string xml) =>
+        [.. Regex.Matches(xml, "<text[^>]*>(.*?)</text>", RegexOptions.Singleline).Select(m => WebUtility.HtmlDecode(m.Groups[1].Value.Trim()))];
+
+    [Fact]
+    public void SaveWritesAPngOfTheExpectedSize()
+    {
+        string dir = TempDir();
+        try
+        {
+            string png = Path.Combine(dir, "c.png"), svg = Path.Combine(dir, "c.svg");
+            TrainingCurves.Save(Sample, "sample run", png, svg);
+
+            Assert.Equal((TrainingCurves.Width, TrainingCurves.Height), PngSize(png));
+            Assert.Equal(["c.png", "c.svg"], Directory.GetFiles(dir).Select(Path.GetFileName).Order()); // no temporary files left
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void SvgCarriesTitleAxisLabelsAndLegendAsTextInTheShippedFont()
+    {
+        string dir = TempDir();
+        try
+        {
+            string png = Path.Combine(dir, "c.png"), svg = Path.Combine(dir, "c.svg");
+            TrainingCurves.Save(Sample, "sample run 2-10-2", png, svg);
+
+            var texts = SvgTexts(File.ReadAllText(svg));
+            foreach (string text in (string[])[.. TrainingCurves.LegendLabels, "sample run 2-10-2", "loss", "accuracy", "epoch (−1: before training)", "-1", "9"])
+                Assert.Contains(text, texts);
+            Assert.Contains("font-family=\"DejaVu Sans\"", File.ReadAllText(svg));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void EmptyHistoryIsRejected() =>
+        Assert.Throws<ArgumentException>(() => TrainingCurves.Save(new History([]), "t", "unused.png", "unused.svg"));
+}
+
+// The CLI sets the global kernel thread count for the length of a run.
+[Collection(GlobalStateCollection.Name)]
+public class TrainCurvesCliTests
+{
+    [Fact]
+    public void TrainOutWritesCurvesPngAndSvg()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"scratchnet-cli-{Guid.NewGuid():N}");
+        try
+        {
+            var output = new StringWriter();
+            var error = new StringWriter();
+            int exitCode = CliApp.Run(["train", "--dataset", "patterns", "--epochs", "2", "--out", dir, "--threads", "1"], output, error);
+
+            Assert.True(exitCode == 0, error.ToString());
+            string png = Path.Combine(dir, "curves.png"), svg = Path.Combine(dir, "curves.svg");
+            Assert.True(File.Exists(png) && File.Exists(svg), output.ToString());
+            byte[] bytes = File.ReadAllBytes(png);
+            Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], bytes[..4]);
+            var texts = TrainingCurvesTests.SvgTexts(File.ReadAllText(svg));
+            Assert.Contains(texts, t => t.StartsWith("patterns: network ", StringComparison.Ordinal));
+            Assert.Contains("validation accuracy", texts);
+            Assert.DoesNotContain("Unsupported", output.ToString());
+            Assert.Contains($"# wrote {png} and {svg}", output.ToString());
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+}
