@@ -1,9 +1,11 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Net;
 using System.Text.RegularExpressions;
 using ScratchNet.Cli;
 using ScratchNet.Plots;
 using ScratchNet.Training;
+using SkiaSharp;
 
 namespace ScratchNet.Tests.Plots;
 
@@ -96,5 +98,64 @@ public class TrainCurvesCliTests
         {
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task TitleTextIsDrawnWhenTheMachineHasNoFonts()
+    {
+        // SkiaSharp's bundled libSkiaSharp finds system fonts only under /usr/share/fonts (no
+        // fontconfig). A child process in its own user and mount namespace sees an empty tmpfs there,
+        // so only the shipped DejaVu Sans can draw the title. The band above the plot holds nothing but
+        // the title, so dark pixels there are text. Without user namespaces (unshare fails) the test
+        // has nothing to check and returns.
+        if (!CanHideFonts()) return;
+        string dir = Path.Combine(Path.GetTempPath(), $"scratchnet-nofonts-{Guid.NewGuid():N}");
+        try
+        {
+            string cli = Path.Combine(AppContext.BaseDirectory, "ScratchNet.Cli.dll");
+            string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+            var start = new ProcessStartInfo("unshare", ["-rm", "sh", "-c", HideFontsThenRun, dotnet, cli,
+                "train", "--dataset", "patterns", "--epochs", "1", "--threads", "1", "--out", dir])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            using var process = Process.Start(start)!;
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+            await process.WaitForExitAsync(timeout.Token);
+            Assert.True(process.ExitCode == 0, await stderr + await stdout);
+
+            using var bitmap = SKBitmap.Decode(Path.Combine(dir, "curves.png"));
+            Assert.Equal((TrainingCurves.Width, TrainingCurves.Height), (bitmap.Width, bitmap.Height));
+            int dark = 0;
+            // Rows 0–19: above the plot frame, which starts near row 25 when no title is drawn.
+            for (int y = 0; y < 20; y++)
+                for (int x = 0; x < bitmap.Width; x++)
+                    if (bitmap.GetPixel(x, y) is var c && c.Red < 128 && c.Green < 128 && c.Blue < 128) dark++;
+            Assert.True(dark > 100, $"only {dark} dark pixels in the title band");
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private const string HideFontsThenRun = "mount -t tmpfs none /usr/share/fonts && exec \"$0\" \"$@\"";
+
+    private static bool CanHideFonts()
+    {
+        try
+        {
+            using var probe = Process.Start(new ProcessStartInfo("unshare", ["-rm", "sh", "-c", HideFontsThenRun + " && test -z \"$(ls -A /usr/share/fonts)\"", "true"])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            })!;
+            probe.WaitForExit();
+            return probe.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception) { return false; } // no unshare on this machine
     }
 }
