@@ -197,9 +197,14 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             for (int start = 0; start < x.Rows; start += EvaluationChunk)
             {
-                int count = FillRange(rows, start, x.Rows);
-                x.GatherRowsInto(rows.AsSpan(0, count), chunk);
-                var output = chunk;
+                // One chunk's worth runs on x itself; only larger inputs are copied chunk by chunk.
+                var output = x;
+                if (x.Rows > EvaluationChunk)
+                {
+                    int count = FillRange(rows, start, x.Rows);
+                    x.GatherRowsInto(rows.AsSpan(0, count), chunk);
+                    output = chunk;
+                }
                 foreach (var layer in _layers) output = layer.Forward(output);
                 output.Span.CopyTo(result.Span[(start * Outputs)..]);
             }

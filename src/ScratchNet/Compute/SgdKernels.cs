@@ -17,6 +17,11 @@ internal static unsafe class SgdKernels
 {
     private const long MinElementsPerPart = 1 << 15;
 
+    // Threads for a job over `elements` weights cut into `units` fixed pieces: enough work per thread
+    // to repay the hand-off, never more threads than pieces.
+    private static int Parts(long elements, int units) =>
+        (int)Math.Max(1, Math.Min(elements / MinElementsPerPart, Math.Min(Threading.ThreadCount, units)));
+
     /// <summary>w ← keep·w − lr·g, then g ← 0; returns Σ w² of the old w.</summary>
     public static double Update<T>(Span<T> weights, Span<T> gradients, T learningRate, T keep) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -90,8 +95,7 @@ internal static unsafe class SgdKernels
         {
             var job = ForwardJob<T>.ForThisThread;
             job.Set(w, weights.Rows, weights.Cols, b, xp, dy, learningRate, keep, x, y);
-            int parts = (int)Math.Max(1, Math.Min((long)weights.Rows * weights.Cols / MinElementsPerPart, Math.Min(Threading.ThreadCount, weights.Rows)));
-            WorkerTeam.Run(parts, job);
+            WorkerTeam.Run(Parts((long)weights.Rows * weights.Cols, weights.Rows), job);
             return job.SumSquares();
         }
     }
@@ -163,7 +167,7 @@ internal static unsafe class SgdKernels
             if (_partials.Length < _chunks) _partials = new double[_chunks];
         }
 
-        public int Parts() => (int)Math.Max(1, Math.Min(_length / MinElementsPerPart, Math.Min(Threading.ThreadCount, _chunks)));
+        public int Parts() => SgdKernels.Parts(_length, _chunks);
 
         public double SumPartials()
         {
@@ -237,7 +241,7 @@ internal static unsafe class SgdKernels
             }
         }
 
-        public int Parts() => (int)Math.Max(1, Math.Min((long)_outputs * _inputs / MinElementsPerPart, Math.Min(Threading.ThreadCount, _blocks)));
+        public int Parts() => SgdKernels.Parts((long)_outputs * _inputs, _blocks);
 
         public double SumSquares()
         {

@@ -61,24 +61,16 @@ public class FusedTrainingTests
     [Fact]
     public void FusedTrainingIsIdenticalAcrossThreadCounts()
     {
-        int saved = Threading.ThreadCount;
-        try
+        var (x, y) = Data(40, 600);
+        float[][]? reference = null;
+        foreach (int threads in new[] { 1, 2, 3 })
         {
-            var (x, y) = Data(40, 600);
-            float[][]? reference = null;
-            foreach (int threads in new[] { 1, 2, 3 })
-            {
-                Threading.ThreadCount = threads;
-                var net = ReportNetwork(600, 2);
-                for (int step = 0; step < 40; step++) net.TrainStep(x.GatherRows([step]), y.GatherRows([step]));
-                var weights = net.Parameters.Select(p => p.Value.ToArray()).ToArray();
-                reference ??= weights;
-                for (int p = 0; p < weights.Length; p++) Assert.True(reference[p].AsSpan().SequenceEqual(weights[p]), $"{threads} threads: parameter {p} differs");
-            }
-        }
-        finally
-        {
-            Threading.ThreadCount = saved;
+            using var scope = new ThreadCountScope(threads);
+            var net = ReportNetwork(600, 2);
+            for (int step = 0; step < 40; step++) net.TrainStep(x.GatherRows([step]), y.GatherRows([step]));
+            var weights = net.Parameters.Select(p => p.Value.ToArray()).ToArray();
+            reference ??= weights;
+            for (int p = 0; p < weights.Length; p++) Assert.True(reference[p].AsSpan().SequenceEqual(weights[p]), $"{threads} threads: parameter {p} differs");
         }
     }
 
@@ -91,23 +83,15 @@ public class FusedTrainingTests
     [InlineData(64, 2)]
     public void ATrainingStepAllocatesNothingOnceWarm(int batch, int threads)
     {
-        int saved = Threading.ThreadCount;
-        try
-        {
-            Threading.ThreadCount = threads;
-            var (x, y) = Data(batch, 784);
-            var net = ReportNetwork(784, 3);
-            for (int i = 0; i < 30; i++) net.TrainStep(x, y);   // warm: tiered JIT, pinned packing buffers, worker wait handles
+        using var scope = new ThreadCountScope(threads);
+        var (x, y) = Data(batch, 784);
+        var net = ReportNetwork(784, 3);
+        for (int i = 0; i < 30; i++) net.TrainStep(x, y);   // warm: tiered JIT, pinned packing buffers, worker wait handles
 
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 20; i++) net.TrainStep(x, y);
-            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) net.TrainStep(x, y);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
-            Assert.Equal(0, allocated);
-        }
-        finally
-        {
-            Threading.ThreadCount = saved;
-        }
+        Assert.Equal(0, allocated);
     }
 }
