@@ -129,6 +129,19 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     private static string Describe(string what, object? owner) => owner is null ? what : $"{what} of {owner}";
 
+    /// <summary>
+    /// A tensor over the first <paramref name="rows"/>·<paramref name="cols"/> elements of <paramref name="data"/>,
+    /// without copying: for backends that own their memory and hand it to the kernels.
+    /// </summary>
+    internal static Tensor<T> Wrap(T[] data, int rows, int cols)
+    {
+        if ((long)rows * cols > data.Length)
+            throw new ShapeMismatchException($"A ({rows}, {cols}) view needs {(long)rows * cols} elements, the buffer holds {data.Length}.");
+        var tensor = new Tensor<T>(0, cols) { _data = data };
+        tensor.Rows = rows;
+        return tensor;
+    }
+
     /// <summary>The backing array, which may be longer than <see cref="Length"/>; for kernels.</summary>
     internal T[] Buffer => _data;
 
