@@ -1,9 +1,15 @@
 // ScratchNet benchmarks: one JSON object per line (suite, case, ours, peer, peer_value, unit, ratio),
 // ours and the peer measured in the same run, interleaved, so ratios survive a noisy machine.
 //   dotnet run -c Release --project bench/ScratchNet.Bench -- gemm|train|memory|all [--threads N]
+//   dotnet run -c Release --project bench/ScratchNet.Bench -- gpu [--device cuda|simulator] [--peer peer.jsonl]   (see bench/gpu-check.sh)
 using ScratchNet.Bench;
 using ScratchNet.Compute;
 
+if (args.Length > 0 && args[0] == "gpu")
+{
+    string? Value(string option) => Array.IndexOf(args, option) is var i && i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    return GpuSuite.Run(Value("--device") ?? "cuda", Value("--peer"));
+}
 var suites = args.Where(a => !a.StartsWith("--")).ToList();
 int threadsAt = Array.IndexOf(args, "--threads");
 int threads = threadsAt >= 0 && threadsAt + 1 < args.Length && int.TryParse(args[threadsAt + 1], out int t) && t > 0 ? t : Environment.ProcessorCount;
@@ -11,7 +17,7 @@ if (threadsAt >= 0) suites.Remove(args[threadsAt + 1]);
 Threading.ThreadCount = threads;
 if (suites.Count == 0 || suites.Any(s => s is not ("gemm" or "train" or "memory" or "all")))
 {
-    Console.Error.WriteLine("usage: ScratchNet.Bench gemm|train|memory|all [--threads N]");
+    Console.Error.WriteLine("usage: ScratchNet.Bench gemm|train|memory|all [--threads N]  |  ScratchNet.Bench gpu [--device cuda|simulator] [--peer FILE]");
     return 2;
 }
 bool all = suites.Contains("all");

@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using System.Text.Json;
+using ScratchNet.Data;
+using ScratchNet.Gpu;
+using ScratchNet.Gpu.Backends;
+using ScratchNet.Gpu.Diagnostics;
+using ScratchNet.Losses;
+
+namespace ScratchNet.Bench;
+
+/// <summary>
+/// The GPU backend: parity of every kernel and of whole training runs against the CPU, then training
+/// samples/s of the report's networks at batch 1 and 64, against PyTorch on the same GPU (the peer's
+/// numbers come from <c>bench/gpu_peer.py</c>, run just before by <c>bench/gpu-check.sh</c>).
+/// </summary>
+internal static class GpuSuite
+{
+    private const int Rows = 8192;
+
+    /// <param name="device">"cuda", or "simulator" for a dry run of this suite on a machine without a GPU.</param>
+    /// <param name="peerFile">JSON lines from gpu_peer.py, or null.</param>
+    public static int Run(string device, string? peerFile)
+    {
+        bool simulated = device == "simulator";
+        IlgpuBackend backend;
+        try
+        {
+            backend = simulated ? IlgpuBackend.CreateCpuSimulator() : IlgpuBackend.CreateCuda();
+        }
+        catch (DeviceException e)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new { suite = "gpu", error = e.Message }));
+            return 1;
+        }
+        using (backend)
+        {
+            Console.Error.WriteLine($"# backend: {backend.Name}");
+            bool parityPassed = Parity(backend, fullSize: !simulated);
+            var peers = ReadPeers(peerFile);
+            int[] inputSizes = simulated ? [64] : [784, 3072];
+            foreach (int inputs in inputSizes)
+                foreach (int batch in new[] { 1, 64 })
+                {
+                    double ours = StepsPerSecond(backend, inputs, batch, simulated) * batch;
+                    string key = $"{inputs} batch {batch}";
+                    // The batch-1 goal is against the report's own loop written in PyTorch; the faster of the peers is quoted.
+                    var peer = peers.Where(p => p.Case == key).OrderByDescending(p => p.SamplesPerSecond).FirstOrDefault();
+                    Report.Emit("gpu", $"{inputs}-{(simulated ? "16-8" : "800-300")}-10 batch {batch}, {backend.Name}", ours,
+                        peer.Peer, peer.Peer is null ? null : peer.SamplesPerSecond, "samples/s",
+                        peer.Peer is null ? "peer missing: run bench/gpu_peer.py first (bench/gpu-check.sh does)" : null);
+                }
+            EpochRun(backend, simulated);
+            return parityPassed ? 0 : 1;
+        }
+    }
+
+    private static bool Parity(IBackend backend, bool fullSize)
+    {
+        using var cpu = new CpuBackend();
+        var watch = Stopwatch.StartNew();
+        var results = new List<ParityResult>(ParityCheck.Kernels(cpu, backend, seed: 11, fullSize));
+        foreach (int batch in new[] { 1, 4, 64 })
+            results.AddRange(ParityCheck.Training(backend, steps: 20, batchSize: batch, Loss.CrossEntropy, seed: 12));
+        results.AddRange(ParityCheck.Training(backend, steps: 20, batchSize: 8, Loss.L2, seed: 13));
+        foreach (var r in results)
+            Console.WriteLine(JsonSerializer.Serialize(new { suite = "gpu-parity", @case = r.Name, relative_error = r.RelativeError, passed = r.Passed }));
+        int failed = results.Count(r => !r.Passed);
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            suite = "gpu-parity", @case = "summary", checks = results.Count, failed,
+            worst = results.Max(r => double.IsNaN(r.RelativeError) ? double.PositiveInfinity : r.RelativeError), seconds = Math.Round(watch.Elapsed.TotalSeconds, 1),
+        }));
+        return failed == 0;
+    }
+
+    // The report's network and recipe on random data resident on the device: gather + step, the host never waiting.
+    private static double StepsPerSecond(IBackend backend, int inputs, int batch, bool simulated)
+    {
+        double seconds = simulated ? 0.2 : 2.0;
+        var (network, data) = ReportNetwork(inputs, Rows, simulated);
+        using var device = new DeviceNetwork(network, backend, batch);
+        using var allX = backend.Allocate<float>((long)Rows * inputs);
+        using var allY = backend.Allocate<float>((long)Rows * 10);
+        using var x = backend.Allocate<float>((long)batch * inputs);
+        using var y = backend.Allocate<float>((long)batch * 10);
+        using var order = backend.Allocate<int>(Rows);
+        var all = new Tensor<float>(0, inputs);
+        var targets = new Tensor<float>(0, 10);
+        data.Gather([.. Enumerable.Range(0, Rows)], all, targets);
+        backend.Upload<float>(all.Span, allX);
+        backend.Upload<float>(targets.Span, allY);
+        var rng = new Rng(3);
+        int[] permutation = [.. Enumerable.Range(0, Rows)];
+        rng.Shuffle<int>(permutation);
+        backend.Upload<int>(permutation, order);
+
+        int next = 0;
+        void Steps(int count)
+        {
+            for (int s = 0; s < count; s++)
+            {
+                if (next + batch > Rows) next = 0;
+                backend.GatherBatch(allX, inputs, allY, 10, order, next, batch, x, y);
+                device.TrainStep(x, y, batch);
+                next += batch;
+            }
+        }
+
+        Steps(50);
+        backend.Synchronize();
+        var probe = Stopwatch.StartNew();
+        Steps(200);
+        backend.Synchronize();
+        int perWindow = Math.Max(20, (int)(200 / probe.Elapsed.TotalSeconds * seconds / 5));
+        double best = double.MaxValue;
+        for (int window = 0; window < 5; window++)
+        {
+            var watch = Stopwatch.StartNew();
+            Steps(perWindow);
+            backend.Synchronize();
+            best = Math.Min(best, watch.Elapsed.TotalSeconds / perWindow);
+        }
+        return 1 / best;
+    }
+
+    // One DeviceTrainer epoch over Fashion-MNIST-sized random data at batch 1: the end-to-end rate with the epoch's statistics.
+    private static void EpochRun(IBackend backend, bool simulated)
+    {
+        int samples = simulated ? 500 : 60_000;
+        var (network, data) = ReportNetwork(simulated ? 64 : 784, samples, simulated);
+        using var trainer = new DeviceTrainer(network, data, backend, seed: 4) { Output = TextWriter.Null };
+        var history = trainer.Train(1, batchSize: 1);
+        double seconds = history.Final.Seconds;
+        Report.Emit("gpu", $"DeviceTrainer epoch, {samples} samples x {network.Inputs}, batch 1, statistics included, {backend.Name}",
+            trainer.TrainRows.Count / seconds, null, null, "samples/s");
+    }
+
+    // The report's network; a dry run on the simulator shrinks its hidden layers (800, 300 → 16, 8) to finish in seconds.
+    private static (Network<float>, Dataset<float>) ReportNetwork(int inputs, int rows, bool simulated)
+    {
+        var network = new Network<float>(inputs, 10, Loss.CrossEntropy, regularizationFactor: 1e-4, learningRate: 2e-4, seed: 1);
+        network.AddLinear(simulated ? 16 : 800, w: 0.001, regularization: true); network.AddRelu();
+        network.AddLinear(simulated ? 8 : 300, w: 0.0025, regularization: true); network.AddRelu();
+        network.AddLinear(10, w: 0.03, regularization: true); network.AddSoftmax();
+        var rng = new Rng(2);
+        var x = new Tensor<float>(rows, inputs);
+        foreach (ref float v in x.Span) v = (float)rng.NextDouble();
+        var y = new Tensor<float>(rows, 10);
+        for (int r = 0; r < rows; r++) y[r, rng.NextInt(10)] = 1;
+        return (network, new Dataset<float>("random", x, y));
+    }
+
+    private readonly record struct PeerResult(string Case, string? Peer, double SamplesPerSecond);
+
+    private static List<PeerResult> ReadPeers(string? path)
+    {
+        var peers = new List<PeerResult>();
+        if (path is null || !File.Exists(path)) return peers;
+        foreach (string line in File.ReadLines(path))
+        {
+            if (!line.TrimStart().StartsWith('{')) continue;
+            using var json = JsonDocument.Parse(line);
+            var root = json.RootElement;
+            if (root.TryGetProperty("case", out var name) && root.TryGetProperty("samples_per_s", out var rate) && root.TryGetProperty("peer", out var peer))
+                peers.Add(new(name.GetString()!, peer.GetString(), rate.GetDouble()));
+        }
+        return peers;
+    }
+}
