@@ -46,6 +46,6 @@ fi
 
 log "results"
 grep -h '"summary"' "$out/gpu.jsonl" | tee -a "$out/summary.txt"
-grep -h '"suite":"gpu",' "$out/gpu.jsonl" | tee -a "$out/summary.txt"
+grep -h '"suite":"gpu",\|"suite":"gpu-digits"' "$out/gpu.jsonl" | tee -a "$out/summary.txt"
 grep -h '"passed":false' "$out/gpu.jsonl" | head -20 | tee -a "$out/summary.txt"
 exit "$suite"

@@ -7,22 +7,27 @@ namespace ScratchNet.Gpu.Kernels;
 /// The activations inside the kernels, by <see cref="Backends.DeviceActivation"/> number (kernels take plain
 /// ints). The derivative is written in terms of the activation's output, which is what a layer keeps.
 /// </summary>
+/// <remarks>
+/// Constants are float literals on purpose: ILGPU 1.5.3's PTX backend turned <c>c ? 1 : 0</c> converted to
+/// float into the bit patterns of the integers (1 became 1.4e−45), which the GPU parity check caught on an
+/// H200 and the CPU simulator cannot show.
+/// </remarks>
 internal static class Activations
 {
     public static float Apply(int activation, float z) => activation switch
     {
-        1 => z > 0 ? z : 0,
-        2 => 1 / (1 + XMath.Exp(-z)),
+        1 => z > 0f ? z : 0f,
+        2 => 1f / (1f + XMath.Exp(-z)),
         3 => XMath.Tanh(z),
         _ => z,
     };
 
     public static float Derivative(int activation, float a) => activation switch
     {
-        1 => a > 0 ? 1 : 0,
-        2 => a * (1 - a),
-        3 => 1 - a * a,
-        _ => 1,
+        1 => a > 0f ? 1f : 0f,
+        2 => a * (1f - a),
+        3 => 1f - a * a,
+        _ => 1f,
     };
 }
 

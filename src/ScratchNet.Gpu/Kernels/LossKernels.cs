@@ -54,7 +54,7 @@ internal static class LossKernels
         if (lane == 0)
         {
             rowLoss[r] = loss;
-            rowCorrect[r] = predicted == actual ? 1 : 0;
+            rowCorrect[r] = predicted == actual ? 1f : 0f; // float literals: see Activations
         }
     }
 
@@ -85,7 +85,7 @@ internal static class LossKernels
         if (lane == 0)
         {
             rowLoss[r] = loss;
-            rowCorrect[r] = predicted == actual ? 1 : 0;
+            rowCorrect[r] = predicted == actual ? 1f : 0f; // float literals: see Activations
         }
     }
 }
