@@ -124,6 +124,20 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     public Linear<T> AddLinear(int numNodes, bool regularization = false) =>
         AddLinear(numNodes, w: HeScale(CurrentWidth), regularization: regularization);
 
+    /// <summary>
+    /// A fully connected layer of <paramref name="numNodes"/> outputs whose weights <paramref name="init"/> draws
+    /// (Xavier/Glorot or He/Kaiming, normal or uniform; see <see cref="Init"/>) from the network's seeded
+    /// generator, and zero biases.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="numNodes"/> is not positive or <paramref name="init"/> is not defined.</exception>
+    public Linear<T> AddLinear(int numNodes, Init init, bool regularization = false)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(numNodes);
+        var weight = new Tensor<T>(numNodes, CurrentWidth);                       // (out, in)
+        Initializers.Fill(weight.Span, init, CurrentWidth, numNodes, _rng);
+        return Add(new Linear<T>(weight, new Tensor<T>(1, numNodes), regularization));
+    }
+
     /// <summary>Adds a ReLU.</summary>
     public Relu<T> AddRelu() => Add(new Relu<T>(CurrentWidth));
 
