@@ -74,7 +74,19 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     public void Save(string path) => ModelFile.Save(this, path);
 
     /// <summary>
-    /// Rebuilds a network from a file written by <see cref="Save"/>. A float32 file loads into
+    /// As <see cref="Save(string)"/>, and adds <paramref name="metadata"/> to the file's <c>__metadata__</c>
+    /// (what a tool wants to find again, e.g. the dataset trained on); <see cref="ReadMetadata"/> returns it.
+    /// </summary>
+    /// <exception cref="ArgumentException">A key is one the format uses for the architecture (<c>inputs</c>, <c>layers</c>, …).</exception>
+    public void Save(string path, IReadOnlyDictionary<string, string> metadata) => ModelFile.Save(this, path, metadata);
+
+    /// <summary>The <c>__metadata__</c> of a model file (the architecture's entries and any added by <see cref="Save(string, IReadOnlyDictionary{string, string})"/>), without reading the weights.</summary>
+    /// <exception cref="ModelFormatException">The header is malformed.</exception>
+    /// <exception cref="IOException">The file cannot be opened or read.</exception>
+    public static IReadOnlyDictionary<string, string> ReadMetadata(string path) => ModelFile.ReadMetadata(path);
+
+    /// <summary>
+    /// Rebuilds a network from a file written by <see cref="Save(string)"/>. A float32 file loads into
     /// <c>Network&lt;double&gt;</c> exactly and a float64 file into <c>Network&lt;float&gt;</c> rounded to nearest.
     /// The header is checked in full (length, JSON, dtypes, byte ranges, shapes against the architecture)
     /// before any tensor is read.

@@ -17,10 +17,19 @@ namespace ScratchNet.Persistence;
 /// </summary>
 internal static class ModelFile
 {
-    /// <summary>Writes <paramref name="network"/> to <paramref name="path"/> atomically.</summary>
-    public static void Save<T>(Network<T> network, string path) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The <c>__metadata__</c> keys this format owns; <see cref="Save"/> refuses extra entries that reuse them.</summary>
+    public static readonly IReadOnlySet<string> ReservedKeys = new HashSet<string>(
+        ["format", "library", "library_version", "dtype", "inputs", "outputs", "loss", "regularization_factor", "learning_rate", "layers"]);
+
+    /// <summary>Writes <paramref name="network"/> to <paramref name="path"/> atomically, with <paramref name="extraMetadata"/>
+    /// (e.g. the dataset it was trained on) added to <c>__metadata__</c>.</summary>
+    /// <exception cref="ArgumentException">An extra key is one of <see cref="ReservedKeys"/>.</exception>
+    public static void Save<T>(Network<T> network, string path, IReadOnlyDictionary<string, string>? extraMetadata = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        foreach (string key in extraMetadata?.Keys ?? [])
+            if (ReservedKeys.Contains(key)) throw new ArgumentException($"The model-file metadata key '{key}' is reserved for the architecture.", nameof(extraMetadata));
         var (tensors, metadata) = Describe(network);
+        foreach (var (key, value) in extraMetadata ?? new Dictionary<string, string>()) metadata[key] = value;
         AtomicFile.Write(path, stream => SafeTensors.Write(stream, tensors, metadata));
     }
 
@@ -95,6 +104,13 @@ internal static class ModelFile
             ["learning_rate"] = network.LearningRate.ToString("R", CultureInfo.InvariantCulture),
             ["layers"] = JsonSerializer.Serialize(layers),
         };
+    }
+
+    /// <summary>The file's <c>__metadata__</c>, header checked as by <see cref="Load"/> but no tensor read.</summary>
+    public static IReadOnlyDictionary<string, string> ReadMetadata(string path)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        return SafeTensors.ReadHeader(file, path).Metadata;
     }
 
     /// <summary>Reads a network back; F32 and F64 files both load into either element type (values converted, rounding to nearest).</summary>

@@ -9,7 +9,7 @@ using ScratchNet.Persistence;
 namespace ScratchNet.Training;
 
 /// <summary>
-/// Training checkpoints: one safetensors file holding the model exactly as <see cref="Network{T}.Save"/>
+/// Training checkpoints: one safetensors file holding the model exactly as <see cref="Network{T}.Save(string)"/>
 /// writes it (same tensor names and <c>__metadata__</c> keys), plus the optimiser's state tensors
 /// (<c>optimizer.{k}</c>), the early-stopping best weights (<c>best.{k}</c>), the epoch's shuffled training
 /// rows (<c>trainer.order</c>, I32), and under the metadata key <c>checkpoint</c> a JSON object with the
