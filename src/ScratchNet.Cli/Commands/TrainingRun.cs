@@ -18,39 +18,21 @@ internal sealed record RunResult(History History, bool Interrupted, double WallS
 }
 
 /// <summary>
-/// Runs <see cref="Trainer{T}.Train"/>, shows each epoch through an <see cref="ITrainingView"/> and
-/// stops when <paramref name="cancel"/> fires, keeping the epochs completed so far.
+/// Runs <see cref="Trainer{T}.Train(ScratchNet.Training.TrainOptions, CancellationToken)"/>, shows each epoch through an
+/// <see cref="ITrainingView"/>; when <c>cancel</c> fires the trainer stops after the current batch (writing its
+/// checkpoint when the options ask for one) and the epochs completed so far are kept.
 /// </summary>
-internal sealed class TrainingRun<T>(Trainer<T> trainer, int epochs, int batchSize, ITrainingView view) where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed class TrainingRun<T>(Trainer<T> trainer, ScratchNet.Training.TrainOptions options, ITrainingView view) where T : unmanaged, IFloatingPointIeee754<T>
 {
     public RunResult Execute(CancellationToken cancel)
     {
-        var completed = new List<EpochStats>(epochs + 1);
         var clock = Stopwatch.StartNew();
-        bool interrupted = view.Show(epochs, progress =>
+        var history = view.Show(options.Epochs, progress =>
         {
-            void OnEpoch(EpochStats stats)
-            {
-                completed.Add(stats);
-                progress.EpochCompleted(stats);
-                // The trainer has no cancellation of its own yet: stop between epochs by unwinding out of Train.
-                cancel.ThrowIfCancellationRequested();
-            }
-            trainer.EpochCompleted += OnEpoch;
-            try
-            {
-                trainer.Train(epochs, batchSize, verbose: false);
-                return false;
-            }
-            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
-            {
-                return true;
-            }
-            finally
-            {
-                trainer.EpochCompleted -= OnEpoch;
-            }
+            trainer.EpochCompleted += progress.EpochCompleted;
+            try { return trainer.Train(options, cancel); }
+            finally { trainer.EpochCompleted -= progress.EpochCompleted; }
         });
-        return new RunResult(new History(completed), interrupted, clock.Elapsed.TotalSeconds);
+        return new RunResult(history, history.StopReason == StopReason.Cancelled, clock.Elapsed.TotalSeconds);
     }
 }
