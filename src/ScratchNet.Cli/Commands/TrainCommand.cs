@@ -182,15 +182,21 @@ internal sealed class TrainOptions
     {
         string? configPath = parse.GetValue(_config);
         string? resume = parse.GetValue(_training.Resume);
+        RunConfig fromFile;
         if (resume is not null)
         {
-            if (configPath is not null) throw new UsageException("--resume takes the run's own config.json; leave out --config.");
-            configPath = Path.Combine(resume, RunConfig.FileName);
-            if (!File.Exists(configPath)) throw new UsageException($"--resume: '{resume}' is not a run folder: it has no {RunConfig.FileName}.");
-            if (!File.Exists(Path.Combine(resume, TrainingSetup.CheckpointFile)))
+            // The checkpoint carries the resolved configuration of the run that wrote it (config.json is written only
+            // when a run ends, and a killed run has none).
+            if (configPath is not null) throw new UsageException("--resume takes the configuration saved in the run's checkpoint; leave out --config.");
+            configPath = Path.Combine(resume, TrainingSetup.CheckpointFile);
+            if (!File.Exists(configPath))
                 throw new UsageException($"--resume: '{resume}' has no {TrainingSetup.CheckpointFile}; train with --checkpoint-every N to write one.");
+            fromFile = RunConfig.Parse(Checkpoint.ReadConfig(configPath) ?? throw new CheckpointFormatException($"{configPath}: the checkpoint holds no run configuration."), configPath);
         }
-        var fromFile = configPath is null ? new RunConfig() : RunConfig.Read(configPath);
+        else
+        {
+            fromFile = configPath is null ? new RunConfig() : RunConfig.Read(configPath);
+        }
         var fromCommandLine = new RunConfig
         {
             Dataset = parse.GetValue(_dataset),
@@ -221,11 +227,11 @@ internal sealed class TrainOptions
         if (resume is not null)
         {
             if (commandLine.Except(["epochs", "threads"]).FirstOrDefault() is { } other)
-                throw new UsageException($"--resume continues the run as its config.json says; only --epochs TOTAL and --threads may be given, not {RunConfig.OptionName(other)}.");
+                throw new UsageException($"--resume continues the run as configured; only --epochs TOTAL and --threads may be given, not {RunConfig.OptionName(other)}.");
             if (parse.GetValue(_out) is not null) throw new UsageException("--resume continues in the run's own folder; leave out --out.");
         }
         var settings = Resolve(given, configPath, commandLine, resume ?? parse.GetValue(_out));
-        return resume is null ? settings : settings with { ResumeFrom = Path.Combine(resume, TrainingSetup.CheckpointFile) };
+        return resume is null ? settings : settings with { ResumeFrom = configPath };
     }
 
     /// <summary>

@@ -47,7 +47,7 @@ internal sealed class TrainingSetup
     private readonly Option<int?> _checkpointEvery = Options.Number<int>("--checkpoint-every", $"Write RUN/{CheckpointFile} every N epochs and at the end (resume with --resume RUN).");
 
     /// <summary><c>--resume RUN_DIR</c>: not a setting but an action; the run's config.json supplies every setting.</summary>
-    public Option<string?> Resume { get; } = new("--resume") { Description = $"Continue the run in RUN_DIR from its {CheckpointFile} with its config.json (only --epochs TOTAL and --threads may be given)." };
+    public Option<string?> Resume { get; } = new("--resume") { Description = $"Continue the run in RUN_DIR from its {CheckpointFile}, configured as it was (only --epochs TOTAL and --threads may be given)." };
 
     public void AddTo(Command command)
     {
