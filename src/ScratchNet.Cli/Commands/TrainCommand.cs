@@ -53,6 +53,7 @@ public static class TrainCommand
             var network = BuildNetwork<T>(c, samples.FeatureCount, samples.TargetCount);
             foreach (string warning in network.Warnings) error.WriteLine($"warning: {warning}");
 
+            network.Optimizer = TrainingSetup.Optimizer<T>(c);
             var trainer = new Trainer<T>(network, samples, c.ValFraction!.Value, c.Stratify!.Value, c.Seed.Value);
             if (c.Test == true)
             {
@@ -75,7 +76,6 @@ public static class TrainCommand
             output.WriteLine($"# run folder: {s.OutDir}");
             output.Flush();
 
-            network.Optimizer = TrainingSetup.Optimizer<T>(c);
             Directory.CreateDirectory(s.OutDir);
             var run = new TrainingRun<T>(trainer, TrainingSetup.TrainOptions(c, s.OutDir, progress: null), view);
             var folder = new RunFolder(s.OutDir);
