@@ -21,7 +21,7 @@ public static class TrainCommand
     /// <summary>Creates the command; it writes epoch lines to <paramref name="output"/> and warnings to <paramref name="error"/>.</summary>
     public static Command Create(TextWriter output, TextWriter error)
     {
-        var options = new TrainOptions();
+        var options = new TrainCommandOptions();
         var command = new Command("train", "Train an MLP and print the report's per-epoch lines (E: n  tL  tA  vL  vA  s). Options left out come from --config, " +
                                            "else the dataset's recipe (see README). Writes a run folder (--out).");
         options.AddTo(command);
@@ -110,7 +110,7 @@ internal sealed record TrainSettings(RunConfig Config, DataRequest Data, string 
 /// The <c>train</c> options and how they combine with <c>--config</c> and the recipe. Each option is a
 /// <see cref="RunConfig"/> field of the same name (snake_case), so option and file cannot drift apart.
 /// </summary>
-internal sealed class TrainOptions
+internal sealed class TrainCommandOptions
 {
     private readonly Option<string?> _config = new("--config") { Description = "A run configuration (JSON, snake_case fields named as the options, e.g. a run folder's config.json); options given on the command line override it." };
     private readonly Option<string?> _dataset = new("--dataset")

@@ -18,39 +18,35 @@ internal sealed record RunResult(History History, bool Interrupted, double WallS
 }
 
 /// <summary>
-/// Runs <see cref="Trainer{T}.Train"/>, shows each epoch through an <see cref="ITrainingView"/> and
-/// stops when <paramref name="cancel"/> fires, keeping the epochs completed so far.
+/// Runs the trainer with per-batch progress shown through an <see cref="ITrainingView"/>; when
+/// <c>cancel</c> fires (Ctrl-C) the trainer stops after the batch that is running and the epochs
+/// completed so far are kept.
 /// </summary>
 internal sealed class TrainingRun<T>(Trainer<T> trainer, int epochs, int batchSize, ITrainingView view) where T : unmanaged, IFloatingPointIeee754<T>
 {
     public RunResult Execute(CancellationToken cancel)
     {
-        var completed = new List<EpochStats>(epochs + 1);
         var clock = Stopwatch.StartNew();
-        bool interrupted = view.Show(epochs, progress =>
+        var history = view.Show(epochs, progress =>
         {
-            void OnEpoch(EpochStats stats)
-            {
-                completed.Add(stats);
-                progress.EpochCompleted(stats);
-                // The trainer has no cancellation of its own yet: stop between epochs by unwinding out of Train.
-                cancel.ThrowIfCancellationRequested();
-            }
+            void OnEpoch(EpochStats stats) => progress.EpochCompleted(stats);
             trainer.EpochCompleted += OnEpoch;
             try
             {
-                trainer.Train(epochs, batchSize, verbose: false);
-                return false;
-            }
-            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
-            {
-                return true;
+                var options = new TrainOptions { Epochs = epochs, BatchSize = batchSize, Progress = new BatchReports(progress) };
+                return trainer.Train(options, cancel);
             }
             finally
             {
                 trainer.EpochCompleted -= OnEpoch;
             }
         });
-        return new RunResult(new History(completed), interrupted, clock.Elapsed.TotalSeconds);
+        return new RunResult(history, history.StopReason == StopReason.Cancelled, clock.Elapsed.TotalSeconds);
+    }
+
+    // Synchronous (Progress<T> would post to the thread pool and report after the epoch is over).
+    private sealed class BatchReports(ITrainingProgress progress) : IProgress<BatchProgress>
+    {
+        public void Report(BatchProgress value) => progress.BatchCompleted(value);
     }
 }
