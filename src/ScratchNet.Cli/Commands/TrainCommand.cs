@@ -36,9 +36,13 @@ public static class TrainCommand
 
     /// <summary>Trains as <paramref name="settings"/> say and fills the run folder; returns the exit code (0, or <see cref="Interrupted"/>).</summary>
     internal static int Run(TrainSettings settings, TextWriter output, TextWriter error, CancellationToken cancel, ITrainingView view) =>
+        Execute(settings, output, error, cancel, view).Result.Interrupted ? Interrupted : 0;
+
+    /// <summary>Trains as <paramref name="settings"/> say, fills the run folder and returns what the run produced.</summary>
+    internal static RunSummary Execute(TrainSettings settings, TextWriter output, TextWriter error, CancellationToken cancel, ITrainingView view) =>
         settings.Config.Dtype == "float64" ? Train<double>(settings, output, error, cancel, view) : Train<float>(settings, output, error, cancel, view);
 
-    private static int Train<T>(TrainSettings s, TextWriter output, TextWriter error, CancellationToken cancel, ITrainingView view) where T : unmanaged, IFloatingPointIeee754<T>
+    private static RunSummary Train<T>(TrainSettings s, TextWriter output, TextWriter error, CancellationToken cancel, ITrainingView view) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var c = s.Config;
         int previousThreads = Threading.ThreadCount;
@@ -74,11 +78,10 @@ public static class TrainCommand
                 output.WriteLine($"# interrupted after {history.Count - 1} of {c.Epochs} epochs; saving what was trained");
 
             var folder = new RunFolder(s.OutDir);
-            var metadata = ModelMetadata.For(c);
-            foreach (string path in folder.Write(c, history, network, metadata, $"{data.Name}: network {network}",
-                         new RunSummary(data.Name, network.ToString(), trainer.TrainRows.Count, trainer.ValidationRows.Count, result, c.Epochs.Value)))
+            var summary = new RunSummary(data.Name, network.ToString(), trainer.TrainRows.Count, trainer.ValidationRows.Count, result, c.Epochs.Value);
+            foreach (string path in folder.Write(c, history, network, ModelMetadata.For(c), $"{data.Name}: network {network}", summary))
                 output.WriteLine($"# wrote {path}");
-            return result.Interrupted ? Interrupted : 0;
+            return summary;
         }
         finally
         {

@@ -24,7 +24,7 @@ internal interface ITrainingView
 internal static class ConsoleView
 {
     public static ITrainingView For(TextWriter output) =>
-        ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive
+        Terminal.IsInteractive(output)
             ? new LiveView()
             : new PlainView(output);
 }
