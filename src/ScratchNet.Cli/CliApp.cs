@@ -23,6 +23,8 @@ public static class CliApp
         root.Subcommands.Add(DataCommand.Create(output, error));
         root.Subcommands.Add(ExportCommand.Create(output));
         root.Subcommands.Add(EvaluateCommand.Create(output, error));
+        root.Subcommands.Add(PredictCommand.Create(output));
+        root.Subcommands.Add(PlotCommand.Create(output));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
