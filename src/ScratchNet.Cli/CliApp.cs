@@ -25,6 +25,7 @@ public static class CliApp
         root.Subcommands.Add(EvaluateCommand.Create(output, error));
         root.Subcommands.Add(PredictCommand.Create(output));
         root.Subcommands.Add(PlotCommand.Create(output));
+        root.Subcommands.Add(ReportCommand.Create(output, error));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

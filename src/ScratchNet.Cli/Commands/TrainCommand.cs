@@ -209,7 +209,8 @@ internal sealed class TrainCommandOptions
             Reg = NonNegative(given.Reg ?? recipe.Regularization, Name("reg")),
             Epochs = AtLeastOne(given.Epochs ?? recipe.Epochs, Name("epochs")),
             BatchSize = AtLeastOne(given.BatchSize ?? recipe.BatchSize, Name("batch_size")),
-            Init = given.Init ?? recipe.Init,
+            // The recipe's weight scales belong to the recipe's layers; other layers get He initialisation.
+            Init = given.Init ?? (given.Layers is null ? recipe.Init : null),
             Seed = given.Seed ?? 0,
             Threads = AtLeastOne(given.Threads ?? Environment.ProcessorCount, Name("threads")),
             Dtype = dtype,
