@@ -107,7 +107,8 @@ public static class ReportCommand
         text.Append(
             $"`scratchnet report{(quick ? " --quick" : "")}{(dataDir is null ? "" : $" --data-dir {dataDir}")}` on {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, " +
             $"{Environment.ProcessorCount} cores, .NET {Environment.Version}. Same networks, losses, λ, learning rates, batch size 1 and weight scales as the report; " +
-            "the report's numbers are its sections' \"Statistics\" blocks (final epoch; validation: the 20 % held out of the training files).\n\n");
+            "the report's numbers are its sections' \"Statistics\" blocks (final epoch; validation: the 20 % held out of the training files). " +
+            "ScratchNet's wall time runs from the statistics before training (epoch −1) to the last epoch's, on the CPU; samples/s counts each epoch's steps and statistics passes.\n\n");
         if (quick) text.Append("**--quick**: a smoke test with 1–2 epochs per experiment, not comparable with the report's 10 and 50.\n\n");
         if (interrupted) text.Append("**Interrupted by Ctrl-C**: the last experiment stopped early.\n\n");
         text.Append("| experiment | who | epochs | train loss | train acc | val loss | val acc | wall time | samples/s |\n|---|---|---|---|---|---|---|---|---|\n");
