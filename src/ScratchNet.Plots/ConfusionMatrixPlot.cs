@@ -67,8 +67,14 @@ public static class ConfusionMatrixPlot
         double[] positions = [.. Enumerable.Range(0, n).Select(i => (double)i)];
         plot.Axes.Bottom.SetTicks(positions, [.. classNames]);
         plot.Axes.Left.SetTicks([.. positions.Select(y => n - 1 - y)], [.. classNames]);
-        if (classNames.Any(name => name.Length > 3)) plot.Axes.Bottom.TickLabelStyle.Rotation = -45;
-        if (classNames.Any(name => name.Length > 3)) plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleRight;
+        int longest = classNames.Max(name => name.Length);
+        if (longest > 3)
+        {
+            // Long names slant; the axis is sized for them (ScottPlot does not measure rotated labels).
+            plot.Axes.Bottom.TickLabelStyle.Rotation = -45;
+            plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleRight;
+            plot.Axes.Bottom.MinimumSize = 30 + 6 * longest;
+        }
         plot.Axes.SetLimits(-0.5, n - 0.5, -0.5, n - 0.5);
         plot.Title(title);
         plot.XLabel("predicted class (shade: share of the true class)");

@@ -110,7 +110,7 @@ public static class EvaluateCommand
         console.Write(matrix);
 
         string png = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(run.Path))!, "confusion.png");
-        ConfusionMatrixPlot.Save(confusion, names, string.Create(CultureInfo.InvariantCulture, $"{data.Name}, {split}: accuracy {accuracy:F3} ({rows.Length} samples)"), png);
+        ConfusionMatrixPlot.Save(confusion, names, string.Create(CultureInfo.InvariantCulture, $"{request.Dataset}, {split}: accuracy {accuracy:F3} ({rows.Length} samples)"), png);
         output.WriteLine($"# wrote {png}");
         return 0;
     }
