@@ -17,6 +17,9 @@ public sealed class DivergenceException(string message, int epoch, int batch = -
 
     /// <summary>The batch (0-based, within the epoch) whose loss was not finite; −1 when it was the epoch's evaluated loss.</summary>
     public int Batch { get; } = batch;
+
+    /// <summary>The epochs completed before the divergence (from −1), when a trainer threw it; the network holds the weights of the last of them.</summary>
+    public Training.History? History { get; init; }
 }
 
 /// <summary>A checkpoint file is malformed, truncated, or does not fit the trainer asked to resume from it; the message names the file and the fault.</summary>

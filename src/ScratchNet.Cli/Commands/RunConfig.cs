@@ -34,6 +34,26 @@ public sealed class RunConfig
     public double? ValFraction { get; set; }
     public bool? Stratify { get; set; }
 
+    // Training beyond the report (see TrainingSetup): optimiser, schedule, regularisers, guards, checkpoints.
+    public string? InitScheme { get; set; }
+    public string? Activation { get; set; }
+    public double? Dropout { get; set; }
+    public string? Optimizer { get; set; }
+    public double? Momentum { get; set; }
+    public double? WeightDecay { get; set; }
+    public double? ClipNorm { get; set; }
+    public string? Schedule { get; set; }
+    public int? Warmup { get; set; }
+    public int? StepSize { get; set; }
+    public double? Gamma { get; set; }
+    public double? MinLr { get; set; }
+    public int? PlateauPatience { get; set; }
+    public int? EarlyStopping { get; set; }
+    public string? Monitor { get; set; }
+    public double? MinDelta { get; set; }
+    public bool? Test { get; set; }
+    public int? CheckpointEvery { get; set; }
+
     // The settings, in declaration order (instance properties only: FieldNames is static).
     private static readonly System.Reflection.PropertyInfo[] Fields =
         typeof(RunConfig).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance);

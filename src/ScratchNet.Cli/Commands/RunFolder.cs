@@ -66,6 +66,11 @@ internal sealed record RunSummary(string Dataset, string Network, int TrainRows,
         text.Append(CultureInfo.InvariantCulture, $"| Final Training Accuracy | {final.TrainAccuracy:F3} |\n");
         text.Append(CultureInfo.InvariantCulture, $"| Final Validation Loss | {final.ValidationLoss:F3} |\n");
         text.Append(CultureInfo.InvariantCulture, $"| Final Validation Accuracy | {final.ValidationAccuracy:F3} |\n");
+        if (Result.History.HasTestSet)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"| Final Test Loss | {final.TestLoss:F3} |\n");
+            text.Append(CultureInfo.InvariantCulture, $"| Final Test Accuracy | {final.TestAccuracy:F3} |\n");
+        }
         text.Append(CultureInfo.InvariantCulture, $"| Wall time | {Duration(Result.WallSeconds)} |\n");
         text.Append(CultureInfo.InvariantCulture, $"| Training samples/s | {Result.SamplesPerSecond(TrainRows):F0} |\n\n");
         text.Append("Wall time runs from the statistics before training (epoch −1) to the last epoch's; samples/s counts the epochs' steps and statistics passes.\n\n");
@@ -117,20 +122,25 @@ internal static class HistoryFiles
     private static History ReadCsv(string path)
     {
         string[] lines = File.ReadAllLines(path);
-        if (lines.Length == 0 || lines[0].Trim() != History.CsvHeader)
-            throw new DataFormatException($"{path}: line 1: expected the header '{History.CsvHeader}'.");
+        string withTest = $"{History.CsvHeader},{History.CsvTestColumns}";
+        if (lines.Length == 0 || (lines[0].Trim() != History.CsvHeader && lines[0].Trim() != withTest))
+            throw new DataFormatException($"{path}: line 1: expected the header '{History.CsvHeader}' (or '{withTest}').");
+        bool hasTest = lines[0].Trim() == withTest;
+        int columns = hasTest ? 8 : 6;
         var epochs = new List<EpochStats>();
         for (int n = 1; n < lines.Length; n++)
         {
             if (lines[n].Length == 0) continue;
             string[] cells = lines[n].Split(',');
-            var values = new double[6];
-            if (cells.Length != 6 || !cells.Select((c, i) => double.TryParse(c, NumberStyles.Float, CultureInfo.InvariantCulture, out values[i])).All(ok => ok))
-                throw new DataFormatException($"{path}: line {n + 1}: expected 6 numbers, got '{lines[n]}'.");
-            epochs.Add(new EpochStats((int)values[0], values[1], values[2], values[3], values[4], values[5]));
+            var values = new double[columns];
+            if (cells.Length != columns || !cells.Select((c, i) => double.TryParse(c, NumberStyles.Float, CultureInfo.InvariantCulture, out values[i])).All(ok => ok))
+                throw new DataFormatException($"{path}: line {n + 1}: expected {columns} numbers, got '{lines[n]}'.");
+            epochs.Add(hasTest
+                ? new EpochStats((int)values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7])
+                : new EpochStats((int)values[0], values[1], values[2], values[3], values[4], values[5]));
         }
         if (epochs.Count == 0) throw new DataFormatException($"{path}: the history has no epochs.");
-        return new History(epochs);
+        return new History(epochs, hasTest);
     }
 
     private static History ReadJson(string path)

@@ -53,33 +53,65 @@ public static class TrainCommand
             var samples = data.Samples;
             // Without init: He initialisation, whose scale suits the ReLU after each hidden layer. Written out as
             // numbers, so the run's config.json builds the same weights (AddLinear with these scales is He).
-            c.Init ??= [.. c.Layers!.Prepend(samples.FeatureCount).Select(Network<T>.HeScale)];
+            if (c.InitScheme is null) c.Init ??= [.. c.Layers!.Prepend(samples.FeatureCount).Select(Network<T>.HeScale)];
             var network = BuildNetwork<T>(c, samples.FeatureCount, samples.TargetCount);
             foreach (string warning in network.Warnings) error.WriteLine($"warning: {warning}");
 
             var trainer = new Trainer<T>(network, samples, c.ValFraction!.Value, c.Stratify!.Value, c.Seed.Value);
+            if (c.Test == true)
+            {
+                var test = DataLoader.Load<T>(DataOptions.Read(c.Dataset!, DatasetSplit.Test, c.DataDir, c.Labels, c.CsvLabel, c.CsvHeader), c.Seed.Value, error);
+                trainer.TestSamples = test.Samples;
+                output.WriteLine($"# test set: {test.Description} ({test.Samples.Count} samples)");
+            }
+            if (s.ResumeFrom is { } checkpoint)
+            {
+                trainer.Resume(checkpoint);
+                output.WriteLine($"# resuming from {checkpoint}");
+            }
             if (data.Images is { } images)
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"# {images}; pixels held as bytes: {images.ByteSize / 1e6:F1} MB ({images.Pixels.LongLength * (typeof(T) == typeof(float) ? 4 : 8) / 1e6:F1} MB as {c.Dtype})"));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"# {data.Name}: {data.Description}; {trainer.TrainRows.Count} train, {trainer.ValidationRows.Count} validation; network {network}; " +
-                $"lr {c.Lr}, reg {c.Reg}, batch {c.BatchSize}, {c.Epochs} epochs, {c.Dtype}, seed {c.Seed}, {c.Threads} threads"));
+                $"lr {c.Lr}, reg {c.Reg}, batch {c.BatchSize}, {c.Epochs} epochs, {c.Dtype}, seed {c.Seed}, {c.Threads} threads; " +
+                $"optimizer {c.Optimizer}{(c.ClipNorm is { } clip ? $" (clip {clip})" : "")}, schedule {c.Schedule}"));
             output.WriteLine($"# run folder: {s.OutDir}");
             output.Flush();
 
-            var run = new TrainingRun<T>(trainer, c.Epochs!.Value, c.BatchSize!.Value, view);
-            var result = run.Execute(cancel);
+            network.Optimizer = TrainingSetup.Optimizer<T>(c);
+            Directory.CreateDirectory(s.OutDir);
+            var run = new TrainingRun<T>(trainer, TrainingSetup.TrainOptions(c, s.OutDir, progress: null), view);
+            var folder = new RunFolder(s.OutDir);
+            var metadata = ModelMetadata.For(c);
+            RunResult result;
+            try
+            {
+                result = run.Execute(cancel);
+            }
+            catch (DivergenceException e) when (e.History is { } sofar)
+            {
+                // The trainer put back the weights of the last good epoch: keep them, then fail with the one-line message.
+                folder.Write(c, sofar, network, metadata, $"{data.Name}: network {network}",
+                    new RunSummary(data.Name, network.ToString(), trainer.TrainRows.Count, trainer.ValidationRows.Count, new RunResult(sofar, false, 0), c.Epochs!.Value));
+                throw;
+            }
             var history = result.History;
             var final = history.Final;
+            string testStats = history.HasTestSet ? string.Create(CultureInfo.InvariantCulture, $"test loss {final.TestLoss:F4}, accuracy {final.TestAccuracy:F4}; ") : "";
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"# final: train loss {final.TrainLoss:F4}, accuracy {final.TrainAccuracy:F4}; validation loss {final.ValidationLoss:F4}, accuracy {final.ValidationAccuracy:F4}; " +
-                $"{result.TrainingSeconds:F1} s, {result.SamplesPerSecond(trainer.TrainRows.Count):F0} samples/s"));
+                $"{testStats}{result.TrainingSeconds:F1} s, {result.SamplesPerSecond(trainer.TrainRows.Count):F0} samples/s"));
+            if (history.StopReason == StopReason.EarlyStopped)
+                output.WriteLine($"# early stopping after epoch {final.Epoch}: no improvement of {c.Monitor} for {c.EarlyStopping} epochs");
+            if (history.BestEpoch is { } best && c.EarlyStopping is not null)
+                output.WriteLine($"# the model holds the weights of epoch {best}, the best by {c.Monitor}");
             if (result.Interrupted)
-                output.WriteLine($"# interrupted after {history.Count - 1} of {c.Epochs} epochs; saving what was trained");
+                output.WriteLine($"# interrupted after {history.Count - 1} of {c.Epochs} epochs; saving what was trained" +
+                                 (c.CheckpointEvery is not null ? $" (resume with --resume {s.OutDir})" : ""));
 
-            var folder = new RunFolder(s.OutDir);
-            var summary = new RunSummary(data.Name, network.ToString(), trainer.TrainRows.Count, trainer.ValidationRows.Count, result, c.Epochs.Value);
-            foreach (string path in folder.Write(c, history, network, ModelMetadata.For(c), $"{data.Name}: network {network}", summary))
+            var summary = new RunSummary(data.Name, network.ToString(), trainer.TrainRows.Count, trainer.ValidationRows.Count, result, c.Epochs!.Value);
+            foreach (string path in folder.Write(c, history, network, metadata, $"{data.Name}: network {network}", summary))
                 output.WriteLine($"# wrote {path}");
             return summary;
         }
@@ -97,8 +129,11 @@ public static class TrainCommand
         int[] widths = [.. c.Layers!, outputs];
         for (int k = 0; k < widths.Length; k++)
         {
-            network.AddLinear(widths[k], w: c.Init![k], regularization: c.Reg.Value > 0);
-            if (k < widths.Length - 1) network.AddRelu();
+            if (c.InitScheme is { } scheme) network.AddLinear(widths[k], TrainingSetup.InitOf(scheme), regularization: c.Reg.Value > 0);
+            else network.AddLinear(widths[k], w: c.Init![k], regularization: c.Reg.Value > 0);
+            if (k == widths.Length - 1) break;
+            TrainingSetup.AddActivation(network, c.Activation);
+            if (c.Dropout is { } rate and > 0) network.AddDropout(rate);
         }
         if (loss == Loss.CrossEntropy) network.AddSoftmax();
         network.Build();
@@ -107,7 +142,7 @@ public static class TrainCommand
 }
 
 /// <summary>A resolved run: every field of <see cref="Config"/> set, the data request it makes, and the run folder.</summary>
-internal sealed record TrainSettings(RunConfig Config, DataRequest Data, string OutDir);
+internal sealed record TrainSettings(RunConfig Config, DataRequest Data, string OutDir, string? ResumeFrom = null);
 
 /// <summary>
 /// The <c>train</c> options and how they combine with <c>--config</c> and the recipe. Each option is a
@@ -128,19 +163,21 @@ internal sealed class TrainCommandOptions
     private readonly Option<double?> _reg = Options.Number<double>("--reg", "L2 weight penalty factor λ in λ·ΣW² (≥ 0), applied to every linear layer.");
     private readonly Option<int?> _epochs = Options.Number<int>("--epochs", "Passes over the training set (≥ 1).");
     private readonly Option<int?> _batchSize = Options.Number<int>("--batch-size", "Samples per SGD step (≥ 1); the report used 1.");
-    private readonly Option<string?> _init = new("--init") { Description = "Per linear layer, the report's weight scale w (weights w·N(0,1)), e.g. 0.001,0.0025,0.03. Default: He initialisation." };
+    private readonly Option<string?> _init = new("--init") { Description = "Per linear layer, the report's weight scale w (weights w·N(0,1)), e.g. 0.001,0.0025,0.03; or an initialiser: xavier, xavier-uniform, he, he-uniform. Default: He (normal) scales." };
     private readonly Option<ulong?> _seed = Options.Number<ulong>("--seed", "Seed for data generation, weights, split and shuffling (default 0).");
     private readonly Option<int?> _threads = Options.Number<int>("--threads", "Threads for the kernels (default: all cores).");
     private readonly Option<string?> _out = new("--out") { Description = "The run folder (created if missing): config.json, history.csv/.json, curves.png/.svg, model.safetensors, summary.md. Default: runs/DATASET-yyyyMMdd-HHmmss." };
     private readonly Option<string?> _dtype = Options.Choice("--dtype", "Element type (default float32).", ["float32", "float64"]);
     private readonly Option<double?> _valFraction = Options.Number<double>("--val-fraction", "Share of samples held out for validation, in (0, 1) (default 0.2).");
     private readonly Option<bool> _stratify = new("--stratify") { Description = "Split train/validation class by class, keeping class proportions." };
+    private readonly TrainingSetup _training = new();
 
     public void AddTo(Command command)
     {
         foreach (var option in (Option[])[_config, _dataset, _layers, _loss, _lr, _reg, _epochs, _batchSize, _init, _seed, _threads, _out, _dtype, _valFraction, _stratify])
             command.Options.Add(option);
         _data.AddTo(command);
+        _training.AddTo(command);
     }
 
     /// <summary>Combines the command line, the <c>--config</c> file and the recipe into a checked, fully set configuration.</summary>
@@ -148,6 +185,15 @@ internal sealed class TrainCommandOptions
     public TrainSettings Resolve(ParseResult parse)
     {
         string? configPath = parse.GetValue(_config);
+        string? resume = parse.GetValue(_training.Resume);
+        if (resume is not null)
+        {
+            if (configPath is not null) throw new UsageException("--resume takes the run's own config.json; leave out --config.");
+            configPath = Path.Combine(resume, RunConfig.FileName);
+            if (!File.Exists(configPath)) throw new UsageException($"--resume: '{resume}' is not a run folder: it has no {RunConfig.FileName}.");
+            if (!File.Exists(Path.Combine(resume, TrainingSetup.CheckpointFile)))
+                throw new UsageException($"--resume: '{resume}' has no {TrainingSetup.CheckpointFile}; train with --checkpoint-every N to write one.");
+        }
         var fromFile = configPath is null ? new RunConfig() : RunConfig.Read(configPath);
         var fromCommandLine = new RunConfig
         {
@@ -162,15 +208,28 @@ internal sealed class TrainCommandOptions
             Reg = parse.GetValue(_reg),
             Epochs = parse.GetValue(_epochs),
             BatchSize = parse.GetValue(_batchSize),
-            Init = parse.GetValue(_init) is { } i ? ParseList(i, "--init", s => double.Parse(s, CultureInfo.InvariantCulture), v => v >= 0 && double.IsFinite(v), "non-negative numbers") : null,
+            Init = parse.GetValue(_init) is { } i && !TrainingSetup.InitSchemes.Contains(i) ? ParseList(i, "--init", s => double.Parse(s, CultureInfo.InvariantCulture), v => v >= 0 && double.IsFinite(v), "non-negative numbers") : null,
+            InitScheme = parse.GetValue(_init) is { } scheme && TrainingSetup.InitSchemes.Contains(scheme) ? scheme : null,
             Seed = parse.GetValue(_seed),
             Threads = parse.GetValue(_threads),
             Dtype = parse.GetValue(_dtype),
             ValFraction = parse.GetValue(_valFraction),
             Stratify = parse.GetValue(_stratify) ? true : null,
         };
-        var settings = Resolve(fromFile.OverriddenBy(fromCommandLine), configPath, fromCommandLine.SetFields().ToHashSet(), parse.GetValue(_out));
-        return settings;
+        _training.Read(parse, fromCommandLine);
+        var given = fromFile.OverriddenBy(fromCommandLine);
+        // --init on the command line replaces the file's initialisation, whichever form each takes.
+        if (fromCommandLine.InitScheme is not null) given.Init = null;
+        if (fromCommandLine.Init is not null) given.InitScheme = null;
+        var commandLine = fromCommandLine.SetFields().ToHashSet();
+        if (resume is not null)
+        {
+            if (commandLine.Except(["epochs", "threads"]).FirstOrDefault() is { } other)
+                throw new UsageException($"--resume continues the run as its config.json says; only --epochs TOTAL and --threads may be given, not {RunConfig.OptionName(other)}.");
+            if (parse.GetValue(_out) is not null) throw new UsageException("--resume continues in the run's own folder; leave out --out.");
+        }
+        var settings = Resolve(given, configPath, commandLine, resume ?? parse.GetValue(_out));
+        return resume is null ? settings : settings with { ResumeFrom = Path.Combine(resume, TrainingSetup.CheckpointFile) };
     }
 
     /// <summary>
@@ -217,6 +276,12 @@ internal sealed class TrainCommandOptions
             ValFraction = (given.ValFraction ?? 0.2) is var f && f > 0 && f < 1 ? f : throw new UsageException($"{Name("val_fraction")} must lie strictly between 0 and 1, got {f.ToString(CultureInfo.InvariantCulture)}."),
             Stratify = given.Stratify ?? false,
         };
+        TrainingSetup.Resolve(given, config, Name);
+        if (config.InitScheme is not null)
+        {
+            if (given.Init is not null) throw new UsageException($"{Name("init")}: give weight scales or an initialiser ({string.Join(", ", TrainingSetup.InitSchemes)}), not both.");
+            config.Init = null;
+        }
         if (config.Init is { } scales)
         {
             if (scales.Length != hidden.Length + 1)

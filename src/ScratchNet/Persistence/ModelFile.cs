@@ -34,19 +34,23 @@ internal static class ModelFile
     }
 
     /// <summary>The safetensors entries (name, dtype, shape, bytes) and <c>__metadata__</c> of <paramref name="network"/>'s model file.</summary>
-    public static (List<(string Name, SafeTensorDType DType, long[] Shape, byte[] Data)> Tensors, Dictionary<string, string> Metadata) Describe<T>(Network<T> network)
+    public static (List<(string Name, SafeTensorDType DType, long[] Shape, byte[] Data)> Tensors, Dictionary<string, string> Metadata) Describe<T>(Network<T> network, bool raw = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var dtype = DTypeOf<T>();
-        var tensors = NamedTensors(network).Select(t => (t.Name, dtype, t.Shape, Bytes<T>(t.Tensor.Span, dtype))).ToList();
+        var tensors = NamedTensors(network, raw).Select(t => (t.Name, dtype, t.Shape, Bytes<T>(t.Tensor.Span, dtype))).ToList();
         return (tensors, Metadata(network));
     }
 
     /// <summary>The file's dtype for element type <typeparamref name="T"/>.</summary>
     public static SafeTensorDType DTypeOf<T>() => typeof(T) == typeof(float) ? SafeTensorDType.F32 : SafeTensorDType.F64;
 
-    /// <summary>The network's live tensors under their state-dict names, with the shapes the file gives them.</summary>
-    public static List<(string Name, Tensor<T> Tensor, long[] Shape)> NamedTensors<T>(Network<T> network) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>
+    /// The network's live tensors under their state-dict names, with the shapes the file gives them. With
+    /// <paramref name="raw"/>, a Linear's weight is its storage as it stands, a deferred SGD step not applied
+    /// (see <see cref="Linear{T}.PendingStep"/>); else the value with every step applied.
+    /// </summary>
+    public static List<(string Name, Tensor<T> Tensor, long[] Shape)> NamedTensors<T>(Network<T> network, bool raw = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         network.Build();
         var tensors = new List<(string, Tensor<T>, long[])>();
@@ -55,7 +59,7 @@ internal static class ModelFile
             switch (network.Layers[i])
             {
                 case Linear<T> linear:
-                    tensors.Add(($"{i}.weight", linear.Weight.Value, [linear.OutputSize, linear.InputSize]));
+                    tensors.Add(($"{i}.weight", raw ? linear.Weight.Storage : linear.Weight.Value, [linear.OutputSize, linear.InputSize]));
                     tensors.Add(($"{i}.bias", linear.Bias.Value, [linear.OutputSize]));
                     break;
                 case BatchNorm1d<T> norm:

@@ -37,8 +37,16 @@ public static class Checkpoint
     internal static void Write<T>(string path, Trainer<T> trainer, TrainingState<T> state, string? config) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var network = trainer.Network;
-        var (tensors, metadata) = ModelFile.Describe(network);
+        var (tensors, metadata) = ModelFile.Describe(network, raw: true);
         var dtype = ModelFile.DTypeOf<T>();
+        var pending = new List<(int Layer, T Rate, T Keep)>();
+        for (int i = 0; i < network.Layers.Count; i++)
+        {
+            if (network.Layers[i] is not Linear<T> { PendingStep: { } step }) continue;
+            tensors.Add(($"pending.{i}.input", dtype, Shape(step.Input), ModelFile.Bytes<T>(step.Input.Span, dtype)));
+            tensors.Add(($"pending.{i}.gradient", dtype, Shape(step.Gradient), ModelFile.Bytes<T>(step.Gradient.Span, dtype)));
+            pending.Add((i, step.Rate, step.Keep));
+        }
         var stateful = LearningRates.StatefulOf(network.Optimizer);
         if (stateful is not null)
             for (int k = 0; k < stateful.State.Count; k++) tensors.Add(($"optimizer.{k}", dtype, Shape(stateful.State[k]), ModelFile.Bytes<T>(stateful.State[k].Span, dtype)));
@@ -94,6 +102,17 @@ public static class Checkpoint
                 w.WriteEndArray();
             }
             w.WriteEndArray();
+            // Deferred SGD steps of Linear layers (batch 1, first layer): tensors pending.{layer}.input/.gradient.
+            w.WriteStartArray("pending_steps");
+            foreach (var (layer, rate, keep) in pending)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("layer", layer);
+                w.WriteString("rate", Text(double.CreateChecked(rate)));
+                w.WriteString("keep", Text(double.CreateChecked(keep)));
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
             if (config is not null) w.WriteString("config", config);
             w.WriteEndObject();
         }
@@ -141,17 +160,28 @@ public static class Checkpoint
         }
         if (!entries.TryGetValue("trainer.order", out var orderEntry) || orderEntry.DType != SafeTensorDType.I32 || orderEntry.Shape.Length != 1 || orderEntry.Shape[0] != trainer.TrainRows.Count)
             throw Error(path, $"tensor 'trainer.order' must be I32 of shape [{trainer.TrainRows.Count}]");
+        var pendingSteps = new List<(Linear<T> Layer, Tensor<T> Input, Tensor<T> Gradient, T Rate, T Keep)>();
+        foreach (var (layer, rate, keep) in parsed.PendingSteps)
+        {
+            if (layer < 0 || layer >= network.Layers.Count || network.Layers[layer] is not Linear<T> linear)
+                throw Error(path, $"it holds a deferred step for layer {layer}, which is not a linear layer");
+            pendingSteps.Add((linear,
+                ReadEntry<T>(file, header, entries, $"pending.{layer}.input", [1, linear.InputSize], dtype, path),
+                ReadEntry<T>(file, header, entries, $"pending.{layer}.gradient", [1, linear.OutputSize], dtype, path),
+                T.CreateChecked(rate), T.CreateChecked(keep)));
+        }
         var orderBytes = ReadBytes(file, header, orderEntry, path);
         var order = new int[trainer.TrainRows.Count];
         for (int i = 0; i < order.Length; i++) order[i] = BinaryPrimitives.ReadInt32LittleEndian(orderBytes.AsSpan(4 * i));
         if (!order.Order().SequenceEqual(trainer.TrainRows.Order()))
             throw Error(path, "its shuffled training rows are not this trainer's training rows (other data, split or seed?)");
-        int known = named.Count + parsed.OptimizerTensors + parsed.BestTensors + 1;
+        int known = named.Count + parsed.OptimizerTensors + parsed.BestTensors + 2 * pendingSteps.Count + 1;
         if (header.Tensors.Count != known)
             throw Error(path, $"it holds {header.Tensors.Count} tensors, {header.Tensors.Count - known} more than the network, optimiser and trainer account for");
 
         // Everything is read and checked: load it.
         for (int i = 0; i < named.Count; i++) modelValues[i].Span.CopyTo(named[i].Tensor.Span);
+        foreach (var (layer, input, gradient, rate, keep) in pendingSteps) layer.SetPendingStep(input.Span, gradient.Span, rate, keep);
         if (stateful is not null)
         {
             if (optimizerState.Count > 0) stateful.LoadState(network.Parameters, optimizerState, parsed.StepCount);
@@ -181,7 +211,7 @@ public static class Checkpoint
     private sealed record Parsed(
         int NextEpoch, int NextBatch, int BatchSize, StopReason StopReason, ulong[] ShuffleRng, List<ulong[]> DropoutRngs,
         double LearningRate, long StepCount, int OptimizerTensors, double EarlyBest, int EarlyBestEpoch, int EarlyBadEpochs, int BestTensors,
-        (double, double, int, int)? Plateau, List<EpochStats> History, string? Config);
+        (double, double, int, int)? Plateau, List<EpochStats> History, List<(int Layer, double Rate, double Keep)> PendingSteps, string? Config);
 
     private static Parsed ParseState<T>(JsonElement root, string path, Trainer<T> trainer) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -226,10 +256,12 @@ public static class Checkpoint
         }
         if (history.Count == 0 || history[0].Epoch != -1 || history.Count != nextEpoch + 1)
             throw Error(path, $"its history has {history.Count} rows; a checkpoint before epoch {nextEpoch} needs {nextEpoch + 1}, from epoch -1");
+        var pending = root.GetProperty("pending_steps").EnumerateArray()
+            .Select(e => (e.GetProperty("layer").GetInt32(), Number(e.GetProperty("rate")), Number(e.GetProperty("keep")))).ToList();
         string? config = root.TryGetProperty("config", out var c) ? c.GetString() : null;
         return new Parsed(nextEpoch, nextBatch, batchSize, stop, Words(root.GetProperty("shuffle_rng")), dropoutRngs, rate, steps, stateTensors,
             Number(early.GetProperty("best")), early.GetProperty("best_epoch").GetInt32(), early.GetProperty("bad_epochs").GetInt32(),
-            early.GetProperty("best_tensors").GetInt32(), plateau, history, config);
+            early.GetProperty("best_tensors").GetInt32(), plateau, history, pending, config);
     }
 
     private static SafeTensors.Header ReadHeader(FileStream file, string path)

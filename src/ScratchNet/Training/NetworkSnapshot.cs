@@ -26,11 +26,16 @@ internal sealed class NetworkSnapshot<T> where T : unmanaged, IFloatingPointIeee
     /// <summary>Whether <see cref="Capture"/> has run.</summary>
     public bool Taken { get; private set; }
 
-    /// <summary>The network's live tensors in snapshot order: parameter values, then running mean and variance of each batch norm.</summary>
-    public static List<Tensor<T>> Tensors(Network<T> network)
+    /// <summary>
+    /// The network's live tensors in snapshot order: parameter values, then running mean and variance of each batch
+    /// norm. With <paramref name="raw"/> a Linear's deferred SGD step is left pending (reading it leaves it to the fused
+    /// pass that would have applied it; a capture mid-epoch after a resume then holds the weights one step earlier);
+    /// else it is applied first, as before writing.
+    /// </summary>
+    public static List<Tensor<T>> Tensors(Network<T> network, bool raw = false)
     {
         var tensors = new List<Tensor<T>>();
-        foreach (var parameter in network.Parameters) tensors.Add(parameter.Value);
+        foreach (var parameter in network.Parameters) tensors.Add(raw ? parameter.Storage : parameter.Value);
         foreach (var layer in network.Layers)
             if (layer is BatchNorm1d<T> norm) { tensors.Add(norm.RunningMean); tensors.Add(norm.RunningVariance); }
         return tensors;
@@ -41,7 +46,7 @@ internal sealed class NetworkSnapshot<T> where T : unmanaged, IFloatingPointIeee
 
     public void Capture()
     {
-        Copy(Tensors(_network), _copies);
+        Copy(Tensors(_network, raw: true), _copies);
         if (_withOptimizer && LearningRates.StatefulOf(_network.Optimizer) is { } optimizer)
         {
             Copy(optimizer.State, _optimizerCopies);

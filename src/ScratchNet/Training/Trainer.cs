@@ -176,7 +176,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
                     throw new DivergenceException(
                         $"Training diverged in epoch {epoch}, batch {batch} of {batchCount}: the batch loss is {loss}. " +
                         $"The weights are back to those at the start of epoch {epoch}. Lower the learning rate or the initial weight scale, or clip the gradients.",
-                        epoch, batch);
+                        epoch, batch) { History = new History(state.History, _testSamples is not null) };
                 }
                 options.Progress?.Report(new BatchProgress(epoch, batch, batchCount, start + count, loss, learningRate));
                 if (batch + 1 < batchCount && cancellation.IsCancellationRequested)
@@ -197,7 +197,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 throw new DivergenceException(
                     $"Training diverged in epoch {epoch}: the training loss after it is {stats.TrainLoss}. " +
                     $"The weights are back to those at the start of epoch {epoch}. Lower the learning rate or the initial weight scale.",
-                    epoch);
+                    epoch) { History = new History(state.History, _testSamples is not null) };
             }
             if (options.Plateau is { } p) LearningRates.Set(Network.Optimizer, p.Observe(MetricOf(stats, options.PlateauMonitor)));
             if (early is not null && EarlyStop(early, state, stats, best)) reason = StopReason.EarlyStopped;
