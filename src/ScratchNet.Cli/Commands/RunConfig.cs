@@ -10,6 +10,9 @@ namespace ScratchNet.Cli.Commands;
 /// <c>batch_size</c>); lists are JSON arrays (<c>"layers": [800, 300]</c>). A null field is "not set": the
 /// command line sets it, else the dataset's recipe. The <c>config.json</c> that <c>train</c> writes has every
 /// field resolved (the weight scales included, He's too), so <c>train --config</c> on it reruns the same run.
+/// A new <c>train</c> setting is a property here (nullable; its JSON name is the option's name in snake_case),
+/// an option in <see cref="TrainCommandOptions"/> that fills it, and its default and check in
+/// <see cref="TrainCommandOptions.Resolve(RunConfig, string?, IReadOnlySet{string}, string?)"/>.
 /// </summary>
 public sealed class RunConfig
 {

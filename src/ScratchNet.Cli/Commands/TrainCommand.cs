@@ -21,7 +21,7 @@ public static class TrainCommand
     /// <summary>Creates the command; it writes epoch lines to <paramref name="output"/> and warnings to <paramref name="error"/>.</summary>
     public static Command Create(TextWriter output, TextWriter error)
     {
-        var options = new TrainOptions();
+        var options = new TrainCommandOptions();
         var command = new Command("train", "Train an MLP and print the report's per-epoch lines (E: n  tL  tA  vL  vA  s). Options left out come from --config, " +
                                            "else the dataset's recipe (see README). Writes a run folder (--out).");
         options.AddTo(command);
@@ -36,9 +36,13 @@ public static class TrainCommand
 
     /// <summary>Trains as <paramref name="settings"/> say and fills the run folder; returns the exit code (0, or <see cref="Interrupted"/>).</summary>
     internal static int Run(TrainSettings settings, TextWriter output, TextWriter error, CancellationToken cancel, ITrainingView view) =>
+        Execute(settings, output, error, cancel, view).Result.Interrupted ? Interrupted : 0;
+
+    /// <summary>Trains as <paramref name="settings"/> say, fills the run folder and returns what the run produced.</summary>
+    internal static RunSummary Execute(TrainSettings settings, TextWriter output, TextWriter error, CancellationToken cancel, ITrainingView view) =>
         settings.Config.Dtype == "float64" ? Train<double>(settings, output, error, cancel, view) : Train<float>(settings, output, error, cancel, view);
 
-    private static int Train<T>(TrainSettings s, TextWriter output, TextWriter error, CancellationToken cancel, ITrainingView view) where T : unmanaged, IFloatingPointIeee754<T>
+    private static RunSummary Train<T>(TrainSettings s, TextWriter output, TextWriter error, CancellationToken cancel, ITrainingView view) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var c = s.Config;
         int previousThreads = Threading.ThreadCount;
@@ -106,10 +110,10 @@ public static class TrainCommand
                 output.WriteLine($"# interrupted after {history.Count - 1} of {c.Epochs} epochs; saving what was trained" +
                                  (c.CheckpointEvery is not null ? $" (resume with --resume {s.OutDir})" : ""));
 
-            foreach (string path in folder.Write(c, history, network, metadata, $"{data.Name}: network {network}",
-                         new RunSummary(data.Name, network.ToString(), trainer.TrainRows.Count, trainer.ValidationRows.Count, result, c.Epochs!.Value)))
+            var summary = new RunSummary(data.Name, network.ToString(), trainer.TrainRows.Count, trainer.ValidationRows.Count, result, c.Epochs!.Value);
+            foreach (string path in folder.Write(c, history, network, metadata, $"{data.Name}: network {network}", summary))
                 output.WriteLine($"# wrote {path}");
-            return result.Interrupted ? Interrupted : 0;
+            return summary;
         }
         finally
         {
@@ -144,7 +148,7 @@ internal sealed record TrainSettings(RunConfig Config, DataRequest Data, string 
 /// The <c>train</c> options and how they combine with <c>--config</c> and the recipe. Each option is a
 /// <see cref="RunConfig"/> field of the same name (snake_case), so option and file cannot drift apart.
 /// </summary>
-internal sealed class TrainOptions
+internal sealed class TrainCommandOptions
 {
     private readonly Option<string?> _config = new("--config") { Description = "A run configuration (JSON, snake_case fields named as the options, e.g. a run folder's config.json); options given on the command line override it." };
     private readonly Option<string?> _dataset = new("--dataset")
@@ -270,7 +274,8 @@ internal sealed class TrainOptions
             Reg = NonNegative(given.Reg ?? recipe.Regularization, Name("reg")),
             Epochs = AtLeastOne(given.Epochs ?? recipe.Epochs, Name("epochs")),
             BatchSize = AtLeastOne(given.BatchSize ?? recipe.BatchSize, Name("batch_size")),
-            Init = given.Init ?? recipe.Init,
+            // The recipe's weight scales belong to the recipe's layers; other layers get He initialisation.
+            Init = given.Init ?? (given.Layers is null ? recipe.Init : null),
             Seed = given.Seed ?? 0,
             Threads = AtLeastOne(given.Threads ?? Environment.ProcessorCount, Name("threads")),
             Dtype = dtype,

@@ -18,9 +18,9 @@ internal sealed record RunResult(History History, bool Interrupted, double WallS
 }
 
 /// <summary>
-/// Runs <see cref="Trainer{T}.Train(ScratchNet.Training.TrainOptions, CancellationToken)"/>, shows each epoch through an
-/// <see cref="ITrainingView"/>; when <c>cancel</c> fires the trainer stops after the current batch (writing its
-/// checkpoint when the options ask for one) and the epochs completed so far are kept.
+/// Runs <see cref="Trainer{T}.Train(ScratchNet.Training.TrainOptions, CancellationToken)"/> with per-batch progress shown
+/// through an <see cref="ITrainingView"/>; when <c>cancel</c> fires (Ctrl-C) the trainer stops after the batch that is
+/// running (writing its checkpoint when the options ask for one) and the epochs completed so far are kept.
 /// </summary>
 internal sealed class TrainingRun<T>(Trainer<T> trainer, ScratchNet.Training.TrainOptions options, ITrainingView view) where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -30,9 +30,27 @@ internal sealed class TrainingRun<T>(Trainer<T> trainer, ScratchNet.Training.Tra
         var history = view.Show(options.Epochs, progress =>
         {
             trainer.EpochCompleted += progress.EpochCompleted;
-            try { return trainer.Train(options, cancel); }
+            try { return trainer.Train(options with { Progress = Chain(options.Progress, new BatchReports(progress)) }, cancel); }
             finally { trainer.EpochCompleted -= progress.EpochCompleted; }
         });
         return new RunResult(history, history.StopReason == StopReason.Cancelled, clock.Elapsed.TotalSeconds);
+    }
+
+    private static IProgress<BatchProgress> Chain(IProgress<BatchProgress>? first, IProgress<BatchProgress> second) =>
+        first is null ? second : new BatchReports.Both(first, second);
+
+    // Synchronous (Progress<T> would post to the thread pool and report after the epoch is over).
+    private sealed class BatchReports(ITrainingProgress progress) : IProgress<BatchProgress>
+    {
+        public void Report(BatchProgress value) => progress.BatchCompleted(value);
+
+        public sealed class Both(IProgress<BatchProgress> first, IProgress<BatchProgress> second) : IProgress<BatchProgress>
+        {
+            public void Report(BatchProgress value)
+            {
+                first.Report(value);
+                second.Report(value);
+            }
+        }
     }
 }

@@ -8,6 +8,9 @@ internal interface ITrainingProgress
 {
     /// <summary>An epoch finished (epoch −1: the statistics before training).</summary>
     void EpochCompleted(EpochStats stats);
+
+    /// <summary>A training batch finished (called on the training thread after every batch: keep it quick).</summary>
+    void BatchCompleted(BatchProgress batch);
 }
 
 /// <summary>How a run is shown: around the whole run, so a live display can own the terminal meanwhile.</summary>
@@ -21,7 +24,7 @@ internal interface ITrainingView
 internal static class ConsoleView
 {
     public static ITrainingView For(TextWriter output) =>
-        ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive
+        Terminal.IsInteractive(output)
             ? new LiveView()
             : new PlainView(output);
 }
@@ -35,6 +38,10 @@ internal sealed class PlainView(TextWriter output) : ITrainingView, ITrainingPro
     {
         output.WriteLine(stats.ToReportLine());
         output.Flush();
+    }
+
+    public void BatchCompleted(BatchProgress batch)
+    {
     }
 }
 
@@ -50,7 +57,7 @@ internal sealed class LiveView : ITrainingView
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .Start(context =>
             {
-                var task = context.AddTask("epochs", maxValue: epochs);
+                var task = context.AddTask($"epoch 1/{epochs}", maxValue: epochs);
                 return train(new Progress(task));
             });
 
@@ -59,8 +66,16 @@ internal sealed class LiveView : ITrainingView
         public void EpochCompleted(EpochStats stats)
         {
             AnsiConsole.Write(new Text(stats.ToReportLine() + "\n"));
-            if (stats.Epoch >= 0) task.Increment(1);
-            task.Description = stats.Epoch < 0 ? "epochs" : $"epoch {stats.Epoch + 1}/{task.MaxValue:0}";
+            task.Value = stats.Epoch + 1;
+            task.Description = $"epoch {Math.Min(stats.Epoch + 2, (int)task.MaxValue)}/{task.MaxValue:0}";
+        }
+
+        public void BatchCompleted(BatchProgress batch)
+        {
+            // About 200 updates per epoch: the bar moves smoothly and the batch-1 loop pays nothing measurable.
+            int step = Math.Max(1, batch.BatchCount / 200);
+            if (batch.Batch % step == 0 || batch.Batch == batch.BatchCount - 1)
+                task.Value = batch.Epoch + (batch.Batch + 1) / (double)batch.BatchCount;
         }
     }
 }
