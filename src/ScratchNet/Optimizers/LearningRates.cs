@@ -29,6 +29,15 @@ public static class LearningRates
         }
     }
 
+    /// <summary>The rate <paramref name="optimizer"/> steps with, or NaN for an optimiser type without a known one.</summary>
+    internal static double GetOrNaN<T>(IOptimizer<T> optimizer) where T : unmanaged, IFloatingPointIeee754<T> => optimizer switch
+    {
+        Sgd<T> sgd => sgd.LearningRate,
+        StatefulOptimizer<T> stateful => stateful.LearningRate,
+        ClippedOptimizer<T> clipped => GetOrNaN(clipped.Inner),
+        _ => double.NaN,
+    };
+
     /// <summary>The optimiser that keeps state, unwrapping clipping; null for plain SGD.</summary>
     internal static StatefulOptimizer<T>? StatefulOf<T>(IOptimizer<T> optimizer) where T : unmanaged, IFloatingPointIeee754<T> => optimizer switch
     {

@@ -38,7 +38,7 @@ public sealed record EarlyStopping(int Patience, Metric Monitor = Metric.Validat
 /// <param name="BatchCount">Batches in the epoch.</param>
 /// <param name="SamplesDone">Training samples stepped on so far in this epoch, this batch's included.</param>
 /// <param name="Loss">The batch's loss (penalty included) before its update.</param>
-/// <param name="LearningRate">The rate the batch's update used.</param>
+/// <param name="LearningRate">The rate the batch's update used (NaN for an optimiser whose rate the trainer cannot read).</param>
 public readonly record struct BatchProgress(int Epoch, int Batch, int BatchCount, int SamplesDone, double Loss, double LearningRate);
 
 /// <summary>

@@ -162,7 +162,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             guard.Capture();
             double? rate = options.Schedule?.RateAt(epoch) ?? options.Plateau?.Rate;
             if (rate is { } r) LearningRates.Set(Network.Optimizer, r);
-            double learningRate = Network.Optimizer is Sgd<T> or StatefulOptimizer<T> or ClippedOptimizer<T> ? LearningRates.Get(Network.Optimizer) : double.NaN;
+            double learningRate = LearningRates.GetOrNaN(Network.Optimizer);
 
             for (int batch = state.NextBatch; batch < batchCount; batch++)
             {
