@@ -99,13 +99,20 @@ internal static class ModelMetadata
 /// <summary>Histories as JSON (an array of objects with the CSV's field names) and read back from a run's CSV or JSON.</summary>
 internal static class HistoryFiles
 {
-    private sealed record Row(int Epoch, double TrainLoss, double TrainAcc, double ValLoss, double ValAcc, double Seconds);
+    // test_loss and test_acc only when the run had a test set (--test), as in the CSV.
+    private sealed record Row(int Epoch, double TrainLoss, double TrainAcc, double ValLoss, double ValAcc, double Seconds, double? TestLoss = null, double? TestAcc = null);
 
-    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
 
     public static void WriteJson(History history, string path) =>
         AtomicFile.WriteAllText(path, JsonSerializer.Serialize(
-            history.Select(e => new Row(e.Epoch, e.TrainLoss, e.TrainAccuracy, e.ValidationLoss, e.ValidationAccuracy, Math.Round(e.Seconds, 3))), Json) + "\n");
+            history.Select(e => new Row(e.Epoch, e.TrainLoss, e.TrainAccuracy, e.ValidationLoss, e.ValidationAccuracy, Math.Round(e.Seconds, 3),
+                history.HasTestSet ? e.TestLoss : null, history.HasTestSet ? e.TestAccuracy : null)), Json) + "\n");
 
     /// <summary>Reads a run's history: <paramref name="run"/> is a run folder (history.csv, else history.json) or one of those files.</summary>
     /// <exception cref="UsageException">Neither file exists there.</exception>
@@ -149,6 +156,7 @@ internal static class HistoryFiles
         try { rows = JsonSerializer.Deserialize<Row[]>(File.ReadAllText(path), Json); }
         catch (JsonException e) { throw new DataFormatException($"{path}: not a history ({e.Message})"); }
         if (rows is not { Length: > 0 }) throw new DataFormatException($"{path}: the history has no epochs.");
-        return new History(rows.Select(r => new EpochStats(r.Epoch, r.TrainLoss, r.TrainAcc, r.ValLoss, r.ValAcc, r.Seconds)));
+        return new History(rows.Select(r => new EpochStats(r.Epoch, r.TrainLoss, r.TrainAcc, r.ValLoss, r.ValAcc, r.Seconds,
+            r.TestLoss ?? double.NaN, r.TestAcc ?? double.NaN)), hasTestSet: rows.Any(r => r.TestLoss is not null));
     }
 }

@@ -149,6 +149,27 @@ public sealed class TrainingOptionsCliTests : IDisposable
     }
 
     [Fact]
+    public void HistoriesWithATestSetRoundTripThroughCsvAndJson()
+    {
+        var history = new History([new EpochStats(-1, 2.3, 0.1, 2.31, 0.09, 0.5, 2.29, 0.11), new EpochStats(0, 0.5, 0.8, 0.6, 0.75, 1.25, 0.62, 0.74)], hasTestSet: true);
+        string csv = Path.Combine(_runs.Path, "history.csv"), json = Path.Combine(_runs.Path, "history.json");
+        history.WriteCsv(csv);
+        ScratchNet.Cli.Commands.HistoryFiles.WriteJson(history, json);
+        foreach (string file in new[] { csv, json })
+        {
+            var back = ScratchNet.Cli.Commands.HistoryFiles.Read(file);
+            Assert.True(back.HasTestSet, file);
+            Assert.Equal(history.Select(e => (e.Epoch, e.TrainLoss, e.ValidationAccuracy, e.TestLoss, e.TestAccuracy)),
+                         back.Select(e => (e.Epoch, e.TrainLoss, e.ValidationAccuracy, e.TestLoss, e.TestAccuracy)));
+        }
+        Assert.Contains("\"test_acc\": 0.74", File.ReadAllText(json));
+        var plain = new History([new EpochStats(0, 0.5, 0.8, 0.6, 0.75, 1.25)]);
+        ScratchNet.Cli.Commands.HistoryFiles.WriteJson(plain, json);
+        Assert.DoesNotContain("test_", File.ReadAllText(json));
+        Assert.False(ScratchNet.Cli.Commands.HistoryFiles.Read(json).HasTestSet);
+    }
+
+    [Fact]
     public void EarlyStoppingEndsTheRunAndSaysSo()
     {
         var (code, output, error) = Run("train", "--dataset", "digits", "--epochs", "10", "--threads", "1", "--out", Folder("early"),
