@@ -22,6 +22,10 @@ public static class CliApp
         root.Subcommands.Add(TrainCommand.Create(output, error));
         root.Subcommands.Add(DataCommand.Create(output, error));
         root.Subcommands.Add(ExportCommand.Create(output));
+        root.Subcommands.Add(EvaluateCommand.Create(output, error));
+        root.Subcommands.Add(PredictCommand.Create(output));
+        root.Subcommands.Add(PlotCommand.Create(output));
+        root.Subcommands.Add(ReportCommand.Create(output, error));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -1,4 +1,3 @@
-using System.Reflection;
 using ScottPlot;
 using ScratchNet.Training;
 
@@ -18,7 +17,7 @@ public static class TrainingCurves
     public const int Height = 550;
 
     /// <summary>The shipped font's name as registered with ScottPlot.</summary>
-    public const string FontName = "ScratchNet DejaVu Sans";
+    public const string FontName = PlotFont.Name;
 
     /// <summary>The legend entries, in order; also the strings the SVG carries as text.</summary>
     public static readonly IReadOnlyList<string> LegendLabels = ["train loss", "validation loss", "train accuracy", "validation accuracy"];
@@ -43,7 +42,7 @@ public static class TrainingCurves
 
         double[] epochs = [.. history.Select(e => (double)e.Epoch)];
         var plot = new Plot();
-        plot.Font.Set(Font.Value);
+        plot.Font.Set(PlotFont.Registered);
 
         var loss = plot.Axes.Left;
         var accuracy = plot.Axes.Right;
@@ -74,17 +73,4 @@ public static class TrainingCurves
         scatter.MarkerSize = epochs.Length <= 60 ? 5 : 0;
         scatter.Axes.YAxis = axis;
     }
-
-    // The font embedded in this assembly, written to a temporary file (ScottPlot registers fonts by
-    // path) unless an identical one is already there, and registered under FontName.
-    private static readonly Lazy<string> Font = new(() =>
-    {
-        using var resource = Assembly.GetExecutingAssembly().GetManifestResourceStream("ScratchNet.Plots.DejaVuSans.ttf")
-            ?? throw new InvalidOperationException("The embedded font ScratchNet.Plots.DejaVuSans.ttf is missing from the assembly.");
-        string path = Path.Combine(Path.GetTempPath(), $"scratchnet-DejaVuSans-{resource.Length}.ttf");
-        if (!File.Exists(path) || new FileInfo(path).Length != resource.Length)
-            AtomicFile.Write(path, resource.CopyTo);
-        Fonts.AddFontFile(FontName, path);
-        return FontName;
-    });
 }

@@ -10,11 +10,20 @@ public sealed class ShapeMismatchException(string message) : ScratchNetException
 public sealed class NetworkBuildException(string message) : ScratchNetException(message);
 
 /// <summary>Training diverged: the loss became NaN or infinite.</summary>
-public sealed class DivergenceException(string message, int epoch) : ScratchNetException(message)
+public sealed class DivergenceException(string message, int epoch, int batch = -1) : ScratchNetException(message)
 {
-    /// <summary>The epoch (0-based) at whose end the loss was not finite.</summary>
+    /// <summary>The epoch (0-based) in which the loss was not finite.</summary>
     public int Epoch { get; } = epoch;
+
+    /// <summary>The batch (0-based, within the epoch) whose loss was not finite; −1 when it was the epoch's evaluated loss.</summary>
+    public int Batch { get; } = batch;
+
+    /// <summary>The epochs completed before the divergence (from −1), when a trainer threw it; the network holds the weights of the last of them.</summary>
+    public Training.History? History { get; init; }
 }
+
+/// <summary>A checkpoint file is malformed, truncated, or does not fit the trainer asked to resume from it; the message names the file and the fault.</summary>
+public sealed class CheckpointFormatException(string message, Exception? inner = null) : ScratchNetException(message, inner);
 
 /// <summary>A data file or embedded resource is malformed; the message names the source and the place.</summary>
 public sealed class DataFormatException(string message, Exception? inner = null) : ScratchNetException(message, inner);

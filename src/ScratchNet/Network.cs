@@ -74,7 +74,19 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     public void Save(string path) => ModelFile.Save(this, path);
 
     /// <summary>
-    /// Rebuilds a network from a file written by <see cref="Save"/>. A float32 file loads into
+    /// As <see cref="Save(string)"/>, and adds <paramref name="metadata"/> to the file's <c>__metadata__</c>
+    /// (what a tool wants to find again, e.g. the dataset trained on); <see cref="ReadMetadata"/> returns it.
+    /// </summary>
+    /// <exception cref="ArgumentException">A key is one the format uses for the architecture (<c>inputs</c>, <c>layers</c>, …).</exception>
+    public void Save(string path, IReadOnlyDictionary<string, string> metadata) => ModelFile.Save(this, path, metadata);
+
+    /// <summary>The <c>__metadata__</c> of a model file (the architecture's entries and any added by <see cref="Save(string, IReadOnlyDictionary{string, string})"/>), without reading the weights.</summary>
+    /// <exception cref="ModelFormatException">The header is malformed.</exception>
+    /// <exception cref="IOException">The file cannot be opened or read.</exception>
+    public static IReadOnlyDictionary<string, string> ReadMetadata(string path) => ModelFile.ReadMetadata(path);
+
+    /// <summary>
+    /// Rebuilds a network from a file written by <see cref="Save(string)"/>. A float32 file loads into
     /// <c>Network&lt;double&gt;</c> exactly and a float64 file into <c>Network&lt;float&gt;</c> rounded to nearest.
     /// The header is checked in full (length, JSON, dtypes, byte ranges, shapes against the architecture)
     /// before any tensor is read.
@@ -123,6 +135,20 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>A fully connected layer with He-normal weights, N(0, 2/fan_in), and zero biases: the usual start before a ReLU.</summary>
     public Linear<T> AddLinear(int numNodes, bool regularization = false) =>
         AddLinear(numNodes, w: HeScale(CurrentWidth), regularization: regularization);
+
+    /// <summary>
+    /// A fully connected layer of <paramref name="numNodes"/> outputs whose weights <paramref name="init"/> draws
+    /// (Xavier/Glorot or He/Kaiming, normal or uniform; see <see cref="Init"/>) from the network's seeded
+    /// generator, and zero biases.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="numNodes"/> is not positive or <paramref name="init"/> is not defined.</exception>
+    public Linear<T> AddLinear(int numNodes, Init init, bool regularization = false)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(numNodes);
+        var weight = new Tensor<T>(numNodes, CurrentWidth);                       // (out, in)
+        Initializers.Fill(weight.Span, init, CurrentWidth, numNodes, _rng);
+        return Add(new Linear<T>(weight, new Tensor<T>(1, numNodes), regularization));
+    }
 
     /// <summary>Adds a ReLU.</summary>
     public Relu<T> AddRelu() => Add(new Relu<T>(CurrentWidth));

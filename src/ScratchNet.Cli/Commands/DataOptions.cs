@@ -52,14 +52,16 @@ internal sealed class DataOptions
 
     /// <summary>The request these options make for <paramref name="dataset"/>.</summary>
     /// <exception cref="UsageException">An option does not apply to the dataset.</exception>
-    public DataRequest Read(ParseResult parse, string dataset, DatasetSplit split)
+    public DataRequest Read(ParseResult parse, string dataset, DatasetSplit split) =>
+        Read(dataset, split, parse.GetValue(DataDirectory), parse.GetValue(Labels), parse.GetValue(CsvLabel), parse.GetValue(CsvHeader));
+
+    /// <summary>The request these values make for <paramref name="dataset"/> (from options or a run configuration).</summary>
+    /// <exception cref="UsageException">A value does not apply to the dataset.</exception>
+    public static DataRequest Read(string dataset, DatasetSplit split, string? dataDirectory, string? labels, string? csvLabel, string? csvHeader)
     {
         bool catalog = DatasetCatalog.Find(dataset) is not null;
         bool csv = dataset.StartsWith("csv:", StringComparison.Ordinal);
-        string? dataDirectory = parse.GetValue(DataDirectory);
-        string? labels = parse.GetValue(Labels);
-        string? csvLabel = parse.GetValue(CsvLabel);
-        string header = parse.GetValue(CsvHeader) ?? "auto";
+        string header = csvHeader ?? "auto";
         if (dataDirectory is not null && !catalog)
             throw new UsageException($"--data-dir applies to {string.Join(", ", DatasetCatalog.All.Select(e => e.Name))}, not to '{dataset}'.");
         if (labels is not null && dataset != "cifar-100")

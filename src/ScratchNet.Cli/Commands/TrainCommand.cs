@@ -4,121 +4,116 @@ using System.Numerics;
 using ScratchNet.Compute;
 using ScratchNet.Data.Catalog;
 using ScratchNet.Losses;
-using ScratchNet.Plots;
 using ScratchNet.Training;
 
 namespace ScratchNet.Cli.Commands;
 
 /// <summary>
-/// <c>scratchnet train</c>: builds an MLP, trains it with the report's client loop and prints the
-/// report's epoch lines. Options left out come from the dataset's <see cref="Recipe"/>.
+/// <c>scratchnet train</c>: builds an MLP, trains it with the report's client loop, prints the report's
+/// epoch lines and fills a run folder (<see cref="RunFolder"/>). Settings come from the command line,
+/// then <c>--config FILE</c> (a <see cref="RunConfig"/>), then the dataset's <see cref="Recipe"/>.
 /// </summary>
 public static class TrainCommand
 {
+    /// <summary>Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it); what was trained is saved.</summary>
+    public const int Interrupted = 130;
+
     /// <summary>Creates the command; it writes epoch lines to <paramref name="output"/> and warnings to <paramref name="error"/>.</summary>
     public static Command Create(TextWriter output, TextWriter error)
     {
-        var dataset = DataOptions.DatasetOption("digits");
-        var data = new DataOptions();
-        var layers = new Option<string?>("--layers") { Description = "Hidden layer widths, comma-separated, e.g. 800,300 ('' for none)." };
-        var loss = Options.Choice("--loss", "Loss: l2 (sum of squared errors) or ce (softmax cross-entropy).", ["l2", "ce"]);
-        var learningRate = Options.Number<double>("--lr", "SGD learning rate (> 0).");
-        var regularization = Options.Number<double>("--reg", "L2 weight penalty factor λ in λ·ΣW² (≥ 0), applied to every linear layer.");
-        var epochs = Options.Number<int>("--epochs", "Passes over the training set (≥ 1).");
-        var batchSize = Options.Number<int>("--batch-size", "Samples per SGD step (≥ 1); the report used 1.");
-        var init = new Option<string?>("--init") { Description = "Per linear layer, the report's weight scale w (weights w·N(0,1)), e.g. 0.001,0.0025,0.03. Default: He initialisation." };
-        var seed = Options.Number<ulong>("--seed", "Seed for data generation, weights, split and shuffling (default 0).");
-        var threads = Options.Number<int>("--threads", "Threads for the kernels (default: all cores).");
-        var outDir = new Option<string?>("--out") { Description = "Folder for history.csv, model.safetensors and curves.png/.svg (created if missing)." };
-        var dtype = Options.Choice("--dtype", "Element type.", ["float32", "float64"], "float32");
-        var validationFraction = Options.Number<double>("--val-fraction", "Share of samples held out for validation, in (0, 1) (default 0.2).");
-        var stratify = new Option<bool>("--stratify") { Description = "Split train/validation class by class, keeping class proportions." };
-
-        var command = new Command("train", "Train an MLP and print the report's per-epoch lines (E: n  tL  tA  vL  vA  s). Options left out take the dataset's recipe (see README).")
-        {
-            dataset, layers, loss, learningRate, regularization, epochs, batchSize, init, seed, threads, outDir, dtype, validationFraction, stratify,
-        };
-        data.AddTo(command);
+        var options = new TrainCommandOptions();
+        var command = new Command("train", "Train an MLP and print the report's per-epoch lines (E: n  tL  tA  vL  vA  s). Options left out come from --config, " +
+                                           "else the dataset's recipe (see README). Writes a run folder (--out).");
+        options.AddTo(command);
         command.SetAction(parse =>
         {
-            string datasetName = parse.GetValue(dataset)!;
-            var recipe = Recipe.For(datasetName);
-            var settings = new TrainSettings(
-                recipe,
-                // The official training files; they are split 80/20 into training and validation, as in the report.
-                data.Read(parse, datasetName, DatasetSplit.Train),
-                Hidden: parse.GetValue(layers) is { } l ? ParseList(l, "--layers", int.Parse, v => v > 0, "positive integers") : recipe.HiddenLayers,
-                Loss: parse.GetValue(loss) is { } name ? (name == "l2" ? Loss.L2 : Loss.CrossEntropy) : recipe.Loss,
-                LearningRate: Positive(parse.GetValue(learningRate) ?? recipe.LearningRate, "--lr"),
-                Regularization: NonNegative(parse.GetValue(regularization) ?? recipe.Regularization, "--reg"),
-                Epochs: AtLeastOne(parse.GetValue(epochs) ?? recipe.Epochs, "--epochs"),
-                BatchSize: AtLeastOne(parse.GetValue(batchSize) ?? recipe.BatchSize, "--batch-size"),
-                Init: parse.GetValue(init) is { } i ? ParseList(i, "--init", s => double.Parse(s, CultureInfo.InvariantCulture), v => v >= 0 && double.IsFinite(v), "non-negative numbers") : recipe.Init,
-                Seed: parse.GetValue(seed) ?? 0,
-                Threads: parse.GetValue(threads) is { } t ? AtLeastOne(t, "--threads") : Environment.ProcessorCount,
-                OutDir: parse.GetValue(outDir),
-                ValidationFraction: (parse.GetValue(validationFraction) ?? 0.2) is var f && f > 0 && f < 1 ? f : throw new UsageException($"--val-fraction must lie strictly between 0 and 1, got {f}."),
-                Stratify: parse.GetValue(stratify));
-            if (settings.Init is { } scales && scales.Length != settings.Hidden.Length + 1)
-                throw new UsageException($"--init gives {scales.Length} weight scales but the network has {settings.Hidden.Length + 1} linear layers (one per hidden width, plus the output layer).");
-            return parse.GetValue(dtype) == "float64" ? Train<double>(settings, output, error) : Train<float>(settings, output, error);
+            var settings = options.Resolve(parse);
+            using var interrupt = CtrlC.Listen();
+            return Run(settings, output, error, interrupt.Token, ConsoleView.For(output));
         });
         return command;
     }
 
-    private sealed record TrainSettings(
-        Recipe Recipe, DataRequest Data, int[] Hidden, Loss Loss, double LearningRate, double Regularization, int Epochs, int BatchSize,
-        double[]? Init, ulong Seed, int Threads, string? OutDir, double ValidationFraction, bool Stratify);
+    /// <summary>Trains as <paramref name="settings"/> say and fills the run folder; returns the exit code (0, or <see cref="Interrupted"/>).</summary>
+    internal static int Run(TrainSettings settings, TextWriter output, TextWriter error, CancellationToken cancel, ITrainingView view) =>
+        Execute(settings, output, error, cancel, view).Result.Interrupted ? Interrupted : 0;
 
-    private static int Train<T>(TrainSettings s, TextWriter output, TextWriter error) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>Trains as <paramref name="settings"/> say, fills the run folder and returns what the run produced.</summary>
+    internal static RunSummary Execute(TrainSettings settings, TextWriter output, TextWriter error, CancellationToken cancel, ITrainingView view) =>
+        settings.Config.Dtype == "float64" ? Train<double>(settings, output, error, cancel, view) : Train<float>(settings, output, error, cancel, view);
+
+    private static RunSummary Train<T>(TrainSettings s, TextWriter output, TextWriter error, CancellationToken cancel, ITrainingView view) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        var c = s.Config;
         int previousThreads = Threading.ThreadCount;
-        Threading.ThreadCount = s.Threads;
+        Threading.ThreadCount = c.Threads!.Value;
         try
         {
-            var data = DataLoader.Load<T>(s.Data, s.Seed, error);
+            var data = DataLoader.Load<T>(s.Data, c.Seed!.Value, error);
             var samples = data.Samples;
-            var network = new Network<T>(samples.FeatureCount, samples.TargetCount, s.Loss, s.Regularization, s.LearningRate, s.Seed);
-            int[] widths = [.. s.Hidden, samples.TargetCount];
-            for (int k = 0; k < widths.Length; k++)
-            {
-                // Without --init: He initialisation, whose scale suits the ReLU after each hidden layer.
-                double scale = s.Init?[k] ?? Network<T>.HeScale(network.CurrentWidth);
-                network.AddLinear(widths[k], w: scale, regularization: s.Regularization > 0);
-                if (k < widths.Length - 1) network.AddRelu();
-            }
-            if (s.Loss == Loss.CrossEntropy) network.AddSoftmax();
-            network.Build();
+            // Without init: He initialisation, whose scale suits the ReLU after each hidden layer. Written out as
+            // numbers, so the run's config.json builds the same weights (AddLinear with these scales is He).
+            if (c.InitScheme is null) c.Init ??= [.. c.Layers!.Prepend(samples.FeatureCount).Select(Network<T>.HeScale)];
+            var network = BuildNetwork<T>(c, samples.FeatureCount, samples.TargetCount);
             foreach (string warning in network.Warnings) error.WriteLine($"warning: {warning}");
 
-            var trainer = new Trainer<T>(network, samples, s.ValidationFraction, s.Stratify, s.Seed) { Output = output };
+            network.Optimizer = TrainingSetup.Optimizer<T>(c);
+            var trainer = new Trainer<T>(network, samples, c.ValFraction!.Value, c.Stratify!.Value, c.Seed.Value);
+            if (c.Test == true)
+            {
+                var test = DataLoader.Load<T>(DataOptions.Read(c.Dataset!, DatasetSplit.Test, c.DataDir, c.Labels, c.CsvLabel, c.CsvHeader), c.Seed.Value, error);
+                trainer.TestSamples = test.Samples;
+                output.WriteLine($"# test set: {test.Description} ({test.Samples.Count} samples)");
+            }
+            if (s.ResumeFrom is { } checkpoint)
+            {
+                trainer.Resume(checkpoint);
+                output.WriteLine($"# resuming from {checkpoint}");
+            }
             if (data.Images is { } images)
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"# {images}; pixels held as bytes: {images.ByteSize / 1e6:F1} MB ({images.Pixels.LongLength * (typeof(T) == typeof(float) ? 4 : 8) / 1e6:F1} MB as {DType<T>()})"));
+                    $"# {images}; pixels held as bytes: {images.ByteSize / 1e6:F1} MB ({images.Pixels.LongLength * (typeof(T) == typeof(float) ? 4 : 8) / 1e6:F1} MB as {c.Dtype})"));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"# {data.Name}: {data.Description}; {trainer.TrainRows.Count} train, {trainer.ValidationRows.Count} validation; network {network}; " +
-                $"lr {s.LearningRate}, reg {s.Regularization}, batch {s.BatchSize}, {s.Epochs} epochs, {DType<T>()}, seed {s.Seed}, {s.Threads} threads"));
+                $"lr {c.Lr}, reg {c.Reg}, batch {c.BatchSize}, {c.Epochs} epochs, {c.Dtype}, seed {c.Seed}, {c.Threads} threads; " +
+                $"optimizer {c.Optimizer}{(c.ClipNorm is { } clip ? $" (clip {clip})" : "")}, schedule {c.Schedule}"));
+            output.WriteLine($"# run folder: {s.OutDir}");
+            output.Flush();
 
-            var history = trainer.Train(s.Epochs, s.BatchSize, verbose: true);
+            Directory.CreateDirectory(s.OutDir);
+            var run = new TrainingRun<T>(trainer, TrainingSetup.TrainOptions(c, s.OutDir, progress: null), view);
+            var folder = new RunFolder(s.OutDir);
+            var metadata = ModelMetadata.For(c);
+            RunResult result;
+            try
+            {
+                result = run.Execute(cancel);
+            }
+            catch (DivergenceException e) when (e.History is { } sofar)
+            {
+                // The trainer put back the weights of the last good epoch: keep them, then fail with the one-line message.
+                folder.Write(c, sofar, network, metadata, $"{data.Name}: network {network}",
+                    new RunSummary(data.Name, network.ToString(), trainer.TrainRows.Count, trainer.ValidationRows.Count, new RunResult(sofar, false, 0), c.Epochs!.Value));
+                throw;
+            }
+            var history = result.History;
             var final = history.Final;
-            double seconds = history.Skip(1).Sum(e => e.Seconds);
+            string testStats = history.HasTestSet ? string.Create(CultureInfo.InvariantCulture, $"test loss {final.TestLoss:F4}, accuracy {final.TestAccuracy:F4}; ") : "";
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"# final: train loss {final.TrainLoss:F4}, accuracy {final.TrainAccuracy:F4}; validation loss {final.ValidationLoss:F4}, accuracy {final.ValidationAccuracy:F4}; " +
-                $"{seconds:F1} s, {(double)trainer.TrainRows.Count * s.Epochs / seconds:F0} samples/s"));
-            if (s.OutDir is { } dir)
-            {
-                Directory.CreateDirectory(dir);
-                string path = Path.Combine(dir, "history.csv");
-                history.WriteCsv(path);
+                $"{testStats}{result.TrainingSeconds:F1} s, {result.SamplesPerSecond(trainer.TrainRows.Count):F0} samples/s"));
+            if (history.StopReason == StopReason.EarlyStopped)
+                output.WriteLine($"# early stopping after epoch {final.Epoch}: no improvement of {c.Monitor} for {c.EarlyStopping} epochs");
+            if (history.BestEpoch is { } best && c.EarlyStopping is not null)
+                output.WriteLine($"# the model holds the weights of epoch {best}, the best by {c.Monitor}");
+            if (result.Interrupted)
+                output.WriteLine($"# interrupted after {history.Count - 1} of {c.Epochs} epochs; saving what was trained" +
+                                 (c.CheckpointEvery is not null ? $" (resume with --resume {s.OutDir})" : ""));
+
+            var summary = new RunSummary(data.Name, network.ToString(), trainer.TrainRows.Count, trainer.ValidationRows.Count, result, c.Epochs!.Value);
+            foreach (string path in folder.Write(c, history, network, metadata, $"{data.Name}: network {network}", summary))
                 output.WriteLine($"# wrote {path}");
-                string model = Path.Combine(dir, "model.safetensors");
-                network.Save(model);
-                output.WriteLine($"# wrote {model}");
-                string png = Path.Combine(dir, "curves.png"), svg = Path.Combine(dir, "curves.svg");
-                TrainingCurves.Save(history, $"{data.Name}: network {network}", png, svg);
-                output.WriteLine($"# wrote {png} and {svg}");
-            }
-            return 0;
+            return summary;
         }
         finally
         {
@@ -126,7 +121,187 @@ public static class TrainCommand
         }
     }
 
-    private static string DType<T>() => typeof(T) == typeof(float) ? "float32" : "float64";
+    /// <summary>The MLP the configuration describes: linear layers of the hidden widths with ReLU between, then the output layer (and softmax for ce).</summary>
+    internal static Network<T> BuildNetwork<T>(RunConfig c, int inputs, int outputs) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var loss = c.Loss == "l2" ? Loss.L2 : Loss.CrossEntropy;
+        var network = new Network<T>(inputs, outputs, loss, c.Reg!.Value, c.Lr!.Value, c.Seed!.Value);
+        int[] widths = [.. c.Layers!, outputs];
+        for (int k = 0; k < widths.Length; k++)
+        {
+            if (c.InitScheme is { } scheme) network.AddLinear(widths[k], TrainingSetup.InitOf(scheme), regularization: c.Reg.Value > 0);
+            else network.AddLinear(widths[k], w: c.Init![k], regularization: c.Reg.Value > 0);
+            if (k == widths.Length - 1) break;
+            TrainingSetup.AddActivation(network, c.Activation);
+            if (c.Dropout is { } rate and > 0) network.AddDropout(rate);
+        }
+        if (loss == Loss.CrossEntropy) network.AddSoftmax();
+        network.Build();
+        return network;
+    }
+}
+
+/// <summary>A resolved run: every field of <see cref="Config"/> set, the data request it makes, and the run folder.</summary>
+internal sealed record TrainSettings(RunConfig Config, DataRequest Data, string OutDir, string? ResumeFrom = null);
+
+/// <summary>
+/// The <c>train</c> options and how they combine with <c>--config</c> and the recipe. Each option is a
+/// <see cref="RunConfig"/> field of the same name (snake_case), so option and file cannot drift apart.
+/// </summary>
+internal sealed class TrainCommandOptions
+{
+    private readonly Option<string?> _config = new("--config") { Description = "A run configuration (JSON, snake_case fields named as the options, e.g. a run folder's config.json); options given on the command line override it." };
+    private readonly Option<string?> _dataset = new("--dataset")
+    {
+        Description = $"Dataset to train on: {Recipe.Expected} (default digits).",
+        CustomParser = result => DataOptions.ParseDataset(result.Tokens.Single().Value, "--dataset", result.AddError),
+    };
+    private readonly DataOptions _data = new();
+    private readonly Option<string?> _layers = new("--layers") { Description = "Hidden layer widths, comma-separated, e.g. 800,300 ('' for none)." };
+    private readonly Option<string?> _loss = Options.Choice("--loss", "Loss: l2 (sum of squared errors) or ce (softmax cross-entropy).", ["l2", "ce"]);
+    private readonly Option<double?> _lr = Options.Number<double>("--lr", "SGD learning rate (> 0).");
+    private readonly Option<double?> _reg = Options.Number<double>("--reg", "L2 weight penalty factor λ in λ·ΣW² (≥ 0), applied to every linear layer.");
+    private readonly Option<int?> _epochs = Options.Number<int>("--epochs", "Passes over the training set (≥ 1).");
+    private readonly Option<int?> _batchSize = Options.Number<int>("--batch-size", "Samples per SGD step (≥ 1); the report used 1.");
+    private readonly Option<string?> _init = new("--init") { Description = "Per linear layer, the report's weight scale w (weights w·N(0,1)), e.g. 0.001,0.0025,0.03; or an initialiser: xavier, xavier-uniform, he, he-uniform. Default: He (normal) scales." };
+    private readonly Option<ulong?> _seed = Options.Number<ulong>("--seed", "Seed for data generation, weights, split and shuffling (default 0).");
+    private readonly Option<int?> _threads = Options.Number<int>("--threads", "Threads for the kernels (default: all cores).");
+    private readonly Option<string?> _out = new("--out") { Description = "The run folder (created if missing): config.json, history.csv/.json, curves.png/.svg, model.safetensors, summary.md. Default: runs/DATASET-yyyyMMdd-HHmmss." };
+    private readonly Option<string?> _dtype = Options.Choice("--dtype", "Element type (default float32).", ["float32", "float64"]);
+    private readonly Option<double?> _valFraction = Options.Number<double>("--val-fraction", "Share of samples held out for validation, in (0, 1) (default 0.2).");
+    private readonly Option<bool> _stratify = new("--stratify") { Description = "Split train/validation class by class, keeping class proportions." };
+    private readonly TrainingSetup _training = new();
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in (Option[])[_config, _dataset, _layers, _loss, _lr, _reg, _epochs, _batchSize, _init, _seed, _threads, _out, _dtype, _valFraction, _stratify])
+            command.Options.Add(option);
+        _data.AddTo(command);
+        _training.AddTo(command);
+    }
+
+    /// <summary>Combines the command line, the <c>--config</c> file and the recipe into a checked, fully set configuration.</summary>
+    /// <exception cref="UsageException">A value is out of range, does not fit the dataset, or the file is unreadable or has unknown fields.</exception>
+    public TrainSettings Resolve(ParseResult parse)
+    {
+        string? configPath = parse.GetValue(_config);
+        string? resume = parse.GetValue(_training.Resume);
+        RunConfig fromFile;
+        if (resume is not null)
+        {
+            // The checkpoint carries the resolved configuration of the run that wrote it (config.json is written only
+            // when a run ends, and a killed run has none).
+            if (configPath is not null) throw new UsageException("--resume takes the configuration saved in the run's checkpoint; leave out --config.");
+            configPath = Path.Combine(resume, TrainingSetup.CheckpointFile);
+            if (!File.Exists(configPath))
+                throw new UsageException($"--resume: '{resume}' has no {TrainingSetup.CheckpointFile}; train with --checkpoint-every N to write one.");
+            fromFile = RunConfig.Parse(Checkpoint.ReadConfig(configPath) ?? throw new CheckpointFormatException($"{configPath}: the checkpoint holds no run configuration."), configPath);
+        }
+        else
+        {
+            fromFile = configPath is null ? new RunConfig() : RunConfig.Read(configPath);
+        }
+        var fromCommandLine = new RunConfig
+        {
+            Dataset = parse.GetValue(_dataset),
+            DataDir = parse.GetValue(_data.DataDirectory),
+            Labels = parse.GetValue(_data.Labels),
+            CsvLabel = parse.GetValue(_data.CsvLabel),
+            CsvHeader = parse.GetResult(_data.CsvHeader) is { Implicit: false } ? parse.GetValue(_data.CsvHeader) : null,
+            Layers = parse.GetValue(_layers) is { } l ? ParseList(l, "--layers", int.Parse, v => v > 0, "positive integers") : null,
+            Loss = parse.GetValue(_loss),
+            Lr = parse.GetValue(_lr),
+            Reg = parse.GetValue(_reg),
+            Epochs = parse.GetValue(_epochs),
+            BatchSize = parse.GetValue(_batchSize),
+            Init = parse.GetValue(_init) is { } i && !TrainingSetup.InitSchemes.Contains(i) ? ParseList(i, "--init", s => double.Parse(s, CultureInfo.InvariantCulture), v => v >= 0 && double.IsFinite(v), "non-negative numbers") : null,
+            InitScheme = parse.GetValue(_init) is { } scheme && TrainingSetup.InitSchemes.Contains(scheme) ? scheme : null,
+            Seed = parse.GetValue(_seed),
+            Threads = parse.GetValue(_threads),
+            Dtype = parse.GetValue(_dtype),
+            ValFraction = parse.GetValue(_valFraction),
+            Stratify = parse.GetValue(_stratify) ? true : null,
+        };
+        _training.Read(parse, fromCommandLine);
+        var given = fromFile.OverriddenBy(fromCommandLine);
+        // --init on the command line replaces the file's initialisation, whichever form each takes.
+        if (fromCommandLine.InitScheme is not null) given.Init = null;
+        if (fromCommandLine.Init is not null) given.InitScheme = null;
+        var commandLine = fromCommandLine.SetFields().ToHashSet();
+        if (resume is not null)
+        {
+            if (commandLine.Except(["epochs", "threads"]).FirstOrDefault() is { } other)
+                throw new UsageException($"--resume continues the run as configured; only --epochs TOTAL and --threads may be given, not {RunConfig.OptionName(other)}.");
+            if (parse.GetValue(_out) is not null) throw new UsageException("--resume continues in the run's own folder; leave out --out.");
+        }
+        var settings = Resolve(given, configPath, commandLine, resume ?? parse.GetValue(_out));
+        return resume is null ? settings : settings with { ResumeFrom = configPath };
+    }
+
+    /// <summary>
+    /// Fills the fields <paramref name="given"/> leaves null from the dataset's recipe and checks every one.
+    /// Messages name the option, or the field and file when the value came from <paramref name="configPath"/>.
+    /// </summary>
+    internal static TrainSettings Resolve(RunConfig given, string? configPath, IReadOnlySet<string> fromCommandLine, string? outDir)
+    {
+        string Name(string field) => configPath is null || fromCommandLine.Contains(field) ? RunConfig.OptionName(field) : $"'{field}' in {configPath}";
+
+        string dataset = given.Dataset ?? "digits";
+        if (!Recipe.DatasetNames.Contains(dataset) && !Recipe.IsFile(dataset))
+            throw new UsageException($"{Name("dataset")}: unknown value '{dataset}'; expected one of {Recipe.Expected}.");
+        var recipe = Recipe.For(dataset);
+        int[] hidden = given.Layers ?? recipe.HiddenLayers;
+        if (hidden.Any(w => w <= 0))
+            throw new UsageException($"{Name("layers")}: '{hidden.First(w => w <= 0)}' is not allowed; expected positive integers.");
+        string loss = given.Loss ?? (recipe.Loss == Loss.L2 ? "l2" : "ce");
+        Choice(loss, "loss", ["l2", "ce"]);
+        string dtype = given.Dtype ?? "float32";
+        Choice(dtype, "dtype", ["float32", "float64"]);
+        if (given.Labels is { } labels) Choice(labels, "labels", ["fine", "coarse"]);
+        if (given.CsvHeader is { } header) Choice(header, "csv_header", ["auto", "yes", "no"]);
+
+        var data = DataOptions.Read(dataset, DatasetSplit.Train, given.DataDir is { } dir ? Path.GetFullPath(dir) : null, given.Labels, given.CsvLabel, given.CsvHeader);
+        var config = new RunConfig
+        {
+            Dataset = dataset,
+            DataDir = data.DataDirectory,
+            Labels = dataset == "cifar-100" ? data.Labels.ToString().ToLowerInvariant() : null,
+            CsvLabel = given.CsvLabel,
+            CsvHeader = Recipe.IsFile(dataset) && dataset.StartsWith("csv:", StringComparison.Ordinal) ? given.CsvHeader ?? "auto" : null,
+            Layers = hidden,
+            Loss = loss,
+            Lr = Positive(given.Lr ?? recipe.LearningRate, Name("lr")),
+            Reg = NonNegative(given.Reg ?? recipe.Regularization, Name("reg")),
+            Epochs = AtLeastOne(given.Epochs ?? recipe.Epochs, Name("epochs")),
+            BatchSize = AtLeastOne(given.BatchSize ?? recipe.BatchSize, Name("batch_size")),
+            // The recipe's weight scales belong to the recipe's layers; other layers get He initialisation.
+            Init = given.Init ?? (given.Layers is null ? recipe.Init : null),
+            Seed = given.Seed ?? 0,
+            Threads = AtLeastOne(given.Threads ?? Environment.ProcessorCount, Name("threads")),
+            Dtype = dtype,
+            ValFraction = (given.ValFraction ?? 0.2) is var f && f > 0 && f < 1 ? f : throw new UsageException($"{Name("val_fraction")} must lie strictly between 0 and 1, got {f.ToString(CultureInfo.InvariantCulture)}."),
+            Stratify = given.Stratify ?? false,
+        };
+        TrainingSetup.Resolve(given, config, Name);
+        if (config.InitScheme is not null)
+        {
+            if (given.Init is not null) throw new UsageException($"{Name("init")}: give weight scales or an initialiser ({string.Join(", ", TrainingSetup.InitSchemes)}), not both.");
+            config.Init = null;
+        }
+        if (config.Init is { } scales)
+        {
+            if (scales.Length != hidden.Length + 1)
+                throw new UsageException($"{Name("init")} gives {scales.Length} weight scales but the network has {hidden.Length + 1} linear layers (one per hidden width, plus the output layer).");
+            if (scales.Any(v => !(v >= 0 && double.IsFinite(v))))
+                throw new UsageException($"{Name("init")}: weight scales must be finite numbers ≥ 0.");
+        }
+        return new TrainSettings(config, data, outDir ?? RunFolder.DefaultPath(dataset, DateTime.Now));
+
+        void Choice(string value, string field, string[] choices)
+        {
+            if (!choices.Contains(value)) throw new UsageException($"{Name(field)}: unknown value '{value}'; expected one of {string.Join(", ", choices)}.");
+        }
+    }
 
     private static TValue[] ParseList<TValue>(string text, string option, Func<string, TValue> parse, Func<TValue, bool> valid, string expected)
     {
@@ -145,12 +320,43 @@ public static class TrainCommand
 
     private static string Example(string option) => option == "--layers" ? "800,300" : "0.001,0.0025,0.03";
 
-    private static int AtLeastOne(int value, string option) =>
-        value >= 1 ? value : throw new UsageException($"{option} must be at least 1, got {value}.");
+    private static int AtLeastOne(int value, string name) =>
+        value >= 1 ? value : throw new UsageException($"{name} must be at least 1, got {value}.");
 
-    private static double Positive(double value, string option) =>
-        value > 0 && double.IsFinite(value) ? value : throw new UsageException($"{option} must be a finite number > 0, got {value.ToString(CultureInfo.InvariantCulture)}.");
+    private static double Positive(double value, string name) =>
+        value > 0 && double.IsFinite(value) ? value : throw new UsageException($"{name} must be a finite number > 0, got {value.ToString(CultureInfo.InvariantCulture)}.");
 
-    private static double NonNegative(double value, string option) =>
-        value >= 0 && double.IsFinite(value) ? value : throw new UsageException($"{option} must be a finite number ≥ 0, got {value.ToString(CultureInfo.InvariantCulture)}.");
+    private static double NonNegative(double value, string name) =>
+        value >= 0 && double.IsFinite(value) ? value : throw new UsageException($"{name} must be a finite number ≥ 0, got {value.ToString(CultureInfo.InvariantCulture)}.");
+}
+
+/// <summary>
+/// Turns Ctrl-C (SIGINT) into a cancellation for the length of a run instead of killing the process, so the
+/// run can stop after the current step and save. A second Ctrl-C while saving is left to kill the process.
+/// </summary>
+internal sealed class CtrlC : IDisposable
+{
+    private readonly CancellationTokenSource _source = new();
+    private readonly ConsoleCancelEventHandler _handler;
+
+    private CtrlC()
+    {
+        _handler = (_, e) =>
+        {
+            if (_source.IsCancellationRequested) return;
+            e.Cancel = true;
+            _source.Cancel();
+        };
+        Console.CancelKeyPress += _handler;
+    }
+
+    public static CtrlC Listen() => new();
+
+    public CancellationToken Token => _source.Token;
+
+    public void Dispose()
+    {
+        Console.CancelKeyPress -= _handler;
+        _source.Dispose();
+    }
 }

@@ -41,6 +41,9 @@ public sealed class Dropout<T> : Layer<T> where T : unmanaged, IFloatingPointIee
     /// <summary>The mask of the last training forward pass, (B, size): 0 or 1 / (1 − <see cref="Rate"/>) per element; empty before one.</summary>
     public Tensor<T> Mask => _mask;
 
+    /// <summary>The generator that draws the masks; checkpoints save and restore its state.</summary>
+    internal Rng Generator => _rng;
+
     /// <inheritdoc/>
     public override string Kind => "dropout";
 

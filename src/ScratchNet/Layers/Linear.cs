@@ -60,6 +60,23 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         return new Linear<T>(weight, bias, regularized);
     }
 
+    /// <summary>
+    /// The deferred step W is still owed (see the fields above), or null: checkpoints save it as it is, so that a
+    /// resumed run applies it in the same fused pass as an uninterrupted one (finishing it in a pass of its own
+    /// rounds differently).
+    /// </summary>
+    internal (Tensor<T> Input, Tensor<T> Gradient, T Rate, T Keep)? PendingStep =>
+        _pending ? (_pendingInput, _pendingGradient, _pendingRate, _pendingKeep) : null;
+
+    /// <summary>Restores a deferred step saved from <see cref="PendingStep"/>, onto the raw weights it was saved with.</summary>
+    internal void SetPendingStep(ReadOnlySpan<T> input, ReadOnlySpan<T> gradient, T rate, T keep)
+    {
+        input.CopyTo(_pendingInput.Span);
+        gradient.CopyTo(_pendingGradient.Span);
+        (_pendingRate, _pendingKeep, _pending) = (rate, keep, true);
+        _squares = double.NaN;
+    }
+
     /// <summary>W, (out, in).</summary>
     public Parameter<T> Weight { get; }
 

@@ -17,12 +17,67 @@ namespace ScratchNet.Persistence;
 /// </summary>
 internal static class ModelFile
 {
-    /// <summary>Writes <paramref name="network"/> to <paramref name="path"/> atomically.</summary>
-    public static void Save<T>(Network<T> network, string path) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The <c>__metadata__</c> keys this format owns; <see cref="Save"/> refuses extra entries that reuse them.</summary>
+    public static readonly IReadOnlySet<string> ReservedKeys = new HashSet<string>(
+        ["format", "library", "library_version", "dtype", "inputs", "outputs", "loss", "regularization_factor", "learning_rate", "layers"]);
+
+    /// <summary>Writes <paramref name="network"/> to <paramref name="path"/> atomically, with <paramref name="extraMetadata"/>
+    /// (e.g. the dataset it was trained on) added to <c>__metadata__</c>.</summary>
+    /// <exception cref="ArgumentException">An extra key is one of <see cref="ReservedKeys"/>.</exception>
+    public static void Save<T>(Network<T> network, string path, IReadOnlyDictionary<string, string>? extraMetadata = null) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        foreach (string key in extraMetadata?.Keys ?? [])
+            if (ReservedKeys.Contains(key)) throw new ArgumentException($"The model-file metadata key '{key}' is reserved for the architecture.", nameof(extraMetadata));
+        var (tensors, metadata) = Describe(network);
+        foreach (var (key, value) in extraMetadata ?? new Dictionary<string, string>()) metadata[key] = value;
+        AtomicFile.Write(path, stream => SafeTensors.Write(stream, tensors, metadata));
+    }
+
+    /// <summary>The safetensors entries (name, dtype, shape, bytes) and <c>__metadata__</c> of <paramref name="network"/>'s model file.</summary>
+    public static (List<(string Name, SafeTensorDType DType, long[] Shape, byte[] Data)> Tensors, Dictionary<string, string> Metadata) Describe<T>(Network<T> network, bool raw = false)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var dtype = DTypeOf<T>();
+        var tensors = NamedTensors(network, raw).Select(t => (t.Name, dtype, t.Shape, Bytes<T>(t.Tensor.Span, dtype))).ToList();
+        return (tensors, Metadata(network));
+    }
+
+    /// <summary>The file's dtype for element type <typeparamref name="T"/>.</summary>
+    public static SafeTensorDType DTypeOf<T>() => typeof(T) == typeof(float) ? SafeTensorDType.F32 : SafeTensorDType.F64;
+
+    /// <summary>
+    /// The network's live tensors under their state-dict names, with the shapes the file gives them. With
+    /// <paramref name="raw"/>, a Linear's weight is its storage as it stands, a deferred SGD step not applied
+    /// (see <see cref="Linear{T}.PendingStep"/>); else the value with every step applied.
+    /// </summary>
+    public static List<(string Name, Tensor<T> Tensor, long[] Shape)> NamedTensors<T>(Network<T> network, bool raw = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         network.Build();
-        var dtype = typeof(T) == typeof(float) ? SafeTensorDType.F32 : SafeTensorDType.F64;
-        var tensors = new List<(string, SafeTensorDType, long[], byte[])>();
+        var tensors = new List<(string, Tensor<T>, long[])>();
+        for (int i = 0; i < network.Layers.Count; i++)
+        {
+            switch (network.Layers[i])
+            {
+                case Linear<T> linear:
+                    tensors.Add(($"{i}.weight", raw ? linear.Weight.Storage : linear.Weight.Value, [linear.OutputSize, linear.InputSize]));
+                    tensors.Add(($"{i}.bias", linear.Bias.Value, [linear.OutputSize]));
+                    break;
+                case BatchNorm1d<T> norm:
+                    tensors.Add(($"{i}.weight", norm.Weight.Value, [norm.InputSize]));
+                    tensors.Add(($"{i}.bias", norm.Bias.Value, [norm.InputSize]));
+                    tensors.Add(($"{i}.running_mean", norm.RunningMean, [norm.InputSize]));
+                    tensors.Add(($"{i}.running_var", norm.RunningVariance, [norm.InputSize]));
+                    break;
+            }
+        }
+        return tensors;
+    }
+
+    /// <summary>The <c>__metadata__</c> of <paramref name="network"/>'s model file.</summary>
+    /// <exception cref="NotSupportedException">A layer type the file format does not cover.</exception>
+    public static Dictionary<string, string> Metadata<T>(Network<T> network) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        network.Build();
         var layers = new List<Dictionary<string, object>>();
         for (int i = 0; i < network.Layers.Count; i++)
         {
@@ -30,15 +85,9 @@ internal static class ModelFile
             {
                 case Linear<T> linear:
                     layers.Add(new() { ["type"] = "linear", ["in"] = linear.InputSize, ["out"] = linear.OutputSize, ["regularized"] = linear.Weight.Regularized });
-                    tensors.Add(($"{i}.weight", dtype, [linear.OutputSize, linear.InputSize], Bytes(linear.Weight.Value.Span, dtype)));
-                    tensors.Add(($"{i}.bias", dtype, [linear.OutputSize], Bytes(linear.Bias.Value.Span, dtype)));
                     break;
                 case BatchNorm1d<T> norm:
                     layers.Add(new() { ["type"] = norm.Kind, ["features"] = norm.InputSize, ["momentum"] = norm.Momentum, ["eps"] = norm.Epsilon });
-                    tensors.Add(($"{i}.weight", dtype, [norm.InputSize], Bytes(norm.Weight.Value.Span, dtype)));
-                    tensors.Add(($"{i}.bias", dtype, [norm.InputSize], Bytes(norm.Bias.Value.Span, dtype)));
-                    tensors.Add(($"{i}.running_mean", dtype, [norm.InputSize], Bytes<T>(norm.RunningMean.Span, dtype)));
-                    tensors.Add(($"{i}.running_var", dtype, [norm.InputSize], Bytes<T>(norm.RunningVariance.Span, dtype)));
                     break;
                 case Dropout<T> dropout: layers.Add(new() { ["type"] = dropout.Kind, ["rate"] = dropout.Rate }); break;
                 case LeakyRelu<T> leaky: layers.Add(new() { ["type"] = leaky.Kind, ["negative_slope"] = leaky.NegativeSlope }); break;
@@ -46,7 +95,7 @@ internal static class ModelFile
                 case var other: throw new NotSupportedException($"Layer #{i} {other} has no model-file form.");
             }
         }
-        var metadata = new Dictionary<string, string>
+        return new Dictionary<string, string>
         {
             ["format"] = "pt",
             ["library"] = "ScratchNet",
@@ -59,7 +108,13 @@ internal static class ModelFile
             ["learning_rate"] = network.LearningRate.ToString("R", CultureInfo.InvariantCulture),
             ["layers"] = JsonSerializer.Serialize(layers),
         };
-        AtomicFile.Write(path, stream => SafeTensors.Write(stream, tensors, metadata));
+    }
+
+    /// <summary>The file's <c>__metadata__</c>, header checked as by <see cref="Load"/> but no tensor read.</summary>
+    public static IReadOnlyDictionary<string, string> ReadMetadata(string path)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        return SafeTensors.ReadHeader(file, path).Metadata;
     }
 
     /// <summary>Reads a network back; F32 and F64 files both load into either element type (values converted, rounding to nearest).</summary>
@@ -211,7 +266,7 @@ internal static class ModelFile
         return result;
     }
 
-    private static Tensor<T> ReadTensor<T>(FileStream file, SafeTensors.Header header, SafeTensorEntry entry, int rows, int cols, string path)
+    internal static Tensor<T> ReadTensor<T>(FileStream file, SafeTensors.Header header, SafeTensorEntry entry, int rows, int cols, string path)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var bytes = new byte[entry.End - entry.Begin];   // within the file: ReadHeader checked the range
@@ -227,7 +282,7 @@ internal static class ModelFile
         return tensor;
     }
 
-    private static byte[] Bytes<T>(ReadOnlySpan<T> values, SafeTensorDType dtype) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static byte[] Bytes<T>(ReadOnlySpan<T> values, SafeTensorDType dtype) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int size = SafeTensors.ElementSize(dtype);
         var bytes = new byte[values.Length * size];

@@ -51,7 +51,7 @@ public class DataCommandTests
         using var data = new TempFolder();
         WriteFashionMnist(data);
 
-        var (exitCode, output, error) = Run("train", "--dataset", "fashion-mnist", "--data-dir", data.Path, "--epochs", "1", "--threads", "1");
+        var (exitCode, output, error) = Run("train", "--dataset", "fashion-mnist", "--data-dir", data.Path, "--epochs", "1", "--threads", "1", "--out", Path.Combine(data.Path, "run"));
 
         Assert.True(exitCode == 0, error);
         Assert.Contains("# fashion-mnist: 40 images 28×28×1, 10 classes; pixels held as bytes: 0.0 MB (0.1 MB as float32)", output);
@@ -69,7 +69,7 @@ public class DataCommandTests
         string npz = Path.Combine(data.Path, "fm-test.npz");
 
         var convert = Run("data", "convert", "fashion-mnist", "--to", "npz", "--split", "test", "--data-dir", data.Path, "--out", npz);
-        var train = Run("train", "--dataset", $"npz:{npz}", "--epochs", "1", "--threads", "1");
+        var train = Run("train", "--dataset", $"npz:{npz}", "--epochs", "1", "--threads", "1", "--out", Path.Combine(data.Path, "run"));
 
         Assert.True(convert.ExitCode == 0, convert.Error);
         Assert.Equal($"# wrote {npz}: x (784, 10) float32, y (10, 10) float32", Lines(convert.Output).Single());
@@ -89,7 +89,7 @@ public class DataCommandTests
         for (int i = 0; i < 60; i++) text.Append($"{i % 2},{(i % 2 == 0 ? -1 : 1) * (1 + i % 5)},{i % 7}\n");
         string csv = data.Write("pts.csv", Encoding.ASCII.GetBytes(text.ToString()));
 
-        var (exitCode, output, error) = Run("train", "--dataset", $"csv:{csv}", "--csv-label", "species", "--epochs", "20", "--threads", "1");
+        var (exitCode, output, error) = Run("train", "--dataset", $"csv:{csv}", "--csv-label", "species", "--epochs", "20", "--threads", "1", "--out", Path.Combine(data.Path, "run"));
 
         Assert.True(exitCode == 0, error);
         Assert.Contains("network 2-128-64-2", output);

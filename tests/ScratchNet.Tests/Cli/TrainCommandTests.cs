@@ -1,15 +1,23 @@
 using System.Globalization;
 using ScratchNet.Cli;
+using ScratchNet.Tests.DataFormats;
 using ScratchNet.Training;
 
 namespace ScratchNet.Tests.Cli;
 
 // The CLI sets the global kernel thread count for the length of a run.
 [Collection(GlobalStateCollection.Name)]
-public class TrainCommandTests
+public sealed class TrainCommandTests : IDisposable
 {
-    private static (int ExitCode, string Output, string Error) Run(params string[] args)
+    private readonly TempFolder _runs = new();
+    private int _runCount;
+
+    public void Dispose() => _runs.Dispose();
+
+    // Runs the CLI; a train run without --out gets a folder of its own under the test's temporary folder.
+    private (int ExitCode, string Output, string Error) Run(params string[] args)
     {
+        if (args is ["train", ..] && !args.Contains("--out")) args = [.. args, "--out", Path.Combine(_runs.Path, $"run{++_runCount}")];
         var output = new StringWriter();
         var error = new StringWriter();
         int exitCode = CliApp.Run(args, output, error);
@@ -52,7 +60,8 @@ public class TrainCommandTests
                 var fromLine = lines[i].Split('\t').Select(f => f[(f.IndexOf(':') + 2)..]).ToArray();
                 Assert.Equal(fromLine, csv[i + 1].Split(','));
             }
-            Assert.Equal(["curves.png", "curves.svg", "history.csv", "model.safetensors"], Directory.GetFiles(dir).Select(Path.GetFileName).Order());
+            Assert.Equal(["config.json", "curves.png", "curves.svg", "history.csv", "history.json", "model.safetensors", "summary.md"],
+                Directory.GetFiles(dir).Select(Path.GetFileName).Order());
             var model = Network<float>.Load(Path.Combine(dir, "model.safetensors"));
             Assert.Contains($"network {model};", output);
         }

@@ -92,7 +92,8 @@ public class TrainCurvesCliTests
             Assert.Contains(texts, t => t.StartsWith("patterns: network ", StringComparison.Ordinal));
             Assert.Contains("validation accuracy", texts);
             Assert.DoesNotContain("Unsupported", output.ToString());
-            Assert.Contains($"# wrote {png} and {svg}", output.ToString());
+            Assert.Contains($"# wrote {png}", output.ToString());
+            Assert.Contains($"# wrote {svg}", output.ToString());
         }
         finally
         {

@@ -55,6 +55,13 @@ public sealed class ReduceOnPlateau
     /// <summary>The best monitored value so far (±∞ before the first).</summary>
     public double Best { get; private set; }
 
+    /// <summary>The state beyond the settings, for checkpoints: rate, best value, bad epochs counted, cool-down epochs left.</summary>
+    internal (double Rate, double Best, int BadEpochs, int CooldownLeft) GetState() => (Rate, Best, _badEpochs, _cooldownLeft);
+
+    /// <summary>Restores a state from <see cref="GetState"/>.</summary>
+    internal void SetState((double Rate, double Best, int BadEpochs, int CooldownLeft) state) =>
+        (Rate, Best, _badEpochs, _cooldownLeft) = state;
+
     /// <summary>Records one epoch's monitored value and returns the rate for the next epoch.</summary>
     public double Observe(double value)
     {

@@ -1,0 +1,341 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Numerics;
+using System.Text.Json;
+using ScratchNet.Layers;
+using ScratchNet.Optimizers;
+using ScratchNet.Persistence;
+
+namespace ScratchNet.Training;
+
+/// <summary>
+/// Training checkpoints: one safetensors file holding the model exactly as <see cref="Network{T}.Save(string)"/>
+/// writes it (same tensor names and <c>__metadata__</c> keys), plus the optimiser's state tensors
+/// (<c>optimizer.{k}</c>), the early-stopping best weights (<c>best.{k}</c>), the epoch's shuffled training
+/// rows (<c>trainer.order</c>, I32), and under the metadata key <c>checkpoint</c> a JSON object with the
+/// epoch and batch to continue at, the shuffle and dropout generator states, the optimiser's type, rate and
+/// step count, the history, the early-stopping and plateau state and the caller's config string. Written
+/// atomically (temporary file, fsync, rename); see README, "Checkpoints".
+/// </summary>
+public static class Checkpoint
+{
+    /// <summary>Version of the <c>checkpoint</c> metadata layout.</summary>
+    public const int FormatVersion = 1;
+
+    /// <summary>The config string stored in a checkpoint (<see cref="TrainOptions.Config"/>), without loading anything else; null if none was given.</summary>
+    /// <exception cref="CheckpointFormatException">The file is not a valid checkpoint.</exception>
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    public static string? ReadConfig(string path)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        var header = ReadHeader(file, path);
+        return Parse(path, header, root => root.TryGetProperty("config", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null);
+    }
+
+    internal sealed record Loaded<T>(TrainingState<T> State, string? Config) where T : unmanaged, IFloatingPointIeee754<T>;
+
+    internal static void Write<T>(string path, Trainer<T> trainer, TrainingState<T> state, string? config) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var network = trainer.Network;
+        var (tensors, metadata) = ModelFile.Describe(network, raw: true);
+        var dtype = ModelFile.DTypeOf<T>();
+        var pending = new List<(int Layer, T Rate, T Keep)>();
+        for (int i = 0; i < network.Layers.Count; i++)
+        {
+            if (network.Layers[i] is not Linear<T> { PendingStep: { } step }) continue;
+            tensors.Add(($"pending.{i}.input", dtype, Shape(step.Input), ModelFile.Bytes<T>(step.Input.Span, dtype)));
+            tensors.Add(($"pending.{i}.gradient", dtype, Shape(step.Gradient), ModelFile.Bytes<T>(step.Gradient.Span, dtype)));
+            pending.Add((i, step.Rate, step.Keep));
+        }
+        var stateful = LearningRates.StatefulOf(network.Optimizer);
+        if (stateful is not null)
+            for (int k = 0; k < stateful.State.Count; k++) tensors.Add(($"optimizer.{k}", dtype, Shape(stateful.State[k]), ModelFile.Bytes<T>(stateful.State[k].Span, dtype)));
+        if (state.BestWeights is { } best)
+            for (int k = 0; k < best.Count; k++) tensors.Add(($"best.{k}", dtype, Shape(best[k]), ModelFile.Bytes<T>(best[k].Span, dtype)));
+        var order = new byte[state.Order.Length * 4];
+        for (int i = 0; i < state.Order.Length; i++) BinaryPrimitives.WriteInt32LittleEndian(order.AsSpan(4 * i), state.Order[i]);
+        tensors.Add(("trainer.order", SafeTensorDType.I32, [state.Order.Length], order));
+
+        var json = new MemoryStream();
+        using (var w = new Utf8JsonWriter(json))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("format_version", FormatVersion);
+            w.WriteNumber("next_epoch", state.NextEpoch);
+            w.WriteNumber("next_batch", state.NextBatch);
+            w.WriteNumber("batch_size", state.BatchSize);
+            w.WriteString("stop_reason", state.StopReason.ToString());
+            w.WriteNumber("train_rows", trainer.TrainRows.Count);
+            w.WriteNumber("validation_rows", trainer.ValidationRows.Count);
+            WriteWords(w, "shuffle_rng", trainer.ShuffleGenerator.GetState());
+            w.WriteStartArray("dropout_rngs");
+            foreach (var dropout in network.Layers.OfType<Dropout<T>>()) WriteWords(w, null, dropout.Generator.GetState());
+            w.WriteEndArray();
+            w.WriteStartObject("optimizer");
+            w.WriteString("type", OptimizerName(network.Optimizer));
+            w.WriteString("learning_rate", Text(LearningRates.Get(network.Optimizer)));
+            w.WriteNumber("step_count", stateful?.StepCount ?? 0);
+            w.WriteNumber("state_tensors", stateful?.State.Count ?? 0);
+            w.WriteEndObject();
+            w.WriteStartObject("early_stopping");
+            w.WriteString("best", Text(state.EarlyBest));
+            w.WriteNumber("best_epoch", state.EarlyBestEpoch);
+            w.WriteNumber("bad_epochs", state.EarlyBadEpochs);
+            w.WriteNumber("best_tensors", state.BestWeights?.Count ?? 0);
+            w.WriteEndObject();
+            if (state.Plateau is { } plateau)
+            {
+                w.WriteStartObject("plateau");
+                w.WriteString("rate", Text(plateau.Rate));
+                w.WriteString("best", Text(plateau.Best));
+                w.WriteNumber("bad_epochs", plateau.BadEpochs);
+                w.WriteNumber("cooldown_left", plateau.CooldownLeft);
+                w.WriteEndObject();
+            }
+            // Numbers as round-trip strings: exact, and NaN and ±∞ survive (JSON numbers cannot hold them).
+            w.WriteStartArray("history");
+            foreach (var e in state.History)
+            {
+                w.WriteStartArray();
+                w.WriteNumberValue(e.Epoch);
+                foreach (double v in (double[])[e.TrainLoss, e.TrainAccuracy, e.ValidationLoss, e.ValidationAccuracy, e.Seconds, e.TestLoss, e.TestAccuracy]) w.WriteStringValue(Text(v));
+                w.WriteEndArray();
+            }
+            w.WriteEndArray();
+            // Deferred SGD steps of Linear layers (batch 1, first layer): tensors pending.{layer}.input/.gradient.
+            w.WriteStartArray("pending_steps");
+            foreach (var (layer, rate, keep) in pending)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("layer", layer);
+                w.WriteString("rate", Text(double.CreateChecked(rate)));
+                w.WriteString("keep", Text(double.CreateChecked(keep)));
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            if (config is not null) w.WriteString("config", config);
+            w.WriteEndObject();
+        }
+        metadata["checkpoint"] = System.Text.Encoding.UTF8.GetString(json.ToArray());
+        AtomicFile.Write(path, stream => SafeTensors.Write(stream, tensors, metadata));
+    }
+
+    /// <summary>Reads and checks the whole checkpoint against <paramref name="trainer"/>, then loads it into the trainer's network and generators.</summary>
+    internal static Loaded<T> Read<T>(string path, Trainer<T> trainer) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var network = trainer.Network;
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        var header = ReadHeader(file, path);
+        var entries = header.Tensors.ToDictionary(t => t.Name);
+        var dtype = ModelFile.DTypeOf<T>();
+
+        // The network: the same architecture and dtype as the trainer's.
+        var expected = ModelFile.Metadata(network);
+        foreach (string key in (string[])["dtype", "inputs", "outputs", "loss", "layers", "regularization_factor"])
+        {
+            if (!header.Metadata.TryGetValue(key, out var value)) throw Error(path, $"__metadata__ has no '{key}'");
+            if (value != expected[key]) throw Error(path, $"it was written for a network with {key} = {value}, but this trainer's network has {expected[key]}");
+        }
+        var named = ModelFile.NamedTensors(network);
+        var modelValues = new List<Tensor<T>>();
+        foreach (var (name, _, shape) in named) modelValues.Add(ReadEntry<T>(file, header, entries, name, shape, dtype, path));
+
+        var parsed = Parse(path, header, root => ParseState<T>(root, path, trainer));
+        var stateful = LearningRates.StatefulOf(network.Optimizer);
+        var optimizerState = new List<Tensor<T>>();
+        for (int k = 0; k < parsed.OptimizerTensors; k++)
+        {
+            if (stateful is null) throw Error(path, "it holds optimiser state, but the trainer's optimiser keeps none");
+            var parameter = network.Parameters[k / stateful.StatePerParameter];
+            optimizerState.Add(ReadEntry<T>(file, header, entries, $"optimizer.{k}", [parameter.Gradient.Rows, parameter.Gradient.Cols], dtype, path));
+        }
+        var liveTensors = NetworkSnapshot<T>.Tensors(network);
+        List<Tensor<T>>? best = null;
+        if (parsed.BestTensors > 0)
+        {
+            if (parsed.BestTensors != liveTensors.Count) throw Error(path, $"it holds {parsed.BestTensors} best-weight tensors, the network has {liveTensors.Count}");
+            best = [];
+            for (int k = 0; k < parsed.BestTensors; k++)
+                best.Add(ReadEntry<T>(file, header, entries, $"best.{k}", [liveTensors[k].Rows, liveTensors[k].Cols], dtype, path));
+        }
+        if (!entries.TryGetValue("trainer.order", out var orderEntry) || orderEntry.DType != SafeTensorDType.I32 || orderEntry.Shape.Length != 1 || orderEntry.Shape[0] != trainer.TrainRows.Count)
+            throw Error(path, $"tensor 'trainer.order' must be I32 of shape [{trainer.TrainRows.Count}]");
+        var pendingSteps = new List<(Linear<T> Layer, Tensor<T> Input, Tensor<T> Gradient, T Rate, T Keep)>();
+        foreach (var (layer, rate, keep) in parsed.PendingSteps)
+        {
+            if (layer < 0 || layer >= network.Layers.Count || network.Layers[layer] is not Linear<T> linear)
+                throw Error(path, $"it holds a deferred step for layer {layer}, which is not a linear layer");
+            pendingSteps.Add((linear,
+                ReadEntry<T>(file, header, entries, $"pending.{layer}.input", [1, linear.InputSize], dtype, path),
+                ReadEntry<T>(file, header, entries, $"pending.{layer}.gradient", [1, linear.OutputSize], dtype, path),
+                T.CreateChecked(rate), T.CreateChecked(keep)));
+        }
+        var orderBytes = ReadBytes(file, header, orderEntry, path);
+        var order = new int[trainer.TrainRows.Count];
+        for (int i = 0; i < order.Length; i++) order[i] = BinaryPrimitives.ReadInt32LittleEndian(orderBytes.AsSpan(4 * i));
+        if (!order.Order().SequenceEqual(trainer.TrainRows.Order()))
+            throw Error(path, "its shuffled training rows are not this trainer's training rows (other data, split or seed?)");
+        int known = named.Count + parsed.OptimizerTensors + parsed.BestTensors + 2 * pendingSteps.Count + 1;
+        if (header.Tensors.Count != known)
+            throw Error(path, $"it holds {header.Tensors.Count} tensors, {header.Tensors.Count - known} more than the network, optimiser and trainer account for");
+
+        // Everything is read and checked: load it.
+        for (int i = 0; i < named.Count; i++) modelValues[i].Span.CopyTo(named[i].Tensor.Span);
+        foreach (var (layer, input, gradient, rate, keep) in pendingSteps) layer.SetPendingStep(input.Span, gradient.Span, rate, keep);
+        if (stateful is not null)
+        {
+            if (optimizerState.Count > 0) stateful.LoadState(network.Parameters, optimizerState, parsed.StepCount);
+            else if (stateful.State.Count > 0) { foreach (var s in stateful.State) s.Span.Clear(); stateful.StepCount = 0; }
+        }
+        LearningRates.Set(network.Optimizer, parsed.LearningRate);
+        trainer.ShuffleGenerator.SetState(parsed.ShuffleRng);
+        var dropouts = network.Layers.OfType<Dropout<T>>().ToList();
+        for (int i = 0; i < dropouts.Count; i++) dropouts[i].Generator.SetState(parsed.DropoutRngs[i]);
+        var state = new TrainingState<T>
+        {
+            History = parsed.History,
+            Order = order,
+            NextEpoch = parsed.NextEpoch,
+            NextBatch = parsed.NextBatch,
+            BatchSize = parsed.BatchSize,
+            StopReason = parsed.StopReason,
+            EarlyBest = parsed.EarlyBest,
+            EarlyBestEpoch = parsed.EarlyBestEpoch,
+            EarlyBadEpochs = parsed.EarlyBadEpochs,
+            BestWeights = best,
+            Plateau = parsed.Plateau,
+        };
+        return new Loaded<T>(state, parsed.Config);
+    }
+
+    private sealed record Parsed(
+        int NextEpoch, int NextBatch, int BatchSize, StopReason StopReason, ulong[] ShuffleRng, List<ulong[]> DropoutRngs,
+        double LearningRate, long StepCount, int OptimizerTensors, double EarlyBest, int EarlyBestEpoch, int EarlyBadEpochs, int BestTensors,
+        (double, double, int, int)? Plateau, List<EpochStats> History, List<(int Layer, double Rate, double Keep)> PendingSteps, string? Config);
+
+    private static Parsed ParseState<T>(JsonElement root, string path, Trainer<T> trainer) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var network = trainer.Network;
+        int version = root.GetProperty("format_version").GetInt32();
+        if (version != FormatVersion) throw Error(path, $"its format version is {version}; this library reads version {FormatVersion}");
+        int trainRows = root.GetProperty("train_rows").GetInt32(), validationRows = root.GetProperty("validation_rows").GetInt32();
+        if (trainRows != trainer.TrainRows.Count || validationRows != trainer.ValidationRows.Count)
+            throw Error(path, $"it was trained on {trainRows} training and {validationRows} validation rows; this trainer has {trainer.TrainRows.Count} and {trainer.ValidationRows.Count}");
+        int batchSize = root.GetProperty("batch_size").GetInt32();
+        int nextEpoch = root.GetProperty("next_epoch").GetInt32(), nextBatch = root.GetProperty("next_batch").GetInt32();
+        if (batchSize < 1 || nextEpoch < 0 || nextBatch < 0 || (long)nextBatch * batchSize >= Math.Max(1, trainRows) && nextBatch > 0)
+            throw Error(path, $"next_epoch {nextEpoch}, next_batch {nextBatch} and batch_size {batchSize} are not a position in a run");
+        var stop = Enum.Parse<StopReason>(root.GetProperty("stop_reason").GetString()!);
+
+        var dropoutRngs = root.GetProperty("dropout_rngs").EnumerateArray().Select(Words).ToList();
+        int dropouts = network.Layers.OfType<Dropout<T>>().Count();
+        if (dropoutRngs.Count != dropouts) throw Error(path, $"it holds {dropoutRngs.Count} dropout generator states, the network has {dropouts} dropout layers");
+
+        var optimizer = root.GetProperty("optimizer");
+        string type = optimizer.GetProperty("type").GetString()!;
+        if (type != OptimizerName(network.Optimizer)) throw Error(path, $"it was written by a {type} optimiser; this network's optimiser is {OptimizerName(network.Optimizer)}");
+        int stateTensors = optimizer.GetProperty("state_tensors").GetInt32();
+        var stateful = LearningRates.StatefulOf(network.Optimizer);
+        int expectedState = stateful is null ? 0 : network.Parameters.Count * stateful.StatePerParameter;
+        if (stateTensors != 0 && stateTensors != expectedState) throw Error(path, $"it holds {stateTensors} optimiser state tensors, the optimiser needs {expectedState}");
+        double rate = Number(optimizer.GetProperty("learning_rate"));
+        if (!(rate > 0 && double.IsFinite(rate))) throw Error(path, $"its learning rate {rate} is not finite and > 0");
+        long steps = optimizer.GetProperty("step_count").GetInt64();
+        if (steps < 0) throw Error(path, $"its step count {steps} is negative");
+
+        var early = root.GetProperty("early_stopping");
+        var plateau = root.TryGetProperty("plateau", out var p)
+            ? (Number(p.GetProperty("rate")), Number(p.GetProperty("best")), p.GetProperty("bad_epochs").GetInt32(), p.GetProperty("cooldown_left").GetInt32())
+            : ((double, double, int, int)?)null;
+        var history = new List<EpochStats>();
+        foreach (var row in root.GetProperty("history").EnumerateArray())
+        {
+            if (row.GetArrayLength() != 8) throw Error(path, $"history row {history.Count} has {row.GetArrayLength()} fields, not 8");
+            double F(int i) => Number(row[i]);
+            history.Add(new EpochStats(row[0].GetInt32(), F(1), F(2), F(3), F(4), F(5), F(6), F(7)));
+        }
+        if (history.Count == 0 || history[0].Epoch != -1 || history.Count != nextEpoch + 1)
+            throw Error(path, $"its history has {history.Count} rows; a checkpoint before epoch {nextEpoch} needs {nextEpoch + 1}, from epoch -1");
+        var pending = root.GetProperty("pending_steps").EnumerateArray()
+            .Select(e => (e.GetProperty("layer").GetInt32(), Number(e.GetProperty("rate")), Number(e.GetProperty("keep")))).ToList();
+        string? config = root.TryGetProperty("config", out var c) ? c.GetString() : null;
+        return new Parsed(nextEpoch, nextBatch, batchSize, stop, Words(root.GetProperty("shuffle_rng")), dropoutRngs, rate, steps, stateTensors,
+            Number(early.GetProperty("best")), early.GetProperty("best_epoch").GetInt32(), early.GetProperty("bad_epochs").GetInt32(),
+            early.GetProperty("best_tensors").GetInt32(), plateau, history, pending, config);
+    }
+
+    private static SafeTensors.Header ReadHeader(FileStream file, string path)
+    {
+        try { return SafeTensors.ReadHeader(file, path); }
+        catch (ModelFormatException e) { throw new CheckpointFormatException(e.Message.Replace("not a valid model file", "not a valid checkpoint"), e); }
+        catch (EndOfStreamException e) { throw Error(path, "the file is cut short", e); }
+    }
+
+    // Runs a reader over the 'checkpoint' metadata JSON, turning any malformation into a CheckpointFormatException.
+    private static TResult Parse<TResult>(string path, SafeTensors.Header header, Func<JsonElement, TResult> read)
+    {
+        if (!header.Metadata.TryGetValue("checkpoint", out var text)) throw Error(path, "__metadata__ has no 'checkpoint' entry (a model file, not a checkpoint?)");
+        try
+        {
+            using var document = JsonDocument.Parse(text);
+            if (document.RootElement.ValueKind != JsonValueKind.Object) throw Error(path, "the 'checkpoint' metadata is not a JSON object");
+            return read(document.RootElement);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException or ArgumentException or OverflowException or IndexOutOfRangeException)
+        {
+            throw Error(path, $"the 'checkpoint' metadata is malformed ({e.Message})", e);
+        }
+    }
+
+    private static Tensor<T> ReadEntry<T>(FileStream file, SafeTensors.Header header, Dictionary<string, SafeTensorEntry> entries, string name, long[] shape,
+        SafeTensorDType dtype, string path) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!entries.TryGetValue(name, out var entry)) throw Error(path, $"tensor '{name}' is missing");
+        if (entry.DType != dtype) throw Error(path, $"tensor '{name}' has dtype {entry.DType}; resuming a {(dtype == SafeTensorDType.F32 ? "float32" : "float64")} network needs {dtype}");
+        long count = shape.Aggregate(1L, (a, b) => a * b);
+        if (entry.Count != count || (entry.Shape.Length == shape.Length && !entry.Shape.SequenceEqual(shape)))
+            throw Error(path, $"tensor '{name}' has shape [{string.Join(", ", entry.Shape)}], but this network needs [{string.Join(", ", shape)}]");
+        int rows = shape.Length == 2 ? (int)shape[0] : 1, cols = (int)(count / rows);
+        try { return ModelFile.ReadTensor<T>(file, header, entry, rows, cols, path); }
+        catch (ModelFormatException e) { throw Error(path, $"tensor '{name}' cannot be read ({e.Message})", e); }
+    }
+
+    private static byte[] ReadBytes(FileStream file, SafeTensors.Header header, SafeTensorEntry entry, string path)
+    {
+        var bytes = new byte[entry.End - entry.Begin];
+        file.Position = header.DataStart + entry.Begin;
+        try { file.ReadExactly(bytes); }
+        catch (EndOfStreamException e) { throw Error(path, $"tensor '{entry.Name}' is cut short", e); }
+        return bytes;
+    }
+
+    private static string OptimizerName<T>(IOptimizer<T> optimizer) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        string name = optimizer.GetType().Name;
+        int tick = name.IndexOf('`');
+        if (tick >= 0) name = name[..tick];
+        return optimizer is ClippedOptimizer<T> clipped ? $"{name}({OptimizerName(clipped.Inner)})" : name;
+    }
+
+    private static long[] Shape<T>(Tensor<T> tensor) where T : unmanaged, IFloatingPointIeee754<T> => [tensor.Rows, tensor.Cols];
+
+    private static void WriteWords(Utf8JsonWriter w, string? name, ulong[] words)
+    {
+        if (name is null) w.WriteStartArray(); else w.WriteStartArray(name);
+        foreach (ulong word in words) w.WriteNumberValue(word);
+        w.WriteEndArray();
+    }
+
+    private static ulong[] Words(JsonElement array)
+    {
+        var words = array.EnumerateArray().Select(e => e.GetUInt64()).ToArray();
+        if (words.Length != 4 || words.All(x => x == 0)) throw new FormatException("a generator state is four 64-bit words, not all zero");
+        return words;
+    }
+
+    private static string Text(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    private static double Number(JsonElement element) => double.Parse(element.GetString()!, NumberStyles.Float, CultureInfo.InvariantCulture);
+
+    private static CheckpointFormatException Error(string path, string what, Exception? inner = null) => new($"{path}: not a valid checkpoint: {what}.", inner);
+}

@@ -1,0 +1,102 @@
+using ScratchNet.Optimizers.Schedules;
+
+namespace ScratchNet.Training;
+
+/// <summary>A validation metric the trainer can watch (early stopping, reduce-on-plateau).</summary>
+public enum Metric
+{
+    /// <summary>Validation loss, penalty included; lower is better.</summary>
+    ValidationLoss,
+
+    /// <summary>Validation accuracy; higher is better.</summary>
+    ValidationAccuracy,
+}
+
+/// <summary>
+/// Early stopping: after each epoch the <see cref="Monitor"/>ed metric counts as improved when it beats the
+/// best so far by more than <see cref="MinDelta"/>; after <see cref="Patience"/> epochs in a row without
+/// improvement training stops, and with <see cref="RestoreBestWeights"/> the network gets back the weights
+/// (and batch-norm running estimates) of the best epoch.
+/// </summary>
+/// <param name="Patience">Epochs without improvement tolerated, ≥ 1.</param>
+/// <param name="Monitor">The metric watched.</param>
+/// <param name="MinDelta">The absolute improvement that counts, ≥ 0.</param>
+/// <param name="RestoreBestWeights">Whether to restore the best epoch's weights when training ends (stopped early or not).</param>
+public sealed record EarlyStopping(int Patience, Metric Monitor = Metric.ValidationLoss, double MinDelta = 0, bool RestoreBestWeights = true)
+{
+    internal void Validate()
+    {
+        if (Patience < 1) throw new ArgumentOutOfRangeException(nameof(Patience), Patience, "Early-stopping patience must be at least 1 epoch.");
+        if (!(MinDelta >= 0 && double.IsFinite(MinDelta))) throw new ArgumentOutOfRangeException(nameof(MinDelta), MinDelta, "The minimum delta must be finite and ≥ 0.");
+        if (!Enum.IsDefined(Monitor)) throw new ArgumentOutOfRangeException(nameof(Monitor), Monitor, "Unknown metric.");
+    }
+}
+
+/// <summary>Reported through <see cref="TrainOptions.Progress"/> after every training batch.</summary>
+/// <param name="Epoch">The epoch, from 0.</param>
+/// <param name="Batch">The batch just trained, from 0 within the epoch.</param>
+/// <param name="BatchCount">Batches in the epoch.</param>
+/// <param name="SamplesDone">Training samples stepped on so far in this epoch, this batch's included.</param>
+/// <param name="Loss">The batch's loss (penalty included) before its update.</param>
+/// <param name="LearningRate">The rate the batch's update used (NaN for an optimiser whose rate the trainer cannot read).</param>
+public readonly record struct BatchProgress(int Epoch, int Batch, int BatchCount, int SamplesDone, double Loss, double LearningRate);
+
+/// <summary>
+/// What <see cref="Trainer{T}.Train(TrainOptions, CancellationToken)"/> does beyond the report's loop: a
+/// schedule, early stopping, progress reports and checkpoints. Everything is optional except the epochs.
+/// </summary>
+public sealed record TrainOptions
+{
+    /// <summary>Total epochs. A resumed run counts the epochs its checkpoint had done: it trains the rest.</summary>
+    public int Epochs { get; init; } = 1;
+
+    /// <summary>Samples per step, ≥ 1. With a <see cref="Layers.BatchNorm1d{T}"/> in the network, an epoch whose last batch would hold one row (no variance) adds it to the batch before.</summary>
+    public int BatchSize { get; init; } = 1;
+
+    /// <summary>Write the report's <c>E: -1</c> line and one line per epoch to <see cref="Trainer{T}.Output"/>.</summary>
+    public bool Verbose { get; init; }
+
+    /// <summary>Told after every batch (synchronously, on the training thread: keep it quick).</summary>
+    public IProgress<BatchProgress>? Progress { get; init; }
+
+    /// <summary>Sets the optimiser's learning rate to <c>RateAt(epoch)</c> before each epoch.</summary>
+    public ILearningRateSchedule? Schedule { get; init; }
+
+    /// <summary>
+    /// Reduce-on-plateau: fed <see cref="PlateauMonitor"/> after each epoch; its rate is set on the optimiser
+    /// for the next. Excludes <see cref="Schedule"/>. Its state is saved in checkpoints.
+    /// </summary>
+    public ReduceOnPlateau? Plateau { get; init; }
+
+    /// <summary>The metric <see cref="Plateau"/> watches; a plateau that maximises needs <see cref="Metric.ValidationAccuracy"/>, one that minimises <see cref="Metric.ValidationLoss"/>.</summary>
+    public Metric PlateauMonitor { get; init; } = Metric.ValidationLoss;
+
+    /// <summary>Early stopping, or null for none.</summary>
+    public EarlyStopping? EarlyStopping { get; init; }
+
+    /// <summary>
+    /// Where to write checkpoints (see <see cref="Checkpoint"/>), atomically: every <see cref="CheckpointEvery"/>
+    /// epochs, when training ends (all epochs, early stop, cancellation), never after divergence. Null: none.
+    /// </summary>
+    public string? CheckpointPath { get; init; }
+
+    /// <summary>Epochs between checkpoints, ≥ 0 (0: only when training ends).</summary>
+    public int CheckpointEvery { get; init; }
+
+    /// <summary>A caller's description of the run (e.g. the CLI's config JSON), stored verbatim in checkpoints; <see cref="Checkpoint.ReadConfig"/> gives it back.</summary>
+    public string? Config { get; init; }
+
+    internal void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(Epochs, nameof(Epochs));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(BatchSize, nameof(BatchSize));
+        ArgumentOutOfRangeException.ThrowIfNegative(CheckpointEvery, nameof(CheckpointEvery));
+        EarlyStopping?.Validate();
+        if (Schedule is not null && Plateau is not null)
+            throw new ArgumentException("Give either a Schedule or a Plateau schedule, not both.", nameof(Plateau));
+        if (Plateau is not null && Plateau.Maximize != (PlateauMonitor == Metric.ValidationAccuracy))
+            throw new ArgumentException(
+                $"The plateau schedule {(Plateau.Maximize ? "maximises" : "minimises")} but watches {PlateauMonitor}; set ReduceOnPlateau(maximize: {(!Plateau.Maximize).ToString().ToLowerInvariant()}) or the other metric.",
+                nameof(PlateauMonitor));
+    }
+}
