@@ -18,7 +18,7 @@ public static class CliApp
     /// <summary>Parses <paramref name="args"/> and runs the chosen command, writing to the given writers.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        var root = new RootCommand("ScratchNet: neural networks with hand-derived gradients, trained on the CPU.");
+        var root = new RootCommand("ScratchNet: neural networks with hand-derived gradients, trained on the CPU or an NVIDIA GPU.");
         root.Subcommands.Add(TrainCommand.Create(output, error));
         root.Subcommands.Add(DataCommand.Create(output, error));
         root.Subcommands.Add(ExportCommand.Create(output));
@@ -26,6 +26,7 @@ public static class CliApp
         root.Subcommands.Add(PredictCommand.Create(output));
         root.Subcommands.Add(PlotCommand.Create(output));
         root.Subcommands.Add(ReportCommand.Create(output, error));
+        root.Subcommands.Add(InfoCommand.Create(output));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -88,10 +88,12 @@ public sealed class DeviceTrainer : IDisposable
 
     /// <summary>
     /// Trains for <paramref name="epochs"/> passes in batches of <paramref name="batchSize"/>, as
-    /// <see cref="Trainer{T}.Train"/> does; the host waits for the device once per epoch, for the statistics.
+    /// <see cref="Trainer{T}.Train(int, int, bool)"/> does; the host waits for the device once per epoch, for the statistics.
+    /// When <paramref name="cancel"/> fires, training stops after the batch that is running: the network keeps the
+    /// weights trained so far and the history (complete epochs only) ends with <see cref="StopReason.Cancelled"/>.
     /// </summary>
     /// <exception cref="DivergenceException">The training loss became NaN or infinite; the message names the epoch.</exception>
-    public History Train(int epochs, int batchSize = 1, bool verbose = false)
+    public History Train(int epochs, int batchSize = 1, bool verbose = false, CancellationToken cancel = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(epochs);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
@@ -108,6 +110,11 @@ public sealed class DeviceTrainer : IDisposable
             _backend.Upload<int>(order, _order);
             for (int start = 0; start < order.Length; start += batchSize)
             {
+                if (cancel.IsCancellationRequested)
+                {
+                    device.CopyToHost();
+                    return new History(history, stopReason: StopReason.Cancelled);
+                }
                 int rows = Math.Min(batchSize, order.Length - start);
                 _backend.GatherBatch(_allX, Samples.FeatureCount, _allY, Samples.TargetCount, _order, start, rows, _x!, _y!);
                 device.TrainStep(_x!, _y!, rows);

@@ -53,6 +53,7 @@ public sealed class RunConfig
     public double? MinDelta { get; set; }
     public bool? Test { get; set; }
     public int? CheckpointEvery { get; set; }
+    public string? Device { get; set; }
 
     // The settings, in declaration order (instance properties only: FieldNames is static).
     private static readonly System.Reflection.PropertyInfo[] Fields =

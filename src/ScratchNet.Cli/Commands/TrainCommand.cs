@@ -80,6 +80,7 @@ public static class TrainCommand
             output.WriteLine($"# run folder: {s.OutDir}");
             output.Flush();
 
+            using var backend = DeviceChoice.Select(c, s.ResumeFrom is not null, network, output);
             Directory.CreateDirectory(s.OutDir);
             var run = new TrainingRun<T>(trainer, TrainingSetup.TrainOptions(c, s.OutDir, progress: null), view);
             var folder = new RunFolder(s.OutDir);
@@ -87,7 +88,10 @@ public static class TrainCommand
             RunResult result;
             try
             {
-                result = run.Execute(cancel);
+                // The GPU path runs float32 only (DeviceChoice returns no backend otherwise).
+                result = backend is null
+                    ? run.Execute(cancel)
+                    : DeviceChoice.Train((Network<float>)(object)network, (Data.ISampleSource<float>)samples, c, backend, view, cancel);
             }
             catch (DivergenceException e) when (e.History is { } sofar)
             {
@@ -170,11 +174,12 @@ internal sealed class TrainCommandOptions
     private readonly Option<string?> _dtype = Options.Choice("--dtype", "Element type (default float32).", ["float32", "float64"]);
     private readonly Option<double?> _valFraction = Options.Number<double>("--val-fraction", "Share of samples held out for validation, in (0, 1) (default 0.2).");
     private readonly Option<bool> _stratify = new("--stratify") { Description = "Split train/validation class by class, keeping class proportions." };
+    private readonly Option<string?> _device = Options.Choice("--device", "Where to train: auto (a usable NVIDIA GPU when the run fits the GPU path, else the CPU; the default), cpu, or cuda.", DeviceChoice.Names);
     private readonly TrainingSetup _training = new();
 
     public void AddTo(Command command)
     {
-        foreach (var option in (Option[])[_config, _dataset, _layers, _loss, _lr, _reg, _epochs, _batchSize, _init, _seed, _threads, _out, _dtype, _valFraction, _stratify])
+        foreach (var option in (Option[])[_config, _dataset, _layers, _loss, _lr, _reg, _epochs, _batchSize, _init, _seed, _threads, _out, _dtype, _valFraction, _stratify, _device])
             command.Options.Add(option);
         _data.AddTo(command);
         _training.AddTo(command);
@@ -221,6 +226,7 @@ internal sealed class TrainCommandOptions
             Dtype = parse.GetValue(_dtype),
             ValFraction = parse.GetValue(_valFraction),
             Stratify = parse.GetValue(_stratify) ? true : null,
+            Device = parse.GetValue(_device),
         };
         _training.Read(parse, fromCommandLine);
         var given = fromFile.OverriddenBy(fromCommandLine);
@@ -230,8 +236,8 @@ internal sealed class TrainCommandOptions
         var commandLine = fromCommandLine.SetFields().ToHashSet();
         if (resume is not null)
         {
-            if (commandLine.Except(["epochs", "threads"]).FirstOrDefault() is { } other)
-                throw new UsageException($"--resume continues the run as configured; only --epochs TOTAL and --threads may be given, not {RunConfig.OptionName(other)}.");
+            if (commandLine.Except(["epochs", "threads", "device"]).FirstOrDefault() is { } other)
+                throw new UsageException($"--resume continues the run as configured; only --epochs TOTAL, --threads and --device may be given, not {RunConfig.OptionName(other)}.");
             if (parse.GetValue(_out) is not null) throw new UsageException("--resume continues in the run's own folder; leave out --out.");
         }
         var settings = Resolve(given, configPath, commandLine, resume ?? parse.GetValue(_out));
@@ -281,7 +287,9 @@ internal sealed class TrainCommandOptions
             Dtype = dtype,
             ValFraction = (given.ValFraction ?? 0.2) is var f && f > 0 && f < 1 ? f : throw new UsageException($"{Name("val_fraction")} must lie strictly between 0 and 1, got {f.ToString(CultureInfo.InvariantCulture)}."),
             Stratify = given.Stratify ?? false,
+            Device = given.Device ?? "auto",
         };
+        Choice(config.Device, "device", DeviceChoice.Names);
         TrainingSetup.Resolve(given, config, Name);
         if (config.InitScheme is not null)
         {
