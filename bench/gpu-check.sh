@@ -4,7 +4,9 @@
 #   2. runs PyTorch's loops on the GPU (bench/gpu_peer.py),
 #   3. runs ScratchNet's GPU suite: every kernel and 20-step trainings against the CPU, then samples/s
 #      against the PyTorch numbers (bench/ScratchNet.Bench gpu),
-#   4. trains through the CLI on the GPU (scratchnet info; train --device cuda), when .gpu/cli is there.
+#   4. with .gpu/cli.tar.xz: scratchnet info --check, and a digits run with --device cuda;
+#   5. with .gpu/data: the report's Fashion-MNIST experiment (784-800-300-10, batch 1, 50 epochs) on the GPU.
+# Stages whose inputs were not packed (bench/pack-gpu-check.sh) are skipped.
 # Results go to $OUT (the device tool's folder) or /tmp/gpu-check. DEVICE=simulator dry-runs it without a GPU.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -27,25 +29,37 @@ if [ "$device" = cuda ]; then
   if [ -n "$lib" ]; then mkdir -p /tmp/cudalib && ln -sf "$lib" /tmp/cudalib/libcuda.so && export LD_LIBRARY_PATH=/tmp/cudalib:${LD_LIBRARY_PATH:-}; fi
   log "libcuda: ${lib:-not found}"
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv | tee -a "$out/summary.txt"
-  log "PyTorch peer"
-  PYTHONUNBUFFERED=1 timeout 240 python3 bench/gpu_peer.py ${QUICK:+--quick} 2>&1 | tee "$out/peer.jsonl"
 fi
 
-log "ScratchNet GPU suite ($device)"
-timeout 300 dotnet .gpu/bench/ScratchNet.Bench.dll gpu --device "$device" --peer "$out/peer.jsonl" 2>&1 | tee "$out/gpu.jsonl"
-suite=${PIPESTATUS[0]}
-log "suite exit code $suite"
-
-if [ -f .gpu/cli/ScratchNet.Cli.dll ]; then
-  log "CLI on the device"
-  timeout 60 dotnet .gpu/cli/ScratchNet.Cli.dll info 2>&1 | tee -a "$out/summary.txt"
+suite=0
+if [ -d .gpu/bench ]; then
   if [ "$device" = cuda ]; then
-    timeout 120 dotnet .gpu/cli/ScratchNet.Cli.dll train --dataset digits --device cuda --epochs 20 --batch-size 1 --out /tmp/gpu-run 2>&1 | tee "$out/cli-train.txt"
+    log "PyTorch peer"
+    PYTHONUNBUFFERED=1 timeout 240 python3 bench/gpu_peer.py ${QUICK:+--quick} 2>&1 | tee "$out/peer.jsonl"
+  fi
+  log "ScratchNet GPU suite ($device)"
+  timeout 300 dotnet .gpu/bench/ScratchNet.Bench.dll gpu --device "$device" --peer "$out/peer.jsonl" 2>&1 | tee "$out/gpu.jsonl"
+  suite=${PIPESTATUS[0]}
+  log "suite exit code $suite"
+  grep -h '"summary"' "$out/gpu.jsonl" | tee -a "$out/summary.txt"
+  grep -h '"suite":"gpu",\|"suite":"gpu-digits"' "$out/gpu.jsonl" | tee -a "$out/summary.txt"
+  grep -h '"passed":false' "$out/gpu.jsonl" | head -20 | tee -a "$out/summary.txt"
+fi
+
+if [ -f .gpu/cli.tar.xz ]; then
+  mkdir -p /tmp/scratchnet && tar -xJf .gpu/cli.tar.xz -C /tmp/scratchnet
+  cli="dotnet /tmp/scratchnet/cli/ScratchNet.Cli.dll"
+  log "scratchnet info --check"
+  timeout 120 $cli info $([ "$device" = cuda ] && echo --check) 2>&1 | tee -a "$out/summary.txt"
+  log "scratchnet train (digits, --device $device)"
+  timeout 120 $cli train --device "$device" --out /tmp/runs/digits 2>&1 | grep -E "^(# (device|final)|error)" | tee -a "$out/summary.txt"
+  if [ -d .gpu/data/fashion-mnist ]; then
+    log "the report's Fashion-MNIST experiment on the device"
+    timeout 420 $cli train --dataset fashion-mnist --data-dir .gpu/data --device "$device" ${FMNIST_EPOCHS:+--epochs $FMNIST_EPOCHS} --out /tmp/runs/fmnist 2>&1 \
+      | tee "$out/fmnist.log" | grep -v '^E: ' | tee -a "$out/summary.txt"
+    for f in history.csv curves.png summary.md; do cp /tmp/runs/fmnist/$f "$out/fmnist-$f" 2>/dev/null; done
   fi
 fi
 
-log "results"
-grep -h '"summary"' "$out/gpu.jsonl" | tee -a "$out/summary.txt"
-grep -h '"suite":"gpu",\|"suite":"gpu-digits"' "$out/gpu.jsonl" | tee -a "$out/summary.txt"
-grep -h '"passed":false' "$out/gpu.jsonl" | head -20 | tee -a "$out/summary.txt"
+log "done"
 exit "$suite"
