@@ -3,6 +3,7 @@ using ScratchNet.Cli.Commands;
 using ScratchNet.Data;
 using ScratchNet.Gpu.Backends;
 using ScratchNet.Tests.DataFormats;
+using ScratchNet.Tests.Gpu;
 using ScratchNet.Training;
 
 namespace ScratchNet.Tests.Cli;
@@ -92,10 +93,10 @@ public sealed class DeviceOptionTests : IDisposable
     public void TheGpuTrainingPathRunsTheConfiguredEpochsAndStopsOnCancellation()
     {
         var config = new RunConfig { ValFraction = 0.2, Stratify = false, Seed = 3, Epochs = 3, BatchSize = 4 };
-        var data = Separable(seed: 3);
+        var data = SeparableData.Create(seed: 3);
         using var simulator = IlgpuBackend.CreateCpuSimulator();
 
-        var network = Network();
+        var network = SeparableData.Network(seed: 3);
         var output = new StringWriter();
         var result = DeviceChoice.Train(network, data, config, simulator, new PlainView(output), CancellationToken.None);
         Assert.False(result.Interrupted);
@@ -105,34 +106,9 @@ public sealed class DeviceOptionTests : IDisposable
 
         using var cancelled = new CancellationTokenSource();
         cancelled.Cancel();
-        var stopped = DeviceChoice.Train(Network(), data, config, simulator, new PlainView(TextWriter.Null), cancelled.Token);
+        var stopped = DeviceChoice.Train(SeparableData.Network(seed: 3), data, config, simulator, new PlainView(TextWriter.Null), cancelled.Token);
         Assert.True(stopped.Interrupted);
         Assert.Equal(StopReason.Cancelled, stopped.History.StopReason);
         Assert.Single(stopped.History); // epoch −1 only
-
-        static Network<float> Network()
-        {
-            var network = new Network<float>(6, 3, Losses.Loss.CrossEntropy, regularizationFactor: 1e-4, learningRate: 0.1, seed: 3);
-            network.AddLinear(10, regularization: true);
-            network.AddRelu();
-            network.AddLinear(3, regularization: true);
-            network.AddSoftmax();
-            return network;
-        }
-    }
-
-    // Three well-separated classes in 6 dimensions: small enough for the kernel simulator.
-    private static Dataset<float> Separable(ulong seed)
-    {
-        var rng = new Rng(seed);
-        var x = new Tensor<float>(60, 6);
-        var y = new Tensor<float>(60, 3);
-        for (int r = 0; r < 60; r++)
-        {
-            int label = rng.NextInt(3);
-            y[r, label] = 1;
-            for (int c = 0; c < 6; c++) x[r, c] = (float)(0.3 * rng.NextNormal() + (c % 3 == label ? 1.5 : 0));
-        }
-        return new Dataset<float>("separable", x, y);
     }
 }

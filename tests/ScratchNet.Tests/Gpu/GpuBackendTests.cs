@@ -129,25 +129,7 @@ public sealed class GpuBackendTests : IClassFixture<GpuBackendTests.Simulator>
         Assert.Contains("CUDA", error.Message, StringComparison.Ordinal);
     }
 
-    private static (Network<float>, Dataset<float>) SmallProblem(ulong seed)
-    {
-        var rng = new Rng(seed);
-        const int Samples = 60, Features = 6, Classes = 3;
-        var x = new Tensor<float>(Samples, Features);
-        var y = new Tensor<float>(Samples, Classes);
-        for (int r = 0; r < Samples; r++)
-        {
-            int label = rng.NextInt(Classes);
-            y[r, label] = 1;
-            for (int c = 0; c < Features; c++) x[r, c] = (float)(0.3 * rng.NextNormal() + (c % Classes == label ? 1.5 : 0));
-        }
-        var network = new Network<float>(Features, Classes, Loss.CrossEntropy, regularizationFactor: 1e-4, learningRate: 0.1, seed: seed);
-        network.AddLinear(10, regularization: true);
-        network.AddRelu();
-        network.AddLinear(Classes, regularization: true);
-        network.AddSoftmax();
-        return (network, new Dataset<float>("separable", x, y));
-    }
+    private static (Network<float>, Dataset<float>) SmallProblem(ulong seed) => (SeparableData.Network(seed), SeparableData.Create(seed));
 
     // The CPU backend with one planted bug, to show that ParityCheck notices.
     private sealed class BiasDroppingBackend : IBackend
