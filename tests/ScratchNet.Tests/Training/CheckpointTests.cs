@@ -81,6 +81,41 @@ public class CheckpointTests
     }
 
     [Fact]
+    public void Float64RunsResumeBitForBitAndRefuseAFloat32Checkpoint()
+    {
+        using var folder = new TempFolder();
+        var data = Digits.Load<double>();
+        (Trainer<double>, Network<double>) MakeDouble()
+        {
+            var net = new Network<double>(Digits.Features, Digits.Classes, Loss.CrossEntropy, 1e-4, seed: 4);
+            net.AddLinear(16, Layers.Init.XavierUniform, regularization: true);
+            net.AddRelu();
+            net.AddDropout(0.1);
+            net.AddLinear(Digits.Classes, Layers.Init.XavierUniform, regularization: true);
+            net.AddSoftmax();
+            net.Optimizer = new Adam<double>(2e-3);
+            return (new Trainer<double>(net, data.Features, data.Targets, seed: 4), net);
+        }
+        var options = new TrainOptions { Epochs = 2, BatchSize = 40 };
+        var (straight, straightNet) = MakeDouble();
+        var expected = straight.Train(options);
+
+        string path = Path.Combine(folder.Path, "c.safetensors");
+        MakeDouble().Item1.Train(options with { Epochs = 1, CheckpointPath = path });
+        var (resumed, resumedNet) = MakeDouble();
+        resumed.Resume(path);
+        var actual = resumed.Train(options);
+
+        Assert.Equal(expected.Select(e => e with { Seconds = 0 }), actual.Select(e => e with { Seconds = 0 }));
+        Assert.Equal(straightNet.Parameters.SelectMany(p => p.Value.Span.ToArray()), resumedNet.Parameters.SelectMany(p => p.Value.Span.ToArray()));
+
+        string single = Path.Combine(folder.Path, "f32.safetensors");
+        var (trainer, _) = Make(Setup.Adam);
+        trainer.Train(new TrainOptions { Epochs = 1, BatchSize = 50, CheckpointPath = single });
+        Assert.Contains("dtype", Assert.Throws<CheckpointFormatException>(() => MakeDouble().Item1.Resume(single)).Message);
+    }
+
+    [Fact]
     public void TheConfigStringComesBack()
     {
         using var folder = new TempFolder();
