@@ -253,11 +253,17 @@ public sealed class EvaluatePredictPlotReportTests : IDisposable
         Assert.Contains("# skipped cifar-10: ", result.Output);
         Assert.Equal(3, Lines(result.Output).Count(l => l.StartsWith("E: ", StringComparison.Ordinal))); // linear: E: -1, 0, 1
         string report = File.ReadAllText(Path.Combine(folder, "report.md"));
-        Assert.Contains("| linear | report | 10 | 0.003 | 0.999 | 0.003 | 0.999 |", report);
-        Assert.Contains("| fashion-mnist | report | 50 | 0.184 | 0.937 | 0.341 | 0.883 |", report);
-        Assert.Contains("| cifar-10 | report | 50 | 1.140 | 0.586 | 1.430 | 0.495 | 37.6 min (GPU) |", report);
+        // The linear toy's last printed epoch, unrounded (its Statistics block says 0.003, 0.999, 0.003, 0.999).
+        Assert.Contains("| linear | report | 10 | 0.0032 | 0.9989 | 0.0026 | 0.9985 | — | — | — |", report);
+        Assert.Contains("| fashion-mnist | report | 50 | 0.1840 | 0.9370 | 0.3410 | 0.8830 | — |", report);
+        Assert.Contains("| cifar-10 | report | 50 | 1.1400 | 0.5860 | 1.4300 | 0.4950 | — | 37.6 min (GPU) |", report);
         var linear = HistoryFiles.Read(Path.Combine(folder, "linear")).Final;
-        Assert.Contains($"| **{linear.ValidationAccuracy.ToString("F3", CultureInfo.InvariantCulture)}** |", report);
+        double penalty = Network<double>.Load(Path.Combine(folder, "linear", "model.safetensors")).RegularizationPenalty();
+        Assert.InRange(penalty, 0.01, 0.1); // 0.01·ΣW², ΣW² heading for ~4.4 (2 of 10 epochs here)
+        static string F4(double value) => value.ToString("F4", CultureInfo.InvariantCulture);
+        Assert.Contains($"| **{F4(linear.ValidationAccuracy)}** | {F4(penalty)} |", report);
+        Assert.Contains($"Final losses without the penalty λ·ΣW² = {F4(penalty)}, as the report prints them: " +
+                        $"train {F4(linear.TrainLoss - penalty)}, validation {F4(linear.ValidationLoss - penalty)}.", report);
         Assert.Contains("![linear: loss and accuracy per epoch](linear/curves.png)", report);
         Assert.True(File.Exists(Path.Combine(folder, "linear", "curves.png")));
         var config = RunConfig.Read(Path.Combine(folder, "linear", "config.json"));
