@@ -42,7 +42,7 @@ if [ -d .gpu/bench ]; then
   suite=${PIPESTATUS[0]}
   log "suite exit code $suite"
   grep -h '"summary"' "$out/gpu.jsonl" | tee -a "$out/summary.txt"
-  grep -h '"suite":"gpu",\|"suite":"gpu-digits"' "$out/gpu.jsonl" | tee -a "$out/summary.txt"
+  grep -h '"suite":"gpu",\|"suite":"gpu-digits"\|"suite":"gpu-kernels"' "$out/gpu.jsonl" | tee -a "$out/summary.txt"
   grep -h '"passed":false' "$out/gpu.jsonl" | head -20 | tee -a "$out/summary.txt"
 fi
 

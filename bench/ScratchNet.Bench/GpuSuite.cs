@@ -49,6 +49,7 @@ internal static class GpuSuite
                         peer.Peer, peer.Peer is null ? null : peer.SamplesPerSecond, "samples/s",
                         peer.Peer is null ? "peer missing: run bench/gpu_peer.py first (bench/gpu-check.sh does)" : null);
                 }
+            if (!simulated) KernelTimes(backend);
             EpochRun(backend, simulated);
             DigitsRun(backend, simulated);
             return parityPassed ? 0 : 1;
@@ -122,6 +123,47 @@ internal static class GpuSuite
             best = Math.Min(best, watch.Elapsed.TotalSeconds / perWindow);
         }
         return 1 / best;
+    }
+
+    // Microseconds per launch of each kernel of a batch-64 step of the report's first and second layers, and the
+    // SGD step both ways (one thread per weight, register-tiled), to see where a mini-batch step's time goes.
+    private static void KernelTimes(IlgpuBackend backend)
+    {
+        const int Batch = 64;
+        foreach (int inputs in new[] { 784, 3072 })
+        {
+            using var x = Filled(Batch * inputs);
+            using var w1 = Filled(800 * inputs);
+            using var b1 = Filled(800);
+            using var z1 = Filled(Batch * 800);
+            using var w2 = Filled(300 * 800);
+            using var dz2 = Filled(Batch * 300);
+            using var dx2 = Filled(Batch * 800);
+            void Time(string name, Action launch)
+            {
+                for (int i = 0; i < 20; i++) launch();
+                backend.Synchronize();
+                var watch = Stopwatch.StartNew();
+                for (int i = 0; i < 200; i++) launch();
+                backend.Synchronize();
+                Console.WriteLine(JsonSerializer.Serialize(new { suite = "gpu-kernels", @case = $"{name}, batch {Batch}, {inputs} inputs", microseconds = Math.Round(watch.Elapsed.TotalMicroseconds / 200, 1) }));
+            }
+            Time("forward 800 outputs (relu)", () => backend.LinearForward(x, Batch, inputs, w1, b1, 800, DeviceActivation.Relu, z1));
+            Time("input gradient 800 <- 300", () => backend.LinearInputGradient(dz2, Batch, 300, w2, 800, DeviceActivation.Relu, z1, dx2));
+            backend.TiledStep = false;
+            Time("sgd step 800 x inputs, one thread per weight", () => backend.LinearSgdStep(z1, x, Batch, 800, inputs, w1, b1, 1e-9f, 1f));
+            backend.TiledStep = true;
+            Time("sgd step 800 x inputs, register-tiled", () => backend.LinearSgdStep(z1, x, Batch, 800, inputs, w1, b1, 1e-9f, 1f));
+            backend.TiledStep = null;
+        }
+
+        DeviceBuffer<float> Filled(int length)
+        {
+            var buffer = backend.Allocate<float>(length);
+            var rng = new Rng((ulong)length);
+            backend.Upload<float>([.. Enumerable.Range(0, length).Select(_ => (float)rng.NextNormal() * 0.01f)], buffer);
+            return buffer;
+        }
     }
 
     // One DeviceTrainer epoch over Fashion-MNIST-sized random data at batch 1: the end-to-end rate with the epoch's statistics.

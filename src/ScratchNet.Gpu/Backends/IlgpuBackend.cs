@@ -22,6 +22,8 @@ public sealed class IlgpuBackend : IBackend
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int> _forward;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int> _inputGradient;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, float> _sgdStep;
+    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, float, int> _sgdStepTiled;
+    private readonly int _tileSide;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int> _gather;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, int> _crossEntropy;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, int> _squaredError;
@@ -44,6 +46,8 @@ public sealed class IlgpuBackend : IBackend
         _forward = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(LinearKernels.Forward);
         _inputGradient = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(LinearKernels.InputGradient);
         _sgdStep = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, float>(LinearKernels.SgdStep);
+        _sgdStepTiled = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, float, int>(LinearKernels.SgdStepTiled);
+        _tileSide = (int)Math.Sqrt(Math.Min(LinearKernels.MaxTiledGroup, maxGroup));
         _gather = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>(LinearKernels.GatherBatch);
         _crossEntropy = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, int>(LossKernels.SoftmaxCrossEntropy);
         _squaredError = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, int>(LossKernels.SquaredError);
@@ -178,10 +182,31 @@ public sealed class IlgpuBackend : IBackend
                        View(outputGradient), View(weight), View(input), View(inputGradient), rows, inputs, outputs, (int)inputActivation);
     }
 
+    /// <summary>
+    /// Batches of at least this many rows step with <see cref="LinearKernels.SgdStepTiled"/>; smaller ones stream W
+    /// once with one thread per weight. Null: decide by rows (the bench sets it to compare the two).
+    /// </summary>
+    internal bool? TiledStep { get; set; }
+
+    /// <summary>The batch size from which <see cref="LinearSgdStep"/> uses the register-tiled kernel.</summary>
+    public const int TiledStepMinRows = 16;
+
     /// <inheritdoc />
     public void LinearSgdStep(DeviceBuffer<float> outputGradient, DeviceBuffer<float> input, int rows, int outputs, int inputs,
-                              DeviceBuffer<float> weight, DeviceBuffer<float> bias, float learningRate, float keep) =>
-        _sgdStep(checked(outputs * inputs), View(outputGradient), View(input), View(weight), View(bias), rows, inputs, outputs, learningRate, keep);
+                              DeviceBuffer<float> weight, DeviceBuffer<float> bias, float learningRate, float keep)
+    {
+        if (TiledStep ?? rows >= TiledStepMinRows)
+        {
+            int tile = 4 * _tileSide;
+            int groups = checked(((outputs + tile - 1) / tile) * ((inputs + tile - 1) / tile));
+            _sgdStepTiled(new KernelConfig(groups, _tileSide * _tileSide), View(outputGradient), View(input), View(weight), View(bias),
+                          rows, inputs, outputs, learningRate, keep, _tileSide);
+        }
+        else
+        {
+            _sgdStep(checked(outputs * inputs), View(outputGradient), View(input), View(weight), View(bias), rows, inputs, outputs, learningRate, keep);
+        }
+    }
 
     /// <inheritdoc />
     public void SoftmaxCrossEntropy(DeviceBuffer<float> logits, DeviceBuffer<float> targets, int rows, int cols, DeviceActivation logitActivation,

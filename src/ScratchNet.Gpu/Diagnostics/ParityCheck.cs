@@ -29,9 +29,9 @@ public readonly record struct ParityResult(string Name, double RelativeError, do
 /// </summary>
 public static class ParityCheck
 {
-    // (rows, inputs, outputs): odd sizes that leave partial warps and groups; at full size also the report's
+    // (rows, inputs, outputs): odd sizes that leave partial warps, groups and tiles (16+ rows take the tiled SGD step); at full size also the report's
     // batch-1 layer and a mini-batch layer (too slow for the CPU simulator, which gives each GPU thread an OS thread).
-    private static readonly (int Rows, int Inputs, int Outputs)[] SmallShapes = [(3, 37, 33), (17, 1, 5), (5, 70, 1), (2, 33, 65)];
+    private static readonly (int Rows, int Inputs, int Outputs)[] SmallShapes = [(3, 37, 33), (17, 1, 5), (5, 70, 1), (2, 33, 65), (42, 70, 37)];
     private static readonly (int Rows, int Inputs, int Outputs)[] FullSizeShapes = [(1, 784, 800), (64, 300, 10), (64, 800, 300)];
 
     /// <summary>

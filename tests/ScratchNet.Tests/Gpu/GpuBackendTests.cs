@@ -41,6 +41,7 @@ public sealed class GpuBackendTests : IClassFixture<GpuBackendTests.Simulator>
     [InlineData(1, Loss.CrossEntropy)]
     [InlineData(4, Loss.CrossEntropy)]
     [InlineData(8, Loss.L2)]
+    [InlineData(16, Loss.CrossEntropy)]
     public void TrainingTwentyStepsOnTheSimulatorMatchesTheCoreTrainer(int batchSize, Loss loss)
     {
         var results = ParityCheck.Training(_simulator, steps: 20, batchSize, loss, seed: 5);
