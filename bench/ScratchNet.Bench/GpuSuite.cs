@@ -148,7 +148,11 @@ internal static class GpuSuite
                 backend.Synchronize();
                 Console.WriteLine(JsonSerializer.Serialize(new { suite = "gpu-kernels", @case = $"{name}, batch {Batch}, {inputs} inputs", microseconds = Math.Round(watch.Elapsed.TotalMicroseconds / 200, 1) }));
             }
-            Time("forward 800 outputs (relu)", () => backend.LinearForward(x, Batch, inputs, w1, b1, 800, DeviceActivation.Relu, z1));
+            backend.TiledForward = false;
+            Time("forward 800 outputs (relu), one warp per output", () => backend.LinearForward(x, Batch, inputs, w1, b1, 800, DeviceActivation.Relu, z1));
+            backend.TiledForward = true;
+            Time("forward 800 outputs (relu), register-tiled split-k", () => backend.LinearForward(x, Batch, inputs, w1, b1, 800, DeviceActivation.Relu, z1));
+            backend.TiledForward = null;
             Time("input gradient 800 <- 300", () => backend.LinearInputGradient(dz2, Batch, 300, w2, 800, DeviceActivation.Relu, z1, dx2));
             backend.TiledStep = false;
             Time("sgd step 800 x inputs, one thread per weight", () => backend.LinearSgdStep(z1, x, Batch, 800, inputs, w1, b1, 1e-9f, 1f));

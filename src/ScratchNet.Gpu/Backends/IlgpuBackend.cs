@@ -23,7 +23,11 @@ public sealed class IlgpuBackend : IBackend
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int> _inputGradient;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, float> _sgdStep;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, float, int> _sgdStepTiled;
-    private readonly int _tileSide;
+    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int> _forwardTiled;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int> _finishForward;
+    private readonly int _tileSide, _fillGroups;
+    // The tiled forward pass's partial sums (slices × rows × outputs), grown as needed.
+    private MemoryBuffer1D<float, Stride1D.Dense>? _partial;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int> _gather;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, int> _crossEntropy;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, int> _squaredError;
@@ -48,6 +52,10 @@ public sealed class IlgpuBackend : IBackend
         _sgdStep = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, float>(LinearKernels.SgdStep);
         _sgdStepTiled = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, float, int>(LinearKernels.SgdStepTiled);
         _tileSide = (int)Math.Sqrt(Math.Min(LinearKernels.MaxTiledGroup, maxGroup));
+        _forwardTiled = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>(LinearKernels.ForwardTiledPartial);
+        _finishForward = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(LinearKernels.FinishForward);
+        // Two groups per multiprocessor keep every one busy while another waits on memory.
+        _fillGroups = 2 * Math.Max(1, accelerator.NumMultiprocessors);
         _gather = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>(LinearKernels.GatherBatch);
         _crossEntropy = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, int>(LossKernels.SoftmaxCrossEntropy);
         _squaredError = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, int>(LossKernels.SquaredError);
@@ -163,11 +171,35 @@ public sealed class IlgpuBackend : IBackend
         _gather(rows * Math.Max(features, targets), View(allX), View(allY), View(order), View(x), View(y), first, features, targets);
     }
 
+    /// <summary>Null: batches of <see cref="TiledStepMinRows"/> rows or more take the tiled forward pass; else forced (for the bench).</summary>
+    internal bool? TiledForward { get; set; }
+
     /// <inheritdoc />
     public void LinearForward(DeviceBuffer<float> x, int rows, int inputs, DeviceBuffer<float> weight, DeviceBuffer<float> bias,
                               int outputs, DeviceActivation activation, DeviceBuffer<float> output)
     {
         if (rows == 0) return;
+        if (TiledForward ?? rows >= TiledStepMinRows)
+        {
+            int tile = 4 * _tileSide;
+            int blocks = ((rows + tile - 1) / tile) * ((outputs + tile - 1) / tile);
+            // Split k until the GPU has enough groups, keeping at least four staged chunks per slice.
+            int slices = Math.Clamp((_fillGroups + blocks - 1) / blocks, 1, Math.Max(1, inputs / (4 * _tileSide)));
+            int sliceLength = ((inputs + slices - 1) / slices + _tileSide - 1) / _tileSide * _tileSide;
+            slices = (inputs + sliceLength - 1) / sliceLength;
+            long needed = (long)slices * rows * outputs;
+            if (_partial is null || _partial.Length < needed)
+            {
+                // Kernels queued earlier may still read the old buffer.
+                _accelerator.Synchronize();
+                _partial?.Dispose();
+                _partial = _accelerator.Allocate1D<float>(needed);
+            }
+            _forwardTiled(new KernelConfig(checked(blocks * slices), _tileSide * _tileSide), View(x), View(weight), _partial.View,
+                          rows, inputs, outputs, sliceLength, _tileSide);
+            _finishForward(checked(rows * outputs), _partial.View, View(bias), View(output), rows, outputs, slices, (int)activation);
+            return;
+        }
         long warps = (long)outputs * ((rows + LinearKernels.RowsPerWarp - 1) / LinearKernels.RowsPerWarp);
         _forward(Groups(warps * WarpSize, _elementGroup), View(x), View(weight), View(bias), View(output), rows, inputs, outputs, (int)activation);
     }
@@ -241,6 +273,7 @@ public sealed class IlgpuBackend : IBackend
     public void Dispose()
     {
         _empty.Dispose();
+        _partial?.Dispose();
         _accelerator.Dispose();
         _context.Dispose();
     }

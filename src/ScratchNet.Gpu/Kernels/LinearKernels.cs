@@ -173,6 +173,90 @@ internal static class LinearKernels
         if (i + 3 * side < inputs) weight[row + i + 3 * side] = keep * weight[row + i + 3 * side] - learningRate * c3;
     }
 
+    /// <summary>
+    /// <see cref="Forward"/> for mini-batches and evaluation chunks, first half: partial[slice, r, j] = Σ_k x[r, k]·W[j, k]
+    /// over the slice's share of k, as a register-tiled GEMM (a group of s × s threads owns a 4s × 4s tile of
+    /// rows × outputs and stages s columns of x and W at a time in shared memory, rows padded by one against bank
+    /// conflicts). Splitting k over slices gives a small batch enough groups to fill the GPU; <see cref="FinishForward"/>
+    /// adds the slices in order, so the result does not depend on scheduling.
+    /// </summary>
+    public static void ForwardTiledPartial(ArrayView<float> x, ArrayView<float> weight, ArrayView<float> partial,
+                                           int rows, int inputs, int outputs, int sliceLength, int side)
+    {
+        var inputTile = SharedMemory.Allocate<float>(TiledForwardShared);   // [k][r], rows of 4s + 1
+        var weightTile = SharedMemory.Allocate<float>(TiledForwardShared);  // [k][j]
+        int tile = 4 * side, stride = tile + 1;
+        int thread = Group.IdxX;
+        int tx = thread % side, ty = thread / side;
+        int rowBlocks = (rows + tile - 1) / tile;
+        int outputBlocks = (outputs + tile - 1) / tile;
+        int slice = Grid.IdxX / (rowBlocks * outputBlocks);
+        int block = Grid.IdxX - slice * rowBlocks * outputBlocks;
+        int r0 = block / outputBlocks * tile;
+        int j0 = block % outputBlocks * tile;
+        int kBegin = slice * sliceLength;
+        int kEnd = XMath.Min(inputs, kBegin + sliceLength);
+
+        float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+        float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+        for (int k0 = kBegin; k0 < kEnd; k0 += side)
+        {
+            // 4s rows × s columns of each operand, 4 per thread; consecutive threads read consecutive k (coalesced).
+            for (int q = 0; q < 4; q++)
+            {
+                int e = thread + q * side * side;
+                int row = e / side, k = e - row * side;
+                bool inside = k0 + k < kEnd;
+                inputTile[k * stride + row] = inside && r0 + row < rows ? x[(long)(r0 + row) * inputs + k0 + k] : 0f;
+                weightTile[k * stride + row] = inside && j0 + row < outputs ? weight[(long)(j0 + row) * inputs + k0 + k] : 0f;
+            }
+            Group.Barrier();
+            for (int k = 0; k < side; k++)
+            {
+                int at = k * stride;
+                float x0 = inputTile[at + ty], x1 = inputTile[at + ty + side], x2 = inputTile[at + ty + 2 * side], x3 = inputTile[at + ty + 3 * side];
+                float w0 = weightTile[at + tx], w1 = weightTile[at + tx + side], w2 = weightTile[at + tx + 2 * side], w3 = weightTile[at + tx + 3 * side];
+                c00 += x0 * w0; c01 += x0 * w1; c02 += x0 * w2; c03 += x0 * w3;
+                c10 += x1 * w0; c11 += x1 * w1; c12 += x1 * w2; c13 += x1 * w3;
+                c20 += x2 * w0; c21 += x2 * w1; c22 += x2 * w2; c23 += x2 * w3;
+                c30 += x3 * w0; c31 += x3 * w1; c32 += x3 * w2; c33 += x3 * w3;
+            }
+            Group.Barrier();
+        }
+
+        long sliceStart = (long)slice * rows * outputs;
+        Store(partial, sliceStart, r0 + ty, j0 + tx, c00, c01, c02, c03, rows, outputs, side);
+        Store(partial, sliceStart, r0 + ty + side, j0 + tx, c10, c11, c12, c13, rows, outputs, side);
+        Store(partial, sliceStart, r0 + ty + 2 * side, j0 + tx, c20, c21, c22, c23, rows, outputs, side);
+        Store(partial, sliceStart, r0 + ty + 3 * side, j0 + tx, c30, c31, c32, c33, rows, outputs, side);
+    }
+
+    /// <summary>Shared floats per operand tile of <see cref="ForwardTiledPartial"/>: s rows of 4s + 1 for s = 16.</summary>
+    public const int TiledForwardShared = 16 * (4 * 16 + 1);
+
+    // One row r of a thread's 4 × 4 block of partial sums: partial[slice, r, j + n·s] = c_n, inside the matrix only.
+    private static void Store(ArrayView<float> partial, long sliceStart, int r, int j, float c0, float c1, float c2, float c3,
+                              int rows, int outputs, int side)
+    {
+        if (r >= rows) return;
+        long row = sliceStart + (long)r * outputs;
+        if (j < outputs) partial[row + j] = c0;
+        if (j + side < outputs) partial[row + j + side] = c1;
+        if (j + 2 * side < outputs) partial[row + j + 2 * side] = c2;
+        if (j + 3 * side < outputs) partial[row + j + 3 * side] = c3;
+    }
+
+    /// <summary>output[r, j] = f(Σ_slice partial[slice, r, j] + b[j]), the slices added in order; one thread per output.</summary>
+    public static void FinishForward(Index1D e, ArrayView<float> partial, ArrayView<float> bias, ArrayView<float> output,
+                                     int rows, int outputs, int slices, int activation)
+    {
+        int j = e % outputs;
+        long plane = (long)rows * outputs;
+        float sum = 0;
+        for (int slice = 0; slice < slices; slice++) sum += partial[slice * plane + e];
+        output[e] = Activations.Apply(activation, sum + bias[j]);
+    }
+
     /// <summary>x[r, ·] ← allX[order[first + r], ·] and y likewise, for one batch; one thread per (row, column).</summary>
     public static void GatherBatch(Index1D e, ArrayView<float> allX, ArrayView<float> allY, ArrayView<int> order, ArrayView<float> x, ArrayView<float> y,
                                    int first, int features, int targets)
