@@ -3,6 +3,7 @@ using ScratchNet.Cli;
 using ScratchNet.Data.Catalog;
 using ScratchNet.Data.Formats;
 using ScratchNet.Tests.DataFormats;
+using static ScratchNet.Tests.Cli.CliRunner;
 
 namespace ScratchNet.Tests.Cli;
 
@@ -10,13 +11,6 @@ namespace ScratchNet.Tests.Cli;
 [Collection(GlobalStateCollection.Name)]
 public class DataCommandTests
 {
-    private static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int exitCode = CliApp.Run(args, output, error);
-        return (exitCode, output.ToString(), error.ToString());
-    }
 
     private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
 

@@ -5,6 +5,7 @@ using ScratchNet.Gpu.Backends;
 using ScratchNet.Tests.DataFormats;
 using ScratchNet.Tests.Gpu;
 using ScratchNet.Training;
+using static ScratchNet.Tests.Cli.CliRunner;
 
 namespace ScratchNet.Tests.Cli;
 
@@ -20,14 +21,6 @@ public sealed class DeviceOptionTests : IDisposable
     public void Dispose() => _runs.Dispose();
 
     private static bool MachineHasGpu => IlgpuBackend.DescribeCudaDevices().Count > 0;
-
-    private (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int exitCode = CliApp.Run(args, output, error);
-        return (exitCode, output.ToString(), error.ToString());
-    }
 
     [Fact]
     public void AutoFallsBackToTheCpuWithANoticeAndRecordsTheChoice()

@@ -9,6 +9,7 @@ using ScratchNet.Data.Formats;
 using ScratchNet.Plots;
 using ScratchNet.Tests.DataFormats;
 using SkiaSharp;
+using static ScratchNet.Tests.Cli.CliRunner;
 
 namespace ScratchNet.Tests.Cli;
 
@@ -19,14 +20,6 @@ public sealed class EvaluatePredictPlotReportTests : IDisposable
     private readonly TempFolder _temp = new();
 
     public void Dispose() => _temp.Dispose();
-
-    private static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int exitCode = CliApp.Run(args, output, error);
-        return (exitCode, output.ToString(), error.ToString());
-    }
 
     private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
 

@@ -2,17 +2,12 @@ using Microsoft.ML.OnnxRuntime;
 using ScratchNet.Cli;
 using ScratchNet.Losses;
 using ScratchNet.Tests.DataFormats;
+using static ScratchNet.Tests.Cli.CliRunner;
 
 namespace ScratchNet.Tests.Cli;
 
 public class ExportCommandTests
 {
-    private static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        return (CliApp.Run(args, output, error), output.ToString(), error.ToString());
-    }
 
     [Fact]
     public void ExportWritesAnOnnxFileOnnxRuntimeLoads()

@@ -3,6 +3,7 @@ using ScratchNet.Cli;
 using ScratchNet.Cli.Commands;
 using ScratchNet.Tests.DataFormats;
 using ScratchNet.Training;
+using static ScratchNet.Tests.Cli.CliRunner;
 
 namespace ScratchNet.Tests.Cli;
 
@@ -13,14 +14,6 @@ public sealed class RunConfigTests : IDisposable
     private readonly TempFolder _temp = new();
 
     public void Dispose() => _temp.Dispose();
-
-    private static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int exitCode = CliApp.Run(args, output, error);
-        return (exitCode, output.ToString(), error.ToString());
-    }
 
     private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
 

@@ -18,10 +18,7 @@ public sealed class TrainCommandTests : IDisposable
     private (int ExitCode, string Output, string Error) Run(params string[] args)
     {
         if (args is ["train", ..] && !args.Contains("--out")) args = [.. args, "--out", Path.Combine(_runs.Path, $"run{++_runCount}")];
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int exitCode = CliApp.Run(args, output, error);
-        return (exitCode, output.ToString(), error.ToString());
+        return CliRunner.Run(args);
     }
 
     private static string[] EpochLines(string output) =>

@@ -5,6 +5,7 @@ using ScratchNet.Cli;
 using ScratchNet.Layers;
 using ScratchNet.Tests.DataFormats;
 using ScratchNet.Training;
+using static ScratchNet.Tests.Cli.CliRunner;
 
 namespace ScratchNet.Tests.Cli;
 
@@ -18,14 +19,6 @@ public sealed class TrainingOptionsCliTests : IDisposable
     private readonly TempFolder _runs = new();
 
     public void Dispose() => _runs.Dispose();
-
-    private static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int exitCode = CliApp.Run(args, output, error);
-        return (exitCode, output.ToString(), error.ToString());
-    }
 
     private string Folder(string name) => Path.Combine(_runs.Path, name);
 
