@@ -182,7 +182,6 @@ internal static class GpuSuite
             trainer.TrainRows.Count / seconds, null, null, "samples/s");
     }
 
-    // The report's network; a dry run on the simulator shrinks its hidden layers (800, 300 → 16, 8) to finish in seconds.
     // The CLI's default job (embedded UCI digits, 64-128-64-10, batch 32) trained on the CPU and on the device from one seed.
     private static void DigitsRun(IBackend backend, bool simulated)
     {
@@ -220,19 +219,9 @@ internal static class GpuSuite
         }));
     }
 
-    private static (Network<float>, Dataset<float>) ReportNetwork(int inputs, int rows, bool simulated)
-    {
-        var network = new Network<float>(inputs, 10, Loss.CrossEntropy, regularizationFactor: 1e-4, learningRate: 2e-4, seed: 1);
-        network.AddLinear(simulated ? 16 : 800, w: 0.001, regularization: true); network.AddRelu();
-        network.AddLinear(simulated ? 8 : 300, w: 0.0025, regularization: true); network.AddRelu();
-        network.AddLinear(10, w: 0.03, regularization: true); network.AddSoftmax();
-        var rng = new Rng(2);
-        var x = new Tensor<float>(rows, inputs);
-        foreach (ref float v in x.Span) v = (float)rng.NextDouble();
-        var y = new Tensor<float>(rows, 10);
-        for (int r = 0; r < rows; r++) y[r, rng.NextInt(10)] = 1;
-        return (network, new Dataset<float>("random", x, y));
-    }
+    // The report's network; a dry run on the simulator shrinks its hidden layers (800, 300 → 16, 8) to finish in seconds.
+    private static (Network<float>, Dataset<float>) ReportNetwork(int inputs, int rows, bool simulated) =>
+        (ReportWorkload.Network(inputs, hidden: simulated ? (16, 8) : null), ReportWorkload.RandomData(inputs, rows));
 
     private readonly record struct PeerResult(string Case, string? Peer, double SamplesPerSecond);
 

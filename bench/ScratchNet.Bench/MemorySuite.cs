@@ -23,10 +23,7 @@ internal static class MemorySuite
         for (int i = 0; i < labels.Length; i++) labels[i] = (byte)rng.NextInt(Classes);
         var images = new ImageSet("fashion-mnist-shaped", Side, Side, 1, pixels, labels, Classes);
 
-        var net = new Network<float>(Side * Side, Classes, Loss.CrossEntropy, regularizationFactor: 1e-5, learningRate: 1e-3, seed: 1);
-        net.AddLinear(800, w: 0.001, regularization: true); net.AddRelu();
-        net.AddLinear(300, w: 0.0025, regularization: true); net.AddRelu();
-        net.AddLinear(Classes, w: 0.03, regularization: true); net.AddSoftmax();
+        var net = ReportWorkload.Network(Side * Side, regularization: 1e-5, learningRate: 1e-3);
         var trainer = new Trainer<float>(net, images.AsSamples<float>());
         trainer.Train(epochs: 1, batchSize: 64);
 

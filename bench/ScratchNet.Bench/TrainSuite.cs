@@ -36,16 +36,8 @@ internal static class TrainSuite
 
     private static double Ours(int inputs, int batch)
     {
-        var net = new Network<float>(inputs, 10, Loss.CrossEntropy, regularizationFactor: 1e-4, learningRate: 2e-4, seed: 1);
-        net.AddLinear(800, w: 0.001, regularization: true); net.AddRelu();
-        net.AddLinear(300, w: 0.0025, regularization: true); net.AddRelu();
-        net.AddLinear(10, w: 0.03, regularization: true); net.AddSoftmax();
-        var rng = new Rng(2);
-        var x = new Tensor<float>(Rows, inputs);
-        foreach (ref float v in x.Span) v = (float)rng.NextDouble();
-        var y = new Tensor<float>(Rows, 10);
-        for (int r = 0; r < Rows; r++) y[r, rng.NextInt(10)] = 1;
-        var data = new Data.Dataset<float>("random", x, y);
+        var net = ReportWorkload.Network(inputs);
+        var data = ReportWorkload.RandomData(inputs, Rows);
         var xb = new Tensor<float>(batch, inputs);
         var yb = new Tensor<float>(batch, 10);
         var rows = new int[batch];
