@@ -92,7 +92,10 @@ public sealed class DeviceTrainer : IDisposable
     /// When <paramref name="cancel"/> fires, training stops after the batch that is running: the network keeps the
     /// weights trained so far and the history (complete epochs only) ends with <see cref="StopReason.Cancelled"/>.
     /// </summary>
-    /// <exception cref="DivergenceException">The training loss became NaN or infinite; the message names the epoch.</exception>
+    /// <exception cref="DivergenceException">
+    /// The training loss after an epoch is NaN or infinite; the message names the epoch, the network keeps the weights of
+    /// the epoch before, and the exception's <see cref="DivergenceException.History"/> the epochs up to it.
+    /// </exception>
     public History Train(int epochs, int batchSize = 1, bool verbose = false, CancellationToken cancel = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(epochs);
@@ -119,18 +122,25 @@ public sealed class DeviceTrainer : IDisposable
                 _backend.GatherBatch(_allX, Samples.FeatureCount, _allY, Samples.TargetCount, _order, start, rows, _x!, _y!);
                 device.TrainStep(_x!, _y!, rows);
             }
-            var stats = Record(epoch);
-            if (!double.IsFinite(stats.TrainLoss))
-                throw new DivergenceException(
-                    $"Training diverged in epoch {epoch}: the training loss is {stats.TrainLoss}. Lower the learning rate or the initial weight scale.", epoch);
+            Record(epoch);
         }
         return new History(history);
 
-        EpochStats Record(int epoch)
+        void Record(int epoch)
         {
             var ((trainLoss, trainAccuracy), (validationLoss, validationAccuracy)) = Statistics(validation: true);
             // The statistics waited for the device; the time includes the epoch's every step.
             var stats = new EpochStats(epoch, trainLoss, trainAccuracy, validationLoss, validationAccuracy, clock.Elapsed.TotalSeconds);
+            if (epoch >= 0 && !double.IsFinite(trainLoss))
+            {
+                // The network's parameters still hold the last good epoch's weights (copied after each epoch), and
+                // the device gets them back: as the CPU trainer's guard, but checked per epoch, since reading the
+                // loss of every batch would make the host wait for the GPU at every step.
+                device.CopyFromHost();
+                throw new DivergenceException(
+                    $"Training diverged in epoch {epoch}: the training loss after it is {trainLoss}. The weights are back to those at the start of epoch {epoch}. " +
+                    "Lower the learning rate or the initial weight scale.", epoch) { History = new History(history) };
+            }
             device.CopyToHost();
             history.Add(stats);
             if (verbose)
@@ -139,7 +149,6 @@ public sealed class DeviceTrainer : IDisposable
                 Output.Flush();
             }
             EpochCompleted?.Invoke(stats);
-            return stats;
         }
     }
 

@@ -98,6 +98,24 @@ public sealed class GpuBackendTests : IClassFixture<GpuBackendTests.Simulator>
     }
 
     [Fact]
+    public void ADivergingRunStopsWithTheLastGoodWeights()
+    {
+        var (network, data) = SmallProblem(seed: 4);
+        var diverging = new Network<float>(network.Inputs, network.Outputs, Loss.CrossEntropy, learningRate: 1e12, seed: 4);
+        diverging.AddLinear(10);
+        diverging.AddRelu();
+        diverging.AddLinear(network.Outputs);
+        diverging.AddSoftmax();
+        float[] initial = [.. diverging.Parameters.SelectMany(p => p.Value.ToArray())];
+        using var trainer = new DeviceTrainer(diverging, data, _simulator, seed: 4) { Output = TextWriter.Null };
+
+        var error = Assert.Throws<DivergenceException>(() => trainer.Train(3, batchSize: 4));
+        Assert.Equal(0, error.Epoch);
+        Assert.Single(error.History!); // epoch −1 only
+        Assert.Equal(initial, diverging.Parameters.SelectMany(p => p.Value.ToArray()));
+    }
+
+    [Fact]
     public void LayersAndOptimisersWithoutADevicePathAreRefusedByName()
     {
         var withDropout = new Network<float>(4, 2, Loss.CrossEntropy);
