@@ -159,6 +159,16 @@ def cases():
                 yield name, meta, run_case(loss, reg, batch, seed)
 
 
+def mismatch(fresh, kept, tolerance):
+    """None when every value of fresh is within tolerance * max(1, max |fresh|) of kept (same length);
+    else the largest difference (infinity for a length mismatch)."""
+    if len(fresh) != len(kept):
+        return float("inf")
+    scale = max([1.0] + [abs(v) for v in fresh])
+    worst = max([abs(a - b) for a, b in zip(fresh, kept)] + [0.0])
+    return worst if worst > tolerance * scale else None
+
+
 def check(golden_dir, tolerance=1e-12):
     """Recompute every case and compare with the files in golden_dir.
 
@@ -170,11 +180,8 @@ def check(golden_dir, tolerance=1e-12):
         with open(os.path.join(golden_dir, name + ".json")) as f:
             stored = json.load(f)
         for key, tensor in tensors.items():
-            fresh = tensor.detach().double().flatten().tolist()
-            kept = stored["tensors"][key]["data"]
-            scale = max([1.0] + [abs(v) for v in fresh])
-            worst = max([abs(a - b) for a, b in zip(fresh, kept)] + [0.0])
-            if len(fresh) != len(kept) or worst > tolerance * scale:
+            worst = mismatch(tensor.detach().double().flatten().tolist(), stored["tensors"][key]["data"], tolerance)
+            if worst is not None:
                 print("MISMATCH %s %s: largest difference %g" % (name, key, worst))
                 failures += 1
     print("golden check: %d mismatching tensors" % failures)

@@ -32,7 +32,7 @@ except ImportError:
     sys.exit("make_optimizer_golden.py: PyTorch is required (Debian: apt-get install python3-torch, "
              "then run with /usr/bin/python3)")
 
-from make_golden import f32, write_case  # same float32-exact inputs and file layout as the network cases
+from make_golden import f32, mismatch, write_case  # same float32-exact inputs and file layout as the network cases
 
 # SequentialLR steps its second scheduler with an explicit epoch at the milestone, which torch itself warns about.
 warnings.filterwarnings("ignore", message="The epoch parameter")
@@ -145,10 +145,9 @@ def check(golden_dir, tolerance=1e-12):
         with open(os.path.join(golden_dir, name + ".json")) as f:
             stored = json.load(f)["tensors"]
         for key, tensor in tensors.items():
-            fresh, kept = tensor.flatten().tolist(), stored[key]["data"]
-            scale = max([1.0] + [abs(v) for v in fresh])
-            if len(fresh) != len(kept) or max(abs(a - b) for a, b in zip(fresh, kept)) > tolerance * scale:
-                print("MISMATCH %s %s" % (name, key))
+            worst = mismatch(tensor.flatten().tolist(), stored[key]["data"], tolerance)
+            if worst is not None:
+                print("MISMATCH %s %s: largest difference %g" % (name, key, worst))
                 failures += 1
     with open(os.path.join(golden_dir, "optim_schedules.json")) as f:
         stored = json.load(f)["schedules"]

@@ -113,28 +113,11 @@ public class TrainCurvesCliTests
         string dir = Path.Combine(Path.GetTempPath(), $"scratchnet-nofonts-{Guid.NewGuid():N}");
         try
         {
-            string cli = Path.Combine(AppContext.BaseDirectory, "ScratchNet.Cli.dll");
-            string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
-            var start = new ProcessStartInfo("unshare", ["-rm", "sh", "-c", HideFontsThenRun, dotnet, cli,
-                "train", "--dataset", "patterns", "--epochs", "1", "--threads", "1", "--out", dir])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            using var process = Process.Start(start)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-            await process.WaitForExitAsync(timeout.Token);
-            Assert.True(process.ExitCode == 0, await stderr + await stdout);
+            await RunCliWithoutFonts("train", "--dataset", "patterns", "--epochs", "1", "--threads", "1", "--out", dir);
 
             using var bitmap = SKBitmap.Decode(Path.Combine(dir, "curves.png"));
             Assert.Equal((TrainingCurves.Width, TrainingCurves.Height), (bitmap.Width, bitmap.Height));
-            int dark = 0;
-            // Rows 0–19: above the plot frame, which starts near row 25 when no title is drawn.
-            for (int y = 0; y < 20; y++)
-                for (int x = 0; x < bitmap.Width; x++)
-                    if (bitmap.GetPixel(x, y) is var c && c.Red < 128 && c.Green < 128 && c.Blue < 128) dark++;
+            int dark = DarkPixelsInTitleBand(bitmap);
             Assert.True(dark > 100, $"only {dark} dark pixels in the title band");
         }
         finally
@@ -157,33 +140,45 @@ public class TrainCurvesCliTests
                 File.WriteAllText(Path.Combine(dir, run, "history.csv"), $"{History.CsvHeader}\n-1,2.3,0.1,2.3,0.1,0.5\n0,0.6,0.8,0.7,0.75,1\n1,0.4,0.86,0.5,0.83,1\n");
             }
             string png = Path.Combine(dir, "both.png");
-            string cli = Path.Combine(AppContext.BaseDirectory, "ScratchNet.Cli.dll");
-            string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
-            var start = new ProcessStartInfo("unshare", ["-rm", "sh", "-c", HideFontsThenRun, dotnet, cli,
-                "plot", Path.Combine(dir, "a"), Path.Combine(dir, "b"), "--out", png, "--title", "two runs without system fonts"])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            using var process = Process.Start(start)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-            await process.WaitForExitAsync(timeout.Token);
-            Assert.True(process.ExitCode == 0, await stderr + await stdout);
+            await RunCliWithoutFonts("plot", Path.Combine(dir, "a"), Path.Combine(dir, "b"), "--out", png, "--title", "two runs without system fonts");
 
             using var bitmap = SKBitmap.Decode(png);
             Assert.Equal((RunComparison.Width, RunComparison.Height), (bitmap.Width, bitmap.Height));
-            int dark = 0;
-            for (int y = 0; y < 20; y++)
-                for (int x = 0; x < bitmap.Width; x++)
-                    if (bitmap.GetPixel(x, y) is var c && c.Red < 128 && c.Green < 128 && c.Blue < 128) dark++;
+            int dark = DarkPixelsInTitleBand(bitmap);
             Assert.True(dark > 100, $"only {dark} dark pixels in the title band");
         }
         finally
         {
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         }
+    }
+
+    // Runs the CLI in a child process whose /usr/share/fonts is an empty tmpfs; fails the test unless it exits 0.
+    private static async Task RunCliWithoutFonts(params string[] args)
+    {
+        string cli = Path.Combine(AppContext.BaseDirectory, "ScratchNet.Cli.dll");
+        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+        var start = new ProcessStartInfo("unshare", ["-rm", "sh", "-c", HideFontsThenRun, dotnet, cli, .. args])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        await process.WaitForExitAsync(timeout.Token);
+        Assert.True(process.ExitCode == 0, await stderr + await stdout);
+    }
+
+    // Dark pixels in rows 0–19: above the plot frame, which starts near row 25 when no title is drawn.
+    private static int DarkPixelsInTitleBand(SKBitmap bitmap)
+    {
+        int dark = 0;
+        for (int y = 0; y < 20; y++)
+            for (int x = 0; x < bitmap.Width; x++)
+                if (bitmap.GetPixel(x, y) is var c && c.Red < 128 && c.Green < 128 && c.Blue < 128) dark++;
+        return dark;
     }
 
     private const string HideFontsThenRun = "mount -t tmpfs none /usr/share/fonts && exec \"$0\" \"$@\"";
