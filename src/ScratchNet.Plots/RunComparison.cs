@@ -31,8 +31,7 @@ public static class RunComparison
     {
         ArgumentNullException.ThrowIfNull(runs);
         if (runs.Count == 0) throw new ArgumentException("There are no runs to plot.", nameof(runs));
-        var plot = new Plot();
-        plot.Font.Set(PlotFont.Registered);
+        var plot = EpochAxes.NewPlot();
         var palette = new ScottPlot.Palettes.Category10();
         var loss = plot.Axes.Left;
         var accuracy = plot.Axes.Right;
@@ -42,29 +41,13 @@ public static class RunComparison
             if (history.Count == 0) throw new ArgumentException($"The run '{name}' has an empty history.", nameof(runs));
             var color = palette.GetColor(r);
             double[] epochs = [.. history.Select(e => (double)e.Epoch)];
-            Add(plot, epochs, [.. history.Select(e => e.TrainLoss)], $"{name}: train loss", color, MarkerShape.FilledCircle, 1.5f, loss);
-            Add(plot, epochs, [.. history.Select(e => e.ValidationLoss)], $"{name}: validation loss", color, MarkerShape.FilledSquare, 3, loss);
-            Add(plot, epochs, [.. history.Select(e => e.TrainAccuracy)], $"{name}: train accuracy", color, MarkerShape.OpenCircle, 1.5f, accuracy);
-            Add(plot, epochs, [.. history.Select(e => e.ValidationAccuracy)], $"{name}: validation accuracy", color, MarkerShape.OpenSquare, 3, accuracy);
+            EpochAxes.AddSeries(plot, epochs, [.. history.Select(e => e.TrainLoss)], $"{name}: train loss", color, MarkerShape.FilledCircle, 1.5f, 6, loss);
+            EpochAxes.AddSeries(plot, epochs, [.. history.Select(e => e.ValidationLoss)], $"{name}: validation loss", color, MarkerShape.FilledSquare, 3, 6, loss);
+            EpochAxes.AddSeries(plot, epochs, [.. history.Select(e => e.TrainAccuracy)], $"{name}: train accuracy", color, MarkerShape.OpenCircle, 1.5f, 6, accuracy);
+            EpochAxes.AddSeries(plot, epochs, [.. history.Select(e => e.ValidationAccuracy)], $"{name}: validation accuracy", color, MarkerShape.OpenSquare, 3, 6, accuracy);
         }
-        plot.Title(title);
-        plot.XLabel("epoch (−1: before training)");
-        loss.Label.Text = "loss (filled markers)";
-        accuracy.Label.Text = "accuracy (open markers)";
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
-        plot.Axes.AutoScale();
-        plot.Axes.SetLimitsY(0, 1.02, accuracy);
+        EpochAxes.Finish(plot, title, "loss (filled markers)", "accuracy (open markers)");
         plot.ShowLegend(Edge.Right);
         return plot;
-    }
-
-    private static void Add(Plot plot, double[] epochs, double[] values, string label, Color color, MarkerShape marker, float width, IYAxis axis)
-    {
-        var scatter = plot.Add.Scatter(epochs, values, color);
-        scatter.LegendText = label;
-        scatter.MarkerShape = marker;
-        scatter.LineWidth = width;
-        scatter.MarkerSize = epochs.Length <= 60 ? 6 : 0;
-        scatter.Axes.YAxis = axis;
     }
 }

@@ -28,8 +28,7 @@ public static class TrainingCurves
     public static void Save(History history, string title, string pngPath, string svgPath)
     {
         var plot = Create(history, title);
-        byte[] png = plot.GetImage(Width, Height).GetImageBytes(ImageFormat.Png);
-        AtomicFile.Write(pngPath, stream => stream.Write(png));
+        PlotFont.SavePng(plot, pngPath, Width, Height);
         AtomicFile.WriteAllText(svgPath, plot.GetSvgXml(Width, Height));
     }
 
@@ -41,36 +40,18 @@ public static class TrainingCurves
         if (history.Count == 0) throw new ArgumentException("The history is empty: there is nothing to plot.", nameof(history));
 
         double[] epochs = [.. history.Select(e => (double)e.Epoch)];
-        var plot = new Plot();
-        plot.Font.Set(PlotFont.Registered);
-
+        var plot = EpochAxes.NewPlot();
         var loss = plot.Axes.Left;
         var accuracy = plot.Axes.Right;
         // Four colours and two marker shapes, solid lines: Skia's SVG writer cannot express dash
         // patterns and prints a warning to standard output for each one.
-        Add(plot, epochs, [.. history.Select(e => e.TrainLoss)], LegendLabels[0], Colors.C0, MarkerShape.FilledCircle, loss);
-        Add(plot, epochs, [.. history.Select(e => e.ValidationLoss)], LegendLabels[1], Colors.C1, MarkerShape.FilledSquare, loss);
-        Add(plot, epochs, [.. history.Select(e => e.TrainAccuracy)], LegendLabels[2], Colors.C2, MarkerShape.FilledCircle, accuracy);
-        Add(plot, epochs, [.. history.Select(e => e.ValidationAccuracy)], LegendLabels[3], Colors.C3, MarkerShape.FilledSquare, accuracy);
+        EpochAxes.AddSeries(plot, epochs, [.. history.Select(e => e.TrainLoss)], LegendLabels[0], Colors.C0, MarkerShape.FilledCircle, 2, 5, loss);
+        EpochAxes.AddSeries(plot, epochs, [.. history.Select(e => e.ValidationLoss)], LegendLabels[1], Colors.C1, MarkerShape.FilledSquare, 2, 5, loss);
+        EpochAxes.AddSeries(plot, epochs, [.. history.Select(e => e.TrainAccuracy)], LegendLabels[2], Colors.C2, MarkerShape.FilledCircle, 2, 5, accuracy);
+        EpochAxes.AddSeries(plot, epochs, [.. history.Select(e => e.ValidationAccuracy)], LegendLabels[3], Colors.C3, MarkerShape.FilledSquare, 2, 5, accuracy);
 
-        plot.Title(title);
-        plot.XLabel("epoch (−1: before training)");
-        loss.Label.Text = "loss";
-        accuracy.Label.Text = "accuracy";
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
-        plot.Axes.AutoScale();
-        plot.Axes.SetLimitsY(0, 1.02, accuracy);
+        EpochAxes.Finish(plot, title, "loss", "accuracy");
         plot.ShowLegend(Alignment.MiddleRight);
         return plot;
-    }
-
-    private static void Add(Plot plot, double[] epochs, double[] values, string label, Color color, MarkerShape marker, IYAxis axis)
-    {
-        var scatter = plot.Add.Scatter(epochs, values, color);
-        scatter.LegendText = label;
-        scatter.MarkerShape = marker;
-        scatter.LineWidth = 2;
-        scatter.MarkerSize = epochs.Length <= 60 ? 5 : 0;
-        scatter.Axes.YAxis = axis;
     }
 }
