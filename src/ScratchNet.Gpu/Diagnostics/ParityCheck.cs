@@ -42,6 +42,31 @@ public static class ParityCheck
     {
         var rng = new Rng(seed);
         var results = new List<ParityResult>();
+        // The inputs each comparison uploads, freed at the end (device memory is not the garbage collector's).
+        var uploads = new List<DeviceBuffer<float>>();
+        try
+        {
+            CompareOperations(reference, candidate, rng, results, fullSize, Put);
+        }
+        finally
+        {
+            foreach (var buffer in uploads) buffer.Dispose();
+        }
+        return results;
+
+        DeviceBuffer<float> Put(IBackend backend, float[] values)
+        {
+            var buffer = backend.Allocate<float>(values.Length);
+            backend.Upload<float>(values, buffer);
+            uploads.Add(buffer);
+            return buffer;
+        }
+    }
+
+    // Every operation at every shape, on both backends, into results; put uploads an input to a backend.
+    private static void CompareOperations(IBackend reference, IBackend candidate, Rng rng, List<ParityResult> results, bool fullSize,
+                                Func<IBackend, float[], DeviceBuffer<float>> put)
+    {
         foreach (var (rows, inputs, outputs) in fullSize ? [.. SmallShapes, .. FullSizeShapes] : SmallShapes)
         {
             string shape = $"{rows}x{inputs}->{outputs}";
@@ -49,12 +74,12 @@ public static class ParityCheck
             {
                 float[] x = Random(rng, rows * inputs), w = Random(rng, outputs * inputs), b = Random(rng, outputs);
                 results.Add(new($"linear forward {shape} {activation}", Compare(reference, candidate, rows * outputs, (backend, output) =>
-                    backend.LinearForward(Put(backend, x), rows, inputs, Put(backend, w), Put(backend, b), outputs, activation, output))));
+                    backend.LinearForward(put(backend, x), rows, inputs, put(backend, w), put(backend, b), outputs, activation, output))));
 
                 float[] dz = Random(rng, rows * outputs);
                 float[] a = [.. Random(rng, rows * inputs).Select(z => CpuBackend.Activate(activation, 2 * z))];
                 results.Add(new($"linear input gradient {shape} {activation}", Compare(reference, candidate, rows * inputs, (backend, dx) =>
-                    backend.LinearInputGradient(Put(backend, dz), rows, outputs, Put(backend, w), inputs, activation, Put(backend, a), dx))));
+                    backend.LinearInputGradient(put(backend, dz), rows, outputs, put(backend, w), inputs, activation, put(backend, a), dx))));
             }
 
             float[] gradient = Random(rng, rows * outputs), input = Random(rng, rows * inputs), weight = Random(rng, outputs * inputs), bias = Random(rng, outputs);
@@ -65,9 +90,9 @@ public static class ParityCheck
 
             (float[] W, float[] B) Step(IBackend backend)
             {
-                using var w = Put(backend, weight);
-                using var b = Put(backend, bias);
-                backend.LinearSgdStep(Put(backend, gradient), Put(backend, input), rows, outputs, inputs, w, b, 0.05f, 0.99f);
+                var w = put(backend, weight);
+                var b = put(backend, bias);
+                backend.LinearSgdStep(put(backend, gradient), put(backend, input), rows, outputs, inputs, w, b, 0.05f, 0.99f);
                 return (Get(backend, w), Get(backend, b));
             }
         }
@@ -78,9 +103,9 @@ public static class ParityCheck
             foreach (var activation in new[] { DeviceActivation.None, DeviceActivation.Sigmoid })
             {
                 results.AddRange(LossParity($"softmax cross-entropy {rows}x{cols} {activation}", (backend, g, loss, correct) =>
-                    backend.SoftmaxCrossEntropy(Put(backend, logits), Put(backend, targets), rows, cols, activation, 1f / rows, g, loss, correct)));
+                    backend.SoftmaxCrossEntropy(put(backend, logits), put(backend, targets), rows, cols, activation, 1f / rows, g, loss, correct)));
                 results.AddRange(LossParity($"squared error {rows}x{cols} {activation}", (backend, g, loss, correct) =>
-                    backend.SquaredError(Put(backend, logits), Put(backend, targets), rows, cols, activation, 1f / rows, g, loss, correct)));
+                    backend.SquaredError(put(backend, logits), put(backend, targets), rows, cols, activation, 1f / rows, g, loss, correct)));
             }
 
             List<ParityResult> LossParity(string name, Action<IBackend, DeviceBuffer<float>, DeviceBuffer<float>, DeviceBuffer<float>> run)
@@ -108,8 +133,8 @@ public static class ParityCheck
                 {
                     using var sums = backend.Allocate<double>(2);
                     backend.Fill(sums, 0.5);
-                    if (squares) backend.AccumulateSquares(Put(backend, values), count, sums, 1);
-                    else backend.AccumulateSum(Put(backend, values), count, sums, 1);
+                    if (squares) backend.AccumulateSquares(put(backend, values), count, sums, 1);
+                    else backend.AccumulateSum(put(backend, values), count, sums, 1);
                     var result = new double[2];
                     backend.Download<double>(sums, result);
                     return result[1];
@@ -129,13 +154,12 @@ public static class ParityCheck
                 using var y = backend.Allocate<float>(Rows * Targets);
                 using var orderBuffer = backend.Allocate<int>(All);
                 backend.Upload<int>(order, orderBuffer);
-                backend.GatherBatch(Put(backend, allX), Features, Put(backend, allY), Targets, orderBuffer, First, Rows, x, y);
+                backend.GatherBatch(put(backend, allX), Features, put(backend, allY), Targets, orderBuffer, First, Rows, x, y);
                 return [Get(backend, x), Get(backend, y)];
             }
             float[][] expected = Gather(reference), actual = Gather(candidate);
             results.Add(new("gather batch", Math.Max(RelativeError(actual[0], expected[0]), RelativeError(actual[1], expected[1]))));
         }
-        return results;
     }
 
     /// <summary>
@@ -210,13 +234,6 @@ public static class ParityCheck
             return Get(backend, output);
         }
         return RelativeError(Run(candidate), Run(reference));
-    }
-
-    private static DeviceBuffer<float> Put(IBackend backend, float[] values)
-    {
-        var buffer = backend.Allocate<float>(values.Length);
-        backend.Upload<float>(values, buffer);
-        return buffer;
     }
 
     private static float[] Get(IBackend backend, DeviceBuffer<float> buffer)
