@@ -24,7 +24,7 @@ internal static unsafe class GemmSuite
             var rng = new Rng(1);
             var a = Random(transposeA ? k : m, transposeA ? m : k, rng);
             var b = Random(transposeB ? n : k, transposeB ? k : n, rng);
-            var c = new Tensor<float>(m, n);
+            var c = new Matrix<float>(m, n);
             double flops = 2.0 * m * n * k;
             double ours = 0, peer = 0;
             // Interleaved rounds: each side gets the machine in the same state as the other.
@@ -44,9 +44,9 @@ internal static unsafe class GemmSuite
         }
     }
 
-    private static Tensor<float> Random(int rows, int cols, Rng rng)
+    private static Matrix<float> Random(int rows, int cols, Rng rng)
     {
-        var t = new Tensor<float>(rows, cols);
+        var t = new Matrix<float>(rows, cols);
         foreach (ref float v in t.Span) v = (float)rng.NextNormal();
         return t;
     }

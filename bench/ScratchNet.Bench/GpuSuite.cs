@@ -86,8 +86,8 @@ internal static class GpuSuite
         using var x = backend.Allocate<float>((long)batch * inputs);
         using var y = backend.Allocate<float>((long)batch * 10);
         using var order = backend.Allocate<int>(Rows);
-        var all = new Tensor<float>(0, inputs);
-        var targets = new Tensor<float>(0, 10);
+        var all = new Matrix<float>(0, inputs);
+        var targets = new Matrix<float>(0, 10);
         data.Gather([.. Enumerable.Range(0, Rows)], all, targets);
         backend.Upload<float>(all.Span, allX);
         backend.Upload<float>(targets.Span, allY);

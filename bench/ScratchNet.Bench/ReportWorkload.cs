@@ -21,9 +21,9 @@ internal static class ReportWorkload
     public static Dataset<float> RandomData(int inputs, int rows)
     {
         var rng = new Rng(2);
-        var x = new Tensor<float>(rows, inputs);
+        var x = new Matrix<float>(rows, inputs);
         foreach (ref float v in x.Span) v = (float)rng.NextDouble();
-        var y = new Tensor<float>(rows, 10);
+        var y = new Matrix<float>(rows, 10);
         for (int r = 0; r < rows; r++) y[r, rng.NextInt(10)] = 1;
         return new Dataset<float>("random", x, y);
     }

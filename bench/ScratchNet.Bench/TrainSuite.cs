@@ -38,8 +38,8 @@ internal static class TrainSuite
     {
         var net = ReportWorkload.Network(inputs);
         var data = ReportWorkload.RandomData(inputs, Rows);
-        var xb = new Tensor<float>(batch, inputs);
-        var yb = new Tensor<float>(batch, 10);
+        var xb = new Matrix<float>(batch, inputs);
+        var yb = new Matrix<float>(batch, 10);
         var rows = new int[batch];
         int next = 0;
         double seconds = Report.SecondsPerCall(() =>

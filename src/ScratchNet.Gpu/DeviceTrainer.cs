@@ -210,8 +210,8 @@ public sealed class DeviceTrainer : IDisposable
     private void UploadSamples()
     {
         const int Chunk = 4096;
-        var x = new Tensor<float>(0, Samples.FeatureCount);
-        var y = new Tensor<float>(0, Samples.TargetCount);
+        var x = new Matrix<float>(0, Samples.FeatureCount);
+        var y = new Matrix<float>(0, Samples.TargetCount);
         var rows = new int[Chunk];
         for (int start = 0; start < Samples.Count; start += Chunk)
         {

@@ -16,7 +16,7 @@ public sealed class GradientTape<T> where T : unmanaged, IFloatingPointIeee754<T
     public IReadOnlyList<Layer<T>> Recorded => _recorded;
 
     /// <summary>Runs <paramref name="layer"/> forward on <paramref name="input"/> and records it.</summary>
-    public Tensor<T> Forward(Layer<T> layer, Tensor<T> input)
+    public Matrix<T> Forward(Layer<T> layer, Matrix<T> input)
     {
         var output = layer.Forward(input);
         _recorded.Add(layer);
@@ -24,7 +24,7 @@ public sealed class GradientTape<T> where T : unmanaged, IFloatingPointIeee754<T
     }
 
     /// <summary>Back-propagates dL/d(last output) through the recorded layers; returns dL/d(first input).</summary>
-    public Tensor<T> Backward(Tensor<T> outputGradient)
+    public Matrix<T> Backward(Matrix<T> outputGradient)
     {
         var gradient = outputGradient;
         for (int i = _recorded.Count - 1; i >= 0; i--) gradient = _recorded[i].Backward(gradient);
@@ -35,9 +35,9 @@ public sealed class GradientTape<T> where T : unmanaged, IFloatingPointIeee754<T
     /// Back-propagates as <see cref="Backward"/> does, each layer taking its SGD step as soon as its
     /// gradients are known; the first layer's input gradient, which nothing needs, is not computed.
     /// </summary>
-    public void BackwardAndStep(Tensor<T> outputGradient, SgdStep<T> step)
+    public void BackwardAndStep(Matrix<T> outputGradient, SgdStep<T> step)
     {
-        Tensor<T>? gradient = outputGradient;
+        Matrix<T>? gradient = outputGradient;
         for (int i = _recorded.Count - 1; i >= 0; i--)
             gradient = _recorded[i].BackwardAndStep(gradient!, step, needInputGradient: i > 0);
     }

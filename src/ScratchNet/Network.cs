@@ -145,9 +145,9 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     public Linear<T> AddLinear(int numNodes, Init init, bool regularization = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(numNodes);
-        var weight = new Tensor<T>(numNodes, CurrentWidth);                       // (out, in)
+        var weight = new Matrix<T>(numNodes, CurrentWidth);                       // (out, in)
         Initializers.Fill(weight.Span, init, CurrentWidth, numNodes, _rng);
-        return Add(new Linear<T>(weight, new Tensor<T>(1, numNodes), regularization));
+        return Add(new Linear<T>(weight, new Matrix<T>(1, numNodes), regularization));
     }
 
     /// <summary>Adds a ReLU.</summary>
@@ -211,12 +211,12 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>The network's outputs, (rows, <see cref="Outputs"/>), for <paramref name="x"/>, (rows, <see cref="Inputs"/>).</summary>
     /// <exception cref="ShapeMismatchException"><paramref name="x"/> does not have <see cref="Inputs"/> columns.</exception>
-    public Tensor<T> Predict(Tensor<T> x)
+    public Matrix<T> Predict(Matrix<T> x)
     {
         Build();
         x.RequireCols(Inputs, "Predict input x");
-        var result = new Tensor<T>(x.Rows, Outputs);
-        var chunk = new Tensor<T>(0, Inputs);
+        var result = new Matrix<T>(x.Rows, Outputs);
+        var chunk = new Matrix<T>(0, Inputs);
         var rows = new int[Math.Min(EvaluationChunk, x.Rows)];
         bool wasTraining = SetTraining(false);
         try
@@ -241,7 +241,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>Mean loss (penalty included) and accuracy, argmax(output) = argmax(target), over all rows of (x, y).</summary>
     /// <exception cref="ShapeMismatchException">x or y has the wrong width, or they differ in rows.</exception>
-    public (double Loss, double Accuracy) Evaluate(Tensor<T> x, Tensor<T> y)
+    public (double Loss, double Accuracy) Evaluate(Matrix<T> x, Matrix<T> y)
     {
         CheckBatch(x, y);
         return Evaluate(new Dataset<T>("evaluation", x, y), Enumerable.Range(0, x.Rows).ToArray());
@@ -254,8 +254,8 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         Build();
         CheckSource(samples);
         if (rows.Length == 0) return (double.NaN, double.NaN);
-        var x = new Tensor<T>(0, Inputs);
-        var y = new Tensor<T>(0, Outputs);
+        var x = new Matrix<T>(0, Inputs);
+        var y = new Matrix<T>(0, Outputs);
         double lossSum = 0;
         long correct = 0;
         bool wasTraining = SetTraining(false);
@@ -277,7 +277,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// penalty included. Returns the batch's mean loss plus the penalty, and dL/dx in
     /// <paramref name="inputGradient"/> (valid until the next call).
     /// </summary>
-    public double ComputeGradients(Tensor<T> x, Tensor<T> y, out Tensor<T> inputGradient)
+    public double ComputeGradients(Matrix<T> x, Matrix<T> y, out Matrix<T> inputGradient)
     {
         Build();
         CheckBatch(x, y);
@@ -303,7 +303,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// with it where the layer can (see <see cref="Layer{T}.BackwardAndStep"/>); the weights come out as
     /// from <see cref="ComputeGradients"/> followed by <see cref="Sgd{T}.Step"/>, up to rounding.
     /// </summary>
-    public double TrainStep(Tensor<T> x, Tensor<T> y)
+    public double TrainStep(Matrix<T> x, Matrix<T> y)
     {
         if (Optimizer is not Sgd<T> sgd)
         {
@@ -348,7 +348,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     // Runs the layers up to what the loss consumes: all of them, or all but the final softmax when
     // cross-entropy fuses it.
-    private Tensor<T> ForwardToLoss(Tensor<T> x, GradientTape<T>? tape)
+    private Matrix<T> ForwardToLoss(Matrix<T> x, GradientTape<T>? tape)
     {
         int end = Loss == Loss.CrossEntropy ? _layers.Count - 1 : _layers.Count;
         var output = x;
@@ -365,13 +365,13 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         return was;
     }
 
-    private void CheckBatch(Tensor<T> x, Tensor<T> y)
+    private void CheckBatch(Matrix<T> x, Matrix<T> y)
     {
         x.RequireCols(Inputs, "Input x");
         y.RequireShape(x.Rows, Outputs, "Target y");
     }
 
-    private static long CountCorrect(Tensor<T> prediction, Tensor<T> target)
+    private static long CountCorrect(Matrix<T> prediction, Matrix<T> target)
     {
         long correct = 0;
         for (int r = 0; r < prediction.Rows; r++)

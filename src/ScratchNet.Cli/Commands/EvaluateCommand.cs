@@ -120,8 +120,8 @@ public static class EvaluateCommand
     {
         const int Chunk = 1024;
         var counts = new long[network.Outputs, network.Outputs];
-        var x = new Tensor<T>(0, samples.FeatureCount);
-        var y = new Tensor<T>(0, samples.TargetCount);
+        var x = new Matrix<T>(0, samples.FeatureCount);
+        var y = new Matrix<T>(0, samples.TargetCount);
         for (int start = 0; start < rows.Length; start += Chunk)
         {
             var chunk = rows.AsSpan(start, Math.Min(Chunk, rows.Length - start));

@@ -54,7 +54,7 @@ public static class PredictCommand
     /// <summary>The samples in <paramref name="path"/> as (rows, <paramref name="inputs"/>), and a description of how they were read.</summary>
     /// <exception cref="UsageException">The file does not fit the model's inputs, or its kind is unknown.</exception>
     /// <exception cref="DataFormatException">The file is malformed.</exception>
-    internal static (Tensor<float> X, string What) Read(string path, int inputs)
+    internal static (Matrix<float> X, string What) Read(string path, int inputs)
     {
         string name = path.ToLowerInvariant();
         if (ImageExtensions.Any(name.EndsWith)) return ReadImage(path, inputs);
@@ -64,7 +64,7 @@ public static class PredictCommand
         throw new UsageException($"INPUT: '{path}': unknown kind of file; expected .csv, .npy or an image ({string.Join(", ", ImageExtensions)}).");
     }
 
-    private static (Tensor<float>, string) ReadCsv(string path, int inputs)
+    private static (Matrix<float>, string) ReadCsv(string path, int inputs)
     {
         var rows = new List<float[]>();
         int lineNumber = 0;
@@ -92,12 +92,12 @@ public static class PredictCommand
             rows.Add(values);
         }
         if (rows.Count == 0) throw new UsageException($"INPUT {path}: no rows of numbers.");
-        var x = new Tensor<float>(rows.Count, inputs);
+        var x = new Matrix<float>(rows.Count, inputs);
         for (int r = 0; r < rows.Count; r++) rows[r].CopyTo(x.Span.Slice(r * inputs, inputs));
         return (x, $"CSV, {rows.Count} rows of {inputs} values{(header ? " (header line skipped)" : "")}, used as given");
     }
 
-    private static (Tensor<float>, string) ReadNpy(string path, int inputs)
+    private static (Matrix<float>, string) ReadNpy(string path, int inputs)
     {
         var array = Npy.Read(path);
         int[] shape = array.Shape;
@@ -111,7 +111,7 @@ public static class PredictCommand
         };
         // uint8 arrays are pixels: scaled as the trainer scales image bytes.
         float scale = array.Type == NpyType.UInt8 ? 1f / 255 : 1f;
-        var x = new Tensor<float>(rows, inputs);
+        var x = new Matrix<float>(rows, inputs);
         var span = x.Span;
         for (int r = 0; r < rows; r++)
             for (int c = 0; c < inputs; c++)
@@ -119,7 +119,7 @@ public static class PredictCommand
         return (x, $"NPY {array}, {rows} rows{(array.Type == NpyType.UInt8 ? ", pixels / 255" : ", used as given")}");
     }
 
-    private static (Tensor<float>, string) ReadImage(string path, int inputs)
+    private static (Matrix<float>, string) ReadImage(string path, int inputs)
     {
         int grey = (int)Math.Round(Math.Sqrt(inputs)), colour = (int)Math.Round(Math.Sqrt(inputs / 3.0));
         bool isGrey = grey * grey == inputs, isColour = 3 * colour * colour == inputs;
@@ -131,7 +131,7 @@ public static class PredictCommand
         using var resized = decoded.Width == side && decoded.Height == side
             ? decoded.Copy(SKColorType.Rgba8888)
             : decoded.Resize(new SKImageInfo(side, side, SKColorType.Rgba8888, SKAlphaType.Unpremul), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear));
-        var x = new Tensor<float>(1, inputs);
+        var x = new Matrix<float>(1, inputs);
         var span = x.Span;
         for (int y = 0; y < side; y++)
             for (int xx = 0; xx < side; xx++)

@@ -173,8 +173,8 @@ public static class ParityCheck
         const int Features = 20, Classes = 4;
         int trainRows = steps * batchSize;
         int samples = trainRows * 5 / 4;                       // the 80/20 split leaves exactly trainRows to train on
-        var x = new Tensor<float>(samples, Features, Random(rng, samples * Features));
-        var y = new Tensor<float>(samples, Classes, OneHot(rng, samples, Classes));
+        var x = new Matrix<float>(samples, Features, Random(rng, samples * Features));
+        var y = new Matrix<float>(samples, Classes, OneHot(rng, samples, Classes));
         var data = new Dataset<float>("parity", x, y);
 
         Network<float> Build()

@@ -47,7 +47,7 @@ internal static unsafe class SgdKernels
     /// <param name="inputGradient">dX, (B, in), overwritten; or null.</param>
     /// <param name="learningRate">lr.</param>
     /// <param name="keep">1 − 2·lr·λ, or 1 without the penalty.</param>
-    public static double LinearBackward<T>(Tensor<T> weights, Tensor<T>? bias, Tensor<T> input, Tensor<T> outputGradient, Tensor<T>? inputGradient, T learningRate, T keep)
+    public static double LinearBackward<T>(Matrix<T> weights, Matrix<T>? bias, Matrix<T> input, Matrix<T> outputGradient, Matrix<T>? inputGradient, T learningRate, T keep)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int batch = input.Rows, outputs = weights.Rows, inputs = weights.Cols;
@@ -65,7 +65,7 @@ internal static unsafe class SgdKernels
     }
 
     /// <summary>b ← b − lr·Σ_b dY.</summary>
-    public static void StepBias<T>(Tensor<T> bias, Tensor<T> outputGradient, T learningRate) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void StepBias<T>(Matrix<T> bias, Matrix<T> outputGradient, T learningRate) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var values = bias.Span;
         for (int b = 0; b < outputGradient.Rows; b++)
@@ -88,7 +88,7 @@ internal static unsafe class SgdKernels
     /// <param name="keep">1 − 2·lr·λ of that step, or 1.</param>
     /// <param name="input">x, (1, in).</param>
     /// <param name="output">y, (1, out), overwritten.</param>
-    public static double LinearForwardFinishingStep<T>(Tensor<T> weights, Tensor<T> bias, Tensor<T> previousInput, Tensor<T> previousGradient, T learningRate, T keep, Tensor<T> input, Tensor<T> output)
+    public static double LinearForwardFinishingStep<T>(Matrix<T> weights, Matrix<T> bias, Matrix<T> previousInput, Matrix<T> previousGradient, T learningRate, T keep, Matrix<T> input, Matrix<T> output)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         fixed (T* w = weights.Buffer, b = bias.Buffer, xp = previousInput.Buffer, dy = previousGradient.Buffer, x = input.Buffer, y = output.Buffer)
@@ -101,7 +101,7 @@ internal static unsafe class SgdKernels
     }
 
     /// <summary>Plain-loop truth for <see cref="LinearForwardFinishingStep"/>; for tests.</summary>
-    public static double LinearForwardFinishingStepReference<T>(Tensor<T> weights, Tensor<T> bias, Tensor<T> previousInput, Tensor<T> previousGradient, T learningRate, T keep, Tensor<T> input, Tensor<T> output)
+    public static double LinearForwardFinishingStepReference<T>(Matrix<T> weights, Matrix<T> bias, Matrix<T> previousInput, Matrix<T> previousGradient, T learningRate, T keep, Matrix<T> input, Matrix<T> output)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         double squares = 0;
@@ -121,7 +121,7 @@ internal static unsafe class SgdKernels
     }
 
     /// <summary>Plain-loop truth for <see cref="LinearBackward"/>; for tests.</summary>
-    public static double LinearBackwardReference<T>(Tensor<T> weights, Tensor<T> bias, Tensor<T> input, Tensor<T> outputGradient, Tensor<T>? inputGradient, T learningRate, T keep)
+    public static double LinearBackwardReference<T>(Matrix<T> weights, Matrix<T> bias, Matrix<T> input, Matrix<T> outputGradient, Matrix<T>? inputGradient, T learningRate, T keep)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         double squares = 0;

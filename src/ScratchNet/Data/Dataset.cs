@@ -8,7 +8,7 @@ public sealed record Dataset<T> : ISampleSource<T> where T : unmanaged, IFloatin
 {
     /// <summary>Pairs features with targets.</summary>
     /// <exception cref="ShapeMismatchException">They differ in rows.</exception>
-    public Dataset(string name, Tensor<T> features, Tensor<T> targets)
+    public Dataset(string name, Matrix<T> features, Matrix<T> targets)
     {
         if (features.Rows != targets.Rows)
             throw new ShapeMismatchException($"Dataset '{name}': {features.Rows} feature rows but {targets.Rows} target rows.");
@@ -21,10 +21,10 @@ public sealed record Dataset<T> : ISampleSource<T> where T : unmanaged, IFloatin
     public string Name { get; }
 
     /// <summary>Inputs, (samples, features).</summary>
-    public Tensor<T> Features { get; }
+    public Matrix<T> Features { get; }
 
     /// <summary>Targets, (samples, outputs): one-hot class rows, or regression values.</summary>
-    public Tensor<T> Targets { get; }
+    public Matrix<T> Targets { get; }
 
     /// <inheritdoc/>
     public int Count => Features.Rows;
@@ -36,7 +36,7 @@ public sealed record Dataset<T> : ISampleSource<T> where T : unmanaged, IFloatin
     public int TargetCount => Targets.Cols;
 
     /// <inheritdoc/>
-    public void Gather(ReadOnlySpan<int> rows, Tensor<T> features, Tensor<T> targets)
+    public void Gather(ReadOnlySpan<int> rows, Matrix<T> features, Matrix<T> targets)
     {
         Features.GatherRowsInto(rows, features);
         Targets.GatherRowsInto(rows, targets);
@@ -47,9 +47,9 @@ public sealed record Dataset<T> : ISampleSource<T> where T : unmanaged, IFloatin
 
     /// <summary>Builds one-hot targets, (labels, <paramref name="classes"/>), from class indices.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside [0, classes).</exception>
-    public static Tensor<T> OneHot(ReadOnlySpan<int> labels, int classes)
+    public static Matrix<T> OneHot(ReadOnlySpan<int> labels, int classes)
     {
-        var targets = new Tensor<T>(labels.Length, classes);
+        var targets = new Matrix<T>(labels.Length, classes);
         for (int i = 0; i < labels.Length; i++)
         {
             if ((uint)labels[i] >= (uint)classes)

@@ -58,7 +58,7 @@ public static class Digits
             throw new DataFormatException($"{sourceName}: not a valid gzip stream ({e.Message}).", e);
         }
         if (labels.Count == 0) throw new DataFormatException($"{sourceName}: no samples.");
-        var features = new Tensor<T>(labels.Count, Features, pixels.ToArray());
+        var features = new Matrix<T>(labels.Count, Features, pixels.ToArray());
         return new Dataset<T>("digits", features, Dataset<T>.OneHot(labels.ToArray(), Classes));
     }
 

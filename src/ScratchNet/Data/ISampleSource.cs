@@ -22,7 +22,7 @@ public interface ISampleSource<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// (rows, <see cref="FeatureCount"/>) and <paramref name="targets"/> (rows, <see cref="TargetCount"/>),
     /// resizing their row counts.
     /// </summary>
-    void Gather(ReadOnlySpan<int> rows, Tensor<T> features, Tensor<T> targets);
+    void Gather(ReadOnlySpan<int> rows, Matrix<T> features, Matrix<T> targets);
 
     /// <summary>The class of sample <paramref name="row"/>: the index of its largest target value.</summary>
     int ClassOf(int row);

@@ -28,7 +28,7 @@ public sealed class ImageSamples<T> : ISampleSource<T> where T : unmanaged, IFlo
     public int TargetCount => Images.Classes;
 
     /// <inheritdoc/>
-    public void Gather(ReadOnlySpan<int> rows, Tensor<T> features, Tensor<T> targets)
+    public void Gather(ReadOnlySpan<int> rows, Matrix<T> features, Matrix<T> targets)
     {
         int width = FeatureCount;
         features.RequireCols(width, "Gathered features");

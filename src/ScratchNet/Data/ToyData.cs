@@ -65,8 +65,8 @@ public static class ToyData
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
         var rng = new Rng(seed);
-        var features = new Tensor<T>(count, inputs);
-        var targets = new Tensor<T>(count, outputs);
+        var features = new Matrix<T>(count, inputs);
+        var targets = new Matrix<T>(count, outputs);
         Span<double> x = stackalloc double[inputs];
         Span<double> y = stackalloc double[outputs];
         for (int i = 0; i < count; i++)

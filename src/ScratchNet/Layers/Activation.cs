@@ -8,15 +8,15 @@ namespace ScratchNet.Layers;
 /// </summary>
 public abstract class Activation<T>(int size) : Layer<T>(size, size) where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Tensor<T> _output = new(0, size);         // (B, size)
-    private readonly Tensor<T> _inputGradient = new(0, size);  // (B, size)
+    private readonly Matrix<T> _output = new(0, size);         // (B, size)
+    private readonly Matrix<T> _inputGradient = new(0, size);  // (B, size)
     private bool _ran;
 
     /// <inheritdoc/>
-    protected sealed override Tensor<T>? LastOutput => _ran ? _output : null;
+    protected sealed override Matrix<T>? LastOutput => _ran ? _output : null;
 
     /// <inheritdoc/>
-    protected sealed override Tensor<T> ForwardCore(Tensor<T> input)
+    protected sealed override Matrix<T> ForwardCore(Matrix<T> input)
     {
         _output.SetRows(input.Rows);
         Activate(input, _output);
@@ -25,7 +25,7 @@ public abstract class Activation<T>(int size) : Layer<T>(size, size) where T : u
     }
 
     /// <inheritdoc/>
-    protected sealed override Tensor<T> BackwardCore(Tensor<T> outputGradient)
+    protected sealed override Matrix<T> BackwardCore(Matrix<T> outputGradient)
     {
         _inputGradient.SetRows(outputGradient.Rows);
         Backpropagate(_output, outputGradient, _inputGradient);
@@ -33,11 +33,11 @@ public abstract class Activation<T>(int size) : Layer<T>(size, size) where T : u
     }
 
     /// <summary>Writes y = f(x) into <paramref name="output"/>, already shaped like <paramref name="input"/>.</summary>
-    protected abstract void Activate(Tensor<T> input, Tensor<T> output);
+    protected abstract void Activate(Matrix<T> input, Matrix<T> output);
 
     /// <summary>
     /// Writes dL/dx into <paramref name="inputGradient"/> from dL/dy, given the forward output
     /// <paramref name="output"/> (both activations so far have derivatives expressible through y).
     /// </summary>
-    protected abstract void Backpropagate(Tensor<T> output, Tensor<T> outputGradient, Tensor<T> inputGradient);
+    protected abstract void Backpropagate(Matrix<T> output, Matrix<T> outputGradient, Matrix<T> inputGradient);
 }

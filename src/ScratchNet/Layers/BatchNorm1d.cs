@@ -17,12 +17,12 @@ namespace ScratchNet.Layers;
 public sealed class BatchNorm1d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly T _momentum, _epsilon;
-    private readonly Tensor<T> _mean;           // (1, size): batch mean, then scratch Σ dy in backward
-    private readonly Tensor<T> _variance;       // (1, size): batch biased variance, then scratch Σ dy·x̂
-    private readonly Tensor<T> _invStd;         // (1, size): s of the last forward pass
-    private readonly Tensor<T> _normalized;     // (B, size): x̂ of the last forward pass
-    private readonly Tensor<T> _output;         // (B, size)
-    private readonly Tensor<T> _inputGradient;  // (B, size)
+    private readonly Matrix<T> _mean;           // (1, size): batch mean, then scratch Σ dy in backward
+    private readonly Matrix<T> _variance;       // (1, size): batch biased variance, then scratch Σ dy·x̂
+    private readonly Matrix<T> _invStd;         // (1, size): s of the last forward pass
+    private readonly Matrix<T> _normalized;     // (B, size): x̂ of the last forward pass
+    private readonly Matrix<T> _output;         // (B, size)
+    private readonly Matrix<T> _inputGradient;  // (B, size)
     private bool _batchStatistics;              // the last Forward normalised with the batch's own statistics
     private bool _ran;
 
@@ -39,20 +39,20 @@ public sealed class BatchNorm1d<T> : Layer<T> where T : unmanaged, IFloatingPoin
         Epsilon = epsilon;
         _momentum = T.CreateChecked(momentum);
         _epsilon = T.CreateChecked(epsilon);
-        var gamma = new Tensor<T>(1, size);
+        var gamma = new Matrix<T>(1, size);
         gamma.Span.Fill(T.One);
         Weight = new Parameter<T>("weight", gamma, regularized: false);
-        Bias = new Parameter<T>("bias", new Tensor<T>(1, size), regularized: false);
+        Bias = new Parameter<T>("bias", new Matrix<T>(1, size), regularized: false);
         Parameters = [Weight, Bias];
-        RunningMean = new Tensor<T>(1, size);
-        RunningVariance = new Tensor<T>(1, size);
+        RunningMean = new Matrix<T>(1, size);
+        RunningVariance = new Matrix<T>(1, size);
         RunningVariance.Span.Fill(T.One);
-        _mean = new Tensor<T>(1, size);
-        _variance = new Tensor<T>(1, size);
-        _invStd = new Tensor<T>(1, size);
-        _normalized = new Tensor<T>(0, size);
-        _output = new Tensor<T>(0, size);
-        _inputGradient = new Tensor<T>(0, size);
+        _mean = new Matrix<T>(1, size);
+        _variance = new Matrix<T>(1, size);
+        _invStd = new Matrix<T>(1, size);
+        _normalized = new Matrix<T>(0, size);
+        _output = new Matrix<T>(0, size);
+        _inputGradient = new Matrix<T>(0, size);
     }
 
     /// <summary>γ, (1, size). Never regularised.</summary>
@@ -62,10 +62,10 @@ public sealed class BatchNorm1d<T> : Layer<T> where T : unmanaged, IFloatingPoin
     public Parameter<T> Bias { get; }
 
     /// <summary>The running mean, (1, size), used in inference; updated by each training forward pass. Writable in place.</summary>
-    public Tensor<T> RunningMean { get; }
+    public Matrix<T> RunningMean { get; }
 
     /// <summary>The running (unbiased) variance, (1, size), used in inference; updated by each training forward pass. Writable in place.</summary>
-    public Tensor<T> RunningVariance { get; }
+    public Matrix<T> RunningVariance { get; }
 
     /// <summary>Weight of each new batch in the running estimates.</summary>
     public double Momentum { get; }
@@ -80,11 +80,11 @@ public sealed class BatchNorm1d<T> : Layer<T> where T : unmanaged, IFloatingPoin
     public override string Kind => "batchnorm1d";
 
     /// <inheritdoc/>
-    protected override Tensor<T>? LastOutput => _ran ? _output : null;
+    protected override Matrix<T>? LastOutput => _ran ? _output : null;
 
     /// <inheritdoc/>
     /// <exception cref="ArgumentException">Training mode with a batch of one row (no variance to estimate; PyTorch refuses it too).</exception>
-    protected override Tensor<T> ForwardCore(Tensor<T> input)
+    protected override Matrix<T> ForwardCore(Matrix<T> input)
     {
         int batch = input.Rows;
         _normalized.SetRows(batch);
@@ -138,7 +138,7 @@ public sealed class BatchNorm1d<T> : Layer<T> where T : unmanaged, IFloatingPoin
     }
 
     /// <inheritdoc/>
-    protected override Tensor<T> BackwardCore(Tensor<T> outputGradient)
+    protected override Matrix<T> BackwardCore(Matrix<T> outputGradient)
     {
         int batch = outputGradient.Rows;
         var sumDy = _mean.Span;             // Σ_b dy (the batch mean is no longer needed)

@@ -13,9 +13,9 @@ public sealed class Dropout<T> : Layer<T> where T : unmanaged, IFloatingPointIee
 {
     private readonly Rng _rng;
     private readonly T _scale;                  // 1 / (1 − rate)
-    private readonly Tensor<T> _mask;           // (B, size): 0 or 1/(1 − rate), drawn by a training Forward
-    private readonly Tensor<T> _output;         // (B, size)
-    private readonly Tensor<T> _inputGradient;  // (B, size)
+    private readonly Matrix<T> _mask;           // (B, size): 0 or 1/(1 − rate), drawn by a training Forward
+    private readonly Matrix<T> _output;         // (B, size)
+    private readonly Matrix<T> _inputGradient;  // (B, size)
     private bool _masked;                       // the last Forward applied _mask (training with rate > 0)
     private bool _ran;
 
@@ -30,16 +30,16 @@ public sealed class Dropout<T> : Layer<T> where T : unmanaged, IFloatingPointIee
         Rate = rate;
         _rng = new Rng(seed);
         _scale = T.CreateChecked(1 / (1 - rate));
-        _mask = new Tensor<T>(0, size);
-        _output = new Tensor<T>(0, size);
-        _inputGradient = new Tensor<T>(0, size);
+        _mask = new Matrix<T>(0, size);
+        _output = new Matrix<T>(0, size);
+        _inputGradient = new Matrix<T>(0, size);
     }
 
     /// <summary>The probability p of zeroing an element in training.</summary>
     public double Rate { get; }
 
     /// <summary>The mask of the last training forward pass, (B, size): 0 or 1 / (1 − <see cref="Rate"/>) per element; empty before one.</summary>
-    public Tensor<T> Mask => _mask;
+    public Matrix<T> Mask => _mask;
 
     /// <summary>The generator that draws the masks; checkpoints save and restore its state.</summary>
     internal Rng Generator => _rng;
@@ -48,10 +48,10 @@ public sealed class Dropout<T> : Layer<T> where T : unmanaged, IFloatingPointIee
     public override string Kind => "dropout";
 
     /// <inheritdoc/>
-    protected override Tensor<T>? LastOutput => _ran ? _output : null;
+    protected override Matrix<T>? LastOutput => _ran ? _output : null;
 
     /// <inheritdoc/>
-    protected override Tensor<T> ForwardCore(Tensor<T> input)
+    protected override Matrix<T> ForwardCore(Matrix<T> input)
     {
         _output.SetRows(input.Rows);
         _ran = true;
@@ -68,7 +68,7 @@ public sealed class Dropout<T> : Layer<T> where T : unmanaged, IFloatingPointIee
     }
 
     /// <inheritdoc/>
-    protected override Tensor<T> BackwardCore(Tensor<T> outputGradient)
+    protected override Matrix<T> BackwardCore(Matrix<T> outputGradient)
     {
         _inputGradient.SetRows(outputGradient.Rows);
         if (_masked) TensorPrimitives.Multiply(outputGradient.Span, _mask.Span, _inputGradient.Span);

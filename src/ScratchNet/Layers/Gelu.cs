@@ -14,13 +14,13 @@ public sealed class Gelu<T>(int size) : Activation<T>(size) where T : unmanaged,
     private static readonly T Half = T.CreateChecked(0.5);
     private static readonly T Three = T.CreateChecked(3);
 
-    private readonly Tensor<T> _input = new(0, size);   // (B, size): x of the last forward pass
+    private readonly Matrix<T> _input = new(0, size);   // (B, size): x of the last forward pass
 
     /// <inheritdoc/>
     public override string Kind => "gelu";
 
     /// <inheritdoc/>
-    protected override void Activate(Tensor<T> input, Tensor<T> output)
+    protected override void Activate(Matrix<T> input, Matrix<T> output)
     {
         _input.SetRows(input.Rows);
         input.Span.CopyTo(_input.Span);
@@ -34,7 +34,7 @@ public sealed class Gelu<T>(int size) : Activation<T>(size) where T : unmanaged,
     }
 
     /// <inheritdoc/>
-    protected override void Backpropagate(Tensor<T> output, Tensor<T> outputGradient, Tensor<T> inputGradient)
+    protected override void Backpropagate(Matrix<T> output, Matrix<T> outputGradient, Matrix<T> inputGradient)
     {
         var x = _input.Span;
         var dy = outputGradient.Span;

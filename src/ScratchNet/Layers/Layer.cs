@@ -37,7 +37,7 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// in training read it (<see cref="Dropout{T}"/>, <see cref="BatchNorm1d{T}"/>). <see cref="Network{T}"/>
     /// sets it on every layer: true while <see cref="Network{T}.ComputeGradients"/> or
     /// <see cref="Network{T}.TrainStep"/> runs, false while <see cref="Network{T}.Predict"/> or
-    /// <see cref="Network{T}.Evaluate(Tensor{T}, Tensor{T})"/> runs, and back to what it was afterwards.
+    /// <see cref="Network{T}.Evaluate(Matrix{T}, Matrix{T})"/> runs, and back to what it was afterwards.
     /// </summary>
     public bool Training { get; set; }
 
@@ -46,7 +46,7 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>Computes the output, (batch, <see cref="OutputSize"/>), of <paramref name="input"/>, (batch, <see cref="InputSize"/>).</summary>
     /// <exception cref="ShapeMismatchException"><paramref name="input"/> does not have <see cref="InputSize"/> columns.</exception>
-    public Tensor<T> Forward(Tensor<T> input)
+    public Matrix<T> Forward(Matrix<T> input)
     {
         input.RequireCols(InputSize, "Input", this);
         return ForwardCore(input);
@@ -58,7 +58,7 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// </summary>
     /// <exception cref="ShapeMismatchException">The gradient's shape is not that of the last output.</exception>
     /// <exception cref="InvalidOperationException">No forward pass has run.</exception>
-    public Tensor<T> Backward(Tensor<T> outputGradient)
+    public Matrix<T> Backward(Matrix<T> outputGradient)
     {
         var output = LastOutput ?? throw new InvalidOperationException($"{this}: Backward called before Forward.");
         outputGradient.RequireShape(output.Rows, OutputSize, "Output gradient", this);
@@ -71,7 +71,7 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// base runs <see cref="Backward"/> and then one fused update pass per parameter; a layer may fuse more.
     /// Parameter gradients must be zero on entry and are zero on exit.
     /// </summary>
-    public virtual Tensor<T>? BackwardAndStep(Tensor<T> outputGradient, SgdStep<T> step, bool needInputGradient)
+    public virtual Matrix<T>? BackwardAndStep(Matrix<T> outputGradient, SgdStep<T> step, bool needInputGradient)
     {
         var inputGradient = Backward(outputGradient);
         var parameters = Parameters;
@@ -80,13 +80,13 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>The output of the last forward pass, or null before the first.</summary>
-    protected abstract Tensor<T>? LastOutput { get; }
+    protected abstract Matrix<T>? LastOutput { get; }
 
     /// <summary>Forward pass on an input whose width has been checked.</summary>
-    protected abstract Tensor<T> ForwardCore(Tensor<T> input);
+    protected abstract Matrix<T> ForwardCore(Matrix<T> input);
 
     /// <summary>Backward pass on a gradient whose shape has been checked.</summary>
-    protected abstract Tensor<T> BackwardCore(Tensor<T> outputGradient);
+    protected abstract Matrix<T> BackwardCore(Matrix<T> outputGradient);
 
     /// <inheritdoc/>
     public override string ToString() => $"{Kind}({InputSize} -> {OutputSize})";

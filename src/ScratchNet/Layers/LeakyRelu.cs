@@ -27,7 +27,7 @@ public sealed class LeakyRelu<T> : Activation<T> where T : unmanaged, IFloatingP
     public override string Kind => "leaky_relu";
 
     /// <inheritdoc/>
-    protected override void Activate(Tensor<T> input, Tensor<T> output)
+    protected override void Activate(Matrix<T> input, Matrix<T> output)
     {
         var x = input.Span;
         var y = output.Span;
@@ -35,7 +35,7 @@ public sealed class LeakyRelu<T> : Activation<T> where T : unmanaged, IFloatingP
     }
 
     /// <inheritdoc/>
-    protected override void Backpropagate(Tensor<T> output, Tensor<T> outputGradient, Tensor<T> inputGradient)
+    protected override void Backpropagate(Matrix<T> output, Matrix<T> outputGradient, Matrix<T> inputGradient)
     {
         var y = output.Span;
         var dy = outputGradient.Span;

@@ -11,32 +11,32 @@ namespace ScratchNet.Layers;
 /// </summary>
 public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private Tensor<T>? _input;                  // (B, in), cached by Forward: dW needs it
-    private readonly Tensor<T> _output;         // (B, out)
-    private readonly Tensor<T> _inputGradient;  // (B, in)
+    private Matrix<T>? _input;                  // (B, in), cached by Forward: dW needs it
+    private readonly Matrix<T> _output;         // (B, out)
+    private readonly Matrix<T> _inputGradient;  // (B, in)
 
     // A deferred SGD step of W (a first layer at batch 1, which needs no input gradient): the step's
     // input and output gradient are kept, and the next forward pass applies the update in the same
     // sweep over W that computes its output, so each weight is read and written once per step instead
     // of being read by the forward pass and read and written again by the backward pass.
-    private readonly Tensor<T> _pendingInput;     // (1, in): x of the deferred step
-    private readonly Tensor<T> _pendingGradient;  // (1, out): dy of the deferred step
+    private readonly Matrix<T> _pendingInput;     // (1, in): x of the deferred step
+    private readonly Matrix<T> _pendingGradient;  // (1, out): dy of the deferred step
     private T _pendingRate, _pendingKeep;
     private bool _pending;
     private double _squares = double.NaN;         // Σ W² of the current W when known (else NaN)
 
     /// <summary>Creates a layer with the given initial weight (out, in) and bias (1, out), which it keeps (no copy).</summary>
     /// <exception cref="ShapeMismatchException">The bias is not (1, weight rows).</exception>
-    public Linear(Tensor<T> weight, Tensor<T> bias, bool regularized) : base(weight.Cols, weight.Rows)
+    public Linear(Matrix<T> weight, Matrix<T> bias, bool regularized) : base(weight.Cols, weight.Rows)
     {
         bias.RequireShape(1, weight.Rows, "Linear bias");
         Weight = new Parameter<T>("weight", weight, regularized);
         Bias = new Parameter<T>("bias", bias, regularized: false);
         Parameters = [Weight, Bias];
-        _output = new Tensor<T>(0, OutputSize);
-        _inputGradient = new Tensor<T>(0, InputSize);
-        _pendingInput = new Tensor<T>(1, InputSize);
-        _pendingGradient = new Tensor<T>(1, OutputSize);
+        _output = new Matrix<T>(0, OutputSize);
+        _inputGradient = new Matrix<T>(0, InputSize);
+        _pendingInput = new Matrix<T>(1, InputSize);
+        _pendingGradient = new Matrix<T>(1, OutputSize);
         // Anyone handed W from outside may read or change it: finish the deferred step first.
         Weight.BeforeExternalAccess = () =>
         {
@@ -53,9 +53,9 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputSize);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outputSize);
-        var weight = new Tensor<T>(outputSize, inputSize);
+        var weight = new Matrix<T>(outputSize, inputSize);
         foreach (ref T value in weight.Span) value = T.CreateChecked(wo + w * rng.NextNormal());
-        var bias = new Tensor<T>(1, outputSize);
+        var bias = new Matrix<T>(1, outputSize);
         foreach (ref T value in bias.Span) value = T.CreateChecked(bo + b * rng.NextNormal());
         return new Linear<T>(weight, bias, regularized);
     }
@@ -65,7 +65,7 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     /// resumed run applies it in the same fused pass as an uninterrupted one (finishing it in a pass of its own
     /// rounds differently).
     /// </summary>
-    internal (Tensor<T> Input, Tensor<T> Gradient, T Rate, T Keep)? PendingStep =>
+    internal (Matrix<T> Input, Matrix<T> Gradient, T Rate, T Keep)? PendingStep =>
         _pending ? (_pendingInput, _pendingGradient, _pendingRate, _pendingKeep) : null;
 
     /// <summary>Restores a deferred step saved from <see cref="PendingStep"/>, onto the raw weights it was saved with.</summary>
@@ -90,10 +90,10 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     public override string Kind => "linear";
 
     /// <inheritdoc/>
-    protected override Tensor<T>? LastOutput => _input is null ? null : _output;
+    protected override Matrix<T>? LastOutput => _input is null ? null : _output;
 
     /// <inheritdoc/>
-    protected override Tensor<T> ForwardCore(Tensor<T> input)
+    protected override Matrix<T> ForwardCore(Matrix<T> input)
     {
         _input = input;
         _output.SetRows(input.Rows);
@@ -119,7 +119,7 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     /// For small batches (the report's batch 1) the work is bound by memory traffic over W, so one pass
     /// computes dX from the old weights and steps W and b, without materialising dW.
     /// </remarks>
-    public override Tensor<T>? BackwardAndStep(Tensor<T> outputGradient, SgdStep<T> step, bool needInputGradient)
+    public override Matrix<T>? BackwardAndStep(Matrix<T> outputGradient, SgdStep<T> step, bool needInputGradient)
     {
         var input = _input ?? throw new InvalidOperationException($"{this}: Backward called before Forward.");
         outputGradient.RequireShape(input.Rows, OutputSize, "Output gradient", this);
@@ -137,7 +137,7 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
             (_pendingRate, _pendingKeep, _pending) = (step.LearningRate, step.Keep(Weight), true);
             return null;
         }
-        Tensor<T>? inputGradient = null;
+        Matrix<T>? inputGradient = null;
         if (needInputGradient)
         {
             _inputGradient.SetRows(input.Rows);
@@ -151,9 +151,9 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
 
     // Larger batches: dX = dY·W from the old weights, then the whole step as one GEMM into W,
     // W ← keep·W − lr·dYᵀ·X (beta = keep, alpha = −lr), so dW is never stored, zeroed or re-read.
-    private Tensor<T>? BackwardAndStepByGemm(Tensor<T> input, Tensor<T> outputGradient, SgdStep<T> step, bool needInputGradient)
+    private Matrix<T>? BackwardAndStepByGemm(Matrix<T> input, Matrix<T> outputGradient, SgdStep<T> step, bool needInputGradient)
     {
-        Tensor<T>? inputGradient = null;
+        Matrix<T>? inputGradient = null;
         if (needInputGradient)
         {
             _inputGradient.SetRows(input.Rows);
@@ -168,7 +168,7 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     }
 
     /// <inheritdoc/>
-    protected override Tensor<T> BackwardCore(Tensor<T> outputGradient)
+    protected override Matrix<T> BackwardCore(Matrix<T> outputGradient)
     {
         var input = _input!;
         // dW += dYᵀ·X : (out, B)·(B, in)

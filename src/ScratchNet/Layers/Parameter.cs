@@ -8,13 +8,13 @@ namespace ScratchNet.Layers;
 /// </summary>
 public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Tensor<T> _value;
+    private readonly Matrix<T> _value;
 
-    internal Parameter(string name, Tensor<T> value, bool regularized)
+    internal Parameter(string name, Matrix<T> value, bool regularized)
     {
         Name = name;
         _value = value;
-        Gradient = new Tensor<T>(value.Rows, value.Cols);
+        Gradient = new Matrix<T>(value.Rows, value.Cols);
         Regularized = regularized;
     }
 
@@ -22,7 +22,7 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
     public string Name { get; }
 
     /// <summary>The parameter's current value.</summary>
-    public Tensor<T> Value
+    public Matrix<T> Value
     {
         get
         {
@@ -38,10 +38,10 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
     internal Action? BeforeExternalAccess { get; set; }
 
     /// <summary>The value without <see cref="BeforeExternalAccess"/>: for the owning layer's own kernels.</summary>
-    internal Tensor<T> Storage => _value;
+    internal Matrix<T> Storage => _value;
 
     /// <summary>d loss / d <see cref="Value"/>, accumulated since the last <see cref="ZeroGradient"/>.</summary>
-    public Tensor<T> Gradient { get; }
+    public Matrix<T> Gradient { get; }
 
     /// <summary>Whether the network's L2 penalty applies to this parameter.</summary>
     public bool Regularized { get; }

@@ -14,13 +14,13 @@ public sealed class Softmax<T>(int size) : Activation<T>(size) where T : unmanag
     public override string Kind => "softmax";
 
     /// <inheritdoc/>
-    protected override void Activate(Tensor<T> input, Tensor<T> output)
+    protected override void Activate(Matrix<T> input, Matrix<T> output)
     {
         for (int r = 0; r < input.Rows; r++) SoftmaxKernel.Row<T>(input.Row(r), output.Row(r));
     }
 
     /// <inheritdoc/>
-    protected override void Backpropagate(Tensor<T> output, Tensor<T> outputGradient, Tensor<T> inputGradient)
+    protected override void Backpropagate(Matrix<T> output, Matrix<T> outputGradient, Matrix<T> inputGradient)
     {
         // The Jacobian is diag(p) − p·pᵀ, so dz = p ⊙ (dp − ⟨dp, p⟩) row by row.
         for (int r = 0; r < output.Rows; r++)

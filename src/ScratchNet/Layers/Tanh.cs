@@ -10,10 +10,10 @@ public sealed class Tanh<T>(int size) : Activation<T>(size) where T : unmanaged,
     public override string Kind => "tanh";
 
     /// <inheritdoc/>
-    protected override void Activate(Tensor<T> input, Tensor<T> output) => TensorPrimitives.Tanh<T>(input.Span, output.Span);
+    protected override void Activate(Matrix<T> input, Matrix<T> output) => TensorPrimitives.Tanh<T>(input.Span, output.Span);
 
     /// <inheritdoc/>
-    protected override void Backpropagate(Tensor<T> output, Tensor<T> outputGradient, Tensor<T> inputGradient)
+    protected override void Backpropagate(Matrix<T> output, Matrix<T> outputGradient, Matrix<T> inputGradient)
     {
         var y = output.Span;
         var dy = outputGradient.Span;

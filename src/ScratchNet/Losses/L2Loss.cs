@@ -6,15 +6,15 @@ namespace ScratchNet.Losses;
 /// <summary>L = (1/B) Σ_b Σ_j (o_bj − y_bj)²; dL/do = 2(o − y)/B.</summary>
 public sealed class L2Loss<T> : LossFunction<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private Tensor<T>? _prediction;          // (B, k): the input, kept for Prediction
-    private Tensor<T> _difference = new(0, 0); // (B, k): o − y
-    private Tensor<T> _gradient = new(0, 0);   // (B, k)
+    private Matrix<T>? _prediction;          // (B, k): the input, kept for Prediction
+    private Matrix<T> _difference = new(0, 0); // (B, k): o − y
+    private Matrix<T> _gradient = new(0, 0);   // (B, k)
 
     /// <inheritdoc/>
-    public override Tensor<T> Prediction => _prediction ?? throw new InvalidOperationException("L2 loss: no forward pass yet.");
+    public override Matrix<T> Prediction => _prediction ?? throw new InvalidOperationException("L2 loss: no forward pass yet.");
 
     /// <inheritdoc/>
-    protected override double ForwardCore(Tensor<T> input, Tensor<T> target)
+    protected override double ForwardCore(Matrix<T> input, Matrix<T> target)
     {
         _prediction = input;
         Workspace.Fit(ref _difference, input.Rows, input.Cols);
@@ -23,7 +23,7 @@ public sealed class L2Loss<T> : LossFunction<T> where T : unmanaged, IFloatingPo
     }
 
     /// <inheritdoc/>
-    public override Tensor<T> Backward()
+    public override Matrix<T> Backward()
     {
         var prediction = Prediction;
         Workspace.Fit(ref _gradient, prediction.Rows, prediction.Cols);

@@ -28,18 +28,18 @@ public abstract class LossFunction<T> where T : unmanaged, IFloatingPointIeee754
 
     /// <summary>The mean loss of the batch; caches what <see cref="Backward"/> needs.</summary>
     /// <exception cref="ShapeMismatchException">input and target differ in shape.</exception>
-    public double Forward(Tensor<T> input, Tensor<T> target)
+    public double Forward(Matrix<T> input, Matrix<T> target)
     {
         target.RequireShape(input.Rows, input.Cols, "Loss target");
         return ForwardCore(input, target);
     }
 
     /// <summary>The network's prediction for the last batch: the input itself for L2, the probabilities for cross-entropy.</summary>
-    public abstract Tensor<T> Prediction { get; }
+    public abstract Matrix<T> Prediction { get; }
 
     /// <summary>d (mean loss) / d input for the last batch, (batch, outputs).</summary>
-    public abstract Tensor<T> Backward();
+    public abstract Matrix<T> Backward();
 
     /// <summary><see cref="Forward"/> after the shape check.</summary>
-    protected abstract double ForwardCore(Tensor<T> input, Tensor<T> target);
+    protected abstract double ForwardCore(Matrix<T> input, Matrix<T> target);
 }

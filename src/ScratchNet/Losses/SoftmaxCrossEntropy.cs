@@ -11,16 +11,16 @@ namespace ScratchNet.Losses;
 /// </summary>
 public sealed class SoftmaxCrossEntropy<T> : LossFunction<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private Tensor<T> _probabilities = new(0, 0); // (B, k): p
-    private Tensor<T>? _target;                  // (B, k): y, cached for Backward
-    private Tensor<T> _gradient = new(0, 0);       // (B, k)
+    private Matrix<T> _probabilities = new(0, 0); // (B, k): p
+    private Matrix<T>? _target;                  // (B, k): y, cached for Backward
+    private Matrix<T> _gradient = new(0, 0);       // (B, k)
 
     /// <inheritdoc/>
-    public override Tensor<T> Prediction => _target is null ? throw new InvalidOperationException("Cross-entropy: no forward pass yet.") : _probabilities;
+    public override Matrix<T> Prediction => _target is null ? throw new InvalidOperationException("Cross-entropy: no forward pass yet.") : _probabilities;
 
     /// <inheritdoc/>
     /// <remarks>One pass per row: probabilities, the row's loss and its gradient, which <see cref="Backward"/> then returns.</remarks>
-    protected override double ForwardCore(Tensor<T> input, Tensor<T> target)
+    protected override double ForwardCore(Matrix<T> input, Matrix<T> target)
     {
         _target = target;
         Workspace.Fit(ref _probabilities, input.Rows, input.Cols);
@@ -46,6 +46,6 @@ public sealed class SoftmaxCrossEntropy<T> : LossFunction<T> where T : unmanaged
     }
 
     /// <inheritdoc/>
-    public override Tensor<T> Backward() =>
+    public override Matrix<T> Backward() =>
         _target is null ? throw new InvalidOperationException("Cross-entropy: no forward pass yet.") : _gradient;
 }

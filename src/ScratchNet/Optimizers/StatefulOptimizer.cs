@@ -16,7 +16,7 @@ namespace ScratchNet.Optimizers;
 /// </remarks>
 public abstract class StatefulOptimizer<T> : IOptimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly List<Tensor<T>> _state = [];
+    private readonly List<Matrix<T>> _state = [];
     private double _learningRate;
 
     /// <summary>Creates an optimiser with <paramref name="statePerParameter"/> state tensors per parameter.</summary>
@@ -44,7 +44,7 @@ public abstract class StatefulOptimizer<T> : IOptimizer<T> where T : unmanaged, 
     public int StatePerParameter { get; }
 
     /// <summary>Every state tensor, parameter by parameter; empty before the first step or <see cref="Initialize"/>.</summary>
-    public IReadOnlyList<Tensor<T>> State => _state;
+    public IReadOnlyList<Matrix<T>> State => _state;
 
     /// <summary>
     /// Allocates zero state for <paramref name="parameters"/> unless it exists already; then checks that
@@ -57,7 +57,7 @@ public abstract class StatefulOptimizer<T> : IOptimizer<T> where T : unmanaged, 
         {
             for (int i = 0; i < parameters.Count; i++)
                 for (int k = 0; k < StatePerParameter; k++)
-                    _state.Add(new Tensor<T>(parameters[i].Gradient.Rows, parameters[i].Gradient.Cols));
+                    _state.Add(new Matrix<T>(parameters[i].Gradient.Rows, parameters[i].Gradient.Cols));
         }
         if (_state.Count != parameters.Count * StatePerParameter)
             throw new ShapeMismatchException(
@@ -74,7 +74,7 @@ public abstract class StatefulOptimizer<T> : IOptimizer<T> where T : unmanaged, 
 
     /// <summary>Copies a checkpoint into this optimiser: <paramref name="state"/> laid out as <see cref="State"/>, and the step count.</summary>
     /// <exception cref="ShapeMismatchException">The checkpoint does not fit <paramref name="parameters"/>.</exception>
-    public void LoadState(IReadOnlyList<Parameter<T>> parameters, IReadOnlyList<Tensor<T>> state, long stepCount)
+    public void LoadState(IReadOnlyList<Parameter<T>> parameters, IReadOnlyList<Matrix<T>> state, long stepCount)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(stepCount);
         Initialize(parameters);

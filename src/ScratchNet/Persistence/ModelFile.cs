@@ -50,10 +50,10 @@ internal static class ModelFile
     /// <paramref name="raw"/>, a Linear's weight is its storage as it stands, a deferred SGD step not applied
     /// (see <see cref="Linear{T}.PendingStep"/>); else the value with every step applied.
     /// </summary>
-    public static List<(string Name, Tensor<T> Tensor, long[] Shape)> NamedTensors<T>(Network<T> network, bool raw = false) where T : unmanaged, IFloatingPointIeee754<T>
+    public static List<(string Name, Matrix<T> Tensor, long[] Shape)> NamedTensors<T>(Network<T> network, bool raw = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         network.Build();
-        var tensors = new List<(string, Tensor<T>, long[])>();
+        var tensors = new List<(string, Matrix<T>, long[])>();
         for (int i = 0; i < network.Layers.Count; i++)
         {
             switch (network.Layers[i])
@@ -194,7 +194,7 @@ internal static class ModelFile
                     break;
                 case "batchnorm1d":
                     var norm = network.Add(new BatchNorm1d<T>(width, layer.Momentum, layer.Epsilon));
-                    Tensor<T>[] targets = [norm.Weight.Value, norm.Bias.Value, norm.RunningMean, norm.RunningVariance];
+                    Matrix<T>[] targets = [norm.Weight.Value, norm.Bias.Value, norm.RunningMean, norm.RunningVariance];
                     for (int k = 0; k < targets.Length; k++)
                         ReadTensor<T>(file, header, entries[$"{index}.{BatchNormTensors[k]}"], 1, width, path).Span.CopyTo(targets[k].Span);
                     break;
@@ -266,14 +266,14 @@ internal static class ModelFile
         return result;
     }
 
-    internal static Tensor<T> ReadTensor<T>(FileStream file, SafeTensors.Header header, SafeTensorEntry entry, int rows, int cols, string path)
+    internal static Matrix<T> ReadTensor<T>(FileStream file, SafeTensors.Header header, SafeTensorEntry entry, int rows, int cols, string path)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var bytes = new byte[entry.End - entry.Begin];   // within the file: ReadHeader checked the range
         file.Position = header.DataStart + entry.Begin;
         try { file.ReadExactly(bytes); }
         catch (EndOfStreamException e) { throw SafeTensors.Error(path, $"tensor '{entry.Name}' is cut short", e); }
-        var tensor = new Tensor<T>(rows, cols);
+        var tensor = new Matrix<T>(rows, cols);
         var span = tensor.Span;
         for (int k = 0; k < span.Length; k++)
             span[k] = entry.DType == SafeTensorDType.F32

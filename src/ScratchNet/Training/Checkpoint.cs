@@ -137,12 +137,12 @@ public static class Checkpoint
             if (value != expected[key]) throw Error(path, $"it was written for a network with {key} = {value}, but this trainer's network has {expected[key]}");
         }
         var named = ModelFile.NamedTensors(network);
-        var modelValues = new List<Tensor<T>>();
+        var modelValues = new List<Matrix<T>>();
         foreach (var (name, _, shape) in named) modelValues.Add(ReadEntry<T>(file, header, entries, name, shape, dtype, path));
 
         var parsed = Parse(path, header, root => ParseState<T>(root, path, trainer));
         var stateful = LearningRates.StatefulOf(network.Optimizer);
-        var optimizerState = new List<Tensor<T>>();
+        var optimizerState = new List<Matrix<T>>();
         for (int k = 0; k < parsed.OptimizerTensors; k++)
         {
             if (stateful is null) throw Error(path, "it holds optimiser state, but the trainer's optimiser keeps none");
@@ -150,7 +150,7 @@ public static class Checkpoint
             optimizerState.Add(ReadEntry<T>(file, header, entries, $"optimizer.{k}", [parameter.Gradient.Rows, parameter.Gradient.Cols], dtype, path));
         }
         var liveTensors = NetworkSnapshot<T>.Tensors(network);
-        List<Tensor<T>>? best = null;
+        List<Matrix<T>>? best = null;
         if (parsed.BestTensors > 0)
         {
             if (parsed.BestTensors != liveTensors.Count) throw Error(path, $"it holds {parsed.BestTensors} best-weight tensors, the network has {liveTensors.Count}");
@@ -160,7 +160,7 @@ public static class Checkpoint
         }
         if (!entries.TryGetValue("trainer.order", out var orderEntry) || orderEntry.DType != SafeTensorDType.I32 || orderEntry.Shape.Length != 1 || orderEntry.Shape[0] != trainer.TrainRows.Count)
             throw Error(path, $"tensor 'trainer.order' must be I32 of shape [{trainer.TrainRows.Count}]");
-        var pendingSteps = new List<(Linear<T> Layer, Tensor<T> Input, Tensor<T> Gradient, T Rate, T Keep)>();
+        var pendingSteps = new List<(Linear<T> Layer, Matrix<T> Input, Matrix<T> Gradient, T Rate, T Keep)>();
         foreach (var (layer, rate, keep) in parsed.PendingSteps)
         {
             if (layer < 0 || layer >= network.Layers.Count || network.Layers[layer] is not Linear<T> linear)
@@ -287,7 +287,7 @@ public static class Checkpoint
         }
     }
 
-    private static Tensor<T> ReadEntry<T>(FileStream file, SafeTensors.Header header, Dictionary<string, SafeTensorEntry> entries, string name, long[] shape,
+    private static Matrix<T> ReadEntry<T>(FileStream file, SafeTensors.Header header, Dictionary<string, SafeTensorEntry> entries, string name, long[] shape,
         SafeTensorDType dtype, string path) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (!entries.TryGetValue(name, out var entry)) throw Error(path, $"tensor '{name}' is missing");
@@ -317,7 +317,7 @@ public static class Checkpoint
         return optimizer is ClippedOptimizer<T> clipped ? $"{name}({OptimizerName(clipped.Inner)})" : name;
     }
 
-    private static long[] Shape<T>(Tensor<T> tensor) where T : unmanaged, IFloatingPointIeee754<T> => [tensor.Rows, tensor.Cols];
+    private static long[] Shape<T>(Matrix<T> tensor) where T : unmanaged, IFloatingPointIeee754<T> => [tensor.Rows, tensor.Cols];
 
     private static void WriteWords(Utf8JsonWriter w, string? name, ulong[] words)
     {

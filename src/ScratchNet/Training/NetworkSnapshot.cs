@@ -13,8 +13,8 @@ internal sealed class NetworkSnapshot<T> where T : unmanaged, IFloatingPointIeee
 {
     private readonly Network<T> _network;
     private readonly bool _withOptimizer;
-    private readonly List<Tensor<T>> _copies = [];
-    private readonly List<Tensor<T>> _optimizerCopies = [];
+    private readonly List<Matrix<T>> _copies = [];
+    private readonly List<Matrix<T>> _optimizerCopies = [];
     private long _stepCount;
 
     public NetworkSnapshot(Network<T> network, bool withOptimizer)
@@ -32,9 +32,9 @@ internal sealed class NetworkSnapshot<T> where T : unmanaged, IFloatingPointIeee
     /// pass that would have applied it; a capture mid-epoch after a resume then holds the weights one step earlier);
     /// else it is applied first, as before writing.
     /// </summary>
-    public static List<Tensor<T>> Tensors(Network<T> network, bool raw = false)
+    public static List<Matrix<T>> Tensors(Network<T> network, bool raw = false)
     {
-        var tensors = new List<Tensor<T>>();
+        var tensors = new List<Matrix<T>>();
         foreach (var parameter in network.Parameters) tensors.Add(raw ? parameter.Storage : parameter.Value);
         foreach (var layer in network.Layers)
             if (layer is BatchNorm1d<T> norm) { tensors.Add(norm.RunningMean); tensors.Add(norm.RunningVariance); }
@@ -42,7 +42,7 @@ internal sealed class NetworkSnapshot<T> where T : unmanaged, IFloatingPointIeee
     }
 
     /// <summary>The copies, in <see cref="Tensors"/> order (valid once <see cref="Taken"/>).</summary>
-    public IReadOnlyList<Tensor<T>> Copies => _copies;
+    public IReadOnlyList<Matrix<T>> Copies => _copies;
 
     public void Capture()
     {
@@ -76,19 +76,19 @@ internal sealed class NetworkSnapshot<T> where T : unmanaged, IFloatingPointIeee
     }
 
     /// <summary>Loads <paramref name="copies"/> (e.g. from a checkpoint) as the snapshot.</summary>
-    public void Set(IReadOnlyList<Tensor<T>> copies)
+    public void Set(IReadOnlyList<Matrix<T>> copies)
     {
         _copies.Clear();
         _copies.AddRange(copies);
         Taken = true;
     }
 
-    private static void Copy(IReadOnlyList<Tensor<T>> source, List<Tensor<T>> copies)
+    private static void Copy(IReadOnlyList<Matrix<T>> source, List<Matrix<T>> copies)
     {
         if (copies.Count != source.Count)
         {
             copies.Clear();
-            for (int i = 0; i < source.Count; i++) copies.Add(new Tensor<T>(source[i].Rows, source[i].Cols));
+            for (int i = 0; i < source.Count; i++) copies.Add(new Matrix<T>(source[i].Rows, source[i].Cols));
         }
         for (int i = 0; i < source.Count; i++) source[i].Span.CopyTo(copies[i].Span);
     }

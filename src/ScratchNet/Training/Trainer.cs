@@ -29,7 +29,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <param name="stratify">Split each class (argmax of y) separately, keeping class proportions.</param>
     /// <param name="seed">Seeds the split and every epoch's shuffle.</param>
     /// <exception cref="ShapeMismatchException">x or y does not fit the network, or they differ in rows.</exception>
-    public Trainer(Network<T> network, Tensor<T> x, Tensor<T> y, double validationFraction = 0.2, bool stratify = false, ulong seed = 0)
+    public Trainer(Network<T> network, Matrix<T> x, Matrix<T> y, double validationFraction = 0.2, bool stratify = false, ulong seed = 0)
         : this(network, new Dataset<T>("data", x, y), validationFraction, stratify, seed)
     {
     }
@@ -90,7 +90,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     public (double Loss, double Accuracy) TestStats() => _testSamples is null ? (double.NaN, double.NaN) : Network.Evaluate(_testSamples, _testRows);
 
     /// <summary>The network's outputs for <paramref name="x"/>.</summary>
-    public Tensor<T> Predict(Tensor<T> x) => Network.Predict(x);
+    public Matrix<T> Predict(Matrix<T> x) => Network.Predict(x);
 
     /// <summary>
     /// Trains for <paramref name="epochs"/> passes over the shuffled training set in batches of
@@ -142,8 +142,8 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (!resumed) Record(-1);
         var reason = state.StopReason == StopReason.EarlyStopped ? StopReason.EarlyStopped : StopReason.Completed;
         bool checkpointCurrent = false;
-        var xBatch = new Tensor<T>(0, Samples.FeatureCount);
-        var yBatch = new Tensor<T>(0, Samples.TargetCount);
+        var xBatch = new Matrix<T>(0, Samples.FeatureCount);
+        var yBatch = new Matrix<T>(0, Samples.TargetCount);
         int[] order = state.Order;
         int batchCount = BatchCount(order.Length, options.BatchSize, hasBatchNorm);
 

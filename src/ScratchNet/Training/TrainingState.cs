@@ -21,7 +21,7 @@ internal sealed class TrainingState<T> where T : unmanaged, IFloatingPointIeee75
     public double EarlyBest { get; set; } = double.NaN;
     public int EarlyBestEpoch { get; set; } = -1;
     public int EarlyBadEpochs { get; set; }
-    public IReadOnlyList<Tensor<T>>? BestWeights { get; set; }
+    public IReadOnlyList<Matrix<T>>? BestWeights { get; set; }
 
     public (double Rate, double Best, int BadEpochs, int CooldownLeft)? Plateau { get; set; }
 

@@ -135,7 +135,7 @@ public sealed class EvaluatePredictPlotReportTests : IDisposable
 
         foreach (var result in new[] { fromCsv, fromNpy, fromPng }) Assert.True(result.ExitCode == 0, result.Error);
         Assert.Contains("header line skipped", fromCsv.Output);
-        var expected = network.Predict(new Tensor<float>(2, 64, values));
+        var expected = network.Predict(new Matrix<float>(2, 64, values));
         string[] csvRows = [.. Lines(fromCsv.Output).Where(l => l.StartsWith("row ", StringComparison.Ordinal))];
         Assert.Equal(2, csvRows.Length);
         for (int r = 0; r < 2; r++)

@@ -17,11 +17,11 @@ public class FusedTrainingTests
         return net;
     }
 
-    private static (Tensor<float> X, Tensor<float> Y) Data(int rows, int inputs)
+    private static (Matrix<float> X, Matrix<float> Y) Data(int rows, int inputs)
     {
         var rng = new Rng(21);
         var x = KernelAssert.Random<float>(rows, inputs, rng);
-        var y = new Tensor<float>(rows, 10);
+        var y = new Matrix<float>(rows, 10);
         for (int r = 0; r < rows; r++) y[r, rng.NextInt(10)] = 1;
         return (x, y);
     }
@@ -43,8 +43,8 @@ public class FusedTrainingTests
         var fused = ReportNetwork(50, 1);
         var plain = ReportNetwork(50, 1);
         plain.Optimizer = new PlainSgd(0.01);
-        var xb = new Tensor<float>(batch, 50);
-        var yb = new Tensor<float>(batch, 10);
+        var xb = new Matrix<float>(batch, 50);
+        var yb = new Matrix<float>(batch, 10);
         for (int step = 0; step < 100; step++)
         {
             var rows = Enumerable.Range(step * batch, batch).ToArray();

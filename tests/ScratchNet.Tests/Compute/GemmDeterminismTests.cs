@@ -63,9 +63,9 @@ public class GemmDeterminismTests
         }
     }
 
-    private static Tensor<T> Random<T>(int rows, int cols, Rng rng) where T : unmanaged, IFloatingPointIeee754<T>
+    private static Matrix<T> Random<T>(int rows, int cols, Rng rng) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var tensor = new Tensor<T>(rows, cols);
+        var tensor = new Matrix<T>(rows, cols);
         foreach (ref T value in tensor.Span) value = T.CreateChecked(2 * rng.NextDouble() - 1);
         return tensor;
     }

@@ -77,9 +77,9 @@ public class GemmKernelTests
     [Fact]
     public void ZeroDepthScalesCByBeta()
     {
-        var a = new Tensor<double>(3, 0);
-        var b = new Tensor<double>(0, 4);
-        var c = new Tensor<double>(3, 4);
+        var a = new Matrix<double>(3, 0);
+        var b = new Matrix<double>(0, 4);
+        var c = new Matrix<double>(3, 4);
         c.Span.Fill(2);
         Gemm.Multiply(a, false, b, false, c, 1.0, 0.5);
         Assert.All(c.ToArray(), v => Assert.Equal(1.0, v));

@@ -68,13 +68,13 @@ public class GemmTests
         void Check<T>(int m, int n, int k) where T : unmanaged, IFloatingPointIeee754<T>
         {
             var (a, b, _) = Operands<T>(m, n, k, transposeA, transposeB);
-            var expected = new Tensor<T>(m, n);
+            var expected = new Matrix<T>(m, n);
             Gemm.Reference(a, transposeA, b, transposeB, expected, T.CreateChecked(1.5), T.Zero);
-            var c = new Tensor<T>(m, n);
+            var c = new Matrix<T>(m, n);
             c.Span.Fill(T.NaN);
             Gemm.Multiply(a, transposeA, b, transposeB, c, T.CreateChecked(1.5), T.Zero);
             foreach (T value in c.Span) Assert.True(T.IsFinite(value), $"{typeof(T).Name} ({m}, {n}, {k}): NaN in C leaked through beta = 0.");
-            AssertClose(a, transposeA, b, transposeB, new Tensor<T>(m, n), 1.5, 0, expected, c);
+            AssertClose(a, transposeA, b, transposeB, new Matrix<T>(m, n), 1.5, 0, expected, c);
         }
     }
 
@@ -95,9 +95,9 @@ public class GemmTests
     public void BetaOneAccumulatesOntoC()
     {
         // Two products into the same C with beta = 1 equal the reference of their sum (k = 2 terms each side).
-        var a1 = Tensor<double>.From(new double[,] { { 1, 2 }, { 3, 4 } });
-        var b1 = Tensor<double>.From(new double[,] { { 5, 6 }, { 7, 8 } });
-        var c = Tensor<double>.From(new double[,] { { 100, 200 }, { 300, 400 } });
+        var a1 = Matrix<double>.From(new double[,] { { 1, 2 }, { 3, 4 } });
+        var b1 = Matrix<double>.From(new double[,] { { 5, 6 }, { 7, 8 } });
+        var c = Matrix<double>.From(new double[,] { { 100, 200 }, { 300, 400 } });
         Gemm.Multiply(a1, false, b1, false, c, 1.0, 1.0);
         Gemm.Multiply(a1, false, b1, true, c, 2.0, 1.0);
         // a1·b1 = [[19, 22], [43, 50]]; a1·b1ᵀ = [[17, 23], [39, 53]]; all exact in binary.
@@ -112,9 +112,9 @@ public class GemmTests
     public void InnerDimensionMismatchThrowsNamingBothShapes(bool transposeA, bool transposeB)
     {
         // op(A) is (3, 4), op(B) is (5, 2).
-        var a = transposeA ? new Tensor<float>(4, 3) : new Tensor<float>(3, 4);
-        var b = transposeB ? new Tensor<float>(2, 5) : new Tensor<float>(5, 2);
-        var c = new Tensor<float>(3, 2);
+        var a = transposeA ? new Matrix<float>(4, 3) : new Matrix<float>(3, 4);
+        var b = transposeB ? new Matrix<float>(2, 5) : new Matrix<float>(5, 2);
+        var c = new Matrix<float>(3, 2);
         var fast = Assert.Throws<ShapeMismatchException>(() => Gemm.Multiply(a, transposeA, b, transposeB, c, 1f, 0f));
         var reference = Assert.Throws<ShapeMismatchException>(() => Gemm.Reference(a, transposeA, b, transposeB, c, 1f, 0f));
         foreach (var e in new[] { fast, reference })
@@ -131,9 +131,9 @@ public class GemmTests
     [InlineData(true, true)]
     public void WrongOutputShapeThrowsNamingBothShapes(bool transposeA, bool transposeB)
     {
-        var a = transposeA ? new Tensor<double>(4, 3) : new Tensor<double>(3, 4);
-        var b = transposeB ? new Tensor<double>(2, 4) : new Tensor<double>(4, 2);
-        var c = new Tensor<double>(2, 3);
+        var a = transposeA ? new Matrix<double>(4, 3) : new Matrix<double>(3, 4);
+        var b = transposeB ? new Matrix<double>(2, 4) : new Matrix<double>(4, 2);
+        var c = new Matrix<double>(2, 3);
         var e = Assert.Throws<ShapeMismatchException>(() => Gemm.Multiply(a, transposeA, b, transposeB, c, 1.0, 0.0));
         Assert.Contains("(3, 2)", e.Message);
         Assert.Contains("(2, 3)", e.Message);
@@ -151,21 +151,21 @@ public class GemmTests
     }
 
     // Random A, B and C in [-1, 1), shaped so that op(A) is (m, k) and op(B) is (k, n); the seed depends on the case.
-    private static (Tensor<T> A, Tensor<T> B, Tensor<T> C) Operands<T>(int m, int n, int k, bool transposeA, bool transposeB)
+    private static (Matrix<T> A, Matrix<T> B, Matrix<T> C) Operands<T>(int m, int n, int k, bool transposeA, bool transposeB)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var rng = new Rng((ulong)(m * 1_000_003 + n * 1_009 + k * 7 + (transposeA ? 2 : 0) + (transposeB ? 1 : 0)));
         return (Random<T>(transposeA ? k : m, transposeA ? m : k, rng), Random<T>(transposeB ? n : k, transposeB ? k : n, rng), Random<T>(m, n, rng));
     }
 
-    private static Tensor<T> Random<T>(int rows, int cols, Rng rng) where T : unmanaged, IFloatingPointIeee754<T>
+    private static Matrix<T> Random<T>(int rows, int cols, Rng rng) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var tensor = new Tensor<T>(rows, cols);
+        var tensor = new Matrix<T>(rows, cols);
         foreach (ref T value in tensor.Span) value = T.CreateChecked(2 * rng.NextDouble() - 1);
         return tensor;
     }
 
-    private static void AssertClose<T>(Tensor<T> a, bool transposeA, Tensor<T> b, bool transposeB, Tensor<T> c, double alpha, double beta, Tensor<T> expected, Tensor<T> actual)
+    private static void AssertClose<T>(Matrix<T> a, bool transposeA, Matrix<T> b, bool transposeB, Matrix<T> c, double alpha, double beta, Matrix<T> expected, Matrix<T> actual)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         double epsilon = double.CreateChecked(T.BitIncrement(T.One) - T.One);

@@ -22,9 +22,9 @@ internal static class KernelAssert
             Assert.Fail($"{what}: element {worst} is {actual[worst]}, expected {expected[worst]} (difference {worstDifference:G3} > {tolerance:G3} × {scale:G3}).");
     }
 
-    public static Tensor<T> Random<T>(int rows, int cols, Rng rng) where T : unmanaged, IFloatingPointIeee754<T>
+    public static Matrix<T> Random<T>(int rows, int cols, Rng rng) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var tensor = new Tensor<T>(rows, cols);
+        var tensor = new Matrix<T>(rows, cols);
         foreach (ref T value in tensor.Span) value = T.CreateChecked(rng.NextNormal());
         return tensor;
     }

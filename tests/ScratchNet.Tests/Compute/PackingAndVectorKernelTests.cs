@@ -90,8 +90,8 @@ public unsafe class PackingAndVectorKernelTests
         var x = KernelAssert.Random<double>(batch, inputs, rng);
         var dy = KernelAssert.Random<double>(batch, outputs, rng);
         var (w2, b2) = (w.Clone(), b.Clone());
-        var dx = inputGradient ? new Tensor<double>(batch, inputs) : null;
-        var dx2 = inputGradient ? new Tensor<double>(batch, inputs) : null;
+        var dx = inputGradient ? new Matrix<double>(batch, inputs) : null;
+        var dx2 = inputGradient ? new Matrix<double>(batch, inputs) : null;
 
         double expected = SgdKernels.LinearBackwardReference(w, b, x, dy, dx, 0.05, 0.999);
         double actual = SgdKernels.LinearBackward(w2, b2, x, dy, dx2, 0.05, 0.999);
@@ -115,7 +115,7 @@ public unsafe class PackingAndVectorKernelTests
         var previousInput = KernelAssert.Random<double>(1, inputs, rng);
         var previousGradient = KernelAssert.Random<double>(1, outputs, rng);
         var x = KernelAssert.Random<double>(1, inputs, rng);
-        var (w2, y, y2) = (w.Clone(), new Tensor<double>(1, outputs), new Tensor<double>(1, outputs));
+        var (w2, y, y2) = (w.Clone(), new Matrix<double>(1, outputs), new Matrix<double>(1, outputs));
 
         double expected = SgdKernels.LinearForwardFinishingStepReference(w, b, previousInput, previousGradient, 0.05, 0.999, x, y);
         double actual = SgdKernels.LinearForwardFinishingStep(w2, b, previousInput, previousGradient, 0.05, 0.999, x, y2);

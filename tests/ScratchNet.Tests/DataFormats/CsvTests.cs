@@ -56,7 +56,7 @@ public class CsvTests
     {
         using var folder = new TempFolder();
         string path = Path.Combine(folder.Path, "out.csv");
-        var source = new Dataset<double>("d", new Tensor<double>(2, 2, [0.1, 1.0 / 3, -5e-10, 7]), Dataset<double>.OneHot([1, 0], 2));
+        var source = new Dataset<double>("d", new Matrix<double>(2, 2, [0.1, 1.0 / 3, -5e-10, 7]), Dataset<double>.OneHot([1, 0], 2));
 
         Csv.Write(path, source);
         var back = Csv.Read<double>(path);

@@ -11,8 +11,8 @@ public class ImageSamplesTests
     public void GatherScalesTheRequestedRowsAndOneHotsTheirLabels()
     {
         var samples = ThreeImages().AsSamples<float>();
-        var x = new Tensor<float>(0, 3);
-        var y = new Tensor<float>(0, 4);
+        var x = new Matrix<float>(0, 3);
+        var y = new Matrix<float>(0, 4);
 
         samples.Gather([2, 0], x, y);
 
@@ -27,8 +27,8 @@ public class ImageSamplesTests
     public void GatherReusesTensorsAcrossBatchesOfDifferentSize()
     {
         var samples = ThreeImages().AsSamples<double>();
-        var x = new Tensor<double>(0, 3);
-        var y = new Tensor<double>(0, 4);
+        var x = new Matrix<double>(0, 3);
+        var y = new Matrix<double>(0, 4);
 
         samples.Gather([0, 1, 2], x, y);
         samples.Gather([1], x, y);

@@ -60,7 +60,7 @@ public class NpzTests
         NpzDataset.Save(path, images, compress);
         var back = NpzDataset.Load<float>(path);
 
-        var (x, y) = (new Tensor<float>(0, 4), new Tensor<float>(0, 3));
+        var (x, y) = (new Matrix<float>(0, 4), new Matrix<float>(0, 3));
         images.Gather([0, 1, 2], x, y);
         Assert.Equal(x.ToArray(), back.Features.ToArray());
         Assert.Equal(y.ToArray(), back.Targets.ToArray());
@@ -80,7 +80,7 @@ public class NpzTests
     {
         using var folder = new TempFolder();
         string path = Path.Combine(folder.Path, "d.npz");
-        var data = new Dataset<double>("d", new Tensor<double>(2, 1, [0.1, 1e-300]), new Tensor<double>(2, 1, [3.5, -1]));
+        var data = new Dataset<double>("d", new Matrix<double>(2, 1, [0.1, 1e-300]), new Matrix<double>(2, 1, [3.5, -1]));
 
         NpzDataset.Save(path, data);
         var back = NpzDataset.Load<double>(path);

@@ -21,10 +21,10 @@ public class BatchNormGoldenTests(ITestOutputHelper output)
         var root = document.RootElement;
         var tensors = root.GetProperty("tensors");
         double[] Data(string name) => tensors.GetProperty(name).GetProperty("data").EnumerateArray().Select(e => e.GetDouble()).ToArray();
-        Tensor<double> Matrix(string name)
+        Matrix<double> Matrix(string name)
         {
             var shape = tensors.GetProperty(name).GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()).ToArray();
-            return shape.Length == 1 ? new Tensor<double>(1, shape[0], Data(name)) : new Tensor<double>(shape[0], shape[1], Data(name));
+            return shape.Length == 1 ? new Matrix<double>(1, shape[0], Data(name)) : new Matrix<double>(shape[0], shape[1], Data(name));
         }
 
         var x1 = Matrix("x1");

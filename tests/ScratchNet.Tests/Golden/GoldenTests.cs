@@ -72,14 +72,14 @@ public class GoldenTests(ITestOutputHelper output)
         var check = new Comparison(name, typeof(T) == typeof(float) ? "float32" : "float64", tolerance);
         var x0 = golden.Batch<T>("x", 0);
         var y0 = golden.Batch<T>("y", 0);
-        check.Tensor("output", golden["output"], net.Predict(x0));
+        check.Matrix("output", golden["output"], net.Predict(x0));
         double loss = net.ComputeGradients(x0, y0, out var dx);
         check.Values("loss", golden["loss"], [loss]);
-        check.Tensor("dx", golden["dx"], dx);
+        check.Matrix("dx", golden["dx"], dx);
         for (int i = 0; i < linears.Length; i++)
         {
-            check.Tensor($"dW{i}", golden[$"dW{i}"], linears[i].Weight.Gradient);
-            check.Tensor($"db{i}", golden[$"db{i}"], linears[i].Bias.Gradient);
+            check.Matrix($"dW{i}", golden[$"dW{i}"], linears[i].Weight.Gradient);
+            check.Matrix($"db{i}", golden[$"db{i}"], linears[i].Bias.Gradient);
         }
 
         var losses = new double[3];
@@ -87,8 +87,8 @@ public class GoldenTests(ITestOutputHelper output)
         check.Values("losses", golden["losses"], losses);
         for (int i = 0; i < linears.Length; i++)
         {
-            check.Tensor($"W{i}_after", golden[$"W{i}_after"], linears[i].Weight.Value);
-            check.Tensor($"b{i}_after", golden[$"b{i}_after"], linears[i].Bias.Value);
+            check.Matrix($"W{i}_after", golden[$"W{i}_after"], linears[i].Weight.Value);
+            check.Matrix($"b{i}_after", golden[$"b{i}_after"], linears[i].Bias.Value);
         }
 
         output.WriteLine(check.Summary);
@@ -135,17 +135,17 @@ public class GoldenTests(ITestOutputHelper output)
         }
 
         /// <summary>Rows k·B .. (k+1)·B − 1 of a (3B, cols) tensor.</summary>
-        public Tensor<T> Batch<T>(string tensor, int k) where T : unmanaged, IFloatingPointIeee754<T>
+        public Matrix<T> Batch<T>(string tensor, int k) where T : unmanaged, IFloatingPointIeee754<T>
         {
             var golden = this[tensor];
             int cols = golden.Shape[1];
-            var result = new Tensor<T>(BatchSize, cols);
+            var result = new Matrix<T>(BatchSize, cols);
             var source = golden.Data.AsSpan(k * BatchSize * cols, BatchSize * cols);
             for (int i = 0; i < source.Length; i++) result.Span[i] = T.CreateChecked(source[i]);
             return result;
         }
 
-        public void CopyInto<T>(string tensor, Tensor<T> destination) where T : unmanaged, IFloatingPointIeee754<T>
+        public void CopyInto<T>(string tensor, Matrix<T> destination) where T : unmanaged, IFloatingPointIeee754<T>
         {
             var golden = this[tensor];
             Assert.True(golden.Data.Length == destination.Length, $"{Name}: {tensor} has {golden.Data.Length} values, the layer's tensor {destination.Shape}.");
@@ -163,7 +163,7 @@ public class GoldenTests(ITestOutputHelper output)
         public string Summary => string.Create(CultureInfo.InvariantCulture,
             $"{caseName} {dtype}: worst |a − e| / max(1, max|e|) = {_worstScaled:E2} (in {_worstTensor}), tolerance {tolerance:E0}");
 
-        public void Tensor<T>(string tensor, GoldenTensor expected, Tensor<T> actual) where T : unmanaged, IFloatingPointIeee754<T>
+        public void Matrix<T>(string tensor, GoldenTensor expected, Matrix<T> actual) where T : unmanaged, IFloatingPointIeee754<T>
         {
             // Golden shapes are [rows, cols], [cols] for biases (our (1, cols)) or [] for scalars.
             int rows = expected.Shape.Length == 2 ? expected.Shape[0] : 1;

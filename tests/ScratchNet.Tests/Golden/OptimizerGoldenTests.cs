@@ -155,9 +155,9 @@ public class OptimizerGoldenTests(ITestOutputHelper output)
 
     private static double[] Data(JsonElement tensors, string name) => [.. tensors.GetProperty(name).GetProperty("data").EnumerateArray().Select(e => e.GetDouble())];
 
-    private static Tensor<T> Load<T>(JsonElement tensors, string name, int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T> =>
+    private static Matrix<T> Load<T>(JsonElement tensors, string name, int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T> =>
         new(rows, cols, [.. Data(tensors, name).Select(T.CreateChecked)]);
 
-    private static double[] ToDoubles<T>(Tensor<T> tensor) where T : unmanaged, IFloatingPointIeee754<T> =>
+    private static double[] ToDoubles<T>(Matrix<T> tensor) where T : unmanaged, IFloatingPointIeee754<T> =>
         [.. tensor.Span.ToArray().Select(double.CreateChecked)];
 }

@@ -10,8 +10,8 @@ internal static class SeparableData
     public static Dataset<float> Create(ulong seed, int samples = 60)
     {
         var rng = new Rng(seed);
-        var x = new Tensor<float>(samples, Features);
-        var y = new Tensor<float>(samples, Classes);
+        var x = new Matrix<float>(samples, Features);
+        var y = new Matrix<float>(samples, Classes);
         for (int r = 0; r < samples; r++)
         {
             int label = rng.NextInt(Classes);

@@ -44,7 +44,7 @@ public class ActivationGradientTests
     public void ForwardMatchesPyTorch(string kind, double[] expected)
     {
         var layer = Create(kind, Points.Length);
-        var y = layer.Forward(new Tensor<double>(1, Points.Length, Points));
+        var y = layer.Forward(new Matrix<double>(1, Points.Length, Points));
         for (int i = 0; i < Points.Length; i++)
             Assert.True(Math.Abs(y.Span[i] - expected[i]) <= 1e-12, $"{kind}({Points[i]}) = {y.Span[i]:R}, PyTorch {expected[i]:R}");
     }
@@ -59,10 +59,10 @@ public class ActivationGradientTests
                 "sigmoid" => new Sigmoid<float>(5), "tanh" => new Tanh<float>(5), "leaky_relu" => new LeakyRelu<float>(5, 0.1), _ => new Gelu<float>(5),
             };
             var reference = Create(kind, 5);
-            var y = single.Forward(new Tensor<float>(1, 5, Points.Select(p => (float)p).ToArray()));
-            var dx = single.Backward(new Tensor<float>(1, 5, [1f, -2f, 0.5f, 3f, -1f]));
-            var yRef = reference.Forward(new Tensor<double>(1, 5, Points));
-            var dxRef = reference.Backward(new Tensor<double>(1, 5, [1, -2, 0.5, 3, -1]));
+            var y = single.Forward(new Matrix<float>(1, 5, Points.Select(p => (float)p).ToArray()));
+            var dx = single.Backward(new Matrix<float>(1, 5, [1f, -2f, 0.5f, 3f, -1f]));
+            var yRef = reference.Forward(new Matrix<double>(1, 5, Points));
+            var dxRef = reference.Backward(new Matrix<double>(1, 5, [1, -2, 0.5, 3, -1]));
             for (int i = 0; i < 5; i++)
             {
                 Assert.True(Math.Abs(y.Span[i] - yRef.Span[i]) < 1e-6, $"{kind} forward [{i}]");

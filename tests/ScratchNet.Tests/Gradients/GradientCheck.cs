@@ -28,7 +28,7 @@ internal static class GradientCheck
     /// d f / d <paramref name="variable"/> by central differences at flat indices 0, stride, 2·stride, …
     /// (every element by default); <paramref name="variable"/> is restored exactly.
     /// </summary>
-    public static double[] Numeric(Func<double> f, Tensor<double> variable, int stride = 1)
+    public static double[] Numeric(Func<double> f, Matrix<double> variable, int stride = 1)
     {
         var v = variable.Span;
         var gradient = new double[(v.Length + stride - 1) / stride];
@@ -68,7 +68,7 @@ internal static class GradientCheck
     /// <paramref name="variable"/>, at every <paramref name="stride"/>-th element (for large tensors).
     /// Fails naming <paramref name="what"/> and the worst element; returns rel.
     /// </summary>
-    public static double Check(string what, Func<double> f, Tensor<double> variable, ReadOnlySpan<double> analytic,
+    public static double Check(string what, Func<double> f, Matrix<double> variable, ReadOnlySpan<double> analytic,
         double tolerance = DefaultTolerance, int stride = 1)
     {
         Assert.True(analytic.Length == variable.Length, $"{what}: analytic gradient has {analytic.Length} elements, the variable {variable.Length}.");
@@ -90,40 +90,40 @@ internal static class GradientCheck
     }
 
     /// <summary>A (rows, cols) tensor of N(0, 1) draws.</summary>
-    public static Tensor<double> Normal(Rng rng, int rows, int cols, double scale = 1)
+    public static Matrix<double> Normal(Rng rng, int rows, int cols, double scale = 1)
     {
-        var tensor = new Tensor<double>(rows, cols);
+        var tensor = new Matrix<double>(rows, cols);
         foreach (ref double value in tensor.Span) value = scale * rng.NextNormal();
         return tensor;
     }
 
     /// <summary>A (rows, cols) tensor of N(0, 1) draws, each redrawn until |value| ≥ <paramref name="margin"/>.</summary>
-    public static Tensor<double> NormalAwayFromZero(Rng rng, int rows, int cols, double margin)
+    public static Matrix<double> NormalAwayFromZero(Rng rng, int rows, int cols, double margin)
     {
-        var tensor = new Tensor<double>(rows, cols);
+        var tensor = new Matrix<double>(rows, cols);
         foreach (ref double value in tensor.Span)
             do value = rng.NextNormal(); while (Math.Abs(value) < margin);
         return tensor;
     }
 
     /// <summary>A (rows, cols) tensor of uniform draws in [<paramref name="low"/>, <paramref name="high"/>).</summary>
-    public static Tensor<double> Uniform(Rng rng, int rows, int cols, double low, double high)
+    public static Matrix<double> Uniform(Rng rng, int rows, int cols, double low, double high)
     {
-        var tensor = new Tensor<double>(rows, cols);
+        var tensor = new Matrix<double>(rows, cols);
         foreach (ref double value in tensor.Span) value = low + (high - low) * rng.NextDouble();
         return tensor;
     }
 
     /// <summary>One-hot rows with a random class each.</summary>
-    public static Tensor<double> OneHot(Rng rng, int rows, int classes)
+    public static Matrix<double> OneHot(Rng rng, int rows, int classes)
     {
-        var tensor = new Tensor<double>(rows, classes);
+        var tensor = new Matrix<double>(rows, classes);
         for (int r = 0; r < rows; r++) tensor[r, rng.NextInt(classes)] = 1;
         return tensor;
     }
 
     /// <summary>Σ a ⊙ b, the scalar objective whose gradient with respect to a is b.</summary>
-    public static double Dot(Tensor<double> a, Tensor<double> b)
+    public static double Dot(Matrix<double> a, Matrix<double> b)
     {
         Assert.Equal(a.Shape, b.Shape);
         return System.Numerics.Tensors.TensorPrimitives.Dot<double>(a.Span, b.Span);

@@ -94,7 +94,7 @@ public class LayerGradientTests(ITestOutputHelper output)
         }
     }
 
-    private void CheckLayer(string what, Layer<double> layer, Tensor<double> x, Rng rng, int parameterStride = 1)
+    private void CheckLayer(string what, Layer<double> layer, Matrix<double> x, Rng rng, int parameterStride = 1)
     {
         var g = Normal(rng, x.Rows, layer.OutputSize);   // dL/d output, random
         double F() => Dot(layer.Forward(x), g);

@@ -66,7 +66,7 @@ public class LossGradientTests(ITestOutputHelper output)
         output.WriteLine($"L2 penalty λ={factor}: worst relative error {worst:E2}");
     }
 
-    private void CheckLoss(string what, LossFunction<double> loss, Tensor<double> input, Tensor<double> target)
+    private void CheckLoss(string what, LossFunction<double> loss, Matrix<double> input, Matrix<double> target)
     {
         loss.Forward(input, target);
         var analytic = loss.Backward().ToArray();

@@ -65,7 +65,7 @@ public class NetworkGradientTests(ITestOutputHelper output)
     }
 
     // Redraws x until every ReLU input is at least 1e-3 from 0, so no step of a few 1e-6 crosses a kink.
-    private static Tensor<double> DrawInputAwayFromKinks(Network<double> net, Rng rng, int batch)
+    private static Matrix<double> DrawInputAwayFromKinks(Network<double> net, Rng rng, int batch)
     {
         for (int attempt = 0; attempt < 100; attempt++)
         {

@@ -14,8 +14,8 @@ public class NetworkBuildTests
         var net = new Network<float>(2, 2);
         var e = Assert.Throws<NetworkBuildException>(net.Build);
         Assert.Contains("no layers", e.Message);
-        Assert.Throws<NetworkBuildException>(() => net.Predict(new Tensor<float>(1, 2)));
-        Assert.Throws<NetworkBuildException>(() => net.Evaluate(new Tensor<float>(1, 2), new Tensor<float>(1, 2)));
+        Assert.Throws<NetworkBuildException>(() => net.Predict(new Matrix<float>(1, 2)));
+        Assert.Throws<NetworkBuildException>(() => net.Evaluate(new Matrix<float>(1, 2), new Matrix<float>(1, 2)));
     }
 
     [Fact]
@@ -52,7 +52,7 @@ public class NetworkBuildTests
         net.AddRelu();
         net.AddLinear(3, w: 0.1);
         net.Build();
-        Assert.Equal((5, 3), net.Predict(new Tensor<float>(5, 2)).Shape);
+        Assert.Equal((5, 3), net.Predict(new Matrix<float>(5, 2)).Shape);
     }
 
     [Fact]
@@ -94,7 +94,7 @@ public class NetworkBuildTests
 
     [Fact]
     public void CustomLinearChecksItsBiasShape() =>
-        Assert.Throws<ShapeMismatchException>(() => new Linear<float>(new Tensor<float>(5, 3), new Tensor<float>(1, 4), regularized: false));
+        Assert.Throws<ShapeMismatchException>(() => new Linear<float>(new Matrix<float>(5, 3), new Matrix<float>(1, 4), regularized: false));
 
     [Fact]
     public void SoftmaxFeedingL2WarnsAndStillTrains()
@@ -198,5 +198,5 @@ public class NetworkBuildTests
     }
 
     private static Linear<float> CustomLinear(int inputs, int outputs) =>
-        new(new Tensor<float>(outputs, inputs), new Tensor<float>(1, outputs), regularized: false);
+        new(new Matrix<float>(outputs, inputs), new Matrix<float>(1, outputs), regularized: false);
 }

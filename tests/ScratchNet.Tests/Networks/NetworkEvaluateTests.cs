@@ -16,11 +16,11 @@ public class NetworkEvaluateTests
     public void WrongShapesThrow()
     {
         var net = L2Network<float>(0.01);
-        var wrongX = Assert.Throws<ShapeMismatchException>(() => net.Evaluate(new Tensor<float>(5, 3), new Tensor<float>(5, 2)));
+        var wrongX = Assert.Throws<ShapeMismatchException>(() => net.Evaluate(new Matrix<float>(5, 3), new Matrix<float>(5, 2)));
         Assert.Contains("(5, 3)", wrongX.Message);
-        var wrongY = Assert.Throws<ShapeMismatchException>(() => net.Evaluate(new Tensor<float>(5, 2), new Tensor<float>(5, 4)));
+        var wrongY = Assert.Throws<ShapeMismatchException>(() => net.Evaluate(new Matrix<float>(5, 2), new Matrix<float>(5, 4)));
         Assert.Contains("(5, 4)", wrongY.Message);
-        Assert.Throws<ShapeMismatchException>(() => net.Evaluate(new Tensor<float>(5, 2), new Tensor<float>(6, 2)));
+        Assert.Throws<ShapeMismatchException>(() => net.Evaluate(new Matrix<float>(5, 2), new Matrix<float>(6, 2)));
     }
 
     [Fact]
@@ -73,18 +73,18 @@ public class NetworkEvaluateTests
     public void SourceOfTheWrongWidthThrows()
     {
         var net = L2Network<float>(0.01);
-        var wide = new Dataset<float>("wide", new Tensor<float>(4, 3), new Tensor<float>(4, 2));
+        var wide = new Dataset<float>("wide", new Matrix<float>(4, 3), new Matrix<float>(4, 2));
         var e = Assert.Throws<ShapeMismatchException>(() => net.Evaluate(wide, [0, 1]));
         Assert.Contains("3 features", e.Message);
         Assert.Contains("2 inputs", e.Message);
-        var narrow = new Dataset<float>("narrow", new Tensor<float>(4, 2), new Tensor<float>(4, 1));
+        var narrow = new Dataset<float>("narrow", new Matrix<float>(4, 2), new Matrix<float>(4, 1));
         Assert.Throws<ShapeMismatchException>(() => net.Evaluate(narrow, [0, 1]));
     }
 
     [Fact]
     public void ZeroRowsGiveNaN()
     {
-        var (loss, accuracy) = L2Network<float>(0.01).Evaluate(new Tensor<float>(0, 2), new Tensor<float>(0, 2));
+        var (loss, accuracy) = L2Network<float>(0.01).Evaluate(new Matrix<float>(0, 2), new Matrix<float>(0, 2));
         Assert.True(double.IsNaN(loss));
         Assert.True(double.IsNaN(accuracy));
     }
@@ -143,7 +143,7 @@ public class NetworkEvaluateTests
     }
 
     // Share of rows whose largest output is in the target's largest column (first index on ties, as IndexOfMax).
-    private static double Accuracy<T>(Tensor<T> prediction, Tensor<T> targets) where T : unmanaged, IFloatingPointIeee754<T>
+    private static double Accuracy<T>(Matrix<T> prediction, Matrix<T> targets) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int correct = 0;
         for (int r = 0; r < prediction.Rows; r++)

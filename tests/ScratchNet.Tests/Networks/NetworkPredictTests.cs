@@ -10,7 +10,7 @@ public class NetworkPredictTests
     public void WrongInputWidthThrowsNamingTheShapes()
     {
         var net = SmallNetwork<float>();
-        var e = Assert.Throws<ShapeMismatchException>(() => net.Predict(new Tensor<float>(5, 3)));
+        var e = Assert.Throws<ShapeMismatchException>(() => net.Predict(new Matrix<float>(5, 3)));
         Assert.Contains("2 columns", e.Message);
         Assert.Contains("(5, 3)", e.Message);
     }
@@ -91,7 +91,7 @@ public class NetworkPredictTests
 
     [Fact]
     public void ZeroRowsGiveAnEmptyResult() =>
-        Assert.Equal((0, 3), SmallNetwork<float>().Predict(new Tensor<float>(0, 2)).Shape);
+        Assert.Equal((0, 3), SmallNetwork<float>().Predict(new Matrix<float>(0, 2)).Shape);
 
     [Fact]
     public void CrossEntropyNetworkPredictsProbabilities()
@@ -117,10 +117,10 @@ public class NetworkPredictTests
         return net;
     }
 
-    private static Tensor<T> RandomInputs<T>(int rows, int cols, ulong seed) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    private static Matrix<T> RandomInputs<T>(int rows, int cols, ulong seed) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         var rng = new Rng(seed);
-        var x = new Tensor<T>(rows, cols);
+        var x = new Matrix<T>(rows, cols);
         foreach (ref T v in x.Span) v = T.CreateChecked(rng.NextNormal());
         return x;
     }

@@ -92,9 +92,9 @@ public class BatchNormTests(ITestOutputHelper output)
     public void TrainingRefusesABatchOfOne()
     {
         var layer = new BatchNorm1d<double>(3) { Training = true };
-        Assert.Throws<ArgumentException>(() => layer.Forward(new Tensor<double>(1, 3)));
+        Assert.Throws<ArgumentException>(() => layer.Forward(new Matrix<double>(1, 3)));
         layer.Training = false;
-        layer.Forward(new Tensor<double>(1, 3));
+        layer.Forward(new Matrix<double>(1, 3));
     }
 
     [Fact]

@@ -33,7 +33,7 @@ public class DropoutTests
     [Fact]
     public void MasksAreReproducibleFromTheSeedAndChangeFromCallToCall()
     {
-        var x = new Tensor<double>(4, 50);
+        var x = new Matrix<double>(4, 50);
         x.Span.Fill(1);
         var a = new Dropout<double>(50, 0.5, seed: 9) { Training = true };
         var b = new Dropout<double>(50, 0.5, seed: 9) { Training = true };

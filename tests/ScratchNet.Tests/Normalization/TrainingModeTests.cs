@@ -14,16 +14,16 @@ public class TrainingModeTests
     {
         public List<bool> Modes { get; } = [];
         public override string Kind => "probe";
-        protected override void Activate(Tensor<double> input, Tensor<double> output)
+        protected override void Activate(Matrix<double> input, Matrix<double> output)
         {
             Modes.Add(Training);
             input.Span.CopyTo(output.Span);
         }
-        protected override void Backpropagate(Tensor<double> output, Tensor<double> outputGradient, Tensor<double> inputGradient) =>
+        protected override void Backpropagate(Matrix<double> output, Matrix<double> outputGradient, Matrix<double> inputGradient) =>
             outputGradient.Span.CopyTo(inputGradient.Span);
     }
 
-    private static (Network<double> Net, ModeProbe Probe, Tensor<double> X, Tensor<double> Y) Net(bool sgd)
+    private static (Network<double> Net, ModeProbe Probe, Matrix<double> X, Matrix<double> Y) Net(bool sgd)
     {
         var net = new Network<double>(6, 3, Loss.CrossEntropy, seed: 2);
         if (!sgd) net.Optimizer = new Adam<double>(1e-3);
@@ -34,7 +34,7 @@ public class TrainingModeTests
         net.AddDropout(0.5);
         net.AddLinear(3);
         net.AddSoftmax();
-        var x = new Tensor<double>(4, 6);
+        var x = new Matrix<double>(4, 6);
         for (int i = 0; i < x.Length; i++) x.Span[i] = Math.Sin(i);
         return (net, probe, x, Dataset<double>.OneHot([0, 1, 2, 1], 3));
     }
@@ -62,7 +62,7 @@ public class TrainingModeTests
         Assert.Equal(first, net.Predict(x).ToArray());
         Assert.Equal(net.Evaluate(x, y), net.Evaluate(x, y));
         foreach (var layer in net.Layers) layer.Training = true;
-        var trained = new Tensor<double>(4, 6, x.Span);
+        var trained = new Matrix<double>(4, 6, x.Span);
         var output = trained;
         foreach (var layer in net.Layers) output = layer.Forward(output);
         Assert.NotEqual(first, output.ToArray());
@@ -96,7 +96,7 @@ public class NormalizationAllocationTests
             net.AddDropout(0.2);
             net.AddLinear(3, regularization: true);
             net.AddSoftmax();
-            var x = new Tensor<double>(4, 8);
+            var x = new Matrix<double>(4, 8);
             for (int i = 0; i < x.Length; i++) x.Span[i] = Math.Sin(i);
             var y = Dataset<double>.OneHot([0, 1, 2, 1], 3);
             for (int i = 0; i < 30; i++) net.TrainStep(x, y);

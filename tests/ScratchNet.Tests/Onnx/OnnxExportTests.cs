@@ -23,13 +23,13 @@ public class OnnxExportTests
         {
             var net = Build<double>(variant, inputs);
             net.ExportOnnx(path);
-            predict = (x, rows) => [.. net.Predict(new Tensor<double>(rows, inputs, x.Select(v => (double)v).ToArray())).ToArray().Select(v => (float)v)];
+            predict = (x, rows) => [.. net.Predict(new Matrix<double>(rows, inputs, x.Select(v => (double)v).ToArray())).ToArray().Select(v => (float)v)];
         }
         else
         {
             var net = Build<float>(variant, inputs);
             net.ExportOnnx(path);
-            predict = (x, rows) => net.Predict(new Tensor<float>(rows, inputs, x)).ToArray();
+            predict = (x, rows) => net.Predict(new Matrix<float>(rows, inputs, x)).ToArray();
         }
 
         using var session = new InferenceSession(path);

@@ -60,10 +60,10 @@ public class OptimizerTests
     {
         var adam = new Adam<double>();
         adam.Step(Parameters(seed: 1));
-        var other = new[] { new Parameter<double>("weight", new Tensor<double>(5, 5), regularized: false) };
+        var other = new[] { new Parameter<double>("weight", new Matrix<double>(5, 5), regularized: false) };
         var error = Assert.Throws<ShapeMismatchException>(() => adam.Step(other));
         Assert.Contains("Adam", error.Message);
-        Assert.Throws<ShapeMismatchException>(() => new Adam<double>().LoadState(Parameters(seed: 1), [new Tensor<double>(1, 1)], 1));
+        Assert.Throws<ShapeMismatchException>(() => new Adam<double>().LoadState(Parameters(seed: 1), [new Matrix<double>(1, 1)], 1));
     }
 
     [Fact]
@@ -95,9 +95,9 @@ public class OptimizerTests
         var clipped = new ClippedOptimizer<double>(inner, maxNorm: 0.05);
         wrapped.Optimizer = clipped;
         var manual = new Adam<double>(0.01);
-        var x = new Tensor<double>(4, 3);
+        var x = new Matrix<double>(4, 3);
         for (int i = 0; i < x.Length; i++) x.Span[i] = Math.Cos(3 * i);
-        var y = new Tensor<double>(4, 2);
+        var y = new Matrix<double>(4, 2);
         for (int i = 0; i < y.Length; i++) y.Span[i] = Math.Sin(i);
         for (int k = 0; k < 3; k++)
         {
@@ -155,9 +155,9 @@ public class OptimizerTests
     private static Parameter<double>[] Parameters(ulong seed)
     {
         var rng = new Rng(seed);
-        var weight = new Tensor<double>(3, 4);
+        var weight = new Matrix<double>(3, 4);
         foreach (ref double w in weight.Span) w = rng.NextNormal();
-        return [new Parameter<double>("weight", weight, regularized: true), new Parameter<double>("bias", new Tensor<double>(1, 4), regularized: false)];
+        return [new Parameter<double>("weight", weight, regularized: true), new Parameter<double>("bias", new Matrix<double>(1, 4), regularized: false)];
     }
 
     // A deterministic gradient for step k that depends on the current weights, as a real one would.
@@ -189,7 +189,7 @@ public class OptimizerAllocationTests
             net.AddRelu();
             net.AddLinear(3, regularization: true);
             net.AddSoftmax();
-            var x = new Tensor<double>(4, 8);
+            var x = new Matrix<double>(4, 8);
             for (int i = 0; i < x.Length; i++) x.Span[i] = Math.Sin(i);
             var y = Dataset<double>.OneHot([0, 1, 2, 1], 3);
             for (int i = 0; i < 30; i++) net.TrainStep(x, y);   // warm: state allocated, tiered JIT
@@ -212,7 +212,7 @@ public class OptimizerAllocationTests
     [Fact]
     public void AWarmClippedAdamStepAllocatesNothing()
     {
-        var parameters = new[] { new Parameter<float>("weight", new Tensor<float>(30, 20), regularized: true) };
+        var parameters = new[] { new Parameter<float>("weight", new Matrix<float>(30, 20), regularized: true) };
         parameters[0].Gradient.Span.Fill(0.5f);
         var adam = new Adam<float>();
         for (int i = 0; i < 30; i++) adam.Step(parameters);

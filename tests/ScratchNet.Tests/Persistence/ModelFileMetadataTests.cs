@@ -29,7 +29,7 @@ public class ModelFileMetadataTests
         Assert.Equal("{\"seed\": 4}", metadata["note"]);
         Assert.Equal("3", metadata["inputs"]);
         Assert.False(Network<float>.ReadMetadata(without).ContainsKey("dataset"));
-        var input = new Tensor<float>(1, 3, [0.5f, -1f, 2f]);
+        var input = new Matrix<float>(1, 3, [0.5f, -1f, 2f]);
         Assert.Equal(Network<float>.Load(without).Predict(input).Span.ToArray(), Network<float>.Load(with).Predict(input).Span.ToArray());
     }
 

@@ -20,7 +20,7 @@ public class ModelFileNormalizationTests
         net.AddDropout(0.25);
         net.AddLinear(3);
         net.AddSoftmax();
-        var x = new Tensor<double>(8, 5);
+        var x = new Matrix<double>(8, 5);
         for (int i = 0; i < x.Length; i++) x.Span[i] = Math.Sin(0.7 * i);
         var y = Dataset<double>.OneHot([0, 1, 2, 1, 0, 2, 2, 1], 3);
         for (int i = 0; i < 10; i++) net.TrainStep(x, y);   // γ, β and the running estimates leave their defaults
@@ -46,7 +46,7 @@ public class ModelFileNormalizationTests
         Assert.Equal((0.2, 1e-4), (again.Momentum, again.Epsilon));
         Assert.Equal(0.25, ((Dropout<double>)loaded.Layers[3]).Rate);
 
-        var x = new Tensor<double>(4, 5);
+        var x = new Matrix<double>(4, 5);
         for (int i = 0; i < x.Length; i++) x.Span[i] = Math.Cos(i);
         Assert.Equal(net.Predict(x).ToArray(), loaded.Predict(x).ToArray());
 

@@ -31,10 +31,10 @@ public class ModelFileTests
         return net;
     }
 
-    private static Tensor<T> Random<T>(int rows, int cols, int seed) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    private static Matrix<T> Random<T>(int rows, int cols, int seed) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         var random = new Random(seed);
-        var t = new Tensor<T>(rows, cols);
+        var t = new Matrix<T>(rows, cols);
         foreach (ref T v in t.Span) v = T.CreateChecked(random.NextDouble() * 2 - 1);
         return t;
     }
@@ -79,7 +79,7 @@ public class ModelFileTests
     public void SavingAfterDeferredBatchOneStepSavesTheSteppedWeights()
     {
         var net = ClassifierNet<float>();
-        var y = new Tensor<float>(1, 3, [0f, 1f, 0f]);
+        var y = new Matrix<float>(1, 3, [0f, 1f, 0f]);
         for (int i = 0; i < 3; i++) net.TrainStep(Random<float>(1, 5, 10 + i), y);   // the first Linear defers its step
         AssertRoundTrip(net);
     }
@@ -93,8 +93,8 @@ public class ModelFileTests
         net.Save(path);
         var asDouble = Network<double>.Load(path);
         var x = Random<double>(4, 5, 2);
-        var xf = new Tensor<float>(4, 5, x.ToArray().Select(v => (float)v).ToArray());
-        var back = asDouble.Predict(new Tensor<double>(4, 5, xf.ToArray().Select(v => (double)v).ToArray())).ToArray();
+        var xf = new Matrix<float>(4, 5, x.ToArray().Select(v => (float)v).ToArray());
+        var back = asDouble.Predict(new Matrix<double>(4, 5, xf.ToArray().Select(v => (double)v).ToArray())).ToArray();
         var reference = net.Predict(xf).ToArray();
         for (int i = 0; i < back.Length; i++) Assert.Equal(reference[i], back[i], 1e-6);
         // float32 weights are exact in float64
@@ -107,7 +107,7 @@ public class ModelFileTests
         using var folder = new TempFolder();
         string path = Path.Combine(folder.Path, "m.safetensors");
         var net = new Network<float>(2, 3, Loss.CrossEntropy, 0.5, 0.25);
-        net.Add(new Layers.Linear<float>(new Tensor<float>(3, 2, [1, 2, 3, 4, 5, 6]), new Tensor<float>(1, 3, [-1, -2, -3]), regularized: true));
+        net.Add(new Layers.Linear<float>(new Matrix<float>(3, 2, [1, 2, 3, 4, 5, 6]), new Matrix<float>(1, 3, [-1, -2, -3]), regularized: true));
         net.AddSoftmax();
         net.Save(path);
         byte[] bytes = File.ReadAllBytes(path);
@@ -259,7 +259,7 @@ public class ModelFileTests
                 }
             }
             File.WriteAllBytes(path, bytes);
-            try { Network<float>.Load(path).Predict(new Tensor<float>(1, 5)); }
+            try { Network<float>.Load(path).Predict(new Matrix<float>(1, 5)); }
             catch (ModelFormatException) { }
             catch (Exception e) { escaped.Add($"case {i}: {e.GetType().Name}: {e.Message}"); }
         }

@@ -55,12 +55,12 @@ public class TorchInteropTests
         net.AddLinear(4, w: 0.3, b: 0.2);
         if (loss == Loss.CrossEntropy) net.AddSoftmax();
         var random = new Random(5);
-        var x = new Tensor<T>(8, 6);
+        var x = new Matrix<T>(8, 6);
         foreach (ref T v in x.Span) v = T.CreateChecked(random.NextDouble() * 4 - 2);
         string model = Path.Combine(dir, $"{name}.safetensors"), expected = Path.Combine(dir, $"{name}.json");
         net.Save(model);
         var y = net.Predict(x);
-        static double[][] Rows(Tensor<T> t) => [.. Enumerable.Range(0, t.Rows).Select(r => t.Row(r).ToArray().Select(double.CreateChecked).ToArray())];
+        static double[][] Rows(Matrix<T> t) => [.. Enumerable.Range(0, t.Rows).Select(r => t.Row(r).ToArray().Select(double.CreateChecked).ToArray())];
         File.WriteAllText(expected, JsonSerializer.Serialize(new { input = Rows(x), output = Rows(y) }));
         Assert.True(new FileInfo(model).Length > 0);
         return (model, expected);

@@ -257,8 +257,8 @@ public class CheckpointTests
         };
         var trainer = new Trainer<float>(net, Data.Features, Data.Targets, seed: 1);
         if (setup == Setup.AdamDropout)
-            trainer.TestSamples = new Dataset<float>("test", new Tensor<float>(100, Digits.Features, Data.Features.Span[..(100 * Digits.Features)]),
-                                                     new Tensor<float>(100, Digits.Classes, Data.Targets.Span[..(100 * Digits.Classes)]));
+            trainer.TestSamples = new Dataset<float>("test", new Matrix<float>(100, Digits.Features, Data.Features.Span[..(100 * Digits.Features)]),
+                                                     new Matrix<float>(100, Digits.Classes, Data.Targets.Span[..(100 * Digits.Classes)]));
         return (trainer, net);
     }
 }

@@ -102,9 +102,9 @@ public class DataSplitTests
     }
 
     // n samples of one feature and two all-zero targets.
-    private static Dataset<float> Unlabelled(int n) => new("unlabelled", new Tensor<float>(n, 1), new Tensor<float>(n, 2));
+    private static Dataset<float> Unlabelled(int n) => new("unlabelled", new Matrix<float>(n, 1), new Matrix<float>(n, 2));
 
     // One sample per label, with one-hot targets.
     private static Dataset<float> Labelled(List<int> labels, int classes) =>
-        new("labelled", new Tensor<float>(labels.Count, 1), Dataset<float>.OneHot([.. labels], classes));
+        new("labelled", new Matrix<float>(labels.Count, 1), Dataset<float>.OneHot([.. labels], classes));
 }

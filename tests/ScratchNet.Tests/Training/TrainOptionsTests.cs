@@ -88,8 +88,8 @@ public class TrainOptionsTests
     public void TheRestoredWeightsAreThoseOfTheEpochWithTheBestMonitoredValue(Metric monitor)
     {
         // A big learning rate on few rows makes the validation curve wander; whatever its shape, the best epoch's weights come back.
-        var x = new Tensor<float>(300, Digits.Features, Data.Features.Span[..(300 * Digits.Features)]);
-        var y = new Tensor<float>(300, Digits.Classes, Data.Targets.Span[..(300 * Digits.Classes)]);
+        var x = new Matrix<float>(300, Digits.Features, Data.Features.Span[..(300 * Digits.Features)]);
+        var y = new Matrix<float>(300, Digits.Classes, Data.Targets.Span[..(300 * Digits.Classes)]);
         var net = DigitsNetwork(learningRate: 0.5, seed: 5);
         var trainer = new Trainer<float>(net, x, y, validationFraction: 0.5, seed: 5);
         var after = new Dictionary<int, byte[]>();
@@ -250,7 +250,7 @@ public class TrainOptionsTests
 
     internal static byte[] Weights(Network<float> net) => [.. net.Parameters.SelectMany(p => MemoryMarshal.AsBytes(p.Value.Span).ToArray())];
 
-    private static Tensor<float> Slice(Tensor<float> t, int start, int rows) => new(rows, t.Cols, t.Span.Slice(start * t.Cols, rows * t.Cols));
+    private static Matrix<float> Slice(Matrix<float> t, int start, int rows) => new(rows, t.Cols, t.Span.Slice(start * t.Cols, rows * t.Cols));
 
     // IProgress that runs the callback synchronously (Progress<T> posts to a synchronisation context).
     internal sealed class Recorder<TValue>(Action<TValue> report) : IProgress<TValue>

@@ -122,9 +122,9 @@ public class TrainerTests
     {
         var net = new Network<double>(2, 2);
         net.AddLinear(2, w: 0.1);
-        Assert.Throws<ShapeMismatchException>(() => new Trainer<double>(net, new Tensor<double>(10, 3), new Tensor<double>(10, 2)));
-        Assert.Throws<ShapeMismatchException>(() => new Trainer<double>(net, new Tensor<double>(10, 2), new Tensor<double>(10, 3)));
-        Assert.Throws<ShapeMismatchException>(() => new Trainer<double>(net, new Tensor<double>(10, 2), new Tensor<double>(9, 2)));
+        Assert.Throws<ShapeMismatchException>(() => new Trainer<double>(net, new Matrix<double>(10, 3), new Matrix<double>(10, 2)));
+        Assert.Throws<ShapeMismatchException>(() => new Trainer<double>(net, new Matrix<double>(10, 2), new Matrix<double>(10, 3)));
+        Assert.Throws<ShapeMismatchException>(() => new Trainer<double>(net, new Matrix<double>(10, 2), new Matrix<double>(9, 2)));
     }
 
     [Fact]
@@ -132,7 +132,7 @@ public class TrainerTests
     {
         var net = new Network<double>(2, 3);
         net.AddLinear(2, w: 0.1);
-        Assert.Throws<NetworkBuildException>(() => new Trainer<double>(net, new Tensor<double>(10, 2), new Tensor<double>(10, 3)));
+        Assert.Throws<NetworkBuildException>(() => new Trainer<double>(net, new Matrix<double>(10, 2), new Matrix<double>(10, 3)));
     }
 
     [Fact]
@@ -142,8 +142,8 @@ public class TrainerTests
         Assert.Empty(trainer.TrainRows.Intersect(trainer.ValidationRows));
         Assert.Equal(Enumerable.Range(0, 25), trainer.TrainRows.Concat(trainer.ValidationRows).Order());
         // The source hands out a row's features and targets together: x = (r, 1), y = (r, −r) in this data.
-        var x = new Tensor<double>(0, 2);
-        var y = new Tensor<double>(0, 2);
+        var x = new Matrix<double>(0, 2);
+        var y = new Matrix<double>(0, 2);
         trainer.Samples.Gather([.. trainer.ValidationRows], x, y);
         for (int i = 0; i < x.Rows; i++)
         {
@@ -158,8 +158,8 @@ public class TrainerTests
     {
         var net = new Network<double>(2, 2);
         net.AddLinear(2, w: 0.1);
-        var wrongFeatures = new Dataset<double>("wide", new Tensor<double>(10, 3), new Tensor<double>(10, 2));
-        var wrongTargets = new Dataset<double>("narrow", new Tensor<double>(10, 2), new Tensor<double>(10, 1));
+        var wrongFeatures = new Dataset<double>("wide", new Matrix<double>(10, 3), new Matrix<double>(10, 2));
+        var wrongTargets = new Dataset<double>("narrow", new Matrix<double>(10, 2), new Matrix<double>(10, 1));
         Assert.Throws<ShapeMismatchException>(() => new Trainer<double>(net, wrongFeatures));
         Assert.Throws<ShapeMismatchException>(() => new Trainer<double>(net, wrongTargets));
     }
@@ -168,8 +168,8 @@ public class TrainerTests
     // ids of every batch trained on (only training runs Backward).
     private static (Trainer<double> Trainer, ProbeLayer Probe) ProbedTrainer(int rows)
     {
-        var x = new Tensor<double>(rows, 2);
-        var y = new Tensor<double>(rows, 2);
+        var x = new Matrix<double>(rows, 2);
+        var y = new Matrix<double>(rows, 2);
         for (int i = 0; i < rows; i++)
         {
             x[i, 0] = i;
@@ -186,17 +186,17 @@ public class TrainerTests
     // Identity layer that records column 0 of each batch it back-propagates.
     private sealed class ProbeLayer(int size) : Layer<double>(size, size)
     {
-        private Tensor<double>? _input;
+        private Matrix<double>? _input;
 
         public List<double[]> TrainingBatches { get; } = [];
 
         public override string Kind => "probe";
 
-        protected override Tensor<double>? LastOutput => _input;
+        protected override Matrix<double>? LastOutput => _input;
 
-        protected override Tensor<double> ForwardCore(Tensor<double> input) => _input = input;
+        protected override Matrix<double> ForwardCore(Matrix<double> input) => _input = input;
 
-        protected override Tensor<double> BackwardCore(Tensor<double> outputGradient)
+        protected override Matrix<double> BackwardCore(Matrix<double> outputGradient)
         {
             TrainingBatches.Add([.. Enumerable.Range(0, _input!.Rows).Select(r => _input[r, 0])]);
             return outputGradient;

@@ -37,7 +37,7 @@ public static unsafe class Gemm
 
     /// <summary>C = alpha·op(A)·op(B) + beta·C, checking that the shapes agree.</summary>
     /// <exception cref="ShapeMismatchException">op(A) is (m, k), op(B) is not (k, n), or C is not (m, n).</exception>
-    public static void Multiply<T>(Tensor<T> a, bool transposeA, Tensor<T> b, bool transposeB, Tensor<T> c, T alpha, T beta)
+    public static void Multiply<T>(Matrix<T> a, bool transposeA, Matrix<T> b, bool transposeB, Matrix<T> c, T alpha, T beta)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var (m, k) = CheckShapes(a, transposeA, b, transposeB, c);
@@ -56,7 +56,7 @@ public static unsafe class Gemm
     }
 
     /// <summary>The algorithmic truth: three plain loops, one multiply-add at a time. Slow; for tests.</summary>
-    public static void Reference<T>(Tensor<T> a, bool transposeA, Tensor<T> b, bool transposeB, Tensor<T> c, T alpha, T beta)
+    public static void Reference<T>(Matrix<T> a, bool transposeA, Matrix<T> b, bool transposeB, Matrix<T> c, T alpha, T beta)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var (m, k) = CheckShapes(a, transposeA, b, transposeB, c);
@@ -72,7 +72,7 @@ public static unsafe class Gemm
             }
     }
 
-    private static (int M, int K) CheckShapes<T>(Tensor<T> a, bool transposeA, Tensor<T> b, bool transposeB, Tensor<T> c)
+    private static (int M, int K) CheckShapes<T>(Matrix<T> a, bool transposeA, Matrix<T> b, bool transposeB, Matrix<T> c)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var (m, k) = transposeA ? (a.Cols, a.Rows) : (a.Rows, a.Cols);

@@ -70,7 +70,7 @@ public static class Csv
         }
         if (labels.Count == 0) throw new DataFormatException($"{where}: no data rows; expected numeric features and a label per line.");
 
-        var x = new Tensor<T>(labels.Count, width - 1, features.ToArray());
+        var x = new Matrix<T>(labels.Count, width - 1, features.ToArray());
         return new Dataset<T>(Path.GetFileName(path).Split('.')[0], x, Dataset<T>.OneHot(labels.ToArray(), labels.Max() + 1));
     }
 
@@ -84,8 +84,8 @@ public static class Csv
         {
             using var writer = new StreamWriter(file, new UTF8Encoding(false), leaveOpen: true);
             if (header) writer.WriteLine(string.Join(',', Enumerable.Range(0, samples.FeatureCount).Select(i => $"f{i}").Append("label")));
-            var x = new Tensor<T>(0, samples.FeatureCount);
-            var y = new Tensor<T>(0, samples.TargetCount);
+            var x = new Matrix<T>(0, samples.FeatureCount);
+            var y = new Matrix<T>(0, samples.TargetCount);
             for (int row = 0; row < samples.Count; row++)
             {
                 samples.Gather([row], x, y);

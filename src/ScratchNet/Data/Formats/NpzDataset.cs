@@ -51,10 +51,10 @@ public static class NpzDataset
     }
 
     // (a, samples) → (samples, a): column s of the array becomes row s of the tensor.
-    private static Tensor<T> Transpose<T>(NpyArray array) where T : unmanaged, IFloatingPointIeee754<T>
+    private static Matrix<T> Transpose<T>(NpyArray array) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int width = array.Shape[0], count = array.Shape[1];
-        var tensor = new Tensor<T>(count, width);
+        var tensor = new Matrix<T>(count, width);
         var span = tensor.Span;
         for (int s = 0; s < count; s++)
             for (int f = 0; f < width; f++)
@@ -66,8 +66,8 @@ public static class NpzDataset
     {
         bool single = typeof(T) == typeof(float);
         Npy.WriteHeader(stream, single ? NpyType.Float32 : NpyType.Float64, [width, samples.Count], fortranOrder: true);
-        var x = new Tensor<T>(0, samples.FeatureCount);
-        var y = new Tensor<T>(0, samples.TargetCount);
+        var x = new Matrix<T>(0, samples.FeatureCount);
+        var y = new Matrix<T>(0, samples.TargetCount);
         int size = single ? 4 : 8;
         var bytes = new byte[ChunkRows * width * size];
         var rows = new int[ChunkRows];

@@ -12,13 +12,13 @@ namespace ScratchNet;
 /// backing array and may shrink or regrow its row count within that array's capacity (the last,
 /// smaller batch of an epoch does not reallocate).
 /// </remarks>
-public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class Matrix<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private T[] _data;
 
     /// <summary>Creates a zero-filled tensor of shape (<paramref name="rows"/>, <paramref name="cols"/>).</summary>
     /// <exception cref="ArgumentOutOfRangeException">A dimension is negative, or rows × cols exceeds an array's size.</exception>
-    public Tensor(int rows, int cols)
+    public Matrix(int rows, int cols)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         ArgumentOutOfRangeException.ThrowIfNegative(cols);
@@ -30,19 +30,19 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
         _data = new T[length];
     }
 
-    /// <summary>Creates a tensor of shape (<paramref name="rows"/>, <paramref name="cols"/>) holding a copy of <paramref name="values"/> (row-major).</summary>
+    /// <summary>Creates a matrix of shape (<paramref name="rows"/>, <paramref name="cols"/>) holding a copy of <paramref name="values"/> (row-major).</summary>
     /// <exception cref="ShapeMismatchException"><paramref name="values"/> does not hold rows × cols elements.</exception>
-    public Tensor(int rows, int cols, ReadOnlySpan<T> values) : this(rows, cols)
+    public Matrix(int rows, int cols, ReadOnlySpan<T> values) : this(rows, cols)
     {
         if (values.Length != _data.Length)
             throw new ShapeMismatchException($"A ({rows}, {cols}) tensor needs {_data.Length} values, got {values.Length}.");
         values.CopyTo(_data);
     }
 
-    /// <summary>Creates a tensor from a rectangular array, converting each element to <typeparamref name="T"/>.</summary>
-    public static Tensor<T> From<TSource>(TSource[,] values) where TSource : INumberBase<TSource>
+    /// <summary>Creates a matrix from a rectangular array, converting each element to <typeparamref name="T"/>.</summary>
+    public static Matrix<T> From<TSource>(TSource[,] values) where TSource : INumberBase<TSource>
     {
-        var tensor = new Tensor<T>(values.GetLength(0), values.GetLength(1));
+        var tensor = new Matrix<T>(values.GetLength(0), values.GetLength(1));
         var span = tensor.Span;
         int i = 0;
         foreach (TSource value in values) span[i++] = T.CreateChecked(value);
@@ -67,7 +67,7 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>One row: the features of sample <paramref name="row"/>.</summary>
     public Span<T> Row(int row)
     {
-        if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row), $"Row {row} of a tensor with {Rows} rows.");
+        if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row), $"Row {row} of a matrix with {Rows} rows.");
         return _data.AsSpan(row * Cols, Cols);
     }
 
@@ -79,24 +79,24 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>A deep copy.</summary>
-    public Tensor<T> Clone() => new(Rows, Cols, Span);
+    public Matrix<T> Clone() => new(Rows, Cols, Span);
 
     /// <summary>The elements as a new row-major array.</summary>
     public T[] ToArray() => Span.ToArray();
 
     /// <summary>Copies rows <paramref name="indices"/> of this tensor, in that order, into a new tensor.</summary>
-    public Tensor<T> GatherRows(ReadOnlySpan<int> indices)
+    public Matrix<T> GatherRows(ReadOnlySpan<int> indices)
     {
-        var result = new Tensor<T>(indices.Length, Cols);
+        var result = new Matrix<T>(indices.Length, Cols);
         GatherRowsInto(indices, result);
         return result;
     }
 
     /// <summary>Copies rows <paramref name="indices"/> into <paramref name="destination"/>, resizing its row count.</summary>
-    internal void GatherRowsInto(ReadOnlySpan<int> indices, Tensor<T> destination)
+    internal void GatherRowsInto(ReadOnlySpan<int> indices, Matrix<T> destination)
     {
         if (destination.Cols != Cols)
-            throw new ShapeMismatchException($"Cannot gather rows of {Cols} columns into a tensor of {destination.Cols} columns.");
+            throw new ShapeMismatchException($"Cannot gather rows of {Cols} columns into a matrix of {destination.Cols} columns.");
         destination.SetRows(indices.Length);
         for (int i = 0; i < indices.Length; i++) Row(indices[i]).CopyTo(destination.Row(i));
     }
@@ -133,11 +133,11 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// A tensor over the first <paramref name="rows"/>·<paramref name="cols"/> elements of <paramref name="data"/>,
     /// without copying: for backends that own their memory and hand it to the kernels.
     /// </summary>
-    internal static Tensor<T> Wrap(T[] data, int rows, int cols)
+    internal static Matrix<T> Wrap(T[] data, int rows, int cols)
     {
         if ((long)rows * cols > data.Length)
             throw new ShapeMismatchException($"A ({rows}, {cols}) view needs {(long)rows * cols} elements, the buffer holds {data.Length}.");
-        var tensor = new Tensor<T>(0, cols) { _data = data };
+        var tensor = new Matrix<T>(0, cols) { _data = data };
         tensor.Rows = rows;
         return tensor;
     }
@@ -146,8 +146,8 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     internal T[] Buffer => _data;
 
     private int CheckCol(int col) =>
-        (uint)col < (uint)Cols ? col : throw new ArgumentOutOfRangeException(nameof(col), $"Column {col} of a tensor with {Cols} columns.");
+        (uint)col < (uint)Cols ? col : throw new ArgumentOutOfRangeException(nameof(col), $"Column {col} of a matrix with {Cols} columns.");
 
     /// <inheritdoc/>
-    public override string ToString() => $"Tensor<{typeof(T).Name}>({Rows}, {Cols})";
+    public override string ToString() => $"Matrix<{typeof(T).Name}>({Rows}, {Cols})";
 }

@@ -6,9 +6,9 @@ namespace ScratchNet;
 internal static class Workspace
 {
     /// <summary>Makes <paramref name="tensor"/> (rows, cols), reusing its storage when the column count already matches.</summary>
-    public static void Fit<T>(ref Tensor<T> tensor, int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Fit<T>(ref Matrix<T> tensor, int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (tensor.Cols != cols) tensor = new Tensor<T>(rows, cols);
+        if (tensor.Cols != cols) tensor = new Matrix<T>(rows, cols);
         else tensor.SetRows(rows);
     }
 }
