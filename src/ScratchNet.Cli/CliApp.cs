@@ -44,9 +44,20 @@ public static class CliApp
             error.WriteLine($"error: {e.Message}");
             return UsageError;
         }
-        catch (Exception e) when (e is ScratchNetException or IOException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception e) when (e is ScratchNetException or IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             error.WriteLine($"error: {e.Message}");
+            return RunError;
+        }
+        catch (OutOfMemoryException)
+        {
+            error.WriteLine("error: out of memory (a smaller --batch-size, model or dataset needs less)");
+            return RunError;
+        }
+        catch (Exception e)
+        {
+            // Whatever was not foreseen still ends as one line, never a stack trace: the type says where to look.
+            error.WriteLine($"error: internal error ({e.GetType().Name}): {e.Message.ReplaceLineEndings(" ")}");
             return RunError;
         }
     }

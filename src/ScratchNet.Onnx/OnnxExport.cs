@@ -12,13 +12,15 @@ public static class OnnxExport
     public const int Opset = 13;
 
     /// <summary>
-    /// Exports <paramref name="network"/> to <paramref name="path"/> (atomically): one <c>Gemm</c> (transB = 1)
-    /// per linear layer, <c>Relu</c>, and <c>Softmax</c> (axis −1); input "input" (N, inputs) and output
-    /// "output" (N, outputs), float32, with N a dynamic batch dimension named "batch". Weights of a
-    /// <c>Network&lt;double&gt;</c> are rounded to float32. The graph computes <see cref="Network{T}.Predict"/>.
+    /// Exports <paramref name="network"/> to <paramref name="path"/> (atomically): each layer writes its own nodes
+    /// (<see cref="Layer{T}.Export"/>: <c>Gemm</c> for a linear layer, <c>BatchNormalization</c>, <c>Identity</c> for
+    /// dropout, <c>Add</c> for a residual block, the activations by their ONNX names, GELU in opset-13 operators);
+    /// input "input" (N, inputs) and output "output" (N, outputs), float32, with N a dynamic batch dimension
+    /// named "batch". Weights of a <c>Network&lt;double&gt;</c> are rounded to float32. The graph computes
+    /// <see cref="Network{T}.Predict"/>.
     /// </summary>
     /// <exception cref="NetworkBuildException">The network does not build.</exception>
-    /// <exception cref="NotSupportedException">A GELU layer: ONNX has Gelu only from opset 20.</exception>
+    /// <exception cref="NotSupportedException">A layer has no ONNX form; the message names it.</exception>
     /// <exception cref="IOException">The file cannot be written.</exception>
     public static void ExportOnnx<T>(this Network<T> network, string path) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -27,47 +29,17 @@ public static class OnnxExport
     }
 
     /// <summary>The ONNX model of <paramref name="network"/>, as <see cref="ExportOnnx{T}"/> writes it.</summary>
+    /// <exception cref="NotSupportedException">A layer has no ONNX form; the message names it.</exception>
     public static ModelProto ToModel<T>(Network<T> network) where T : unmanaged, IFloatingPointIeee754<T>
     {
         network.Build();
         var graph = new GraphProto { Name = "scratchnet" };
         graph.Input.Add(Value("input", network.Inputs));
         graph.Output.Add(Value("output", network.Outputs));
+        var builder = new GraphBuilder<T>(graph);
         string current = "input";
-        for (int i = 0; i < network.Layers.Count; i++)
-        {
-            string output = i == network.Layers.Count - 1 ? "output" : $"x{i}";
-            var node = new NodeProto { Name = $"{i}", Output = { output } };
-            switch (network.Layers[i])
-            {
-                case Linear<T> linear:
-                    graph.Initializer.Add(Initializer($"{i}.weight", linear.Weight.Value.Span, linear.OutputSize, linear.InputSize));
-                    graph.Initializer.Add(Initializer($"{i}.bias", linear.Bias.Value.Span, linear.OutputSize));
-                    node.OpType = "Gemm";
-                    node.Input.Add([current, $"{i}.weight", $"{i}.bias"]);
-                    node.Attribute.Add(new AttributeProto { Name = "transB", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
-                    break;
-                case Relu<T> or Sigmoid<T> or Tanh<T>:
-                    // Element-wise activations with no attributes: the ONNX operator is the layer's name.
-                    node.OpType = network.Layers[i] switch { Relu<T> => "Relu", Sigmoid<T> => "Sigmoid", _ => "Tanh" };
-                    node.Input.Add(current);
-                    break;
-                case Softmax<T>:
-                    node.OpType = "Softmax";
-                    node.Input.Add(current);
-                    node.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = -1 });
-                    break;
-                case LeakyRelu<T> leaky:
-                    node.OpType = "LeakyRelu";
-                    node.Input.Add(current);
-                    node.Attribute.Add(new AttributeProto { Name = "alpha", Type = AttributeProto.Types.AttributeType.Float, F = (float)leaky.NegativeSlope });
-                    break;
-                case var other:
-                    throw new NotSupportedException($"Layer #{i} {other} has no ONNX export at opset 13 (GELU needs opset 20).");
-            }
-            graph.Node.Add(node);
-            current = output;
-        }
+        for (int i = 0; i < network.Layers.Count; i++) current = network.Layers[i].Export(builder, current, $"{i}");
+        builder.NameOutput(current, "output");
         return new ModelProto
         {
             IrVersion = 8,
@@ -76,6 +48,53 @@ public static class OnnxExport
             OpsetImport = { new OperatorSetIdProto { Domain = "", Version = Opset } },
             Graph = graph,
         };
+    }
+
+    // The layers' view of the graph: nodes get numbered values "x0", "x1", …, initializers the layers' state names.
+    private sealed class GraphBuilder<T>(GraphProto graph) : IGraphBuilder<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        private readonly Dictionary<string, int> _nodesPerLayer = [];
+        private int _values;
+
+        public string AddNode(string opType, string name, IReadOnlyList<string> inputs, IReadOnlyList<KeyValuePair<string, object>>? attributes = null)
+        {
+            int count = _nodesPerLayer.GetValueOrDefault(name);
+            _nodesPerLayer[name] = count + 1;
+            var node = new NodeProto { Name = count == 0 ? name : $"{name}/{count}", OpType = opType, Output = { $"x{_values++}" } };
+            node.Input.Add(inputs);
+            foreach (var (key, value) in attributes ?? [])
+                node.Attribute.Add(value switch
+                {
+                    long i => new AttributeProto { Name = key, Type = AttributeProto.Types.AttributeType.Int, I = i },
+                    float f => new AttributeProto { Name = key, Type = AttributeProto.Types.AttributeType.Float, F = f },
+                    long[] ints => new AttributeProto { Name = key, Type = AttributeProto.Types.AttributeType.Ints, Ints = { ints } },
+                    _ => throw new ArgumentException($"ONNX attribute '{key}' of layer {name}: a {value.GetType().Name} is neither long, float nor long[]."),
+                });
+            graph.Node.Add(node);
+            return node.Output[0];
+        }
+
+        public string AddInitializer(string name, ReadOnlySpan<T> values, Shape shape)
+        {
+            graph.Initializer.Add(Initializer(name, values, shape.ToLongArray()));
+            return name;
+        }
+
+        // The graph's result must carry the output's name: rename the value the last node wrote, or pass the input through.
+        public void NameOutput(string value, string output)
+        {
+            if (value == "input")
+            {
+                AddNode("Identity", "output", [value]);
+                value = graph.Node[^1].Output[0];
+            }
+            foreach (var node in graph.Node)
+                for (int k = 0; k < node.Input.Count; k++)
+                    if (node.Input[k] == value) node.Input[k] = output;
+            foreach (var node in graph.Node)
+                for (int k = 0; k < node.Output.Count; k++)
+                    if (node.Output[k] == value) node.Output[k] = output;
+        }
     }
 
     // A float32 (batch, width) value with a symbolic batch dimension.

@@ -53,6 +53,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputs);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outputs);
         Inputs = inputs;
+        InputShape = new Shape(inputs);
         Outputs = outputs;
         Loss = loss;
         _loss = LossFunction<T>.Create(loss);
@@ -122,8 +123,14 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Problems <see cref="Build"/> found that do not stop training (e.g. a softmax feeding an L2 loss).</summary>
     public IReadOnlyList<string> Warnings => _warnings;
 
-    /// <summary>The width the next layer will read: the last layer's output, or <see cref="Inputs"/>.</summary>
-    public int CurrentWidth => _layers.Count == 0 ? Inputs : _layers[^1].OutputSize;
+    /// <summary>The width the next layer will read: the last layer's output size, or <see cref="Inputs"/>.</summary>
+    public int CurrentWidth => CurrentShape.Size;
+
+    /// <summary>The per-sample shape the next layer will read: the last layer's output shape, or the input's.</summary>
+    public Shape CurrentShape => _layers.Count == 0 ? InputShape : _layers[^1].OutputShape;
+
+    /// <summary>The per-sample shape of the input, (<see cref="Inputs"/>).</summary>
+    public Shape InputShape { get; }
 
     /// <summary>
     /// The report's <c>add_linear_generated</c>: a fully connected layer of <paramref name="numNodes"/> outputs with
@@ -151,34 +158,34 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>Adds a ReLU.</summary>
-    public Relu<T> AddRelu() => Add(new Relu<T>(CurrentWidth));
+    public Relu<T> AddRelu() => Add(new Relu<T>(CurrentShape));
 
     /// <summary>Adds a softmax; with <see cref="Loss.CrossEntropy"/> it must come last, where it is fused into the loss.</summary>
-    public Softmax<T> AddSoftmax() => Add(new Softmax<T>(CurrentWidth));
+    public Softmax<T> AddSoftmax() => Add(new Softmax<T>(CurrentShape));
 
     /// <summary>
     /// Adds inverted dropout of probability <paramref name="rate"/> (active only in training); its mask
     /// generator is seeded from the network's generator, so a run is reproducible from the network's seed.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="rate"/> is outside [0, 1).</exception>
-    public Dropout<T> AddDropout(double rate) => Add(new Dropout<T>(CurrentWidth, rate, _rng.NextUInt64()));
+    public Dropout<T> AddDropout(double rate) => Add(new Dropout<T>(CurrentShape, rate, _rng.NextUInt64()));
 
     /// <summary>Adds batch normalisation over the current width (γ = 1, β = 0, PyTorch's defaults for momentum and ε).</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="momentum"/> is outside [0, 1] or <paramref name="epsilon"/> is not positive.</exception>
     public BatchNorm1d<T> AddBatchNorm(double momentum = 0.1, double epsilon = 1e-5) => Add(new BatchNorm1d<T>(CurrentWidth, momentum, epsilon));
 
-    /// <summary>Adds any layer; its input width must equal <see cref="CurrentWidth"/>.</summary>
-    /// <exception cref="NetworkBuildException">The layer's input width does not fit.</exception>
+    /// <summary>Adds any layer (a <see cref="Sequential{T}"/> or <see cref="Residual{T}"/> block too); its input shape must be <see cref="CurrentShape"/>.</summary>
+    /// <exception cref="NetworkBuildException">The layer's input shape does not fit; the message names the layers and both shapes.</exception>
     public TLayer Add<TLayer>(TLayer layer) where TLayer : Layer<T>
     {
-        if (layer.InputSize != CurrentWidth)
+        if (layer.InputShape != CurrentShape)
         {
-            string source = _layers.Count == 0 ? $"the network's {Inputs} inputs" : $"layer #{_layers.Count - 1} {_layers[^1]}, which outputs {CurrentWidth}";
-            throw new NetworkBuildException($"Layer #{_layers.Count} {layer} reads {layer.InputSize} features, but it follows {source}.");
+            string source = _layers.Count == 0 ? $"the network's {Describe(InputShape, "inputs")}" : $"layer #{_layers.Count - 1} {_layers[^1]}, which outputs {Describe(CurrentShape, "")}".TrimEnd();
+            throw new NetworkBuildException($"Layer #{_layers.Count} {layer} reads {Describe(layer.InputShape, "features")}, but it follows {source}.");
         }
         layer.Training = _training;
         _layers.Add(layer);
-        _parameters.AddRange(layer.Parameters);
+        _parameters.AddRange(ModuleState.Parameters<T>([layer]));
         _built = false;
         return layer;
     }
@@ -342,6 +349,10 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         widths.AddRange(_layers.OfType<Linear<T>>().Select(l => l.OutputSize));
         return $"{string.Join('-', widths)} {string.Join(' ', _layers.Select(l => l.Kind))}, {(Loss == Loss.L2 ? "l2" : "ce")}";
     }
+
+    // "784 features" for a flat shape, "samples of shape (3, 32, 32)" otherwise.
+    private static string Describe(Shape shape, string unit) =>
+        shape.Rank == 1 ? $"{shape[0]} {unit}" : $"samples of shape {shape}";
 
     /// <summary>Standard deviation of He-normal initialisation for a layer reading <paramref name="fanIn"/> features.</summary>
     public static double HeScale(int fanIn) => Math.Sqrt(2.0 / fanIn);

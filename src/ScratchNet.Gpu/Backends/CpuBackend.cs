@@ -180,7 +180,7 @@ public sealed class CpuBackend : IBackend
         buffer is HostBuffer<T> host ? host.Data : throw new ArgumentException($"The buffer belongs to another backend ({buffer.GetType().Name}).");
 
     // The first rows·cols elements of a host buffer as a tensor, without copying.
-    private static Matrix<float> View(DeviceBuffer<float> buffer, int rows, int cols) => Matrix<float>.Wrap(Host(buffer), rows, cols);
+    private static Matrix<float> View(DeviceBuffer<float> buffer, int rows, int cols) => Matrix<float>.View(Host(buffer), 0, rows, cols);
 
     private sealed class HostBuffer<T>(int length) : DeviceBuffer<T> where T : unmanaged
     {

@@ -53,8 +53,8 @@ internal static unsafe class SgdKernels
         int batch = input.Rows, outputs = weights.Rows, inputs = weights.Cols;
         if (inputGradient is not null) inputGradient.Span.Clear();
         if (bias is not null) StepBias(bias, outputGradient, learningRate);
-        fixed (T* w = weights.Buffer, x = input.Buffer, dy = outputGradient.Buffer)
-        fixed (T* dx = inputGradient is null ? null : inputGradient.Buffer)
+        fixed (T* w = weights.Span, x = input.Span, dy = outputGradient.Span)
+        fixed (T* dx = inputGradient is null ? null : inputGradient.Span)
         {
             var job = LinearJob<T>.ForThisThread;
             job.Set(w, outputs, inputs, x, dy, dx, batch, learningRate, keep);
@@ -91,7 +91,7 @@ internal static unsafe class SgdKernels
     public static double LinearForwardFinishingStep<T>(Matrix<T> weights, Matrix<T> bias, Matrix<T> previousInput, Matrix<T> previousGradient, T learningRate, T keep, Matrix<T> input, Matrix<T> output)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        fixed (T* w = weights.Buffer, b = bias.Buffer, xp = previousInput.Buffer, dy = previousGradient.Buffer, x = input.Buffer, y = output.Buffer)
+        fixed (T* w = weights.Span, b = bias.Span, xp = previousInput.Span, dy = previousGradient.Span, x = input.Span, y = output.Span)
         {
             var job = ForwardJob<T>.ForThisThread;
             job.Set(w, weights.Rows, weights.Cols, b, xp, dy, learningRate, keep, x, y);

@@ -4,45 +4,99 @@ using ScratchNet.Optimizers;
 namespace ScratchNet.Layers;
 
 /// <summary>
-/// One step of a sequential network, with its hand-derived backward pass beside its forward pass.
-/// Tensors flow as (batch, features).
+/// A module of a network: a forward pass with its hand-derived backward pass beside it, the per-sample
+/// shapes it reads and writes, its named state (trainable <see cref="Parameters"/> and non-trainable
+/// <see cref="Buffers"/>) and its <see cref="Children"/>. Batches flow as (batch, shape size) matrices.
 /// </summary>
 /// <remarks>
 /// <see cref="Forward"/> caches what <see cref="Backward"/> needs; <see cref="Backward"/> must follow the
-/// <see cref="Forward"/> of the same batch. Both return tensors the layer owns and reuses: they stay
-/// valid until the layer's next call. Backward never modifies the gradient it is given.
+/// <see cref="Forward"/> of the same batch. Both return matrices the layer owns and reuses: they stay
+/// valid until the layer's next call. Backward never modifies the gradient it is given, and adds into
+/// its parameters' gradients (the network zeroes them once per step).
+/// A layer type is saved and loaded through the <see cref="LayerRegistry"/>: its <see cref="Kind"/> names
+/// it and its <see cref="Settings"/> rebuild it.
 /// </remarks>
 public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>Creates a layer that reads <paramref name="inputSize"/> features and writes <paramref name="outputSize"/>.</summary>
-    protected Layer(int inputSize, int outputSize)
+    private bool _training;
+
+    /// <summary>Creates a layer that reads samples of <paramref name="inputShape"/> and writes <paramref name="outputShape"/>.</summary>
+    protected Layer(Shape inputShape, Shape outputShape)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputSize);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outputSize);
-        InputSize = inputSize;
-        OutputSize = outputSize;
+        InputShape = inputShape;
+        OutputShape = outputShape;
+        InputSize = inputShape.Size;
+        OutputSize = outputShape.Size;
     }
 
-    /// <summary>Features per input sample.</summary>
+    /// <summary>Creates a layer that reads <paramref name="inputSize"/> features and writes <paramref name="outputSize"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A size is not positive.</exception>
+    protected Layer(int inputSize, int outputSize)
+        : this(new Shape(Positive(inputSize, nameof(inputSize))), new Shape(Positive(outputSize, nameof(outputSize))))
+    {
+    }
+
+    /// <summary>The shape of one input sample, e.g. (784) or (3, 32, 32).</summary>
+    public Shape InputShape { get; }
+
+    /// <summary>The shape of one output sample.</summary>
+    public Shape OutputShape { get; }
+
+    /// <summary>Elements per input sample: <see cref="InputShape"/>'s size, the input matrix's columns.</summary>
     public int InputSize { get; }
 
-    /// <summary>Features per output sample.</summary>
+    /// <summary>Elements per output sample.</summary>
     public int OutputSize { get; }
 
-    /// <summary>A short lower-case name of the layer type, e.g. "linear".</summary>
+    /// <summary>The layer's type as the <see cref="LayerRegistry"/> and model files name it, e.g. "linear".</summary>
     public abstract string Kind { get; }
 
     /// <summary>
-    /// Training mode (true) or inference mode (false, the default). Only layers that behave differently
-    /// in training read it (<see cref="Dropout{T}"/>, <see cref="BatchNorm1d{T}"/>). <see cref="Network{T}"/>
-    /// sets it on every layer: true while <see cref="Network{T}.ComputeGradients"/> or
-    /// <see cref="Network{T}.TrainStep"/> runs, false while <see cref="Network{T}.Predict"/> or
-    /// <see cref="Network{T}.Evaluate(Matrix{T}, Matrix{T})"/> runs, and back to what it was afterwards.
+    /// Training mode (true) or inference mode (false, the default), set on this layer and its children.
+    /// Only layers that behave differently in training read it (<see cref="Dropout{T}"/>, <see cref="BatchNorm1d{T}"/>).
+    /// <see cref="Network{T}"/> sets it while it trains or evaluates and puts it back afterwards.
     /// </summary>
-    public bool Training { get; set; }
+    public bool Training
+    {
+        get => _training;
+        set
+        {
+            _training = value;
+            var children = Children;
+            for (int i = 0; i < children.Count; i++) children[i].Value.Training = value;
+        }
+    }
 
-    /// <summary>The layer's trainable parameters (none for activations).</summary>
+    /// <summary>The layer's own trainable parameters, without its children's (none for activations).</summary>
     public virtual IReadOnlyList<Parameter<T>> Parameters => [];
+
+    /// <summary>The layer's own non-trainable state that a model file keeps, e.g. batch norm's running estimates.</summary>
+    public virtual IReadOnlyList<NamedTensor<T>> Buffers => [];
+
+    /// <summary>The layers inside this one, under the names their state is saved with (e.g. "0", "body").</summary>
+    public virtual IReadOnlyList<Named<Layer<T>>> Children => [];
+
+    /// <summary>
+    /// What rebuilds this layer besides its input shape and state, in the order the model file writes it,
+    /// e.g. a linear layer's <c>in</c>, <c>out</c> and <c>regularized</c>. Values are numbers, booleans,
+    /// strings or, for containers, the settings of their children (see <see cref="LayerRegistry.Describe{T}(Layer{T})"/>).
+    /// </summary>
+    public virtual IEnumerable<KeyValuePair<string, object>> Settings => [];
+
+    /// <summary>
+    /// Writes the layer's inference computation into <paramref name="graph"/>, reading the value named
+    /// <paramref name="input"/>; returns the name of its output value. Its state goes in under
+    /// <paramref name="name"/> (the layer's path in the network, e.g. "3" or "3.body.0").
+    /// </summary>
+    /// <exception cref="NotSupportedException">The layer has no form in the graph's operator set.</exception>
+    public virtual string Export(IGraphBuilder<T> graph, string input, string name) =>
+        throw new NotSupportedException($"layer {name} {this} has no ONNX form");
+
+    /// <summary>The fewest rows a training batch may have (2 for batch norm, which estimates a variance); the trainer merges a smaller last batch into the one before.</summary>
+    public virtual int MinimumTrainingBatch => 1;
+
+    /// <summary>The generator a layer draws from in training (dropout's masks), whose state checkpoints keep; null for none.</summary>
+    internal virtual Rng? Generator => null;
 
     /// <summary>Computes the output, (batch, <see cref="OutputSize"/>), of <paramref name="input"/>, (batch, <see cref="InputSize"/>).</summary>
     /// <exception cref="ShapeMismatchException"><paramref name="input"/> does not have <see cref="InputSize"/> columns.</exception>
@@ -71,7 +125,7 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// base runs <see cref="Backward"/> and then one fused update pass per parameter; a layer may fuse more.
     /// Parameter gradients must be zero on entry and are zero on exit.
     /// </summary>
-    public virtual Matrix<T>? BackwardAndStep(Matrix<T> outputGradient, SgdStep<T> step, bool needInputGradient)
+    internal virtual Matrix<T>? BackwardAndStep(Matrix<T> outputGradient, SgdStep<T> step, bool needInputGradient)
     {
         var inputGradient = Backward(outputGradient);
         var parameters = Parameters;
@@ -89,5 +143,20 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     protected abstract Matrix<T> BackwardCore(Matrix<T> outputGradient);
 
     /// <inheritdoc/>
-    public override string ToString() => $"{Kind}({InputSize} -> {OutputSize})";
+    public override string ToString() => $"{Kind}({Describe(InputShape)} -> {Describe(OutputShape)})";
+
+    // Flat shapes print as the bare width, as they always have: "linear(784 -> 800)".
+    private static string Describe(Shape shape) => shape.Rank == 1 ? shape[0].ToString(System.Globalization.CultureInfo.InvariantCulture) : shape.ToString();
+
+    private static int Positive(int size, string name)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(size, name);
+        return size;
+    }
 }
+
+/// <summary>A value under the name a model file saves it with.</summary>
+public readonly record struct Named<TValue>(string Name, TValue Value);
+
+/// <summary>A layer's non-trainable state tensor: its storage and the shape a model file gives it (e.g. running_mean, (features)).</summary>
+public sealed record NamedTensor<T>(string Name, Matrix<T> Value, Shape Shape) where T : unmanaged, IFloatingPointIeee754<T>;

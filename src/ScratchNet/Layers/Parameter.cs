@@ -10,16 +10,28 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Matrix<T> _value;
 
+    /// <summary>A parameter shaped as its value: (rows, cols), or (cols) for a single row.</summary>
     internal Parameter(string name, Matrix<T> value, bool regularized)
+        : this(name, value, value.Rows == 1 ? new Shape(value.Cols) : new Shape(value.Rows, value.Cols), regularized)
     {
+    }
+
+    internal Parameter(string name, Matrix<T> value, Shape shape, bool regularized)
+    {
+        if (shape.Size != value.Length)
+            throw new ShapeMismatchException($"Parameter '{name}': a shape {shape} does not fit a ({value.Rows}, {value.Cols}) value.");
         Name = name;
+        Shape = shape;
         _value = value;
         Gradient = new Matrix<T>(value.Rows, value.Cols);
         Regularized = regularized;
     }
 
-    /// <summary>"weight" or "bias".</summary>
+    /// <summary>The name the layer's state saves it under, e.g. "weight" or "bias".</summary>
     public string Name { get; }
+
+    /// <summary>The shape model files and PyTorch give it, e.g. (out, in) for a weight and (out) for a bias.</summary>
+    public Shape Shape { get; }
 
     /// <summary>The parameter's current value.</summary>
     public Matrix<T> Value

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Numerics.Tensors;
 
 namespace ScratchNet;
 
@@ -15,6 +16,8 @@ namespace ScratchNet;
 public sealed class Matrix<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private T[] _data;
+    private int _offset;   // where the matrix starts in _data: non-zero only for views (see View)
+    private bool _view;    // a window on memory someone else owns: it cannot regrow
 
     /// <summary>Creates a zero-filled tensor of shape (<paramref name="rows"/>, <paramref name="cols"/>).</summary>
     /// <exception cref="ArgumentOutOfRangeException">A dimension is negative, or rows × cols exceeds an array's size.</exception>
@@ -49,6 +52,101 @@ public sealed class Matrix<T> where T : unmanaged, IFloatingPointIeee754<T>
         return tensor;
     }
 
+    /// <summary>
+    /// A matrix holding a copy of <paramref name="values"/> laid out as <paramref name="shape"/>, outermost first:
+    /// the first dimension is the rows (samples) and the others, flattened row-major, the columns; a
+    /// one-dimensional shape is a single row.
+    /// </summary>
+    /// <exception cref="ShapeMismatchException"><paramref name="values"/> does not hold the shape's element count.</exception>
+    public static Matrix<T> FromArray(T[] values, params ReadOnlySpan<int> shape)
+    {
+        var (rows, cols) = RowsAndCols(shape);
+        return new Matrix<T>(rows, cols, values);
+    }
+
+    /// <summary>A matrix whose row r is a copy of <paramref name="rows"/>[r]; every row must have the same length.</summary>
+    /// <exception cref="ShapeMismatchException">The rows differ in length.</exception>
+    public static Matrix<T> FromRows(T[][] rows)
+    {
+        int cols = rows.Length == 0 ? 0 : rows[0].Length;
+        var matrix = new Matrix<T>(rows.Length, cols);
+        for (int r = 0; r < rows.Length; r++)
+        {
+            if (rows[r].Length != cols) throw new ShapeMismatchException($"Row {r} has {rows[r].Length} values, row 0 has {cols}.");
+            rows[r].CopyTo(matrix.Row(r));
+        }
+        return matrix;
+    }
+
+    /// <summary>
+    /// A copy of a <see cref="System.Numerics.Tensors"/> tensor (dense or strided): its first dimension becomes
+    /// the rows, the others, flattened row-major, the columns; a one-dimensional tensor is a single row.
+    /// </summary>
+    /// <exception cref="ShapeMismatchException">The tensor has no dimensions.</exception>
+    public static Matrix<T> FromTensor(ReadOnlyTensorSpan<T> tensor)
+    {
+        var lengths = tensor.Lengths;
+        if (lengths.Length == 0) throw new ShapeMismatchException("A tensor of rank 0 has no rows.");
+        int rows = lengths.Length == 1 ? 1 : checked((int)lengths[0]);
+        int cols = checked((int)Product(lengths.Length == 1 ? lengths : lengths[1..]));
+        var matrix = new Matrix<T>(rows, cols);
+        tensor.FlattenTo(matrix.Span);
+        return matrix;
+    }
+
+    /// <summary>Each row as a new array.</summary>
+    public T[][] ToRows()
+    {
+        var rows = new T[Rows][];
+        for (int r = 0; r < Rows; r++) rows[r] = Row(r).ToArray();
+        return rows;
+    }
+
+    /// <summary>
+    /// A copy as a <see cref="Tensor{T}"/> of lengths (rows, <paramref name="sampleShape"/>…); with no sample
+    /// shape, (rows, cols).
+    /// </summary>
+    /// <exception cref="ShapeMismatchException">The sample shape does not hold <see cref="Cols"/> elements.</exception>
+    public Tensor<T> ToTensor(params ReadOnlySpan<int> sampleShape) => Tensor.Create(ToArray(), TensorLengths(sampleShape));
+
+    /// <summary>
+    /// The matrix seen as a tensor span of lengths (rows, <paramref name="sampleShape"/>…), without copying:
+    /// writes through it change the matrix. Valid until the matrix's row count changes.
+    /// </summary>
+    /// <exception cref="ShapeMismatchException">The sample shape does not hold <see cref="Cols"/> elements.</exception>
+    public TensorSpan<T> AsTensorSpan(params ReadOnlySpan<int> sampleShape) => new(Span, TensorLengths(sampleShape), []);
+
+    private nint[] TensorLengths(ReadOnlySpan<int> sampleShape)
+    {
+        if (sampleShape.Length == 0) return [Rows, Cols];
+        long size = 1;
+        foreach (int d in sampleShape) size *= d;
+        if (size != Cols) throw new ShapeMismatchException($"A sample shape ({string.Join(", ", sampleShape.ToArray())}) of {size} elements does not fit {Cols} columns.");
+        var lengths = new nint[sampleShape.Length + 1];
+        lengths[0] = Rows;
+        for (int i = 0; i < sampleShape.Length; i++) lengths[i + 1] = sampleShape[i];
+        return lengths;
+    }
+
+    private static (int Rows, int Cols) RowsAndCols(ReadOnlySpan<int> shape)
+    {
+        if (shape.Length == 0) throw new ShapeMismatchException("A shape needs at least one dimension.");
+        foreach (int d in shape)
+            if (d < 0) throw new ShapeMismatchException($"The shape ({string.Join(", ", shape.ToArray())}) has a negative dimension.");
+        if (shape.Length == 1) return (1, shape[0]);
+        long cols = 1;
+        foreach (int d in shape[1..]) cols *= d;
+        if (cols > Array.MaxLength) throw new ShapeMismatchException($"The shape ({string.Join(", ", shape.ToArray())}) has more columns than an array can hold.");
+        return (shape[0], (int)cols);
+    }
+
+    private static long Product(ReadOnlySpan<nint> lengths)
+    {
+        long product = 1;
+        foreach (nint d in lengths) product *= d;
+        return product;
+    }
+
     /// <summary>Number of rows (samples).</summary>
     public int Rows { get; private set; }
 
@@ -62,13 +160,13 @@ public sealed class Matrix<T> where T : unmanaged, IFloatingPointIeee754<T>
     public (int Rows, int Cols) Shape => (Rows, Cols);
 
     /// <summary>All elements, row-major.</summary>
-    public Span<T> Span => _data.AsSpan(0, Rows * Cols);
+    public Span<T> Span => _data.AsSpan(_offset, Rows * Cols);
 
     /// <summary>One row: the features of sample <paramref name="row"/>.</summary>
     public Span<T> Row(int row)
     {
         if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row), $"Row {row} of a matrix with {Rows} rows.");
-        return _data.AsSpan(row * Cols, Cols);
+        return _data.AsSpan(_offset + row * Cols, Cols);
     }
 
     /// <summary>Element at (<paramref name="row"/>, <paramref name="col"/>).</summary>
@@ -106,7 +204,11 @@ public sealed class Matrix<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         long needed = (long)rows * Cols;
-        if (needed > _data.Length) _data = new T[needed];
+        if (_offset + needed > _data.Length)
+        {
+            if (_view) throw new InvalidOperationException($"A view of {_data.Length - _offset} elements cannot grow to ({rows}, {Cols}).");
+            _data = new T[needed];
+        }
         Rows = rows;
     }
 
@@ -130,20 +232,18 @@ public sealed class Matrix<T> where T : unmanaged, IFloatingPointIeee754<T>
     private static string Describe(string what, object? owner) => owner is null ? what : $"{what} of {owner}";
 
     /// <summary>
-    /// A tensor over the first <paramref name="rows"/>·<paramref name="cols"/> elements of <paramref name="data"/>,
-    /// without copying: for backends that own their memory and hand it to the kernels.
+    /// A matrix over <paramref name="rows"/>·<paramref name="cols"/> elements of <paramref name="data"/> from
+    /// <paramref name="offset"/>, without copying: writes through it change <paramref name="data"/>. A network's
+    /// parameter gradients are such views into one flat buffer.
     /// </summary>
-    internal static Matrix<T> Wrap(T[] data, int rows, int cols)
+    internal static Matrix<T> View(T[] data, int offset, int rows, int cols)
     {
-        if ((long)rows * cols > data.Length)
-            throw new ShapeMismatchException($"A ({rows}, {cols}) view needs {(long)rows * cols} elements, the buffer holds {data.Length}.");
-        var tensor = new Matrix<T>(0, cols) { _data = data };
-        tensor.Rows = rows;
-        return tensor;
+        if (offset < 0 || offset + (long)rows * cols > data.Length)
+            throw new ShapeMismatchException($"A ({rows}, {cols}) view from element {offset} does not fit a buffer of {data.Length}.");
+        var matrix = new Matrix<T>(0, cols) { _data = data, _offset = offset, _view = true };
+        matrix.Rows = rows;
+        return matrix;
     }
-
-    /// <summary>The backing array, which may be longer than <see cref="Length"/>; for kernels.</summary>
-    internal T[] Buffer => _data;
 
     private int CheckCol(int col) =>
         (uint)col < (uint)Cols ? col : throw new ArgumentOutOfRangeException(nameof(col), $"Column {col} of a matrix with {Cols} columns.");

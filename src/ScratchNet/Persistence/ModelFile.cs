@@ -53,48 +53,13 @@ internal static class ModelFile
     public static List<(string Name, Matrix<T> Tensor, long[] Shape)> NamedTensors<T>(Network<T> network, bool raw = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         network.Build();
-        var tensors = new List<(string, Matrix<T>, long[])>();
-        for (int i = 0; i < network.Layers.Count; i++)
-        {
-            switch (network.Layers[i])
-            {
-                case Linear<T> linear:
-                    tensors.Add(($"{i}.weight", raw ? linear.Weight.Storage : linear.Weight.Value, [linear.OutputSize, linear.InputSize]));
-                    tensors.Add(($"{i}.bias", linear.Bias.Value, [linear.OutputSize]));
-                    break;
-                case BatchNorm1d<T> norm:
-                    tensors.Add(($"{i}.weight", norm.Weight.Value, [norm.InputSize]));
-                    tensors.Add(($"{i}.bias", norm.Bias.Value, [norm.InputSize]));
-                    tensors.Add(($"{i}.running_mean", norm.RunningMean, [norm.InputSize]));
-                    tensors.Add(($"{i}.running_var", norm.RunningVariance, [norm.InputSize]));
-                    break;
-            }
-        }
-        return tensors;
+        return [.. ModuleState.Entries(network.Layers, raw).Select(e => (e.Name, e.Value, e.Shape.ToLongArray()))];
     }
 
     /// <summary>The <c>__metadata__</c> of <paramref name="network"/>'s model file.</summary>
-    /// <exception cref="NotSupportedException">A layer type the file format does not cover.</exception>
     public static Dictionary<string, string> Metadata<T>(Network<T> network) where T : unmanaged, IFloatingPointIeee754<T>
     {
         network.Build();
-        var layers = new List<Dictionary<string, object>>();
-        for (int i = 0; i < network.Layers.Count; i++)
-        {
-            switch (network.Layers[i])
-            {
-                case Linear<T> linear:
-                    layers.Add(new() { ["type"] = "linear", ["in"] = linear.InputSize, ["out"] = linear.OutputSize, ["regularized"] = linear.Weight.Regularized });
-                    break;
-                case BatchNorm1d<T> norm:
-                    layers.Add(new() { ["type"] = norm.Kind, ["features"] = norm.InputSize, ["momentum"] = norm.Momentum, ["eps"] = norm.Epsilon });
-                    break;
-                case Dropout<T> dropout: layers.Add(new() { ["type"] = dropout.Kind, ["rate"] = dropout.Rate }); break;
-                case LeakyRelu<T> leaky: layers.Add(new() { ["type"] = leaky.Kind, ["negative_slope"] = leaky.NegativeSlope }); break;
-                case Relu<T> or Softmax<T> or Sigmoid<T> or Tanh<T> or Gelu<T>: layers.Add(new() { ["type"] = network.Layers[i].Kind }); break;
-                case var other: throw new NotSupportedException($"Layer #{i} {other} has no model-file form.");
-            }
-        }
         return new Dictionary<string, string>
         {
             ["format"] = "pt",
@@ -106,7 +71,7 @@ internal static class ModelFile
             ["loss"] = network.Loss == Loss.L2 ? "l2" : "ce",
             ["regularization_factor"] = network.RegularizationFactor.ToString("R", CultureInfo.InvariantCulture),
             ["learning_rate"] = network.LearningRate.ToString("R", CultureInfo.InvariantCulture),
-            ["layers"] = JsonSerializer.Serialize(layers),
+            ["layers"] = JsonSerializer.Serialize(LayerRegistry.Describe(network.Layers)),
         };
     }
 
@@ -144,126 +109,44 @@ internal static class ModelFile
             "float64" => SafeTensorDType.F64,
             var other => throw SafeTensors.Error(path, $"__metadata__ 'dtype' = '{other}' is neither 'float32' nor 'float64'"),
         };
-        var layers = ParseLayers(Meta("layers"), path);
-
-        // Check every tensor against the architecture before reading (or allocating) any of them.
-        var entries = header.Tensors.ToDictionary(t => t.Name);
-        var expected = new HashSet<string>();
-        int width = inputs;
-        for (int i = 0; i < layers.Count; i++)
-        {
-            var layer = layers[i];
-            if (layer.Type is not ("linear" or "batchnorm1d")) continue;
-            if (layer.In != width) throw SafeTensors.Error(path, $"layer {i} ({layer.Type}) reads {layer.In} features but follows a width of {width}");
-            if (layer.Type == "linear")
-            {
-                Expect($"{i}.weight", [layer.Out, layer.In]);
-                Expect($"{i}.bias", [layer.Out]);
-            }
-            else
-            {
-                foreach (string name in BatchNormTensors) Expect($"{i}.{name}", [layer.In]);
-            }
-            width = layer.Out;
-        }
-        if (width != outputs) throw SafeTensors.Error(path, $"the layers end with width {width}, but the network declares {outputs} outputs");
-        foreach (var entry in header.Tensors)
-            if (!expected.Contains(entry.Name)) throw SafeTensors.Error(path, $"tensor '{entry.Name}' belongs to no layer of the architecture");
-
-        void Expect(string name, long[] shape)
-        {
-            if (!entries.TryGetValue(name, out var entry)) throw SafeTensors.Error(path, $"tensor '{name}' is missing");
-            if (!entry.Shape.SequenceEqual(shape))
-                throw SafeTensors.Error(path, $"tensor '{name}' has shape [{string.Join(", ", entry.Shape)}], but the architecture needs [{string.Join(", ", shape)}]");
-            if (entry.DType != fileDType) throw SafeTensors.Error(path, $"tensor '{name}' has dtype {entry.DType}, but __metadata__ says {Meta("dtype")}");
-            expected.Add(name);
-        }
-
         var network = new Network<T>(inputs, outputs, loss, factor, rate);
-        width = inputs;
-        foreach (var layer in layers)
+        foreach (var layer in ReadLayers<T>(Meta("layers"), inputs, header, path)) network.Add(layer);
+        if (network.CurrentWidth != outputs) throw SafeTensors.Error(path, $"the layers end with width {network.CurrentWidth}, but the network declares {outputs} outputs");
+
+        // Check every tensor against the architecture's state before reading any of them.
+        var entries = header.Tensors.ToDictionary(t => t.Name);
+        var state = ModuleState.Entries(network.Layers);
+        foreach (var expected in state)
         {
-            int index = network.Layers.Count;
-            switch (layer.Type)
-            {
-                case "linear":
-                    var weight = ReadTensor<T>(file, header, entries[$"{index}.weight"], layer.Out, width, path);
-                    var bias = ReadTensor<T>(file, header, entries[$"{index}.bias"], 1, layer.Out, path);
-                    network.Add(new Linear<T>(weight, bias, layer.Regularized));
-                    width = layer.Out;
-                    break;
-                case "batchnorm1d":
-                    var norm = network.Add(new BatchNorm1d<T>(width, layer.Momentum, layer.Epsilon));
-                    Matrix<T>[] targets = [norm.Weight.Value, norm.Bias.Value, norm.RunningMean, norm.RunningVariance];
-                    for (int k = 0; k < targets.Length; k++)
-                        ReadTensor<T>(file, header, entries[$"{index}.{BatchNormTensors[k]}"], 1, width, path).Span.CopyTo(targets[k].Span);
-                    break;
-                case "dropout": network.Add(new Dropout<T>(width, layer.Rate)); break;
-                case "relu": network.AddRelu(); break;
-                case "sigmoid": network.Add(new Sigmoid<T>(width)); break;
-                case "tanh": network.Add(new Tanh<T>(width)); break;
-                case "gelu": network.Add(new Gelu<T>(width)); break;
-                case "leaky_relu": network.Add(new LeakyRelu<T>(width, layer.Slope)); break;
-                default: network.AddSoftmax(); break;
-            }
+            if (!entries.TryGetValue(expected.Name, out var entry)) throw SafeTensors.Error(path, $"tensor '{expected.Name}' is missing");
+            if (!entry.Shape.SequenceEqual(expected.Shape.ToLongArray()))
+                throw SafeTensors.Error(path, $"tensor '{expected.Name}' has shape [{string.Join(", ", entry.Shape)}], but the architecture needs [{string.Join(", ", expected.Shape)}]");
+            if (entry.DType != fileDType) throw SafeTensors.Error(path, $"tensor '{expected.Name}' has dtype {entry.DType}, but __metadata__ says {Meta("dtype")}");
         }
+        var names = state.Select(e => e.Name).ToHashSet();
+        foreach (var entry in header.Tensors)
+            if (!names.Contains(entry.Name)) throw SafeTensors.Error(path, $"tensor '{entry.Name}' belongs to no layer of the architecture");
+
+        foreach (var expected in state)
+            ReadTensor<T>(file, header, entries[expected.Name], expected.Value.Rows, expected.Value.Cols, path).Span.CopyTo(expected.Value.Span);
         try { network.Build(); }
         catch (NetworkBuildException e) { throw SafeTensors.Error(path, $"the architecture does not build ({e.Message})", e); }
         return network;
     }
 
-    // A batchnorm1d layer's tensors, "{i}.{name}", each (features): PyTorch's state-dict names.
-    private static readonly string[] BatchNormTensors = ["weight", "bias", "running_mean", "running_var"];
-
-    // One entry of __metadata__ 'layers'; fields a type does not use stay at their defaults.
-    private sealed record LayerSpec(string Type, int In = 0, int Out = 0, bool Regularized = false,
-        double Slope = 0, double Rate = 0, double Momentum = 0, double Epsilon = 0);
-
-    private static List<LayerSpec> ParseLayers(string json, string path)
+    // The layers __metadata__ 'layers' describes, built through the registry; their state may take little more
+    // than the file's tensors hold, so a lying entry fails before anything large is allocated (the slack lets a
+    // small file with a tensor missing get to the message that says so).
+    private static List<Layer<T>> ReadLayers<T>(string json, int inputs, SafeTensors.Header header, string path) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var result = new List<LayerSpec>();
+        long budget = header.Tensors.Sum(t => t.Count) + (1L << 24);
         try
         {
             using var document = JsonDocument.Parse(json);
-            if (document.RootElement.ValueKind != JsonValueKind.Array) throw SafeTensors.Error(path, "__metadata__ 'layers' is not a JSON array");
-            foreach (var layer in document.RootElement.EnumerateArray())
-            {
-                if (layer.ValueKind != JsonValueKind.Object || !layer.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
-                    throw SafeTensors.Error(path, $"layer {result.Count} in __metadata__ 'layers' has no type");
-                switch (type.GetString())
-                {
-                    case "linear":
-                        if (!layer.TryGetProperty("in", out var i) || !i.TryGetInt32(out int inSize) || inSize <= 0
-                            || !layer.TryGetProperty("out", out var o) || !o.TryGetInt32(out int outSize) || outSize <= 0
-                            || !layer.TryGetProperty("regularized", out var r) || r.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
-                            throw SafeTensors.Error(path, $"layer {result.Count} (linear) needs positive integers 'in', 'out' and a boolean 'regularized'");
-                        result.Add(new("linear", inSize, outSize, r.GetBoolean()));
-                        break;
-                    case "leaky_relu":
-                        if (!layer.TryGetProperty("negative_slope", out var s) || !s.TryGetDouble(out double slope) || !(slope >= 0 && slope < 1))
-                            throw SafeTensors.Error(path, $"layer {result.Count} (leaky_relu) needs a 'negative_slope' in [0, 1)");
-                        result.Add(new("leaky_relu", Slope: slope));
-                        break;
-                    case "dropout":
-                        if (!layer.TryGetProperty("rate", out var p) || !p.TryGetDouble(out double rate) || !(rate >= 0 && rate < 1))
-                            throw SafeTensors.Error(path, $"layer {result.Count} (dropout) needs a 'rate' in [0, 1)");
-                        result.Add(new("dropout", Rate: rate));
-                        break;
-                    case "batchnorm1d":
-                        if (!layer.TryGetProperty("features", out var f) || !f.TryGetInt32(out int features) || features <= 0
-                            || !layer.TryGetProperty("momentum", out var m) || !m.TryGetDouble(out double momentum) || !(momentum >= 0 && momentum <= 1)
-                            || !layer.TryGetProperty("eps", out var e) || !e.TryGetDouble(out double eps) || !(eps > 0 && double.IsFinite(eps)))
-                            throw SafeTensors.Error(path, $"layer {result.Count} (batchnorm1d) needs a positive integer 'features', a 'momentum' in [0, 1] and a positive 'eps'");
-                        result.Add(new("batchnorm1d", features, features, Momentum: momentum, Epsilon: eps));
-                        break;
-                    case "relu" or "softmax" or "sigmoid" or "tanh" or "gelu": result.Add(new(type.GetString()!)); break;
-                    case var other: throw SafeTensors.Error(path, $"layer {result.Count} has unknown type '{other}'");
-                }
-            }
+            return LayerSettings.ReadChain<T>(document.RootElement, new Shape(inputs), "__metadata__ 'layers'", what => SafeTensors.Error(path, what), budget);
         }
         catch (JsonException e) { throw SafeTensors.Error(path, $"__metadata__ 'layers' is not valid JSON ({e.Message})", e); }
-        if (result.Count == 0) throw SafeTensors.Error(path, "__metadata__ 'layers' is empty");
-        return result;
+        catch (NetworkBuildException e) { throw SafeTensors.Error(path, $"the architecture does not build ({e.Message})", e); }
     }
 
     internal static Matrix<T> ReadTensor<T>(FileStream file, SafeTensors.Header header, SafeTensorEntry entry, int rows, int cols, string path)

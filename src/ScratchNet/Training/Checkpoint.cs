@@ -69,7 +69,7 @@ public static class Checkpoint
             w.WriteNumber("validation_rows", trainer.ValidationRows.Count);
             WriteWords(w, "shuffle_rng", trainer.ShuffleGenerator.GetState());
             w.WriteStartArray("dropout_rngs");
-            foreach (var dropout in network.Layers.OfType<Dropout<T>>()) WriteWords(w, null, dropout.Generator.GetState());
+            foreach (var generator in ModuleState.Generators(network.Layers)) WriteWords(w, null, generator.GetState());
             w.WriteEndArray();
             w.WriteStartObject("optimizer");
             w.WriteString("type", OptimizerName(network.Optimizer));
@@ -189,8 +189,8 @@ public static class Checkpoint
         }
         LearningRates.Set(network.Optimizer, parsed.LearningRate);
         trainer.ShuffleGenerator.SetState(parsed.ShuffleRng);
-        var dropouts = network.Layers.OfType<Dropout<T>>().ToList();
-        for (int i = 0; i < dropouts.Count; i++) dropouts[i].Generator.SetState(parsed.DropoutRngs[i]);
+        var generators = ModuleState.Generators(network.Layers);
+        for (int i = 0; i < generators.Count; i++) generators[i].SetState(parsed.DropoutRngs[i]);
         var state = new TrainingState<T>
         {
             History = parsed.History,
@@ -228,7 +228,7 @@ public static class Checkpoint
         var stop = Enum.Parse<StopReason>(root.GetProperty("stop_reason").GetString()!);
 
         var dropoutRngs = root.GetProperty("dropout_rngs").EnumerateArray().Select(Words).ToList();
-        int dropouts = network.Layers.OfType<Dropout<T>>().Count();
+        int dropouts = ModuleState.Generators(network.Layers).Count;
         if (dropoutRngs.Count != dropouts) throw Error(path, $"it holds {dropoutRngs.Count} dropout generator states, the network has {dropouts} dropout layers");
 
         var optimizer = root.GetProperty("optimizer");

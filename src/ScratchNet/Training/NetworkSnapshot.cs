@@ -27,8 +27,8 @@ internal sealed class NetworkSnapshot<T> where T : unmanaged, IFloatingPointIeee
     public bool Taken { get; private set; }
 
     /// <summary>
-    /// The network's live tensors in snapshot order: parameter values, then running mean and variance of each batch
-    /// norm. With <paramref name="raw"/> a Linear's deferred SGD step is left pending (reading it leaves it to the fused
+    /// The network's live tensors in snapshot order: parameter values, then every layer's buffers (e.g. a batch
+    /// norm's running mean and variance), both in state-dict order. With <paramref name="raw"/> a Linear's deferred SGD step is left pending (reading it leaves it to the fused
     /// pass that would have applied it; a capture mid-epoch after a resume then holds the weights one step earlier);
     /// else it is applied first, as before writing.
     /// </summary>
@@ -36,8 +36,7 @@ internal sealed class NetworkSnapshot<T> where T : unmanaged, IFloatingPointIeee
     {
         var tensors = new List<Matrix<T>>();
         foreach (var parameter in network.Parameters) tensors.Add(raw ? parameter.Storage : parameter.Value);
-        foreach (var layer in network.Layers)
-            if (layer is BatchNorm1d<T> norm) { tensors.Add(norm.RunningMean); tensors.Add(norm.RunningVariance); }
+        tensors.AddRange(ModuleState.Buffers(network.Layers));
         return tensors;
     }
 

@@ -124,7 +124,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         if (options.Schedule is not null || options.Plateau is not null || options.CheckpointPath is not null) LearningRates.Get(Network.Optimizer);
-        bool hasBatchNorm = Network.Layers.Any(l => l is BatchNorm1d<T>);
+        int minimumBatch = ModuleState.Modules(Network.Layers).Max(m => m.Value.MinimumTrainingBatch);
         var state = _resumed ?? new TrainingState<T> { History = [], Order = [.. _trainRows] };
         bool resumed = _resumed is not null;
         _resumed = null;
@@ -145,7 +145,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         var xBatch = new Matrix<T>(0, Samples.FeatureCount);
         var yBatch = new Matrix<T>(0, Samples.TargetCount);
         int[] order = state.Order;
-        int batchCount = BatchCount(order.Length, options.BatchSize, hasBatchNorm);
+        int batchCount = BatchCount(order.Length, options.BatchSize, minimumBatch);
 
         for (int epoch = state.NextEpoch; epoch < options.Epochs && reason == StopReason.Completed; epoch++)
         {
@@ -262,11 +262,12 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         Checkpoint.Write(path, this, state, options.Config);
     }
 
-    // Batches per epoch; with batch norm a last batch of one row joins the batch before it.
-    private static int BatchCount(int rows, int batchSize, bool hasBatchNorm)
+    // Batches per epoch; a last batch smaller than a layer can train on (one row, for batch norm) joins the batch before it.
+    private static int BatchCount(int rows, int batchSize, int minimumBatch)
     {
         int count = (rows + batchSize - 1) / batchSize;
-        if (hasBatchNorm && count > 1 && rows % batchSize == 1) count--;
+        int last = rows - (count - 1) * batchSize;
+        if (count > 1 && last < minimumBatch) count--;
         return count;
     }
 

@@ -42,7 +42,7 @@ public static unsafe class Gemm
     {
         var (m, k) = CheckShapes(a, transposeA, b, transposeB, c);
         int n = c.Cols;
-        fixed (T* pa = a.Buffer, pb = b.Buffer, pc = c.Buffer)
+        fixed (T* pa = a.Span, pb = b.Span, pc = c.Span)
         {
             if (m <= Gemv<T>.MaxRows && !transposeA && transposeB)
             {

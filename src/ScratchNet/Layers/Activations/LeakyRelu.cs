@@ -12,7 +12,7 @@ public sealed class LeakyRelu<T> : Activation<T> where T : unmanaged, IFloatingP
 
     /// <summary>Creates the layer; <paramref name="negativeSlope"/> is PyTorch's default 0.01.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The slope is not in [0, 1).</exception>
-    public LeakyRelu(int size, double negativeSlope = 0.01) : base(size)
+    public LeakyRelu(Shape shape, double negativeSlope = 0.01) : base(shape)
     {
         NegativeSlope = negativeSlope is >= 0 and < 1
             ? negativeSlope
@@ -25,6 +25,17 @@ public sealed class LeakyRelu<T> : Activation<T> where T : unmanaged, IFloatingP
 
     /// <inheritdoc/>
     public override string Kind => "leaky_relu";
+
+    /// <inheritdoc/>
+    public override IEnumerable<KeyValuePair<string, object>> Settings => [new("negative_slope", NegativeSlope)];
+
+    /// <summary>Rebuilds the layer from its settings: the registry's reader.</summary>
+    public static LeakyRelu<T> Read(LayerSettings settings) =>
+        new(settings.Input, settings.Number("negative_slope", x => x >= 0 && x < 1, "in [0, 1)"));
+
+    /// <inheritdoc/>
+    public override string Export(IGraphBuilder<T> graph, string input, string name) =>
+        graph.AddNode("LeakyRelu", name, [input], [new("alpha", (float)NegativeSlope)]);
 
     /// <inheritdoc/>
     protected override void Activate(Matrix<T> input, Matrix<T> output)

@@ -4,10 +4,16 @@ using System.Numerics.Tensors;
 namespace ScratchNet.Layers;
 
 /// <summary>Rectified linear unit, y = max(0, x); its gradient passes where y &gt; 0 (0 at x = 0, as in PyTorch).</summary>
-public sealed class Relu<T>(int size) : Activation<T>(size) where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class Relu<T>(Shape shape) : Activation<T>(shape) where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <inheritdoc/>
     public override string Kind => "relu";
+
+    /// <summary>Rebuilds the layer from its (empty) settings: the registry's reader.</summary>
+    public static Relu<T> Read(LayerSettings settings) => new(settings.Input);
+
+    /// <inheritdoc/>
+    protected override string OnnxOperator => "Relu";
 
     /// <inheritdoc/>
     protected override void Activate(Matrix<T> input, Matrix<T> output) => TensorPrimitives.Max(input.Span, T.Zero, output.Span);

@@ -3,13 +3,14 @@ using System.Numerics;
 namespace ScratchNet.Layers;
 
 /// <summary>
-/// A layer without parameters that keeps the width, y = f(x). It owns the output and input-gradient
-/// buffers; a subclass writes only the function and its derivative.
+/// An element-wise layer without parameters, y = f(x), that keeps the sample shape. It owns the output and
+/// input-gradient buffers; a subclass writes only the function and its derivative (and, when ONNX has the
+/// operator under one name, that name).
 /// </summary>
-public abstract class Activation<T>(int size) : Layer<T>(size, size) where T : unmanaged, IFloatingPointIeee754<T>
+public abstract class Activation<T>(Shape shape) : Layer<T>(shape, shape) where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Matrix<T> _output = new(0, size);         // (B, size)
-    private readonly Matrix<T> _inputGradient = new(0, size);  // (B, size)
+    private readonly Matrix<T> _output = new(0, shape.Size);         // (B, size)
+    private readonly Matrix<T> _inputGradient = new(0, shape.Size);  // (B, size)
     private bool _ran;
 
     /// <inheritdoc/>
@@ -31,6 +32,13 @@ public abstract class Activation<T>(int size) : Layer<T>(size, size) where T : u
         Backpropagate(_output, outputGradient, _inputGradient);
         return _inputGradient;
     }
+
+    /// <summary>The ONNX operator that computes the function with no attributes, or null when the layer exports otherwise.</summary>
+    protected virtual string? OnnxOperator => null;
+
+    /// <inheritdoc/>
+    public override string Export(IGraphBuilder<T> graph, string input, string name) =>
+        OnnxOperator is { } op ? graph.AddNode(op, name, [input]) : base.Export(graph, input, name);
 
     /// <summary>Writes y = f(x) into <paramref name="output"/>, already shaped like <paramref name="input"/>.</summary>
     protected abstract void Activate(Matrix<T> input, Matrix<T> output);

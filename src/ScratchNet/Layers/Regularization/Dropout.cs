@@ -19,20 +19,20 @@ public sealed class Dropout<T> : Layer<T> where T : unmanaged, IFloatingPointIee
     private bool _masked;                       // the last Forward applied _mask (training with rate > 0)
     private bool _ran;
 
-    /// <summary>Creates a dropout layer of width <paramref name="size"/>.</summary>
-    /// <param name="size">Features in and out.</param>
+    /// <summary>Creates a dropout layer over samples of <paramref name="shape"/>.</summary>
+    /// <param name="shape">The sample shape, in and out.</param>
     /// <param name="rate">Probability p of zeroing an element, in [0, 1).</param>
     /// <param name="seed">Seeds the generator that draws the masks.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is not positive or <paramref name="rate"/> is outside [0, 1).</exception>
-    public Dropout(int size, double rate, ulong seed = 0) : base(size, size)
+    /// <exception cref="ArgumentOutOfRangeException"> <paramref name="rate"/> is outside [0, 1).</exception>
+    public Dropout(Shape shape, double rate, ulong seed = 0) : base(shape, shape)
     {
         if (!(rate >= 0 && rate < 1)) throw new ArgumentOutOfRangeException(nameof(rate), rate, "The dropout rate must be in [0, 1).");
         Rate = rate;
         _rng = new Rng(seed);
         _scale = T.CreateChecked(1 / (1 - rate));
-        _mask = new Matrix<T>(0, size);
-        _output = new Matrix<T>(0, size);
-        _inputGradient = new Matrix<T>(0, size);
+        _mask = new Matrix<T>(0, shape.Size);
+        _output = new Matrix<T>(0, shape.Size);
+        _inputGradient = new Matrix<T>(0, shape.Size);
     }
 
     /// <summary>The probability p of zeroing an element in training.</summary>
@@ -42,10 +42,21 @@ public sealed class Dropout<T> : Layer<T> where T : unmanaged, IFloatingPointIee
     public Matrix<T> Mask => _mask;
 
     /// <summary>The generator that draws the masks; checkpoints save and restore its state.</summary>
-    internal Rng Generator => _rng;
+    internal override Rng Generator => _rng;
 
     /// <inheritdoc/>
     public override string Kind => "dropout";
+
+    /// <inheritdoc/>
+    public override IEnumerable<KeyValuePair<string, object>> Settings => [new("rate", Rate)];
+
+    /// <summary>Rebuilds the layer from its settings: the registry's reader. Its generator starts from seed 0; a checkpoint restores its state.</summary>
+    public static Dropout<T> Read(LayerSettings settings) =>
+        new(settings.Input, settings.Number("rate", p => p >= 0 && p < 1, "in [0, 1)"));
+
+    /// <inheritdoc/>
+    /// <remarks>Dropout is the identity at inference.</remarks>
+    public override string Export(IGraphBuilder<T> graph, string input, string name) => graph.AddNode("Identity", name, [input]);
 
     /// <inheritdoc/>
     protected override Matrix<T>? LastOutput => _ran ? _output : null;

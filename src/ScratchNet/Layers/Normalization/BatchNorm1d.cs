@@ -41,12 +41,13 @@ public sealed class BatchNorm1d<T> : Layer<T> where T : unmanaged, IFloatingPoin
         _epsilon = T.CreateChecked(epsilon);
         var gamma = new Matrix<T>(1, size);
         gamma.Span.Fill(T.One);
-        Weight = new Parameter<T>("weight", gamma, regularized: false);
-        Bias = new Parameter<T>("bias", new Matrix<T>(1, size), regularized: false);
+        Weight = new Parameter<T>("weight", gamma, new Shape(size), regularized: false);
+        Bias = new Parameter<T>("bias", new Matrix<T>(1, size), new Shape(size), regularized: false);
         Parameters = [Weight, Bias];
         RunningMean = new Matrix<T>(1, size);
         RunningVariance = new Matrix<T>(1, size);
         RunningVariance.Span.Fill(T.One);
+        Buffers = [new("running_mean", RunningMean, new Shape(size)), new("running_var", RunningVariance, new Shape(size))];
         _mean = new Matrix<T>(1, size);
         _variance = new Matrix<T>(1, size);
         _invStd = new Matrix<T>(1, size);
@@ -77,7 +78,39 @@ public sealed class BatchNorm1d<T> : Layer<T> where T : unmanaged, IFloatingPoin
     public override IReadOnlyList<Parameter<T>> Parameters { get; }
 
     /// <inheritdoc/>
+    public override IReadOnlyList<NamedTensor<T>> Buffers { get; }
+
+    /// <inheritdoc/>
     public override string Kind => "batchnorm1d";
+
+    /// <inheritdoc/>
+    public override int MinimumTrainingBatch => 2;
+
+    /// <inheritdoc/>
+    public override IEnumerable<KeyValuePair<string, object>> Settings =>
+        [new("features", InputSize), new("momentum", Momentum), new("eps", Epsilon)];
+
+    /// <summary>Rebuilds the layer from its settings (γ = 1, β = 0 and fresh estimates for the state to fill): the registry's reader.</summary>
+    public static BatchNorm1d<T> Read(LayerSettings settings)
+    {
+        int features = settings.PositiveInt("features");
+        double momentum = settings.Number("momentum", m => m >= 0 && m <= 1, "in [0, 1]");
+        double epsilon = settings.Number("eps", e => e > 0, "that is positive");
+        settings.RequireInputSize(features);
+        settings.Reserve(4L * features);
+        return new BatchNorm1d<T>(features, momentum, epsilon);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>ONNX's BatchNormalization in inference form: the running estimates, normalising over axis 1.</remarks>
+    public override string Export(IGraphBuilder<T> graph, string input, string name) =>
+        graph.AddNode("BatchNormalization", name,
+            [input,
+             graph.AddInitializer($"{name}.weight", Weight.Value.Span, Weight.Shape),
+             graph.AddInitializer($"{name}.bias", Bias.Value.Span, Bias.Shape),
+             graph.AddInitializer($"{name}.running_mean", RunningMean.Span, Buffers[0].Shape),
+             graph.AddInitializer($"{name}.running_var", RunningVariance.Span, Buffers[1].Shape)],
+            [new("epsilon", (float)Epsilon), new("momentum", (float)(1 - Momentum))]);
 
     /// <inheritdoc/>
     protected override Matrix<T>? LastOutput => _ran ? _output : null;

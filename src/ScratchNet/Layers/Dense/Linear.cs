@@ -30,8 +30,8 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     public Linear(Matrix<T> weight, Matrix<T> bias, bool regularized) : base(weight.Cols, weight.Rows)
     {
         bias.RequireShape(1, weight.Rows, "Linear bias");
-        Weight = new Parameter<T>("weight", weight, regularized);
-        Bias = new Parameter<T>("bias", bias, regularized: false);
+        Weight = new Parameter<T>("weight", weight, new Shape(weight.Rows, weight.Cols), regularized);
+        Bias = new Parameter<T>("bias", bias, new Shape(weight.Rows), regularized: false);
         Parameters = [Weight, Bias];
         _output = new Matrix<T>(0, OutputSize);
         _inputGradient = new Matrix<T>(0, InputSize);
@@ -90,6 +90,26 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     public override string Kind => "linear";
 
     /// <inheritdoc/>
+    public override IEnumerable<KeyValuePair<string, object>> Settings =>
+        [new("in", InputSize), new("out", OutputSize), new("regularized", Weight.Regularized)];
+
+    /// <summary>Rebuilds the layer from its settings, with zero weights for the state to fill: the registry's reader.</summary>
+    public static Linear<T> Read(LayerSettings settings)
+    {
+        int inputs = settings.PositiveInt("in"), outputs = settings.PositiveInt("out");
+        bool regularized = settings.Bool("regularized");
+        settings.RequireInputSize(inputs);
+        settings.Reserve((long)outputs * inputs + outputs);
+        return new Linear<T>(new Matrix<T>(outputs, inputs), new Matrix<T>(1, outputs), regularized);
+    }
+
+    /// <inheritdoc/>
+    public override string Export(IGraphBuilder<T> graph, string input, string name) =>
+        graph.AddNode("Gemm", name,
+            [input, graph.AddInitializer($"{name}.weight", Weight.Value.Span, Weight.Shape), graph.AddInitializer($"{name}.bias", Bias.Value.Span, Bias.Shape)],
+            [new("transB", 1L)]);
+
+    /// <inheritdoc/>
     protected override Matrix<T>? LastOutput => _input is null ? null : _output;
 
     /// <inheritdoc/>
@@ -119,7 +139,7 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     /// For small batches (the report's batch 1) the work is bound by memory traffic over W, so one pass
     /// computes dX from the old weights and steps W and b, without materialising dW.
     /// </remarks>
-    public override Matrix<T>? BackwardAndStep(Matrix<T> outputGradient, SgdStep<T> step, bool needInputGradient)
+    internal override Matrix<T>? BackwardAndStep(Matrix<T> outputGradient, SgdStep<T> step, bool needInputGradient)
     {
         var input = _input ?? throw new InvalidOperationException($"{this}: Backward called before Forward.");
         outputGradient.RequireShape(input.Rows, OutputSize, "Output gradient", this);

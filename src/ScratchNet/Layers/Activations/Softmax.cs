@@ -8,10 +8,17 @@ namespace ScratchNet.Layers;
 /// Row-wise softmax, p = exp(z − max z) / Σ exp(z − max z). When it ends a network trained with
 /// cross-entropy, the network fuses it into the loss instead (see <see cref="Losses.SoftmaxCrossEntropy{T}"/>).
 /// </summary>
-public sealed class Softmax<T>(int size) : Activation<T>(size) where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class Softmax<T>(Shape shape) : Activation<T>(shape) where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <inheritdoc/>
     public override string Kind => "softmax";
+
+    /// <summary>Rebuilds the layer from its (empty) settings: the registry's reader.</summary>
+    public static Softmax<T> Read(LayerSettings settings) => new(settings.Input);
+
+    /// <inheritdoc/>
+    public override string Export(IGraphBuilder<T> graph, string input, string name) =>
+        graph.AddNode("Softmax", name, [input], [new("axis", -1L)]);
 
     /// <inheritdoc/>
     protected override void Activate(Matrix<T> input, Matrix<T> output)
