@@ -214,11 +214,11 @@ public class CheckpointTests
         Assert.InRange(failures, 200, 400);
     }
 
-    private const int Stats = 7;   // values per history row compared (seconds left out)
+    internal const int Stats = 7;   // values per history row compared (seconds left out)
 
-    private sealed record Result(double[] History, byte[] Weights, StopReason StopReason, int? BestEpoch);
+    internal sealed record Result(double[] History, byte[] Weights, StopReason StopReason, int? BestEpoch);
 
-    private static Result Run(Setup setup, int epochs, string? checkpoint = null, string? resumeFrom = null, int every = 0,
+    internal static Result Run(Setup setup, int epochs, string? checkpoint = null, string? resumeFrom = null, int every = 0,
                               CancellationTokenSource? cancel = null, Action<BatchProgress>? progress = null)
     {
         var (trainer, net) = Make(setup);
