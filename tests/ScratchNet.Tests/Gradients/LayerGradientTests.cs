@@ -52,6 +52,18 @@ public class LayerGradientTests(ITestOutputHelper output)
         CheckLayer($"softmax B={batch}", new Softmax<double>(5), Normal(rng, batch, 5, 2), rng);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    public void NestedSequentialAndResidualBlocksMatchFiniteDifferences(int batch)
+    {
+        var rng = new Rng(700 + (ulong)batch);
+        var blocks = Golden.ResidualGoldenTests.Blocks();
+        var net = new Sequential<double>(blocks[0], new Sequential<double>(blocks[1], blocks[2]));
+        foreach (var entry in ModuleState.Entries(net.Layers)) foreach (ref double v in entry.Value.Span) v = 0.5 * rng.NextNormal();
+        CheckLayer($"sequential[linear, sequential[residual, residual+projection]] B={batch}", net, Normal(rng, batch, 5), rng);
+    }
+
     [Fact]
     public void BackwardDoesNotModifyTheGradientItIsGiven()
     {
@@ -100,11 +112,12 @@ public class LayerGradientTests(ITestOutputHelper output)
         double F() => Dot(layer.Forward(x), g);
 
         layer.Forward(x);
-        foreach (var parameter in layer.Parameters) parameter.ZeroGradient();   // Backward adds into them
+        var parameters = ModuleState.Parameters<double>([layer]);   // a block's come from its children
+        foreach (var parameter in parameters) parameter.ZeroGradient();   // Backward adds into them
         var dx = layer.Backward(g).ToArray();
 
         double worst = Check($"{what} d/dx", F, x, dx);
-        foreach (var parameter in layer.Parameters)
+        foreach (var parameter in parameters)
             worst = Math.Max(worst, Check($"{what} d/d{parameter.Name}", F, parameter.Value, parameter.Gradient.Span,
                 stride: parameter.Value.Length > 1000 ? parameterStride : 1));
         output.WriteLine($"{what}: worst relative error {worst:E2}");
