@@ -9,8 +9,12 @@ internal static class Report
 {
     private static readonly JsonSerializerOptions Options = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    /// <summary>One result line; <paramref name="peerValue"/> null when the peer is unavailable.</summary>
-    public static void Emit(string suite, string name, double ours, string? peer, double? peerValue, string unit, string? note = null)
+    /// <summary>
+    /// One result line; <paramref name="peerValue"/> null when the peer is unavailable. <paramref name="extra"/>
+    /// fields follow the common ones (a suite's own; they never replace one).
+    /// </summary>
+    public static void Emit(string suite, string name, double ours, string? peer, double? peerValue, string unit, string? note = null,
+        IEnumerable<KeyValuePair<string, object?>>? extra = null)
     {
         var line = new Dictionary<string, object?>
         {
@@ -22,6 +26,7 @@ internal static class Report
             ["unit"] = unit,
             ["ratio"] = peerValue is { } v && v > 0 ? Math.Round(ours / v, 3) : null,
         };
+        foreach (var (key, value) in extra ?? []) line.Add(key, value);
         if (note is not null) line["note"] = note;
         Console.WriteLine(JsonSerializer.Serialize(line, Options));
     }
