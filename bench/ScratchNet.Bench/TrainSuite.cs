@@ -37,6 +37,7 @@ internal static class TrainSuite
     private static double Ours(int inputs, int batch)
     {
         var net = ReportWorkload.Network(inputs);
+        net.DeferSteps = true;   // as inside Trainer.Train's epochs: a batch-1 update may land in the next forward pass
         var data = ReportWorkload.RandomData(inputs, Rows);
         var xb = new Matrix<float>(batch, inputs);
         var yb = new Matrix<float>(batch, 10);

@@ -35,7 +35,7 @@ public sealed class GradientTape<T> where T : unmanaged, IFloatingPointIeee754<T
     /// Back-propagates as <see cref="Backward"/> does, each layer taking its SGD step as soon as its
     /// gradients are known; the first layer's input gradient, which nothing needs, is not computed.
     /// </summary>
-    public void BackwardAndStep(Matrix<T> outputGradient, SgdStep<T> step)
+    internal void BackwardAndStep(Matrix<T> outputGradient, SgdStep<T> step)
     {
         Matrix<T>? gradient = outputGradient;
         for (int i = _recorded.Count - 1; i >= 0; i--)

@@ -72,14 +72,22 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <exception cref="NetworkBuildException">The network does not build.</exception>
     /// <exception cref="NotSupportedException">A layer type the file format does not cover (a custom layer).</exception>
     /// <exception cref="IOException">The file cannot be written.</exception>
-    public void Save(string path) => ModelFile.Save(this, path);
+    public void Save(string path)
+    {
+        FinishDeferredSteps();
+        ModelFile.Save(this, path);
+    }
 
     /// <summary>
     /// As <see cref="Save(string)"/>, and adds <paramref name="metadata"/> to the file's <c>__metadata__</c>
     /// (what a tool wants to find again, e.g. the dataset trained on); <see cref="ReadMetadata"/> returns it.
     /// </summary>
     /// <exception cref="ArgumentException">A key is one the format uses for the architecture (<c>inputs</c>, <c>layers</c>, …).</exception>
-    public void Save(string path, IReadOnlyDictionary<string, string> metadata) => ModelFile.Save(this, path, metadata);
+    public void Save(string path, IReadOnlyDictionary<string, string> metadata)
+    {
+        FinishDeferredSteps();
+        ModelFile.Save(this, path, metadata);
+    }
 
     /// <summary>The <c>__metadata__</c> of a model file (the architecture's entries and any added by <see cref="Save(string, IReadOnlyDictionary{string, string})"/>), without reading the weights.</summary>
     /// <exception cref="ModelFormatException">The header is malformed.</exception>
@@ -221,6 +229,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     public Matrix<T> Predict(Matrix<T> x)
     {
         Build();
+        FinishDeferredSteps();
         x.RequireCols(Inputs, "Predict input x");
         var result = new Matrix<T>(x.Rows, Outputs);
         var chunk = new Matrix<T>(0, Inputs);
@@ -259,6 +268,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     public (double Loss, double Accuracy) Evaluate(ISampleSource<T> samples, ReadOnlySpan<int> rows)
     {
         Build();
+        FinishDeferredSteps();
         CheckSource(samples);
         if (rows.Length == 0) return (double.NaN, double.NaN);
         var x = new Matrix<T>(0, Inputs);
@@ -289,6 +299,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         Build();
         CheckBatch(x, y);
         if (x.Rows == 0) throw new ArgumentException("A training batch needs at least one row.", nameof(x));
+        FinishDeferredSteps();
         foreach (var parameter in _parameters) parameter.ZeroGradient();
         _gradientsHeld = true;
         _tape.Clear();
@@ -307,8 +318,9 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>
     /// One training step on a batch: gradients, then the optimiser's update. Returns the loss (penalty
     /// included) before the update. With plain SGD each layer steps as its backward pass ends, fused
-    /// with it where the layer can (see <see cref="Layer{T}.BackwardAndStep"/>); the weights come out as
-    /// from <see cref="ComputeGradients"/> followed by <see cref="Sgd{T}.Step"/>, up to rounding.
+    /// with it where the layer can (a linear layer's update is one GEMM into W, or for a few rows one
+    /// pass that also computes dX; dW is never stored); the weights come out as from
+    /// <see cref="ComputeGradients"/> followed by <see cref="Sgd{T}.Step"/>, up to rounding.
     /// </summary>
     public double TrainStep(Matrix<T> x, Matrix<T> y)
     {
@@ -332,15 +344,41 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         try
         {
             loss = _loss.Forward(ForwardToLoss(x, _tape), y);
-            _step.Begin(sgd.LearningRate, RegularizationFactor);
+            _step.Begin(sgd.LearningRate, RegularizationFactor, mayDefer: DeferSteps);
             _tape.BackwardAndStep(_loss.Backward(), _step);
         }
         finally { SetTraining(wasTraining); }
+        if (!DeferSteps) FinishDeferredSteps();
         return loss + RegularizationFactor * _step.SquaredWeights;
     }
 
     /// <summary>The L2 penalty λ·Σ W² at the current weights.</summary>
-    public double RegularizationPenalty() => _regularization.Penalty(_parameters);
+    public double RegularizationPenalty()
+    {
+        FinishDeferredSteps();
+        return _regularization.Penalty(_parameters);
+    }
+
+    /// <summary>
+    /// While true, <see cref="TrainStep"/> with plain SGD may leave a first linear layer's batch-1 weight update for
+    /// the next step's forward pass to apply in the same sweep over W (each weight read and written once per step).
+    /// Only the trainer's epoch loop sets it, and it calls <see cref="FinishDeferredSteps"/> before anything reads
+    /// the weights; every public method of the network finishes them itself.
+    /// </summary>
+    internal bool DeferSteps { get; set; }
+
+    /// <summary>Applies every update a layer has deferred (see <see cref="DeferSteps"/>), so the weights are current.</summary>
+    internal void FinishDeferredSteps()
+    {
+        for (int i = 0; i < _layers.Count; i++) FinishDeferredSteps(_layers[i]);
+
+        static void FinishDeferredSteps(Layer<T> layer)
+        {
+            layer.FinishDeferredStep();
+            var children = layer.Children;
+            for (int i = 0; i < children.Count; i++) FinishDeferredSteps(children[i].Value);
+        }
+    }
 
     /// <summary>The architecture in one line, e.g. "784-800-300-10 linear relu linear relu linear softmax, ce".</summary>
     public override string ToString()

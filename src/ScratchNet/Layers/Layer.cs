@@ -133,6 +133,19 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
         return inputGradient;
     }
 
+    /// <summary>
+    /// Applies an SGD update this layer deferred into its next forward pass (see <see cref="SgdStep{T}.MayDefer"/>)
+    /// now, in a pass of its own; nothing when none is pending. The network calls it before anything reads the weights.
+    /// </summary>
+    internal virtual void FinishDeferredStep() { }
+
+    /// <summary>The update this layer has deferred, as a checkpoint saves it (so that a resumed run applies it in the same fused pass), or null.</summary>
+    internal virtual DeferredStep<T>? PendingStep => null;
+
+    /// <summary>Restores a deferred update saved from <see cref="PendingStep"/>, onto the weights it was saved with.</summary>
+    /// <exception cref="NotSupportedException">The layer never defers an update.</exception>
+    internal virtual void SetPendingStep(DeferredStep<T> step) => throw new NotSupportedException($"{this} defers no updates.");
+
     /// <summary>The output of the last forward pass, or null before the first.</summary>
     protected abstract Matrix<T>? LastOutput { get; }
 
@@ -154,6 +167,9 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
         return size;
     }
 }
+
+/// <summary>An SGD update w ← keep·w − rate·gradientᵀ·input that a layer owes its weights (batch 1: input (1, in), gradient (1, out)).</summary>
+internal sealed record DeferredStep<T>(Matrix<T> Input, Matrix<T> Gradient, T Rate, T Keep) where T : unmanaged, IFloatingPointIeee754<T>;
 
 /// <summary>A value under the name a model file saves it with.</summary>
 public readonly record struct Named<TValue>(string Name, TValue Value);

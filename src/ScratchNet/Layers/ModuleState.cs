@@ -27,16 +27,13 @@ internal static class ModuleState
         }
     }
 
-    /// <summary>
-    /// The named state of <paramref name="layers"/>, in state-dict order. With <paramref name="raw"/> a parameter's
-    /// storage as it stands, a deferred SGD step not applied (see <see cref="Linear{T}.PendingStep"/>).
-    /// </summary>
-    public static List<StateEntry<T>> Entries<T>(IReadOnlyList<Layer<T>> layers, bool raw = false) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The named state of <paramref name="layers"/>, in state-dict order.</summary>
+    public static List<StateEntry<T>> Entries<T>(IReadOnlyList<Layer<T>> layers) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var entries = new List<StateEntry<T>>();
         foreach (var (path, layer) in Modules(layers))
         {
-            foreach (var parameter in layer.Parameters) entries.Add(new($"{path}.{parameter.Name}", raw ? parameter.Storage : parameter.Value, parameter.Shape, parameter));
+            foreach (var parameter in layer.Parameters) entries.Add(new($"{path}.{parameter.Name}", parameter.Value, parameter.Shape, parameter));
             foreach (var buffer in layer.Buffers) entries.Add(new($"{path}.{buffer.Name}", buffer.Value, buffer.Shape, null));
         }
         return entries;

@@ -33,24 +33,8 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The shape model files and PyTorch give it, e.g. (out, in) for a weight and (out) for a bias.</summary>
     public Shape Shape { get; }
 
-    /// <summary>The parameter's current value.</summary>
-    public Matrix<T> Value
-    {
-        get
-        {
-            BeforeExternalAccess?.Invoke();
-            return _value;
-        }
-    }
-
-    /// <summary>
-    /// Run before <see cref="Value"/> is handed out: a layer that defers part of an update (see
-    /// <see cref="Linear{T}"/>) completes it here, so that whoever reads or writes the value sees it current.
-    /// </summary>
-    internal Action? BeforeExternalAccess { get; set; }
-
-    /// <summary>The value without <see cref="BeforeExternalAccess"/>: for the owning layer's own kernels.</summary>
-    internal Matrix<T> Storage => _value;
+    /// <summary>The parameter's current value. Reading it never changes it; writing through it changes the parameter.</summary>
+    public Matrix<T> Value => _value;
 
     /// <summary>d loss / d <see cref="Value"/>, accumulated since the last <see cref="ZeroGradient"/>.</summary>
     public Matrix<T> Gradient { get; }

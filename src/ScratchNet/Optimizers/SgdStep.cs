@@ -9,15 +9,23 @@ namespace ScratchNet.Optimizers;
 /// <see cref="Layer{T}.BackwardAndStep"/>), so that gradients are consumed while they are hot and a
 /// layer can fuse its gradient and its update into one pass over the weights.
 /// </summary>
-public sealed class SgdStep<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed class SgdStep<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>Sets the step's learning rate and penalty factor λ, and clears <see cref="SquaredWeights"/>.</summary>
-    public void Begin(double learningRate, double regularizationFactor)
+    /// <summary>Sets the step's learning rate and penalty factor λ and whether updates may be deferred, and clears <see cref="SquaredWeights"/>.</summary>
+    public void Begin(double learningRate, double regularizationFactor, bool mayDefer)
     {
+        MayDefer = mayDefer;
         LearningRate = T.CreateChecked(learningRate);
         RegularizedKeep = T.CreateChecked(1 - 2 * learningRate * regularizationFactor);
         SquaredWeights = 0;
     }
+
+    /// <summary>
+    /// Whether a layer may leave its weight update for its next forward pass to apply in the same sweep over the
+    /// weights (a first linear layer at batch 1): only inside a run of steps whose owner finishes the deferred
+    /// updates before anything reads the weights (<see cref="Training.Trainer{T}"/>'s epochs).
+    /// </summary>
+    public bool MayDefer { get; private set; }
 
     /// <summary>The step size.</summary>
     public T LearningRate { get; private set; }

@@ -34,11 +34,11 @@ internal static class ModelFile
     }
 
     /// <summary>The safetensors entries (name, dtype, shape, bytes) and <c>__metadata__</c> of <paramref name="network"/>'s model file.</summary>
-    public static (List<(string Name, SafeTensorDType DType, long[] Shape, byte[] Data)> Tensors, Dictionary<string, string> Metadata) Describe<T>(Network<T> network, bool raw = false)
+    public static (List<(string Name, SafeTensorDType DType, long[] Shape, byte[] Data)> Tensors, Dictionary<string, string> Metadata) Describe<T>(Network<T> network)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var dtype = DTypeOf<T>();
-        var tensors = NamedTensors(network, raw).Select(t => (t.Name, dtype, t.Shape, Bytes<T>(t.Tensor.Span, dtype))).ToList();
+        var tensors = NamedTensors(network).Select(t => (t.Name, dtype, t.Shape, Bytes<T>(t.Tensor.Span, dtype))).ToList();
         return (tensors, Metadata(network));
     }
 
@@ -46,14 +46,14 @@ internal static class ModelFile
     public static SafeTensorDType DTypeOf<T>() => typeof(T) == typeof(float) ? SafeTensorDType.F32 : SafeTensorDType.F64;
 
     /// <summary>
-    /// The network's live tensors under their state-dict names, with the shapes the file gives them. With
-    /// <paramref name="raw"/>, a Linear's weight is its storage as it stands, a deferred SGD step not applied
-    /// (see <see cref="Linear{T}.PendingStep"/>); else the value with every step applied.
+    /// The network's live tensors under their state-dict names, with the shapes the file gives them, as they
+    /// stand: a deferred SGD step (see <see cref="Network{T}.DeferSteps"/>) is not applied, which is what a
+    /// checkpoint keeps; a model file's writer finishes such steps first.
     /// </summary>
-    public static List<(string Name, Matrix<T> Tensor, long[] Shape)> NamedTensors<T>(Network<T> network, bool raw = false) where T : unmanaged, IFloatingPointIeee754<T>
+    public static List<(string Name, Matrix<T> Tensor, long[] Shape)> NamedTensors<T>(Network<T> network) where T : unmanaged, IFloatingPointIeee754<T>
     {
         network.Build();
-        return [.. ModuleState.Entries(network.Layers, raw).Select(e => (e.Name, e.Value, e.Shape.ToLongArray()))];
+        return [.. ModuleState.Entries(network.Layers).Select(e => (e.Name, e.Value, e.Shape.ToLongArray()))];
     }
 
     /// <summary>The <c>__metadata__</c> of <paramref name="network"/>'s model file.</summary>

@@ -37,15 +37,15 @@ public static class Checkpoint
     internal static void Write<T>(string path, Trainer<T> trainer, TrainingState<T> state, string? config) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var network = trainer.Network;
-        var (tensors, metadata) = ModelFile.Describe(network, raw: true);
+        var (tensors, metadata) = ModelFile.Describe(network);   // as they stand: a deferred step is saved beside them
         var dtype = ModelFile.DTypeOf<T>();
-        var pending = new List<(int Layer, T Rate, T Keep)>();
-        for (int i = 0; i < network.Layers.Count; i++)
+        var pending = new List<(string Layer, T Rate, T Keep)>();
+        foreach (var (layerPath, layer) in ModuleState.Modules(network.Layers))
         {
-            if (network.Layers[i] is not Linear<T> { PendingStep: { } step }) continue;
-            tensors.Add(($"pending.{i}.input", dtype, Shape(step.Input), ModelFile.Bytes<T>(step.Input.Span, dtype)));
-            tensors.Add(($"pending.{i}.gradient", dtype, Shape(step.Gradient), ModelFile.Bytes<T>(step.Gradient.Span, dtype)));
-            pending.Add((i, step.Rate, step.Keep));
+            if (layer.PendingStep is not { } step) continue;
+            tensors.Add(($"pending.{layerPath}.input", dtype, Shape(step.Input), ModelFile.Bytes<T>(step.Input.Span, dtype)));
+            tensors.Add(($"pending.{layerPath}.gradient", dtype, Shape(step.Gradient), ModelFile.Bytes<T>(step.Gradient.Span, dtype)));
+            pending.Add((layerPath, step.Rate, step.Keep));
         }
         var stateful = LearningRates.StatefulOf(network.Optimizer);
         if (stateful is not null)
@@ -102,12 +102,14 @@ public static class Checkpoint
                 w.WriteEndArray();
             }
             w.WriteEndArray();
-            // Deferred SGD steps of Linear layers (batch 1, first layer): tensors pending.{layer}.input/.gradient.
+            // Deferred SGD steps (a first linear layer at batch 1): tensors pending.{layer}.input/.gradient; the
+            // layer is its path, a number for a top-level layer as format 1 has always written it.
             w.WriteStartArray("pending_steps");
             foreach (var (layer, rate, keep) in pending)
             {
                 w.WriteStartObject();
-                w.WriteNumber("layer", layer);
+                if (int.TryParse(layer, NumberStyles.None, CultureInfo.InvariantCulture, out int index)) w.WriteNumber("layer", index);
+                else w.WriteString("layer", layer);
                 w.WriteString("rate", Text(double.CreateChecked(rate)));
                 w.WriteString("keep", Text(double.CreateChecked(keep)));
                 w.WriteEndObject();
@@ -160,15 +162,16 @@ public static class Checkpoint
         }
         if (!entries.TryGetValue("trainer.order", out var orderEntry) || orderEntry.DType != SafeTensorDType.I32 || orderEntry.Shape.Length != 1 || orderEntry.Shape[0] != trainer.TrainRows.Count)
             throw Error(path, $"tensor 'trainer.order' must be I32 of shape [{trainer.TrainRows.Count}]");
-        var pendingSteps = new List<(Linear<T> Layer, Matrix<T> Input, Matrix<T> Gradient, T Rate, T Keep)>();
-        foreach (var (layer, rate, keep) in parsed.PendingSteps)
+        var modules = ModuleState.Modules(network.Layers).ToDictionary(m => m.Name, m => m.Value);
+        var pendingSteps = new List<(Layer<T> Layer, DeferredStep<T> Step)>();
+        foreach (var (layerPath, rate, keep) in parsed.PendingSteps)
         {
-            if (layer < 0 || layer >= network.Layers.Count || network.Layers[layer] is not Linear<T> linear)
-                throw Error(path, $"it holds a deferred step for layer {layer}, which is not a linear layer");
-            pendingSteps.Add((linear,
-                ReadEntry<T>(file, header, entries, $"pending.{layer}.input", [1, linear.InputSize], dtype, path),
-                ReadEntry<T>(file, header, entries, $"pending.{layer}.gradient", [1, linear.OutputSize], dtype, path),
-                T.CreateChecked(rate), T.CreateChecked(keep)));
+            if (!modules.TryGetValue(layerPath, out var layer) || layer.Parameters.Count == 0)
+                throw Error(path, $"it holds a deferred step for layer {layerPath}, which is not a layer with weights");
+            pendingSteps.Add((layer, new DeferredStep<T>(
+                ReadEntry<T>(file, header, entries, $"pending.{layerPath}.input", [1, layer.InputSize], dtype, path),
+                ReadEntry<T>(file, header, entries, $"pending.{layerPath}.gradient", [1, layer.OutputSize], dtype, path),
+                T.CreateChecked(rate), T.CreateChecked(keep))));
         }
         var orderBytes = ReadBytes(file, header, orderEntry, path);
         var order = new int[trainer.TrainRows.Count];
@@ -181,7 +184,11 @@ public static class Checkpoint
 
         // Everything is read and checked: load it.
         for (int i = 0; i < named.Count; i++) modelValues[i].Span.CopyTo(named[i].Tensor.Span);
-        foreach (var (layer, input, gradient, rate, keep) in pendingSteps) layer.SetPendingStep(input.Span, gradient.Span, rate, keep);
+        foreach (var (layer, step) in pendingSteps)
+        {
+            try { layer.SetPendingStep(step); }
+            catch (NotSupportedException e) { throw Error(path, $"it holds a deferred step for layer {layer}, {e.Message}"); }
+        }
         if (stateful is not null)
         {
             if (optimizerState.Count > 0) stateful.LoadState(network.Parameters, optimizerState, parsed.StepCount);
@@ -211,7 +218,7 @@ public static class Checkpoint
     private sealed record Parsed(
         int NextEpoch, int NextBatch, int BatchSize, StopReason StopReason, ulong[] ShuffleRng, List<ulong[]> DropoutRngs,
         double LearningRate, long StepCount, int OptimizerTensors, double EarlyBest, int EarlyBestEpoch, int EarlyBadEpochs, int BestTensors,
-        (double, double, int, int)? Plateau, List<EpochStats> History, List<(int Layer, double Rate, double Keep)> PendingSteps, string? Config);
+        (double, double, int, int)? Plateau, List<EpochStats> History, List<(string Layer, double Rate, double Keep)> PendingSteps, string? Config);
 
     private static Parsed ParseState<T>(JsonElement root, string path, Trainer<T> trainer) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -257,7 +264,7 @@ public static class Checkpoint
         if (history.Count == 0 || history[0].Epoch != -1 || history.Count != nextEpoch + 1)
             throw Error(path, $"its history has {history.Count} rows; a checkpoint before epoch {nextEpoch} needs {nextEpoch + 1}, from epoch -1");
         var pending = root.GetProperty("pending_steps").EnumerateArray()
-            .Select(e => (e.GetProperty("layer").GetInt32(), Number(e.GetProperty("rate")), Number(e.GetProperty("keep")))).ToList();
+            .Select(e => (LayerPath(e.GetProperty("layer")), Number(e.GetProperty("rate")), Number(e.GetProperty("keep")))).ToList();
         string? config = root.TryGetProperty("config", out var c) ? c.GetString() : null;
         return new Parsed(nextEpoch, nextBatch, batchSize, stop, Words(root.GetProperty("shuffle_rng")), dropoutRngs, rate, steps, stateTensors,
             Number(early.GetProperty("best")), early.GetProperty("best_epoch").GetInt32(), early.GetProperty("bad_epochs").GetInt32(),
@@ -334,6 +341,11 @@ public static class Checkpoint
     }
 
     private static string Text(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    // A deferred step's layer: a top-level index (format 1 as first written) or a module path such as "0.0".
+    private static string LayerPath(JsonElement element) => element.ValueKind == JsonValueKind.Number
+        ? element.GetInt32().ToString(CultureInfo.InvariantCulture)
+        : element.GetString() ?? throw new FormatException("a deferred step's 'layer' is neither a number nor a path");
 
     private static double Number(JsonElement element) => double.Parse(element.GetString()!, NumberStyles.Float, CultureInfo.InvariantCulture);
 

@@ -28,14 +28,14 @@ internal sealed class NetworkSnapshot<T> where T : unmanaged, IFloatingPointIeee
 
     /// <summary>
     /// The network's live tensors in snapshot order: parameter values, then every layer's buffers (e.g. a batch
-    /// norm's running mean and variance), both in state-dict order. With <paramref name="raw"/> a Linear's deferred SGD step is left pending (reading it leaves it to the fused
-    /// pass that would have applied it; a capture mid-epoch after a resume then holds the weights one step earlier);
-    /// else it is applied first, as before writing.
+    /// norm's running mean and variance), both in state-dict order, as they
+    /// stand: a deferred SGD step is left to the fused pass that will apply it (a capture mid-epoch after a resume
+    /// then holds the weights one step earlier).
     /// </summary>
-    public static List<Matrix<T>> Tensors(Network<T> network, bool raw = false)
+    public static List<Matrix<T>> Tensors(Network<T> network)
     {
         var tensors = new List<Matrix<T>>();
-        foreach (var parameter in network.Parameters) tensors.Add(raw ? parameter.Storage : parameter.Value);
+        foreach (var parameter in network.Parameters) tensors.Add(parameter.Value);
         tensors.AddRange(ModuleState.Buffers(network.Layers));
         return tensors;
     }
@@ -45,7 +45,7 @@ internal sealed class NetworkSnapshot<T> where T : unmanaged, IFloatingPointIeee
 
     public void Capture()
     {
-        Copy(Tensors(_network, raw: true), _copies);
+        Copy(Tensors(_network), _copies);
         if (_withOptimizer && LearningRates.StatefulOf(_network.Optimizer) is { } optimizer)
         {
             Copy(optimizer.State, _optimizerCopies);
@@ -57,6 +57,7 @@ internal sealed class NetworkSnapshot<T> where T : unmanaged, IFloatingPointIeee
     public void Restore()
     {
         if (!Taken) throw new InvalidOperationException("No snapshot has been taken.");
+        _network.FinishDeferredSteps();   // the copies replace the weights: no update may land on them afterwards
         var live = Tensors(_network);
         for (int i = 0; i < live.Count; i++) _copies[i].Span.CopyTo(live[i].Span);
         if (_withOptimizer && LearningRates.StatefulOf(_network.Optimizer) is { } optimizer && optimizer.State.Count > 0)

@@ -121,115 +121,177 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <exception cref="NotSupportedException">A schedule with an optimiser whose learning rate is unknown.</exception>
     public History Train(TrainOptions options, CancellationToken cancellation = default)
     {
+        var run = Begin(options);
+        Network.DeferSteps = true;   // see Network.DeferSteps: every evaluation, and the end of the run, finishes deferred updates
+        try
+        {
+            if (!run.Resumed) Record(run, -1);
+            for (int epoch = run.State.NextEpoch; epoch < options.Epochs && run.Reason == StopReason.Completed; epoch++)
+            {
+                if (!StartEpoch(run, epoch, cancellation)) break;
+                if (!TrainBatches(run, epoch, cancellation)) break;
+                var stats = Record(run, epoch);
+                GuardEpoch(run, epoch, stats);
+                AfterEpoch(run, stats);
+                CheckpointIfDue(run, epoch);
+            }
+            return Finish(run);
+        }
+        finally
+        {
+            Network.DeferSteps = false;
+            Network.FinishDeferredSteps();
+        }
+    }
+
+    // Everything a run of Train carries from step to step.
+    private sealed class Run(TrainOptions options, TrainingState<T> state, bool resumed, NetworkSnapshot<T> guard, NetworkSnapshot<T>? best, int minimumBatch)
+    {
+        public TrainOptions Options { get; } = options;
+        public TrainingState<T> State { get; } = state;
+        public bool Resumed { get; } = resumed;
+        public NetworkSnapshot<T> Guard { get; } = guard;          // the weights at the start of the epoch, for divergence
+        public NetworkSnapshot<T>? Best { get; } = best;           // early stopping's best weights, when kept
+        public int MinimumBatch { get; } = minimumBatch;
+        public StopReason Reason { get; set; }
+        public bool CheckpointCurrent { get; set; }
+        public Stopwatch Clock { get; } = Stopwatch.StartNew();
+        public Matrix<T> X { get; init; } = null!;
+        public Matrix<T> Y { get; init; } = null!;
+        public double LearningRate { get; set; }
+    }
+
+    // Checks the options and sets up the run: fresh, or where Resume left off.
+    private Run Begin(TrainOptions options)
+    {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         if (options.Schedule is not null || options.Plateau is not null || options.CheckpointPath is not null) LearningRates.Get(Network.Optimizer);
-        int minimumBatch = ModuleState.Modules(Network.Layers).Max(m => m.Value.MinimumTrainingBatch);
         var state = _resumed ?? new TrainingState<T> { History = [], Order = [.. _trainRows] };
         bool resumed = _resumed is not null;
         _resumed = null;
         if (resumed && state.BatchSize != options.BatchSize)
             throw new ArgumentException($"The checkpoint was trained with batch size {state.BatchSize}; resuming with {options.BatchSize} would not continue the same run.", nameof(options));
         state.BatchSize = options.BatchSize;
-
-        var early = options.EarlyStopping;
-        var best = early is { RestoreBestWeights: true } ? new NetworkSnapshot<T>(Network, withOptimizer: false) : null;
+        var best = options.EarlyStopping is { RestoreBestWeights: true } ? new NetworkSnapshot<T>(Network, withOptimizer: false) : null;
         if (best is not null && state.BestWeights is { } kept) best.Set(kept);
         if (options.Plateau is { } plateau && state.Plateau is { } plateauState) plateau.SetState(plateauState);
-        var guard = new NetworkSnapshot<T>(Network, withOptimizer: true);
-        var clock = Stopwatch.StartNew();
-
-        if (!resumed) Record(-1);
-        var reason = state.StopReason == StopReason.EarlyStopped ? StopReason.EarlyStopped : StopReason.Completed;
-        bool checkpointCurrent = false;
-        var xBatch = new Matrix<T>(0, Samples.FeatureCount);
-        var yBatch = new Matrix<T>(0, Samples.TargetCount);
-        int[] order = state.Order;
-        int batchCount = BatchCount(order.Length, options.BatchSize, minimumBatch);
-
-        for (int epoch = state.NextEpoch; epoch < options.Epochs && reason == StopReason.Completed; epoch++)
+        int minimumBatch = ModuleState.Modules(Network.Layers).Max(m => m.Value.MinimumTrainingBatch);
+        return new Run(options, state, resumed, new NetworkSnapshot<T>(Network, withOptimizer: true), best, minimumBatch)
         {
-            clock.Restart();
-            if (state.NextBatch == 0)
-            {
-                if (cancellation.IsCancellationRequested)
-                {
-                    reason = StopReason.Cancelled;
-                    break;
-                }
-                _rng.Shuffle<int>(order);
-            }
-            guard.Capture();
-            double? rate = options.Schedule?.RateAt(epoch) ?? options.Plateau?.Rate;
-            if (rate is { } r) LearningRates.Set(Network.Optimizer, r);
-            double learningRate = LearningRates.GetOrNaN(Network.Optimizer);
+            Reason = state.StopReason == StopReason.EarlyStopped ? StopReason.EarlyStopped : StopReason.Completed,
+            X = new Matrix<T>(0, Samples.FeatureCount),
+            Y = new Matrix<T>(0, Samples.TargetCount),
+        };
+    }
 
-            for (int batch = state.NextBatch; batch < batchCount; batch++)
+    // Before an epoch's first batch: the cancellation check and the shuffle (unless resuming mid-epoch), the
+    // divergence guard's copy, and the schedule's rate. False when the run stops here.
+    private bool StartEpoch(Run run, int epoch, CancellationToken cancellation)
+    {
+        run.Clock.Restart();
+        if (run.State.NextBatch == 0)
+        {
+            if (cancellation.IsCancellationRequested)
             {
-                int start = batch * options.BatchSize;
-                int count = batch == batchCount - 1 ? order.Length - start : options.BatchSize;
-                Samples.Gather(order.AsSpan(start, count), xBatch, yBatch);
-                double loss = Network.TrainStep(xBatch, yBatch);
-                if (!double.IsFinite(loss))
-                {
-                    guard.Restore();
-                    throw new DivergenceException(
-                        $"Training diverged in epoch {epoch}, batch {batch} of {batchCount}: the batch loss is {loss}. " +
-                        $"The weights are back to those at the start of epoch {epoch}. Lower the learning rate or the initial weight scale, or clip the gradients.",
-                        epoch, batch) { History = new History(state.History, _testSamples is not null) };
-                }
-                options.Progress?.Report(new BatchProgress(epoch, batch, batchCount, start + count, loss, learningRate));
-                if (batch + 1 < batchCount && cancellation.IsCancellationRequested)
-                {
-                    state.NextBatch = batch + 1;
-                    reason = StopReason.Cancelled;
-                    break;
-                }
+                run.Reason = StopReason.Cancelled;
+                return false;
             }
-            if (reason == StopReason.Cancelled) break;
-            state.NextBatch = 0;
-            state.NextEpoch = epoch + 1;
-            var stats = Record(epoch);
-            if (!double.IsFinite(stats.TrainLoss))
+            _rng.Shuffle<int>(run.State.Order);
+        }
+        run.Guard.Capture();
+        double? rate = run.Options.Schedule?.RateAt(epoch) ?? run.Options.Plateau?.Rate;
+        if (rate is { } r) LearningRates.Set(Network.Optimizer, r);
+        run.LearningRate = LearningRates.GetOrNaN(Network.Optimizer);
+        return true;
+    }
+
+    // The epoch's batches from where it stands, each one optimiser step, a batch loss that is not finite
+    // putting the epoch's starting weights back. False when cancelled before the last batch.
+    private bool TrainBatches(Run run, int epoch, CancellationToken cancellation)
+    {
+        var state = run.State;
+        int batchSize = run.Options.BatchSize;
+        int batchCount = BatchCount(state.Order.Length, batchSize, run.MinimumBatch);
+        for (int batch = state.NextBatch; batch < batchCount; batch++)
+        {
+            int start = batch * batchSize;
+            int count = batch == batchCount - 1 ? state.Order.Length - start : batchSize;
+            Samples.Gather(state.Order.AsSpan(start, count), run.X, run.Y);
+            double loss = Network.TrainStep(run.X, run.Y);
+            if (!double.IsFinite(loss))
             {
-                guard.Restore();
-                state.History.RemoveAt(state.History.Count - 1);
+                run.Guard.Restore();
                 throw new DivergenceException(
-                    $"Training diverged in epoch {epoch}: the training loss after it is {stats.TrainLoss}. " +
-                    $"The weights are back to those at the start of epoch {epoch}. Lower the learning rate or the initial weight scale.",
-                    epoch) { History = new History(state.History, _testSamples is not null) };
+                    $"Training diverged in epoch {epoch}, batch {batch} of {batchCount}: the batch loss is {loss}. " +
+                    $"The weights are back to those at the start of epoch {epoch}. Lower the learning rate or the initial weight scale, or clip the gradients.",
+                    epoch, batch) { History = new History(state.History, _testSamples is not null) };
             }
-            if (options.Plateau is { } p) LearningRates.Set(Network.Optimizer, p.Observe(MetricOf(stats, options.PlateauMonitor)));
-            if (early is not null && EarlyStop(early, state, stats, best)) reason = StopReason.EarlyStopped;
-            checkpointCurrent = false;
-            if (options.CheckpointPath is { } path && options.CheckpointEvery > 0 && (epoch + 1) % options.CheckpointEvery == 0)
+            run.Options.Progress?.Report(new BatchProgress(epoch, batch, batchCount, start + count, loss, run.LearningRate));
+            if (batch + 1 < batchCount && cancellation.IsCancellationRequested)
             {
-                WriteCheckpoint(path, state, reason, options, best);
-                checkpointCurrent = true;
+                state.NextBatch = batch + 1;
+                run.Reason = StopReason.Cancelled;
+                return false;
             }
         }
+        state.NextBatch = 0;
+        state.NextEpoch = epoch + 1;
+        return true;
+    }
 
-        state.StopReason = reason;
-        if (options.CheckpointPath is { } finalPath && !checkpointCurrent) WriteCheckpoint(finalPath, state, reason, options, best);
-        // After the checkpoint, which keeps the last weights so that a resumed run continues the same trajectory.
-        if (reason != StopReason.Cancelled && best is { Taken: true }) best.Restore();
-        return new History(state.History, _testSamples is not null, reason, early is null ? null : state.EarlyBestEpoch);
-
-        EpochStats Record(int epoch)
+    // Loss and accuracy on the training, validation and test sets after an epoch (or before the first, −1).
+    private EpochStats Record(Run run, int epoch)
+    {
+        var (trainLoss, trainAccuracy) = TrainStats();
+        var (validationLoss, validationAccuracy) = ValidationStats();
+        var (testLoss, testAccuracy) = TestStats();
+        var stats = new EpochStats(epoch, trainLoss, trainAccuracy, validationLoss, validationAccuracy, run.Clock.Elapsed.TotalSeconds, testLoss, testAccuracy);
+        run.State.History.Add(stats);
+        if (run.Options.Verbose)
         {
-            var (trainLoss, trainAccuracy) = TrainStats();
-            var (validationLoss, validationAccuracy) = ValidationStats();
-            var (testLoss, testAccuracy) = TestStats();
-            var stats = new EpochStats(epoch, trainLoss, trainAccuracy, validationLoss, validationAccuracy, clock.Elapsed.TotalSeconds, testLoss, testAccuracy);
-            state.History.Add(stats);
-            if (options.Verbose)
-            {
-                Output.WriteLine(stats.ToReportLine());
-                Output.Flush();
-            }
-            EpochCompleted?.Invoke(stats);
-            return stats;
+            Output.WriteLine(stats.ToReportLine());
+            Output.Flush();
         }
+        EpochCompleted?.Invoke(stats);
+        return stats;
+    }
+
+    // An epoch whose training loss is not finite is undone: weights back, its row dropped.
+    private void GuardEpoch(Run run, int epoch, EpochStats stats)
+    {
+        if (double.IsFinite(stats.TrainLoss)) return;
+        run.Guard.Restore();
+        run.State.History.RemoveAt(run.State.History.Count - 1);
+        throw new DivergenceException(
+            $"Training diverged in epoch {epoch}: the training loss after it is {stats.TrainLoss}. " +
+            $"The weights are back to those at the start of epoch {epoch}. Lower the learning rate or the initial weight scale.",
+            epoch) { History = new History(run.State.History, _testSamples is not null) };
+    }
+
+    // What an epoch's statistics decide: the plateau schedule's next rate, and early stopping.
+    private void AfterEpoch(Run run, EpochStats stats)
+    {
+        if (run.Options.Plateau is { } plateau) LearningRates.Set(Network.Optimizer, plateau.Observe(MetricOf(stats, run.Options.PlateauMonitor)));
+        if (run.Options.EarlyStopping is { } early && EarlyStop(early, run.State, stats, run.Best)) run.Reason = StopReason.EarlyStopped;
+    }
+
+    private void CheckpointIfDue(Run run, int epoch)
+    {
+        var options = run.Options;
+        run.CheckpointCurrent = options.CheckpointPath is not null && options.CheckpointEvery > 0 && (epoch + 1) % options.CheckpointEvery == 0;
+        if (run.CheckpointCurrent) WriteCheckpoint(options.CheckpointPath!, run.State, run.Reason, options, run.Best);
+    }
+
+    // The last checkpoint (keeping the last weights, so that a resumed run continues the same trajectory),
+    // then early stopping's best weights, and the history.
+    private History Finish(Run run)
+    {
+        var state = run.State;
+        state.StopReason = run.Reason;
+        if (run.Options.CheckpointPath is { } path && !run.CheckpointCurrent) WriteCheckpoint(path, state, run.Reason, run.Options, run.Best);
+        if (run.Reason != StopReason.Cancelled && run.Best is { Taken: true }) run.Best.Restore();
+        return new History(state.History, _testSamples is not null, run.Reason, run.Options.EarlyStopping is null ? null : state.EarlyBestEpoch);
     }
 
     /// <summary>

@@ -59,6 +59,26 @@ public class FusedTrainingTests
     }
 
     [Fact]
+    public void ReadingAWeightNeverChangesItAndAPublicStepLeavesNothingPending()
+    {
+        var (x, y) = Data(4, 50);
+        var net = ReportNetwork(50, 3);
+        var first = (Layers.Linear<float>)net.Layers[0];
+        net.TrainStep(x.GatherRows([0]), y.GatherRows([0]));
+        Assert.Null(first.PendingStep);   // a public step is complete
+
+        net.DeferSteps = true;            // as inside the trainer's epochs
+        net.TrainStep(x.GatherRows([1]), y.GatherRows([1]));
+        Assert.NotNull(first.PendingStep);
+        float[] read1 = first.Weight.Value.ToArray(), read2 = first.Weight.Value.ToArray();
+        Assert.Equal(read1, read2);       // reading applies nothing
+        net.FinishDeferredSteps();        // the owner of the run finishes it, explicitly
+        Assert.Null(first.PendingStep);
+        Assert.NotEqual(read1, first.Weight.Value.ToArray());
+        net.DeferSteps = false;
+    }
+
+    [Fact]
     public void FusedTrainingIsIdenticalAcrossThreadCounts()
     {
         var (x, y) = Data(40, 600);

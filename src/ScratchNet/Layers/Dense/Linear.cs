@@ -37,12 +37,6 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         _inputGradient = new Matrix<T>(0, InputSize);
         _pendingInput = new Matrix<T>(1, InputSize);
         _pendingGradient = new Matrix<T>(1, OutputSize);
-        // Anyone handed W from outside may read or change it: finish the deferred step first.
-        Weight.BeforeExternalAccess = () =>
-        {
-            FinishPendingStep();
-            _squares = double.NaN;
-        };
     }
 
     /// <summary>
@@ -65,15 +59,17 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     /// resumed run applies it in the same fused pass as an uninterrupted one (finishing it in a pass of its own
     /// rounds differently).
     /// </summary>
-    internal (Matrix<T> Input, Matrix<T> Gradient, T Rate, T Keep)? PendingStep =>
-        _pending ? (_pendingInput, _pendingGradient, _pendingRate, _pendingKeep) : null;
+    internal override DeferredStep<T>? PendingStep =>
+        _pending ? new(_pendingInput, _pendingGradient, _pendingRate, _pendingKeep) : null;
 
-    /// <summary>Restores a deferred step saved from <see cref="PendingStep"/>, onto the raw weights it was saved with.</summary>
-    internal void SetPendingStep(ReadOnlySpan<T> input, ReadOnlySpan<T> gradient, T rate, T keep)
+    /// <inheritdoc/>
+    internal override void SetPendingStep(DeferredStep<T> step)
     {
-        input.CopyTo(_pendingInput.Span);
-        gradient.CopyTo(_pendingGradient.Span);
-        (_pendingRate, _pendingKeep, _pending) = (rate, keep, true);
+        step.Input.RequireShape(1, InputSize, "Deferred step input", this);
+        step.Gradient.RequireShape(1, OutputSize, "Deferred step gradient", this);
+        step.Input.Span.CopyTo(_pendingInput.Span);
+        step.Gradient.Span.CopyTo(_pendingGradient.Span);
+        (_pendingRate, _pendingKeep, _pending) = (step.Rate, step.Keep, true);
         _squares = double.NaN;
     }
 
@@ -119,15 +115,16 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         _output.SetRows(input.Rows);
         if (_pending && input.Rows == 1)
         {
-            _squares = SgdKernels.LinearForwardFinishingStep(Weight.Storage, Bias.Storage, _pendingInput, _pendingGradient, _pendingRate, _pendingKeep, input, _output);
+            _squares = SgdKernels.LinearForwardFinishingStep(Weight.Value, Bias.Value, _pendingInput, _pendingGradient, _pendingRate, _pendingKeep, input, _output);
             _pending = false;
             return _output;
         }
-        FinishPendingStep();
+        FinishDeferredStep();
+        _squares = double.NaN;
         // The bias enters as the GEMM's C with beta 1: its epilogue adds it, no pass of its own.
-        var bias = Bias.Storage.Span;
+        var bias = Bias.Value.Span;
         for (int r = 0; r < _output.Rows; r++) bias.CopyTo(_output.Row(r));
-        Gemm.Multiply(input, false, Weight.Storage, true, _output, T.One, T.One);   // (B, in)·(in, out) + b
+        Gemm.Multiply(input, false, Weight.Value, true, _output, T.One, T.One);   // (B, in)·(in, out) + b
         return _output;
     }
 
@@ -143,13 +140,13 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     {
         var input = _input ?? throw new InvalidOperationException($"{this}: Backward called before Forward.");
         outputGradient.RequireShape(input.Rows, OutputSize, "Output gradient", this);
-        FinishPendingStep();
+        FinishDeferredStep();
         if (input.Rows > FusedStepMaxBatch) return BackwardAndStepByGemm(input, outputGradient, step, needInputGradient);
-        if (!needInputGradient && input.Rows == 1)
+        if (!needInputGradient && input.Rows == 1 && step.MayDefer)
         {
             // Defer W's update to the next forward pass; the bias is too small to bother.
-            SgdKernels.StepBias(Bias.Storage, outputGradient, step.LearningRate);
-            if (double.IsNaN(_squares)) _squares = double.CreateChecked(TensorPrimitives.SumOfSquares<T>(Weight.Storage.Span));
+            SgdKernels.StepBias(Bias.Value, outputGradient, step.LearningRate);
+            if (double.IsNaN(_squares)) _squares = double.CreateChecked(TensorPrimitives.SumOfSquares<T>(Weight.Value.Span));
             step.AddSquares(Weight, _squares);
             _squares = double.NaN;
             input.Span.CopyTo(_pendingInput.Span);
@@ -163,7 +160,7 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
             _inputGradient.SetRows(input.Rows);
             inputGradient = _inputGradient;
         }
-        double squares = SgdKernels.LinearBackward(Weight.Storage, Bias.Storage, input, outputGradient, inputGradient, step.LearningRate, step.Keep(Weight));
+        double squares = SgdKernels.LinearBackward(Weight.Value, Bias.Value, input, outputGradient, inputGradient, step.LearningRate, step.Keep(Weight));
         step.AddSquares(Weight, squares);
         _squares = double.NaN;
         return inputGradient;
@@ -177,12 +174,12 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         if (needInputGradient)
         {
             _inputGradient.SetRows(input.Rows);
-            Gemm.Multiply(outputGradient, false, Weight.Storage, false, _inputGradient, T.One, T.Zero);   // (B, out)·(out, in)
+            Gemm.Multiply(outputGradient, false, Weight.Value, false, _inputGradient, T.One, T.Zero);   // (B, out)·(out, in)
             inputGradient = _inputGradient;
         }
-        if (Weight.Regularized) step.AddSquares(Weight, double.CreateChecked(TensorPrimitives.SumOfSquares<T>(Weight.Storage.Span)));
-        Gemm.Multiply(outputGradient, true, input, false, Weight.Storage, -step.LearningRate, step.Keep(Weight));   // (out, B)·(B, in)
-        SgdKernels.StepBias(Bias.Storage, outputGradient, step.LearningRate);
+        if (Weight.Regularized) step.AddSquares(Weight, double.CreateChecked(TensorPrimitives.SumOfSquares<T>(Weight.Value.Span)));
+        Gemm.Multiply(outputGradient, true, input, false, Weight.Value, -step.LearningRate, step.Keep(Weight));   // (out, B)·(B, in)
+        SgdKernels.StepBias(Bias.Value, outputGradient, step.LearningRate);
         _squares = double.NaN;
         return inputGradient;
     }
@@ -199,16 +196,16 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
             TensorPrimitives.Add(biasGradient, outputGradient.Row(r), biasGradient);
         // dX = dY·W : (B, out)·(out, in)
         _inputGradient.SetRows(outputGradient.Rows);
-        Gemm.Multiply(outputGradient, false, Weight.Storage, false, _inputGradient, T.One, T.Zero);
+        Gemm.Multiply(outputGradient, false, Weight.Value, false, _inputGradient, T.One, T.Zero);
         return _inputGradient;
     }
 
-    // Applies a deferred step of W in a pass of its own, when something other than a batch-1 forward
-    // pass needs W.
-    private void FinishPendingStep()
+    /// <inheritdoc/>
+    /// <remarks>The same update, w ← keep·w − lr·dy·x, as the fused forward pass computes, in a pass of its own.</remarks>
+    internal override void FinishDeferredStep()
     {
         if (!_pending) return;
         _pending = false;
-        SgdKernels.LinearBackward(Weight.Storage, null, _pendingInput, _pendingGradient, null, _pendingRate, _pendingKeep);
+        SgdKernels.LinearBackward(Weight.Value, null, _pendingInput, _pendingGradient, null, _pendingRate, _pendingKeep);
     }
 }

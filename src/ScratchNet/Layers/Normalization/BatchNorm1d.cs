@@ -158,8 +158,8 @@ public sealed class BatchNorm1d<T> : Layer<T> where T : unmanaged, IFloatingPoin
             for (int r = 0; r < batch; r++) TensorPrimitives.Subtract(input.Row(r), RunningMean.Span, _normalized.Row(r));
         }
         var s = _invStd.Span;
-        var gamma = Weight.Storage.Span;
-        var beta = Bias.Storage.Span;
+        var gamma = Weight.Value.Span;
+        var beta = Bias.Value.Span;
         for (int r = 0; r < batch; r++)
         {
             var xHat = _normalized.Row(r);
@@ -187,7 +187,7 @@ public sealed class BatchNorm1d<T> : Layer<T> where T : unmanaged, IFloatingPoin
         TensorPrimitives.Add(Weight.Gradient.Span, sumDyXHat, Weight.Gradient.Span);
 
         _inputGradient.SetRows(batch);
-        var gamma = Weight.Storage.Span;
+        var gamma = Weight.Value.Span;
         var s = _invStd.Span;
         if (!_batchStatistics)
         {
