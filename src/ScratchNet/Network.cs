@@ -39,6 +39,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     private bool _built;
     private bool _training; // the mode last set on the layers (see SetTraining)
     private bool _gradientsHeld; // ComputeGradients left gradients that the fused SGD step must not add to
+    private T[] _gradients = [];  // every parameter's gradient, in parameter order: one buffer for one all-reduce
 
     /// <summary>Declares a network of <paramref name="inputs"/> features in and <paramref name="outputs"/> out.</summary>
     /// <param name="inputs">Features per sample.</param>
@@ -194,6 +195,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         layer.Training = _training;
         _layers.Add(layer);
         _parameters.AddRange(ModuleState.Parameters<T>([layer]));
+        BindGradients();
         _built = false;
         return layer;
     }
@@ -300,7 +302,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         CheckBatch(x, y);
         if (x.Rows == 0) throw new ArgumentException("A training batch needs at least one row.", nameof(x));
         FinishDeferredSteps();
-        foreach (var parameter in _parameters) parameter.ZeroGradient();
+        Array.Clear(_gradients);
         _gradientsHeld = true;
         _tape.Clear();
         bool wasTraining = SetTraining(true);
@@ -335,7 +337,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (x.Rows == 0) throw new ArgumentException("A training batch needs at least one row.", nameof(x));
         if (_gradientsHeld)
         {
-            foreach (var parameter in _parameters) parameter.ZeroGradient();
+            Array.Clear(_gradients);
             _gradientsHeld = false;
         }
         _tape.Clear();
@@ -350,6 +352,29 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         finally { SetTraining(wasTraining); }
         if (!DeferSteps) FinishDeferredSteps();
         return loss + RegularizationFactor * _step.SquaredWeights;
+    }
+
+    /// <summary>
+    /// Every parameter's gradient in one flat buffer, parameter after parameter in <see cref="Parameters"/> order,
+    /// each row-major: what <see cref="ComputeGradients"/> fills, and one call of a collective (an all-reduce
+    /// across processes) can sum. Each <see cref="Parameter{T}.Gradient"/> is a view into it. Pinned: its address
+    /// does not move, so native code may hold it across calls.
+    /// </summary>
+    public Memory<T> Gradients => _gradients;
+
+    // Lays the gradients of all parameters end to end in one pinned buffer (after each Add: networks are built once).
+    private void BindGradients()
+    {
+        long total = 0;
+        foreach (var parameter in _parameters) total += parameter.Gradient.Length;
+        if (total > Array.MaxLength) throw new NetworkBuildException($"The network's {total} parameters do not fit one buffer.");
+        _gradients = GC.AllocateArray<T>((int)total, pinned: true);
+        int offset = 0;
+        foreach (var parameter in _parameters)
+        {
+            parameter.BindGradient(_gradients, offset);
+            offset += parameter.Gradient.Length;
+        }
     }
 
     /// <summary>The L2 penalty λ·Σ W² at the current weights.</summary>

@@ -36,8 +36,20 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The parameter's current value. Reading it never changes it; writing through it changes the parameter.</summary>
     public Matrix<T> Value => _value;
 
-    /// <summary>d loss / d <see cref="Value"/>, accumulated since the last <see cref="ZeroGradient"/>.</summary>
-    public Matrix<T> Gradient { get; }
+    /// <summary>
+    /// d loss / d <see cref="Value"/>, accumulated since the last <see cref="ZeroGradient"/>. Once the parameter's
+    /// layer is in a <see cref="Network{T}"/>, a view into the network's one flat gradient buffer
+    /// (<see cref="Network{T}.Gradients"/>).
+    /// </summary>
+    public Matrix<T> Gradient { get; private set; }
+
+    /// <summary>Moves the gradient into <paramref name="buffer"/> from <paramref name="offset"/>, keeping its values.</summary>
+    internal void BindGradient(T[] buffer, int offset)
+    {
+        var view = Matrix<T>.View(buffer, offset, Gradient.Rows, Gradient.Cols);
+        Gradient.Span.CopyTo(view.Span);
+        Gradient = view;
+    }
 
     /// <summary>Whether the network's L2 penalty applies to this parameter.</summary>
     public bool Regularized { get; }

@@ -63,6 +63,25 @@ public class BlockNetworkTests
                       "4.body.0.weight", "4.body.0.bias", "4.projection.weight", "4.projection.bias", "6.weight", "6.bias"], names);
     }
 
+    [Fact]
+    public void GradientsLiveInOneFlatBufferWithAViewPerParameter()
+    {
+        var net = BlockNetwork<double>(6);
+        var (x, y) = Data<double>(9);
+        net.ComputeGradients(x, y, out _);
+        var flat = net.Gradients.Span;
+        Assert.Equal(net.Parameters.Sum(p => p.Value.Length), flat.Length);
+        int offset = 0;
+        foreach (var parameter in net.Parameters)
+        {
+            Assert.Equal(parameter.Gradient.ToArray(), flat.Slice(offset, parameter.Gradient.Length).ToArray());
+            offset += parameter.Gradient.Length;
+        }
+        Assert.Contains(flat.ToArray(), g => g != 0);
+        net.Parameters[^1].Gradient[0, 0] = 42;   // a view: writing through it writes the buffer
+        Assert.Equal(42, flat[^net.Parameters[^1].Gradient.Length]);
+    }
+
     private static List<string> ModelFileNames(Network<float> net)
     {
         using var folder = new TempFolder();
