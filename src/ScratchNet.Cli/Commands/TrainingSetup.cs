@@ -158,17 +158,12 @@ internal sealed class TrainingSetup
     };
 
     /// <summary>Adds the hidden activation <paramref name="name"/> (one of <see cref="Activations"/>; null: ReLU).</summary>
+    /// <remarks>Built by the layer registry: the option's name is the layer type's, with '-' for '_'.</remarks>
     public static void AddActivation<T>(Network<T> network, string? name) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int width = network.CurrentWidth;
-        switch (name ?? "relu")
-        {
-            case "relu": network.AddRelu(); break;
-            case "sigmoid": network.Add(new Sigmoid<T>(width)); break;
-            case "tanh": network.Add(new Tanh<T>(width)); break;
-            case "leaky-relu": network.Add(new LeakyRelu<T>(width)); break;
-            default: network.Add(new Gelu<T>(width)); break;
-        }
+        string kind = (name ?? "relu").Replace('-', '_');
+        using var entry = System.Text.Json.JsonDocument.Parse($"[{{\"type\":\"{kind}\"}}]");
+        network.Add(LayerSettings.ReadChain<T>(entry.RootElement, network.CurrentShape, "--activation", what => new UsageException($"--activation {name}: {what}"))[0]);
     }
 
     /// <summary>The optimiser the configuration names, at its learning rate (clipped when <c>clip_norm</c> is set).</summary>

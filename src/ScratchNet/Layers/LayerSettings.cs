@@ -95,6 +95,10 @@ public sealed class LayerSettings
         _entry.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double x) && double.IsFinite(x) && valid(x)
             ? x : throw Fault($"needs a '{key}' {range}");
 
+    /// <summary>The number under <paramref name="key"/>, or <paramref name="fallback"/> when the entry has none; see <see cref="Number(string, Func{double, bool}, string)"/>.</summary>
+    public double Number(string key, double fallback, Func<double, bool> valid, string range) =>
+        _entry.TryGetProperty(key, out _) ? Number(key, valid, range) : fallback;
+
     /// <summary>Checks that the entry's own record of its input width, <paramref name="declared"/>, is the width it follows.</summary>
     public void RequireInputSize(int declared)
     {

@@ -29,9 +29,9 @@ public sealed class LeakyRelu<T> : Activation<T> where T : unmanaged, IFloatingP
     /// <inheritdoc/>
     public override IEnumerable<KeyValuePair<string, object>> Settings => [new("negative_slope", NegativeSlope)];
 
-    /// <summary>Rebuilds the layer from its settings: the registry's reader.</summary>
+    /// <summary>Rebuilds the layer from its settings (without a <c>negative_slope</c>, PyTorch's 0.01): the registry's reader.</summary>
     public static LeakyRelu<T> Read(LayerSettings settings) =>
-        new(settings.Input, settings.Number("negative_slope", x => x >= 0 && x < 1, "in [0, 1)"));
+        new(settings.Input, settings.Number("negative_slope", 0.01, x => x >= 0 && x < 1, "in [0, 1)"));
 
     /// <inheritdoc/>
     public override string Export(IGraphBuilder<T> graph, string input, string name) =>
