@@ -9,16 +9,16 @@ The network, in state-dict names (as ScratchNet names the same layers):
     0            Linear(5, 6)
     1            Residual: body = Sequential(Linear(6, 6), Tanh, Linear(6, 6)); y = body(x) + x
     2            Residual: body = Sequential(Linear(6, 4), Sigmoid), projection = Linear(6, 4); y = body(x) + projection(x)
-File: {"tensors": {name: {"shape", "data"}}}: every state-dict entry (the initial weights), x [B, 5],
+File: {"module", "tensors": {name: {"shape", "data"}}}: every state-dict entry (the initial weights), x [B, 5],
 the upstream gradient g [B, 4], the output y, dx, and "grad.<name>" for every parameter; B = 3.
 """
-import json
 import os
 import sys
 
 try:
     import torch
     from torch import nn
+    from make_golden import write_case  # one golden-file layout for every script
 except ImportError:
     sys.exit("make_residual_golden.py: PyTorch is required (Debian: apt-get install python3-torch, "
              "then run with /usr/bin/python3)")
@@ -56,11 +56,8 @@ def main():
     t.update(x=x.detach(), g=g, y=y.detach(), dx=x.grad)
     for name, parameter in net.named_parameters():
         t["grad." + name] = parameter.grad.clone()
-    doc = {"tensors": {k: {"shape": list(v.shape), "data": v.flatten().tolist()} for k, v in t.items()}}
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    write_case(out, {"module": "linear, residual(identity), residual(projection)"}, t)
     print(f"wrote {out}")
 
 

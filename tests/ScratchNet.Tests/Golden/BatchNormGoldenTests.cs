@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text.Json;
 using ScratchNet.Layers;
 using Xunit.Abstractions;
 
@@ -17,35 +15,21 @@ public class BatchNormGoldenTests(ITestOutputHelper output)
     [Fact]
     public void BatchNormMatchesTorch()
     {
-        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Golden", "Layers", "batchnorm.json")));
-        var root = document.RootElement;
-        var tensors = root.GetProperty("tensors");
-        double[] Data(string name) => tensors.GetProperty(name).GetProperty("data").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        using var golden = new GoldenJson(Path.Combine("Golden", "Layers", "batchnorm.json"), Tolerance);
+        double[] Data(string name) => golden.Data(name);
         Matrix<double> Matrix(string name)
         {
-            var shape = tensors.GetProperty(name).GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+            var shape = golden.Shape(name);
             return shape.Length == 1 ? new Matrix<double>(1, shape[0], Data(name)) : new Matrix<double>(shape[0], shape[1], Data(name));
         }
+        void Compare(string name, ReadOnlySpan<double> actual) => golden.Compare(name, actual);
 
         var x1 = Matrix("x1");
-        var layer = new BatchNorm1d<double>(x1.Cols, root.GetProperty("momentum").GetDouble(), root.GetProperty("eps").GetDouble());
+        var layer = new BatchNorm1d<double>(x1.Cols, golden.Root.GetProperty("momentum").GetDouble(), golden.Root.GetProperty("eps").GetDouble());
         Data("weight").CopyTo(layer.Weight.Value.Span);
         Data("bias").CopyTo(layer.Bias.Value.Span);
         Data("running_mean_0").CopyTo(layer.RunningMean.Span);
         Data("running_var_0").CopyTo(layer.RunningVariance.Span);
-        double worst = 0;
-        void Compare(string name, ReadOnlySpan<double> actual)
-        {
-            var expected = Data(name);
-            Assert.Equal(expected.Length, actual.Length);
-            for (int i = 0; i < expected.Length; i++)
-            {
-                double error = Math.Abs(actual[i] - expected[i]) / Math.Max(1, Math.Abs(expected[i]));
-                worst = Math.Max(worst, error);
-                Assert.True(error <= Tolerance, string.Create(CultureInfo.InvariantCulture,
-                    $"{name}[{i}]: ScratchNet {actual[i]:R}, torch {expected[i]:R}, scaled error {error:E2}."));
-            }
-        }
 
         layer.Training = true;
         Compare("y1", layer.Forward(x1).Span);
@@ -62,6 +46,6 @@ public class BatchNormGoldenTests(ITestOutputHelper output)
         Compare("dx3", layer.Backward(Matrix("g3")).Span);
         Compare("dweight3", layer.Weight.Gradient.Span);
         Compare("dbias3", layer.Bias.Gradient.Span);
-        output.WriteLine($"batchnorm vs torch: worst scaled error {worst:E2}");
+        output.WriteLine($"batchnorm vs torch: worst scaled error {golden.Worst:E2}");
     }
 }

@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text.Json;
 using ScratchNet.Layers;
 using Xunit.Abstractions;
 
@@ -28,33 +26,18 @@ public class ResidualGoldenTests(ITestOutputHelper output)
     [Fact]
     public void NestedBlocksMatchTorch()
     {
-        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Golden", "Layers", "residual.json")));
-        var tensors = document.RootElement.GetProperty("tensors");
-        double[] Data(string name) => [.. tensors.GetProperty(name).GetProperty("data").EnumerateArray().Select(e => e.GetDouble())];
-        Matrix<double> Rows(string name, int cols) { var data = Data(name); return new Matrix<double>(data.Length / cols, cols, data); }
+        using var golden = new GoldenJson(Path.Combine("Golden", "Layers", "residual.json"), Tolerance);
+        Matrix<double> Rows(string name, int cols) { var data = golden.Data(name); return new Matrix<double>(data.Length / cols, cols, data); }
 
         var net = new Sequential<double>(Blocks());
         var state = ModuleState.Entries(net.Layers);
         Assert.Equal(["0.weight", "0.bias", "1.body.0.weight", "1.body.0.bias", "1.body.2.weight", "1.body.2.bias",
                       "2.body.0.weight", "2.body.0.bias", "2.projection.weight", "2.projection.bias"], state.Select(e => e.Name));
-        foreach (var entry in state) Data(entry.Name).CopyTo(entry.Value.Span);
+        foreach (var entry in state) golden.Data(entry.Name).CopyTo(entry.Value.Span);
 
-        double worst = 0;
-        void Compare(string name, ReadOnlySpan<double> actual)
-        {
-            var expected = Data(name);
-            Assert.Equal(expected.Length, actual.Length);
-            for (int i = 0; i < expected.Length; i++)
-            {
-                double error = Math.Abs(actual[i] - expected[i]) / Math.Max(1, Math.Abs(expected[i]));
-                worst = Math.Max(worst, error);
-                Assert.True(error <= Tolerance, string.Create(CultureInfo.InvariantCulture, $"{name}[{i}]: ScratchNet {actual[i]:R}, torch {expected[i]:R}."));
-            }
-        }
-
-        Compare("y", net.Forward(Rows("x", 5)).Span);
-        Compare("dx", net.Backward(Rows("g", 4)).Span);
-        foreach (var entry in state) Compare($"grad.{entry.Name}", entry.Parameter!.Gradient.Span);
-        output.WriteLine($"residual blocks vs torch: worst scaled error {worst:E2}");
+        golden.Compare("y", net.Forward(Rows("x", 5)).Span);
+        golden.Compare("dx", net.Backward(Rows("g", 4)).Span);
+        foreach (var entry in state) golden.Compare($"grad.{entry.Name}", entry.Parameter!.Gradient.Span);
+        output.WriteLine($"residual blocks vs torch: worst scaled error {golden.Worst:E2}");
     }
 }
