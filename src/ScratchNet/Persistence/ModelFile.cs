@@ -226,37 +226,25 @@ internal static class ModelFile
         {
             using var document = JsonDocument.Parse(json);
             if (document.RootElement.ValueKind != JsonValueKind.Array) throw SafeTensors.Error(path, "__metadata__ 'layers' is not a JSON array");
-            foreach (var layer in document.RootElement.EnumerateArray())
+            foreach (var element in document.RootElement.EnumerateArray())
             {
-                if (layer.ValueKind != JsonValueKind.Object || !layer.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
-                    throw SafeTensors.Error(path, $"layer {result.Count} in __metadata__ 'layers' has no type");
-                switch (type.GetString())
+                var layer = HeaderFields.Root(element, $"layer {result.Count} in __metadata__ 'layers'", what => SafeTensors.Error(path, what));
+                switch (layer["type"].String())
                 {
                     case "linear":
-                        if (!layer.TryGetProperty("in", out var i) || !i.TryGetInt32(out int inSize) || inSize <= 0
-                            || !layer.TryGetProperty("out", out var o) || !o.TryGetInt32(out int outSize) || outSize <= 0
-                            || !layer.TryGetProperty("regularized", out var r) || r.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
-                            throw SafeTensors.Error(path, $"layer {result.Count} (linear) needs positive integers 'in', 'out' and a boolean 'regularized'");
-                        result.Add(new("linear", inSize, outSize, r.GetBoolean()));
+                        result.Add(new("linear", layer["in"].Int(1), layer["out"].Int(1), layer["regularized"].Bool()));
                         break;
                     case "leaky_relu":
-                        if (!layer.TryGetProperty("negative_slope", out var s) || !s.TryGetDouble(out double slope) || !(slope >= 0 && slope < 1))
-                            throw SafeTensors.Error(path, $"layer {result.Count} (leaky_relu) needs a 'negative_slope' in [0, 1)");
-                        result.Add(new("leaky_relu", Slope: slope));
+                        result.Add(new("leaky_relu", Slope: layer["negative_slope"].Double(0, 1, maxExclusive: true)));
                         break;
                     case "dropout":
-                        if (!layer.TryGetProperty("rate", out var p) || !p.TryGetDouble(out double rate) || !(rate >= 0 && rate < 1))
-                            throw SafeTensors.Error(path, $"layer {result.Count} (dropout) needs a 'rate' in [0, 1)");
-                        result.Add(new("dropout", Rate: rate));
+                        result.Add(new("dropout", Rate: layer["rate"].Double(0, 1, maxExclusive: true)));
                         break;
                     case "batchnorm1d":
-                        if (!layer.TryGetProperty("features", out var f) || !f.TryGetInt32(out int features) || features <= 0
-                            || !layer.TryGetProperty("momentum", out var m) || !m.TryGetDouble(out double momentum) || !(momentum >= 0 && momentum <= 1)
-                            || !layer.TryGetProperty("eps", out var e) || !e.TryGetDouble(out double eps) || !(eps > 0 && double.IsFinite(eps)))
-                            throw SafeTensors.Error(path, $"layer {result.Count} (batchnorm1d) needs a positive integer 'features', a 'momentum' in [0, 1] and a positive 'eps'");
-                        result.Add(new("batchnorm1d", features, features, Momentum: momentum, Epsilon: eps));
+                        int features = layer["features"].Int(1);
+                        result.Add(new("batchnorm1d", features, features, Momentum: layer["momentum"].Double(0, 1), Epsilon: layer["eps"].Double(0, minExclusive: true)));
                         break;
-                    case "relu" or "softmax" or "sigmoid" or "tanh" or "gelu": result.Add(new(type.GetString()!)); break;
+                    case "relu" or "softmax" or "sigmoid" or "tanh" or "gelu": result.Add(new(layer["type"].String())); break;
                     case var other: throw SafeTensors.Error(path, $"layer {result.Count} has unknown type '{other}'");
                 }
             }
