@@ -89,6 +89,8 @@ public static class PredictCommand
             }
             if (values.Length != inputs)
                 throw new UsageException($"INPUT {path}: line {lineNumber} has {values.Length} values, but the model takes {inputs} inputs.");
+            for (int c = 0; c < values.Length; c++)
+                if (!float.IsFinite(values[c])) throw FiniteValues.Error<float>($"{path}: line {lineNumber}, column {c}", cells[c].Trim());
             rows.Add(values);
         }
         if (rows.Count == 0) throw new UsageException($"INPUT {path}: no rows of numbers.");
@@ -115,7 +117,11 @@ public static class PredictCommand
         var span = x.Span;
         for (int r = 0; r < rows; r++)
             for (int c = 0; c < inputs; c++)
-                span[r * inputs + c] = scale * (shape.Length == 2 ? array.At<float>(r, c) : array.At<float>((long)r * inputs + c));
+            {
+                float value = shape.Length == 2 ? array.At<float>(r, c) : array.At<float>((long)r * inputs + c);
+                if (!float.IsFinite(value)) throw FiniteValues.Error($"{path}: row {r}, column {c}", value);
+                span[r * inputs + c] = scale * value;
+            }
         return (x, $"NPY {array}, {rows} rows{(array.Type == NpyType.UInt8 ? ", pixels / 255" : ", used as given")}");
     }
 

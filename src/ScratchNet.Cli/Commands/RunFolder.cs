@@ -107,6 +107,8 @@ internal static class HistoryFiles
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         WriteIndented = true,
         DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+        // A diverged epoch's NaN or ±∞ is written as "NaN"/"Infinity" (JSON numbers cannot hold them), so the history is kept.
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
     public static void WriteJson(History history, string path) =>
