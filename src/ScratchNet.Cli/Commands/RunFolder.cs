@@ -60,7 +60,7 @@ internal sealed record RunSummary(string Dataset, string Network, int TrainRows,
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"# {Dataset}: network {Network}\n\n");
         text.Append(CultureInfo.InvariantCulture, $"{TrainRows} training and {ValidationRows} validation samples; {Result.EpochsCompleted} of {EpochsPlanned} epochs")
-            .Append(Result.Interrupted ? " (interrupted by Ctrl-C)" : "").Append(".\n\n");
+            .Append(Result.Interrupted ? " (interrupted by a signal: Ctrl-C, SIGTERM or SIGHUP)" : "").Append(".\n\n");
         text.Append("| statistic | value |\n|---|---|\n");
         text.Append(CultureInfo.InvariantCulture, $"| Final Training Loss | {final.TrainLoss:F3} |\n");
         text.Append(CultureInfo.InvariantCulture, $"| Final Training Accuracy | {final.TrainAccuracy:F3} |\n");

@@ -15,7 +15,7 @@ namespace ScratchNet.Cli.Commands;
 /// </summary>
 public static class TrainCommand
 {
-    /// <summary>Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it); what was trained is saved.</summary>
+    /// <summary>Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it); what was trained is saved. SIGTERM gives 143, SIGHUP 129 (see <see cref="Shutdown"/>).</summary>
     public const int Interrupted = 130;
 
     /// <summary>Creates the command; it writes epoch lines to <paramref name="output"/> and warnings to <paramref name="error"/>.</summary>
@@ -28,8 +28,8 @@ public static class TrainCommand
         command.SetAction(parse =>
         {
             var settings = options.Resolve(parse);
-            using var interrupt = CtrlC.Listen();
-            return Run(settings, output, error, interrupt.Token, ConsoleView.For(output));
+            using var shutdown = Shutdown.Listen(error);
+            return shutdown.ExitCode(Run(settings, output, error, shutdown.Token, ConsoleView.For(output)));
         });
         return command;
     }
@@ -336,35 +336,4 @@ internal sealed class TrainCommandOptions
 
     private static double NonNegative(double value, string name) =>
         value >= 0 && double.IsFinite(value) ? value : throw new UsageException($"{name} must be a finite number ≥ 0, got {value.ToString(CultureInfo.InvariantCulture)}.");
-}
-
-/// <summary>
-/// Turns Ctrl-C (SIGINT) into a cancellation for the length of a run instead of killing the process, so the
-/// run can stop after the current step and save. A second Ctrl-C while saving is left to kill the process.
-/// </summary>
-internal sealed class CtrlC : IDisposable
-{
-    private readonly CancellationTokenSource _source = new();
-    private readonly ConsoleCancelEventHandler _handler;
-
-    private CtrlC()
-    {
-        _handler = (_, e) =>
-        {
-            if (_source.IsCancellationRequested) return;
-            e.Cancel = true;
-            _source.Cancel();
-        };
-        Console.CancelKeyPress += _handler;
-    }
-
-    public static CtrlC Listen() => new();
-
-    public CancellationToken Token => _source.Token;
-
-    public void Dispose()
-    {
-        Console.CancelKeyPress -= _handler;
-        _source.Dispose();
-    }
 }
