@@ -29,6 +29,26 @@ internal sealed class RunFolder(string path)
         return candidate;
     }
 
+    /// <summary>
+    /// Readies the folder before any training: creates it and writes <c>config.json</c>, so that a folder that takes no
+    /// files (read-only, not a folder) fails now rather than after the run; with <paramref name="removeCheckpoint"/>, deletes
+    /// an earlier run's checkpoint (<c>--overwrite</c>), so that no later <c>--resume</c> continues that run.
+    /// </summary>
+    /// <exception cref="IOException">The folder cannot be created or written; the message names it.</exception>
+    public void Start(RunConfig config, bool removeCheckpoint)
+    {
+        try
+        {
+            Directory.CreateDirectory(Path);
+            config.Write(System.IO.Path.Combine(Path, RunConfig.FileName));
+            if (removeCheckpoint) File.Delete(System.IO.Path.Combine(Path, TrainingSetup.CheckpointFile));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"the run folder '{Path}' cannot be written, so nothing was trained: {e.Message}", e);
+        }
+    }
+
     /// <summary>Writes the run's files; returns their paths in the order written.</summary>
     public IReadOnlyList<string> Write<T>(RunConfig config, History history, Network<T> network, IReadOnlyDictionary<string, string> metadata, string title, RunSummary summary)
         where T : unmanaged, IFloatingPointIeee754<T>

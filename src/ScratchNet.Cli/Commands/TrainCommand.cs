@@ -81,9 +81,11 @@ public static class TrainCommand
             output.Flush();
 
             using var backend = DeviceChoice.Select(c, s.ResumeFrom is not null, network, output);
-            Directory.CreateDirectory(s.OutDir);
-            var run = new TrainingRun<T>(trainer, TrainingSetup.TrainOptions(c, s.OutDir, progress: null), view);
+            // Before any training: the folder must take files (config.json is written first), and an earlier run's
+            // checkpoint in it is removed only when --overwrite said so (Resolve refused it otherwise).
             var folder = new RunFolder(s.OutDir);
+            folder.Start(c, removeCheckpoint: s.Overwrite);
+            var run = new TrainingRun<T>(trainer, TrainingSetup.TrainOptions(c, s.OutDir, progress: null), view);
             var metadata = ModelMetadata.For(c);
             RunResult result;
             try
@@ -146,7 +148,7 @@ public static class TrainCommand
 }
 
 /// <summary>A resolved run: every field of <see cref="Config"/> set, the data request it makes, and the run folder.</summary>
-internal sealed record TrainSettings(RunConfig Config, DataRequest Data, string OutDir, string? ResumeFrom = null);
+internal sealed record TrainSettings(RunConfig Config, DataRequest Data, string OutDir, string? ResumeFrom = null, bool Overwrite = false);
 
 /// <summary>
 /// The <c>train</c> options and how they combine with <c>--config</c> and the recipe. Each option is a
@@ -239,9 +241,21 @@ internal sealed class TrainCommandOptions
             if (commandLine.Except(["epochs", "threads", "device"]).FirstOrDefault() is { } other)
                 throw new UsageException($"--resume continues the run as configured; only --epochs TOTAL, --threads and --device may be given, not {RunConfig.OptionName(other)}.");
             if (parse.GetValue(_out) is not null) throw new UsageException("--resume continues in the run's own folder; leave out --out.");
+            if (parse.GetValue(_training.Overwrite)) throw new UsageException("--resume continues the run in its folder; --overwrite would start it over: give one of them.");
         }
         var settings = Resolve(given, configPath, commandLine, resume ?? parse.GetValue(_out));
-        return resume is null ? settings : settings with { ResumeFrom = configPath };
+        if (resume is not null)
+        {
+            int done = CompletedEpochs(configPath!);
+            if (settings.Config.Epochs < done)
+                throw new UsageException($"--epochs {settings.Config.Epochs}: the run in '{resume}' has already trained {done} epochs; give a total of at least {done}.");
+            return settings with { ResumeFrom = configPath };
+        }
+        bool overwrite = parse.GetValue(_training.Overwrite);
+        if (!overwrite && File.Exists(Path.Combine(settings.OutDir, TrainingSetup.CheckpointFile)))
+            throw new UsageException($"--out '{settings.OutDir}' holds the {TrainingSetup.CheckpointFile} of an earlier run: continue it with --resume {settings.OutDir}, " +
+                                     "or pass --overwrite to start over (its checkpoint is deleted, its other files replaced).");
+        return settings with { Overwrite = overwrite };
     }
 
     /// <summary>
@@ -309,6 +323,14 @@ internal sealed class TrainCommandOptions
         {
             if (!choices.Contains(value)) throw new UsageException($"{Name(field)}: unknown value '{value}'; expected one of {string.Join(", ", choices)}.");
         }
+    }
+
+    // The epochs a checkpoint has completed (its next_epoch); ReadConfig has checked the file's header already.
+    private static int CompletedEpochs(string checkpoint)
+    {
+        using var state = System.Text.Json.JsonDocument.Parse(Network<float>.ReadMetadata(checkpoint)["checkpoint"]);
+        return state.RootElement.TryGetProperty("next_epoch", out var next) && next.ValueKind == System.Text.Json.JsonValueKind.Number
+               && next.TryGetInt32(out int epochs) ? epochs : 0;
     }
 
     private static TValue[] ParseList<TValue>(string text, string option, Func<string, TValue> parse, Func<TValue, bool> valid, string expected)
