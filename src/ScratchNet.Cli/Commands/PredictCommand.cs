@@ -69,10 +69,8 @@ public static class PredictCommand
         var rows = new List<float[]>();
         int lineNumber = 0;
         bool header = false;
-        using var reader = new StreamReader(path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)
-            ? new System.IO.Compression.GZipStream(File.OpenRead(path), System.IO.Compression.CompressionMode.Decompress)
-            : File.OpenRead(path));
-        while (reader.ReadLine() is { } line)
+        using var reader = new StreamReader(Gzip.OpenRead(path));
+        while (ReadLine(reader, path) is { } line)
         {
             lineNumber++;
             if (line.Trim().Length == 0) continue;
@@ -97,6 +95,12 @@ public static class PredictCommand
         var x = new Matrix<float>(rows.Count, inputs);
         for (int r = 0; r < rows.Count; r++) rows[r].CopyTo(x.Span.Slice(r * inputs, inputs));
         return (x, $"CSV, {rows.Count} rows of {inputs} values{(header ? " (header line skipped)" : "")}, used as given");
+    }
+
+    private static string? ReadLine(StreamReader reader, string path)
+    {
+        try { return reader.ReadLine(); }
+        catch (InvalidDataException e) { throw new DataFormatException($"{path}: corrupt gzip data ({e.Message}).", e); }
     }
 
     private static (Matrix<float>, string) ReadNpy(string path, int inputs)

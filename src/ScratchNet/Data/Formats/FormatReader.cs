@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.IO.Compression;
 
 namespace ScratchNet.Data.Formats;
 
@@ -151,28 +150,15 @@ internal sealed class FormatReader
 
     /// <summary>
     /// Opens <paramref name="path"/> for reading, transparently decompressing it when it starts with the
-    /// gzip magic bytes (1F 8B), whatever its name. Returns the reader and the stream to dispose.
+    /// gzip magic bytes (1F 8B), whatever its name, with the gzip trailer's CRC-32 and length checked at the end
+    /// (<see cref="Gzip"/>). Returns the reader and the stream to dispose.
     /// </summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     public static (FormatReader Reader, Stream Stream) OpenMaybeGzip(string path)
     {
-        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
-        try
-        {
-            Span<byte> magic = stackalloc byte[2];
-            int read = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
-            file.Position = 0;
-            if (read == 2 && magic[0] == 0x1F && magic[1] == 0x8B)
-            {
-                var gzip = new GZipStream(file, CompressionMode.Decompress);
-                return (new FormatReader(gzip, $"{path} (gunzipped)", length: null), gzip);
-            }
-            return (new FormatReader(file, path, file.Length), file);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
+        var stream = Gzip.OpenRead(path, out bool compressed);
+        return compressed
+            ? (new FormatReader(stream, $"{path} (gunzipped)", length: null), stream)
+            : (new FormatReader(stream, path, stream.Length), stream);
     }
 }
