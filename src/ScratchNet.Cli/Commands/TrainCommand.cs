@@ -49,19 +49,21 @@ public static class TrainCommand
         Threading.ThreadCount = c.Threads!.Value;
         try
         {
-            var data = DataLoader.Load<T>(s.Data, c.Seed!.Value, error);
+            var data = Memory.While($"loading {c.Dataset}", () => DataLoader.Load<T>(s.Data, c.Seed!.Value, error));
             var samples = data.Samples;
             // Without init: He initialisation, whose scale suits the ReLU after each hidden layer. Written out as
             // numbers, so the run's config.json builds the same weights (AddLinear with these scales is He).
             if (c.InitScheme is null) c.Init ??= [.. c.Layers!.Prepend(samples.FeatureCount).Select(Network<T>.HeScale)];
-            var network = BuildNetwork<T>(c, samples.FeatureCount, samples.TargetCount);
+            var network = Memory.While(
+                string.Create(CultureInfo.InvariantCulture, $"building the network {string.Join('-', c.Layers!.Prepend(samples.FeatureCount).Append(samples.TargetCount))} ({typeof(T).Name} weights)"),
+                () => BuildNetwork<T>(c, samples.FeatureCount, samples.TargetCount));
             foreach (string warning in network.Warnings) error.WriteLine($"warning: {warning}");
 
             network.Optimizer = TrainingSetup.Optimizer<T>(c);
-            var trainer = new Trainer<T>(network, samples, c.ValFraction!.Value, c.Stratify!.Value, c.Seed.Value);
+            var trainer = new Trainer<T>(network, samples, c.ValFraction!.Value, c.Stratify!.Value, c.Seed!.Value);
             if (c.Test == true)
             {
-                var test = DataLoader.Load<T>(DataOptions.Read(c.Dataset!, DatasetSplit.Test, c.DataDir, c.Labels, c.CsvLabel, c.CsvHeader), c.Seed.Value, error);
+                var test = DataLoader.Load<T>(DataOptions.Read(c.Dataset!, DatasetSplit.Test, c.DataDir, c.Labels, c.CsvLabel, c.CsvHeader), c.Seed!.Value, error);
                 trainer.TestSamples = test.Samples;
                 output.WriteLine($"# test set: {test.Description} ({test.Samples.Count} samples)");
             }
@@ -91,9 +93,9 @@ public static class TrainCommand
             try
             {
                 // The GPU path runs float32 only (DeviceChoice returns no backend otherwise).
-                result = backend is null
+                result = Memory.While($"training (batch size {c.BatchSize})", () => backend is null
                     ? run.Execute(cancel)
-                    : DeviceChoice.Train((Network<float>)(object)network, (Data.ISampleSource<float>)samples, c, backend, view, cancel);
+                    : DeviceChoice.Train((Network<float>)(object)network, (Data.ISampleSource<float>)samples, c, backend, view, cancel));
             }
             catch (DivergenceException e) when (e.History is { } sofar)
             {
@@ -215,13 +217,13 @@ internal sealed class TrainCommandOptions
             Labels = parse.GetValue(_data.Labels),
             CsvLabel = parse.GetValue(_data.CsvLabel),
             CsvHeader = parse.GetResult(_data.CsvHeader) is { Implicit: false } ? parse.GetValue(_data.CsvHeader) : null,
-            Layers = parse.GetValue(_layers) is { } l ? ParseList(l, "--layers", int.Parse, v => v > 0, "positive integers") : null,
+            Layers = parse.GetValue(_layers) is { } l ? ParseList(l, "--layers", s => int.Parse(s, NumberStyles.Integer, CultureInfo.InvariantCulture), v => v > 0, "positive integers") : null,
             Loss = parse.GetValue(_loss),
             Lr = parse.GetValue(_lr),
             Reg = parse.GetValue(_reg),
             Epochs = parse.GetValue(_epochs),
             BatchSize = parse.GetValue(_batchSize),
-            Init = parse.GetValue(_init) is { } i && !TrainingSetup.InitSchemes.Contains(i) ? ParseList(i, "--init", s => double.Parse(s, CultureInfo.InvariantCulture), v => v >= 0 && double.IsFinite(v), "non-negative numbers") : null,
+            Init = parse.GetValue(_init) is { } i && !TrainingSetup.InitSchemes.Contains(i) ? ParseList(i, "--init", s => double.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture), v => v >= 0 && double.IsFinite(v), "non-negative numbers") : null,
             InitScheme = parse.GetValue(_init) is { } scheme && TrainingSetup.InitSchemes.Contains(scheme) ? scheme : null,
             Seed = parse.GetValue(_seed),
             Threads = parse.GetValue(_threads),
@@ -267,6 +269,8 @@ internal sealed class TrainCommandOptions
         string Name(string field) => configPath is null || fromCommandLine.Contains(field) ? RunConfig.OptionName(field) : $"'{field}' in {configPath}";
 
         string dataset = given.Dataset ?? "digits";
+        // A file dataset is recorded by its full path, so that evaluate finds it from any folder.
+        if (Recipe.IsFile(dataset)) dataset = $"{dataset[..4]}{Path.GetFullPath(dataset[4..])}";
         if (!Recipe.DatasetNames.Contains(dataset) && !Recipe.IsFile(dataset))
             throw new UsageException($"{Name("dataset")}: unknown value '{dataset}'; expected one of {Recipe.Expected}.");
         var recipe = Recipe.For(dataset);

@@ -40,7 +40,7 @@ public static class Digits
         try
         {
             // A seekable stream (the embedded resource, a file) gets its gzip trailer checked too.
-            using var reader = new StreamReader((gzipCsv.CanSeek ? Formats.Gzip.Decompress(gzipCsv) : null) ?? new GZipStream(gzipCsv, CompressionMode.Decompress));
+            using var reader = new StreamReader((Stream?)(gzipCsv.CanSeek ? Formats.Gzip.Decompress(gzipCsv) : null) ?? new GZipStream(gzipCsv, CompressionMode.Decompress));
             int lineNumber = 0;
             while (reader.ReadLine() is { } line)
             {

@@ -229,7 +229,9 @@ internal static class ModelFile
             foreach (var element in document.RootElement.EnumerateArray())
             {
                 var layer = HeaderFields.Root(element, $"layer {result.Count} in __metadata__ 'layers'", what => SafeTensors.Error(path, what));
-                switch (layer["type"].String())
+                string type = layer["type"].String();
+                layer = layer with { Scope = $"layer {result.Count} ({type}) in __metadata__ 'layers'" };
+                switch (type)
                 {
                     case "linear":
                         result.Add(new("linear", layer["in"].Int(1), layer["out"].Int(1), layer["regularized"].Bool()));
@@ -244,7 +246,7 @@ internal static class ModelFile
                         int features = layer["features"].Int(1);
                         result.Add(new("batchnorm1d", features, features, Momentum: layer["momentum"].Double(0, 1), Epsilon: layer["eps"].Double(0, minExclusive: true)));
                         break;
-                    case "relu" or "softmax" or "sigmoid" or "tanh" or "gelu": result.Add(new(layer["type"].String())); break;
+                    case "relu" or "softmax" or "sigmoid" or "tanh" or "gelu": result.Add(new(type)); break;
                     case var other: throw SafeTensors.Error(path, $"layer {result.Count} has unknown type '{other}'");
                 }
             }

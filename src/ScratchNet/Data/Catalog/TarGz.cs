@@ -23,7 +23,7 @@ public static class TarGz
         try
         {
             using var file = new FileStream(archive, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
-            using var gzip = Formats.Gzip.Decompress(file) ?? new GZipStream(file, CompressionMode.Decompress);
+            using var gzip = (Stream?)Formats.Gzip.Decompress(file) ?? new GZipStream(file, CompressionMode.Decompress);
             using var tar = new TarReader(gzip);
             while (tar.GetNextEntry() is { } entry)
             {

@@ -37,6 +37,9 @@ internal sealed class Crc32Stream(Stream inner, Action<uint, long> atEnd, bool l
     private long _length;
     private bool _ended;
 
+    /// <summary>For gzip data: the trailer's inflated length (mod 2^32) and the compressed file's length; null otherwise.</summary>
+    public (uint Inflated, long Compressed)? StatedSize { get; init; }
+
     public override int Read(Span<byte> buffer)
     {
         int read = inner.Read(buffer);
@@ -100,7 +103,7 @@ public static class Gzip
         {
             var checkedStream = Decompress(file);
             compressed = checkedStream is not null;
-            return checkedStream ?? file;
+            return (Stream?)checkedStream ?? file;
         }
         catch
         {
@@ -113,7 +116,7 @@ public static class Gzip
     /// A checked decompressing stream over <paramref name="compressed"/> (seekable, positioned at its start), or null when
     /// it does not start with the gzip magic bytes (it is then left at its start).
     /// </summary>
-    internal static Stream? Decompress(Stream compressed, bool leaveOpen = false)
+    internal static Crc32Stream? Decompress(Stream compressed, bool leaveOpen = false)
     {
         Span<byte> magic = stackalloc byte[2];
         int read = compressed.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
@@ -131,13 +134,15 @@ public static class Gzip
             size = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(trailer[4..]);
         }
         var gzip = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionMode.Decompress, leaveOpen);
+        long compressedLength = compressed.Length;
         return new Crc32Stream(gzip, (actualCrc, length) =>
         {
             if (crc is null)
-                throw new InvalidDataException($"the file has {compressed.Length} bytes, too few for a gzip header and its 8-byte trailer");
+                throw new InvalidDataException($"the file has {compressedLength} bytes, too few for a gzip header and its 8-byte trailer");
             if (actualCrc != crc || (uint)length != size)
                 throw new InvalidDataException(
                     $"the gzip trailer gives {size} bytes with CRC-32 {crc:x8}, but the data inflates to {length} bytes with CRC-32 {actualCrc:x8} (truncated or corrupt file)");
-        });
+        })
+        { StatedSize = size is { } inflated ? (inflated, compressedLength) : null };
     }
 }

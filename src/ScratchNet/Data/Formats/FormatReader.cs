@@ -13,6 +13,9 @@ internal sealed class FormatReader
     // arrives, starting here, so a header that lies about a count cannot make us allocate it.
     private const int FirstChunk = 1 << 20;
 
+    // Deflate's largest expansion (a run of one byte): about 1032 bytes out per byte in.
+    private const long MaxInflation = 1032;
+
     private readonly Stream _stream;
     private readonly long? _length;
 
@@ -101,7 +104,12 @@ internal sealed class FormatReader
             return exact;
         }
         long start = Offset;
-        var buffer = new byte[Math.Min(count, FirstChunk)];
+        // A gzip trailer that gives exactly the length this count ends at (and that deflate could produce from the
+        // file's size) lets the array be allocated once, at its size, instead of grown by doubling (which peaks at
+        // twice the data); the trailer is checked at the end, and a stream that ends early is refused as before.
+        bool stated = _stream is Crc32Stream { StatedSize: var (inflated, compressed) }
+                      && (uint)(Offset + count) == inflated && count <= compressed * MaxInflation;
+        var buffer = new byte[stated ? count : Math.Min(count, FirstChunk)];
         int filled = 0;
         while (true)
         {
