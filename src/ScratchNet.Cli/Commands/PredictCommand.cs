@@ -129,14 +129,43 @@ public static class PredictCommand
         return (x, $"NPY {array}, {rows} rows{(array.Type == NpyType.UInt8 ? ", pixels / 255" : ", used as given")}");
     }
 
+    /// <summary>The largest image decoded: 64 megapixels (8192 × 8192, 256 MB as RGBA), far beyond any model input.</summary>
+    internal const long MaxImagePixels = 64L << 20;
+
+    // Decodes with the size checked first (a header may claim 60000×60000 in a few hundred bytes) and the
+    // decoder's result checked after (an image whose data ends early is refused, not half-filled).
+    private static SKBitmap Decode(string path)
+    {
+        using var codec = SKCodec.Create(path)
+            ?? throw new DataFormatException($"{path}: not an image SkiaSharp can decode (PNG, JPEG, BMP, GIF, WebP).");
+        var info = codec.Info;
+        if ((long)info.Width * info.Height > MaxImagePixels || info.Width <= 0 || info.Height <= 0)
+            throw new DataFormatException($"{path}: the image header gives {info.Width}×{info.Height} pixels; at most {MaxImagePixels >> 20} megapixels are decoded " +
+                                          $"(a header that lies about the size, or an image far larger than any model input).");
+        var bitmap = new SKBitmap(new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
+        try
+        {
+            if (bitmap.GetPixels() == IntPtr.Zero)
+                throw new InsufficientMemoryException($"out of memory while decoding {path} ({info.Width}×{info.Height} pixels).");
+            var result = codec.GetPixels(bitmap.Info, bitmap.GetPixels());
+            if (result != SKCodecResult.Success)
+                throw new DataFormatException($"{path}: the image data is incomplete or corrupt ({result}); expected {info.Width}×{info.Height} pixels.");
+            return bitmap;
+        }
+        catch
+        {
+            bitmap.Dispose();
+            throw;
+        }
+    }
+
     private static (Matrix<float>, string) ReadImage(string path, int inputs)
     {
         int grey = (int)Math.Round(Math.Sqrt(inputs)), colour = (int)Math.Round(Math.Sqrt(inputs / 3.0));
         bool isGrey = grey * grey == inputs, isColour = 3 * colour * colour == inputs;
         if (!isGrey && !isColour)
             throw new UsageException($"INPUT {path}: the model takes {inputs} inputs, which is neither k² (a k×k grey image) nor 3k² (a k×k RGB image); pass a CSV or NPY file instead.");
-        using var decoded = SKBitmap.Decode(path)
-            ?? throw new DataFormatException($"{path}: not an image SkiaSharp can decode (PNG, JPEG, BMP, GIF, WebP).");
+        using var decoded = Decode(path);
         int side = isGrey ? grey : colour;
         using var resized = decoded.Width == side && decoded.Height == side
             ? decoded.Copy(SKColorType.Rgba8888)
