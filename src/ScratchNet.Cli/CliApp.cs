@@ -52,9 +52,9 @@ public static class CliApp
             error.WriteLine($"error: {e.Message}");
             return UsageError;
         }
-        catch (Exception e) when (e is ScratchNetException or IOException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception e) when (e is ScratchNetException or IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
-            // An ArgumentException's message ends in " (Parameter 'name')", which names a C# parameter, not anything the user gave.
+            // NotSupportedException: e.g. a layer with no ONNX form. An ArgumentException's message ends in " (Parameter 'name')", which names a C# parameter, not anything the user gave.
             string message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "") : e.Message;
             error.WriteLine($"error: {message.ReplaceLineEndings(" ")}");
             return RunError;
