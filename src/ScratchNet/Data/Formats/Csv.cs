@@ -71,11 +71,6 @@ public static class Csv
             throw new DataFormatException($"{where}, line {lineNumber + 1}: corrupt gzip data ({e.Message}).", e);
         }
         if (labels.Count == 0) throw new DataFormatException($"{where}: no data rows; expected numeric features and a label per line.");
-        // Classes are 0..K-1, each with rows: a gap means a label that is not a class of this data (a typo, or labels from 1).
-        var counts = new int[labels.Max() + 1];
-        foreach (int label in labels) counts[label]++;
-        if (Array.IndexOf(counts, 0) is var missing and >= 0)
-            throw new DataFormatException($"{where}: the labels run 0..{counts.Length - 1} but no row has label {missing}; classes must be 0..K-1, each with rows (a mislabelled row, or labels counted from 1?).");
 
         var x = new Matrix<T>(labels.Count, width - 1, features.ToArray());
         return new Dataset<T>(Path.GetFileName(path).Split('.')[0], x, Dataset<T>.OneHot(labels.ToArray(), labels.Max() + 1));
