@@ -29,6 +29,14 @@ public static class CliApp
         root.Subcommands.Add(InfoCommand.Create(output));
 
         var parse = root.Parse(args);
+        if (args.Length > 0 && !args[0].StartsWith('-') && root.Subcommands.All(c => c.Name != args[0]))
+        {
+            // "scratchnet trian": name the word and the nearest command, not "Required command was not provided".
+            string? nearest = root.Subcommands.Select(c => c.Name).MinBy(name => Distance(name, args[0]));
+            string hint = nearest is not null && Distance(nearest, args[0]) <= 2 ? $"; did you mean '{nearest}'?" : "";
+            error.WriteLine($"error: unknown command '{args[0]}'{hint} Commands: {string.Join(", ", root.Subcommands.Select(c => c.Name))} (see 'scratchnet --help')");
+            return UsageError;
+        }
         if (parse.Errors.Count > 0)
         {
             string command = string.Join(' ', new[] { "scratchnet" }.Concat(CommandPath(parse)));
@@ -46,12 +54,15 @@ public static class CliApp
         }
         catch (Exception e) when (e is ScratchNetException or IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
-            error.WriteLine($"error: {e.Message}");
+            // NotSupportedException: e.g. a layer with no ONNX form. An ArgumentException's message ends in " (Parameter 'name')", which names a C# parameter, not anything the user gave.
+            string message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "") : e.Message;
+            error.WriteLine($"error: {message.ReplaceLineEndings(" ")}");
             return RunError;
         }
-        catch (OutOfMemoryException)
+        catch (OutOfMemoryException e)
         {
-            error.WriteLine("error: out of memory (a smaller --batch-size, model or dataset needs less)");
+            // Memory.While names what was being allocated; an allocation elsewhere gets the runtime's message.
+            error.WriteLine(e is InsufficientMemoryException ? $"error: {e.Message}" : $"error: out of memory ({e.Message}); a smaller dataset, network or batch needs less.");
             return RunError;
         }
         catch (Exception e)
@@ -62,12 +73,45 @@ public static class CliApp
         }
     }
 
+    // Levenshtein distance: the edits that turn a into b.
+    private static int Distance(string a, string b)
+    {
+        var row = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (int i = 1; i <= a.Length; i++)
+        {
+            int diagonal = row[0];
+            row[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int above = row[j];
+                row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
+                diagonal = above;
+            }
+        }
+        return row[b.Length];
+    }
+
     private static IEnumerable<string> CommandPath(ParseResult parse)
     {
         var names = new List<string>();
         for (var result = parse.CommandResult; result.Parent is System.CommandLine.Parsing.CommandResult parent; result = parent)
             names.Insert(0, result.Command.Name);
         return names;
+    }
+}
+
+/// <summary>Runs an allocation-heavy step; running out of memory in it becomes an error that names the step.</summary>
+internal static class Memory
+{
+    /// <summary>Runs <paramref name="step"/>; an <see cref="OutOfMemoryException"/> in it is rethrown naming <paramref name="what"/> (e.g. "loading fashion-mnist").</summary>
+    /// <exception cref="InsufficientMemoryException">The step ran out of memory.</exception>
+    public static T While<T>(string what, Func<T> step)
+    {
+        try { return step(); }
+        catch (OutOfMemoryException e) when (e is not InsufficientMemoryException)
+        {
+            throw new InsufficientMemoryException($"out of memory while {what}; a smaller dataset, network or batch needs less.", e);
+        }
     }
 }
 

@@ -35,6 +35,7 @@ internal static class DataLoader
         if (dataset.StartsWith("csv:", StringComparison.Ordinal))
         {
             var data = Csv.Read<T>(dataset[4..], request.Csv);
+            WarnOfAStrayClass(data, dataset[4..], error);
             return new(data.Name, $"csv file {dataset[4..]}", data);
         }
         var recipe = Recipe.For(dataset);
@@ -48,5 +49,18 @@ internal static class DataLoader
             _ => throw new UsageException($"--dataset: unknown dataset '{dataset}'; expected one of {Recipe.Expected}."),
         };
         return new(builtIn.Name, recipe.Description, builtIn);
+    }
+
+    /// <summary>
+    /// A last class with a single row while every other has ten or more is most likely a typo (a label 10 among 0..9),
+    /// which would silently widen the network's output by one: said in a warning, since it may also be real.
+    /// </summary>
+    internal static void WarnOfAStrayClass<T>(Dataset<T> data, string path, TextWriter error) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var counts = new int[data.TargetCount];
+        for (int row = 0; row < data.Count; row++) counts[data.ClassOf(row)]++;
+        int last = counts.Length - 1;
+        if (last >= 2 && counts[last] == 1 && counts[..last].Min() >= 10)
+            error.WriteLine($"warning: {path}: class {last} has one row, every other class at least {counts[..last].Min()}; the network gets {counts.Length} outputs. A mislabelled row?");
     }
 }

@@ -19,7 +19,9 @@ internal static class Options
             CustomParser = result =>
             {
                 string token = result.Tokens.Single().Value;
-                if (TNumber.TryParse(token, NumberStyles.Float | NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out var value)) return value;
+                // Invariant culture, no group separators: "0,05" and "1,0" are errors, not 5 and 10; whole numbers take no point or exponent.
+                var style = typeof(TNumber) == typeof(double) || typeof(TNumber) == typeof(float) ? NumberStyles.Float : NumberStyles.Integer;
+                if (TNumber.TryParse(token, style, CultureInfo.InvariantCulture, out var value)) return value;
                 result.AddError($"{name}: '{token}' is not {(typeof(TNumber) == typeof(double) ? "a number" : "a whole number")}.");
                 return null;
             },

@@ -23,6 +23,8 @@ public static class PlotCommand
             foreach (string run in parse.GetValue(runs)!)
                 named.Add((RunName(run), HistoryFiles.Read(run)));
             string path = parse.GetValue(outPath) ?? "comparison.png";
+            if (!path.EndsWith(".png", StringComparison.OrdinalIgnoreCase) && !path.EndsWith(".svg", StringComparison.OrdinalIgnoreCase))
+                throw new UsageException($"--out '{path}': plot writes PNG or SVG; name the file .png or .svg.");
             if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } folder) Directory.CreateDirectory(folder);
             RunComparison.Save(named, parse.GetValue(title) ?? string.Join(" vs ", named.Select(r => r.Name)), path);
             output.WriteLine($"# wrote {path}: {named.Count} runs ({string.Join(", ", named.Select(r => $"{r.Name}: {r.History.Count - 1} epochs"))})");

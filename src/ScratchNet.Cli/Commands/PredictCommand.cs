@@ -69,10 +69,8 @@ public static class PredictCommand
         var rows = new List<float[]>();
         int lineNumber = 0;
         bool header = false;
-        using var reader = new StreamReader(path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)
-            ? new System.IO.Compression.GZipStream(File.OpenRead(path), System.IO.Compression.CompressionMode.Decompress)
-            : File.OpenRead(path));
-        while (reader.ReadLine() is { } line)
+        using var reader = new StreamReader(Gzip.OpenRead(path));
+        while (ReadLine(reader, path) is { } line)
         {
             lineNumber++;
             if (line.Trim().Length == 0) continue;
@@ -89,12 +87,20 @@ public static class PredictCommand
             }
             if (values.Length != inputs)
                 throw new UsageException($"INPUT {path}: line {lineNumber} has {values.Length} values, but the model takes {inputs} inputs.");
+            for (int c = 0; c < values.Length; c++)
+                if (!float.IsFinite(values[c])) throw FiniteValues.Error<float>($"{path}: line {lineNumber}, column {c}", cells[c].Trim());
             rows.Add(values);
         }
         if (rows.Count == 0) throw new UsageException($"INPUT {path}: no rows of numbers.");
         var x = new Matrix<float>(rows.Count, inputs);
         for (int r = 0; r < rows.Count; r++) rows[r].CopyTo(x.Span.Slice(r * inputs, inputs));
         return (x, $"CSV, {rows.Count} rows of {inputs} values{(header ? " (header line skipped)" : "")}, used as given");
+    }
+
+    private static string? ReadLine(StreamReader reader, string path)
+    {
+        try { return reader.ReadLine(); }
+        catch (InvalidDataException e) { throw new DataFormatException($"{path}: corrupt gzip data ({e.Message}).", e); }
     }
 
     private static (Matrix<float>, string) ReadNpy(string path, int inputs)
@@ -115,8 +121,42 @@ public static class PredictCommand
         var span = x.Span;
         for (int r = 0; r < rows; r++)
             for (int c = 0; c < inputs; c++)
-                span[r * inputs + c] = scale * (shape.Length == 2 ? array.At<float>(r, c) : array.At<float>((long)r * inputs + c));
+            {
+                float value = shape.Length == 2 ? array.At<float>(r, c) : array.At<float>((long)r * inputs + c);
+                if (!float.IsFinite(value)) throw FiniteValues.Error($"{path}: row {r}, column {c}", value);
+                span[r * inputs + c] = scale * value;
+            }
         return (x, $"NPY {array}, {rows} rows{(array.Type == NpyType.UInt8 ? ", pixels / 255" : ", used as given")}");
+    }
+
+    /// <summary>The largest image decoded: 64 megapixels (8192 × 8192, 256 MB as RGBA), far beyond any model input.</summary>
+    internal const long MaxImagePixels = 64L << 20;
+
+    // Decodes with the size checked first (a header may claim 60000×60000 in a few hundred bytes) and the
+    // decoder's result checked after (an image whose data ends early is refused, not half-filled).
+    private static SKBitmap Decode(string path)
+    {
+        using var codec = SKCodec.Create(path)
+            ?? throw new DataFormatException($"{path}: not an image SkiaSharp can decode (PNG, JPEG, BMP, GIF, WebP).");
+        var info = codec.Info;
+        if ((long)info.Width * info.Height > MaxImagePixels || info.Width <= 0 || info.Height <= 0)
+            throw new DataFormatException($"{path}: the image header gives {info.Width}×{info.Height} pixels; at most {MaxImagePixels >> 20} megapixels are decoded " +
+                                          $"(a header that lies about the size, or an image far larger than any model input).");
+        var bitmap = new SKBitmap(new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
+        try
+        {
+            if (bitmap.GetPixels() == IntPtr.Zero)
+                throw new InsufficientMemoryException($"out of memory while decoding {path} ({info.Width}×{info.Height} pixels).");
+            var result = codec.GetPixels(bitmap.Info, bitmap.GetPixels());
+            if (result != SKCodecResult.Success)
+                throw new DataFormatException($"{path}: the image data is incomplete or corrupt ({result}); expected {info.Width}×{info.Height} pixels.");
+            return bitmap;
+        }
+        catch
+        {
+            bitmap.Dispose();
+            throw;
+        }
     }
 
     private static (Matrix<float>, string) ReadImage(string path, int inputs)
@@ -125,8 +165,7 @@ public static class PredictCommand
         bool isGrey = grey * grey == inputs, isColour = 3 * colour * colour == inputs;
         if (!isGrey && !isColour)
             throw new UsageException($"INPUT {path}: the model takes {inputs} inputs, which is neither k² (a k×k grey image) nor 3k² (a k×k RGB image); pass a CSV or NPY file instead.");
-        using var decoded = SKBitmap.Decode(path)
-            ?? throw new DataFormatException($"{path}: not an image SkiaSharp can decode (PNG, JPEG, BMP, GIF, WebP).");
+        using var decoded = Decode(path);
         int side = isGrey ? grey : colour;
         using var resized = decoded.Width == side && decoded.Height == side
             ? decoded.Copy(SKColorType.Rgba8888)

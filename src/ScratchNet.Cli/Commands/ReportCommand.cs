@@ -49,8 +49,8 @@ public static class ReportCommand
         command.SetAction(parse =>
         {
             string folder = parse.GetValue(outDir) ?? RunFolder.DefaultPath("report", DateTime.Now);
-            using var interrupt = CtrlC.Listen();
-            return Run(folder, parse.GetValue(dataDir), parse.GetValue(quick), parse.GetValue(threads), output, error, interrupt.Token);
+            using var shutdown = Shutdown.Listen(error);
+            return shutdown.ExitCode(Run(folder, parse.GetValue(dataDir), parse.GetValue(quick), parse.GetValue(threads), output, error, shutdown.Token));
         });
         return command;
     }
@@ -128,7 +128,7 @@ public static class ReportCommand
             "the penalty could not fall below 0.04, and the report prints 0.003), so compare the report's losses with ScratchNet's less that column. " +
             "ScratchNet's wall time runs from the statistics before training (epoch −1) to the last epoch's, on the CPU; samples/s counts each epoch's steps and statistics passes.\n\n");
         if (quick) text.Append("**--quick**: a smoke test with 1–2 epochs per experiment, not comparable with the report's 10 and 50.\n\n");
-        if (interrupted) text.Append("**Interrupted by Ctrl-C**: the last experiment stopped early.\n\n");
+        if (interrupted) text.Append("**Interrupted** (Ctrl-C, SIGTERM or SIGHUP): the last experiment stopped early.\n\n");
         text.Append("| experiment | who | epochs | train loss | train acc | val loss | val acc | λ·ΣW² | wall time | samples/s |\n|---|---|---|---|---|---|---|---|---|---|\n");
         foreach (var (experiment, run, skipped, penalty) in results)
         {

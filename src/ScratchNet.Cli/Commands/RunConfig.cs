@@ -117,8 +117,24 @@ public sealed class RunConfig
             // The serializer's message names CLR types; the path ($.epochs) and position are what a reader needs.
             string where = e.Path is { Length: > 1 } p ? $"field '{p.TrimStart('$', '.')}'" : "the JSON";
             string position = e.LineNumber is { } line ? string.Create(CultureInfo.InvariantCulture, $" (line {line + 1}, byte {e.BytePositionInLine + 1})") : "";
-            throw new UsageException($"--config {path}: {where} is not valid{position}: {FirstSentence(e.Message)}");
+            string field = e.Path is { Length: > 1 } f ? f.TrimStart('$', '.').Split('[', '.')[0] : "";
+            string expected = Fields.FirstOrDefault(x => JsonNamingPolicy.SnakeCaseLower.ConvertName(x.Name) == field) is { } property
+                ? $"expected {Expected(property.PropertyType)}."
+                : FirstSentence(e.Message);
+            throw new UsageException($"--config {path}: {where} is not valid{position}: {expected}");
         }
+    }
+
+    // What a field's JSON value must be, in words (the serializer's own message names CLR types such as System.Nullable`1[System.Int32]).
+    private static string Expected(Type type)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        if (type.IsArray) return $"an array of {Expected(type.GetElementType()!).Replace("a ", "").Replace("an ", "")}s";
+        if (type == typeof(string)) return "a string";
+        if (type == typeof(bool)) return "true or false";
+        if (type == typeof(double)) return "a number";
+        if (type == typeof(ulong)) return "a whole number ≥ 0";
+        return "a whole number";
     }
 
     /// <summary>A copy in which every field set in <paramref name="overrides"/> replaces this one's.</summary>

@@ -29,6 +29,26 @@ internal sealed class RunFolder(string path)
         return candidate;
     }
 
+    /// <summary>
+    /// Readies the folder before any training: creates it and writes <c>config.json</c>, so that a folder that takes no
+    /// files (read-only, not a folder) fails now rather than after the run; with <paramref name="removeCheckpoint"/>, deletes
+    /// an earlier run's checkpoint (<c>--overwrite</c>), so that no later <c>--resume</c> continues that run.
+    /// </summary>
+    /// <exception cref="IOException">The folder cannot be created or written; the message names it.</exception>
+    public void Start(RunConfig config, bool removeCheckpoint)
+    {
+        try
+        {
+            Directory.CreateDirectory(Path);
+            config.Write(System.IO.Path.Combine(Path, RunConfig.FileName));
+            if (removeCheckpoint) File.Delete(System.IO.Path.Combine(Path, TrainingSetup.CheckpointFile));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"the run folder '{Path}' cannot be written, so nothing was trained: {e.Message}", e);
+        }
+    }
+
     /// <summary>Writes the run's files; returns their paths in the order written.</summary>
     public IReadOnlyList<string> Write<T>(RunConfig config, History history, Network<T> network, IReadOnlyDictionary<string, string> metadata, string title, RunSummary summary)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -60,7 +80,7 @@ internal sealed record RunSummary(string Dataset, string Network, int TrainRows,
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"# {Dataset}: network {Network}\n\n");
         text.Append(CultureInfo.InvariantCulture, $"{TrainRows} training and {ValidationRows} validation samples; {Result.EpochsCompleted} of {EpochsPlanned} epochs")
-            .Append(Result.Interrupted ? " (interrupted by Ctrl-C)" : "").Append(".\n\n");
+            .Append(Result.Interrupted ? " (interrupted by a signal: Ctrl-C, SIGTERM or SIGHUP)" : "").Append(".\n\n");
         text.Append("| statistic | value |\n|---|---|\n");
         text.Append(CultureInfo.InvariantCulture, $"| Final Training Loss | {final.TrainLoss:F3} |\n");
         text.Append(CultureInfo.InvariantCulture, $"| Final Training Accuracy | {final.TrainAccuracy:F3} |\n");
@@ -107,6 +127,8 @@ internal static class HistoryFiles
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         WriteIndented = true,
         DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+        // A diverged epoch's NaN or ±∞ is written as "NaN"/"Infinity" (JSON numbers cannot hold them), so the history is kept.
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
     public static void WriteJson(History history, string path) =>

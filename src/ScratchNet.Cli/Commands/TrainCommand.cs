@@ -15,7 +15,7 @@ namespace ScratchNet.Cli.Commands;
 /// </summary>
 public static class TrainCommand
 {
-    /// <summary>Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it); what was trained is saved.</summary>
+    /// <summary>Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it); what was trained is saved. SIGTERM gives 143, SIGHUP 129 (see <see cref="Shutdown"/>).</summary>
     public const int Interrupted = 130;
 
     /// <summary>Creates the command; it writes epoch lines to <paramref name="output"/> and warnings to <paramref name="error"/>.</summary>
@@ -28,8 +28,8 @@ public static class TrainCommand
         command.SetAction(parse =>
         {
             var settings = options.Resolve(parse);
-            using var interrupt = CtrlC.Listen();
-            return Run(settings, output, error, interrupt.Token, ConsoleView.For(output));
+            using var shutdown = Shutdown.Listen(error);
+            return shutdown.ExitCode(Run(settings, output, error, shutdown.Token, ConsoleView.For(output)));
         });
         return command;
     }
@@ -49,19 +49,21 @@ public static class TrainCommand
         Threading.ThreadCount = c.Threads!.Value;
         try
         {
-            var data = DataLoader.Load<T>(s.Data, c.Seed!.Value, error);
+            var data = Memory.While($"loading {c.Dataset}", () => DataLoader.Load<T>(s.Data, c.Seed!.Value, error));
             var samples = data.Samples;
             // Without init: He initialisation, whose scale suits the ReLU after each hidden layer. Written out as
             // numbers, so the run's config.json builds the same weights (AddLinear with these scales is He).
             if (c.InitScheme is null) c.Init ??= [.. c.Layers!.Prepend(samples.FeatureCount).Select(Network<T>.HeScale)];
-            var network = BuildNetwork<T>(c, samples.FeatureCount, samples.TargetCount);
+            var network = Memory.While(
+                string.Create(CultureInfo.InvariantCulture, $"building the network {string.Join('-', c.Layers!.Prepend(samples.FeatureCount).Append(samples.TargetCount))} ({typeof(T).Name} weights)"),
+                () => BuildNetwork<T>(c, samples.FeatureCount, samples.TargetCount));
             foreach (string warning in network.Warnings) error.WriteLine($"warning: {warning}");
 
             network.Optimizer = TrainingSetup.Optimizer<T>(c);
-            var trainer = new Trainer<T>(network, samples, c.ValFraction!.Value, c.Stratify!.Value, c.Seed.Value);
+            var trainer = new Trainer<T>(network, samples, c.ValFraction!.Value, c.Stratify!.Value, c.Seed!.Value);
             if (c.Test == true)
             {
-                var test = DataLoader.Load<T>(DataOptions.Read(c.Dataset!, DatasetSplit.Test, c.DataDir, c.Labels, c.CsvLabel, c.CsvHeader), c.Seed.Value, error);
+                var test = DataLoader.Load<T>(DataOptions.Read(c.Dataset!, DatasetSplit.Test, c.DataDir, c.Labels, c.CsvLabel, c.CsvHeader), c.Seed!.Value, error);
                 trainer.TestSamples = test.Samples;
                 output.WriteLine($"# test set: {test.Description} ({test.Samples.Count} samples)");
             }
@@ -81,17 +83,19 @@ public static class TrainCommand
             output.Flush();
 
             using var backend = DeviceChoice.Select(c, s.ResumeFrom is not null, network, output);
-            Directory.CreateDirectory(s.OutDir);
-            var run = new TrainingRun<T>(trainer, TrainingSetup.TrainOptions(c, s.OutDir, progress: null), view);
+            // Before any training: the folder must take files (config.json is written first), and an earlier run's
+            // checkpoint in it is removed only when --overwrite said so (Resolve refused it otherwise).
             var folder = new RunFolder(s.OutDir);
+            folder.Start(c, removeCheckpoint: s.Overwrite);
+            var run = new TrainingRun<T>(trainer, TrainingSetup.TrainOptions(c, s.OutDir, progress: null), view);
             var metadata = ModelMetadata.For(c);
             RunResult result;
             try
             {
                 // The GPU path runs float32 only (DeviceChoice returns no backend otherwise).
-                result = backend is null
+                result = Memory.While($"training (batch size {c.BatchSize})", () => backend is null
                     ? run.Execute(cancel)
-                    : DeviceChoice.Train((Network<float>)(object)network, (Data.ISampleSource<float>)samples, c, backend, view, cancel);
+                    : DeviceChoice.Train((Network<float>)(object)network, (Data.ISampleSource<float>)samples, c, backend, view, cancel));
             }
             catch (DivergenceException e) when (e.History is { } sofar)
             {
@@ -146,7 +150,7 @@ public static class TrainCommand
 }
 
 /// <summary>A resolved run: every field of <see cref="Config"/> set, the data request it makes, and the run folder.</summary>
-internal sealed record TrainSettings(RunConfig Config, DataRequest Data, string OutDir, string? ResumeFrom = null);
+internal sealed record TrainSettings(RunConfig Config, DataRequest Data, string OutDir, string? ResumeFrom = null, bool Overwrite = false);
 
 /// <summary>
 /// The <c>train</c> options and how they combine with <c>--config</c> and the recipe. Each option is a
@@ -213,13 +217,13 @@ internal sealed class TrainCommandOptions
             Labels = parse.GetValue(_data.Labels),
             CsvLabel = parse.GetValue(_data.CsvLabel),
             CsvHeader = parse.GetResult(_data.CsvHeader) is { Implicit: false } ? parse.GetValue(_data.CsvHeader) : null,
-            Layers = parse.GetValue(_layers) is { } l ? ParseList(l, "--layers", int.Parse, v => v > 0, "positive integers") : null,
+            Layers = parse.GetValue(_layers) is { } l ? ParseList(l, "--layers", s => int.Parse(s, NumberStyles.Integer, CultureInfo.InvariantCulture), v => v > 0, "positive integers") : null,
             Loss = parse.GetValue(_loss),
             Lr = parse.GetValue(_lr),
             Reg = parse.GetValue(_reg),
             Epochs = parse.GetValue(_epochs),
             BatchSize = parse.GetValue(_batchSize),
-            Init = parse.GetValue(_init) is { } i && !TrainingSetup.InitSchemes.Contains(i) ? ParseList(i, "--init", s => double.Parse(s, CultureInfo.InvariantCulture), v => v >= 0 && double.IsFinite(v), "non-negative numbers") : null,
+            Init = parse.GetValue(_init) is { } i && !TrainingSetup.InitSchemes.Contains(i) ? ParseList(i, "--init", s => double.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture), v => v >= 0 && double.IsFinite(v), "non-negative numbers") : null,
             InitScheme = parse.GetValue(_init) is { } scheme && TrainingSetup.InitSchemes.Contains(scheme) ? scheme : null,
             Seed = parse.GetValue(_seed),
             Threads = parse.GetValue(_threads),
@@ -239,9 +243,21 @@ internal sealed class TrainCommandOptions
             if (commandLine.Except(["epochs", "threads", "device"]).FirstOrDefault() is { } other)
                 throw new UsageException($"--resume continues the run as configured; only --epochs TOTAL, --threads and --device may be given, not {RunConfig.OptionName(other)}.");
             if (parse.GetValue(_out) is not null) throw new UsageException("--resume continues in the run's own folder; leave out --out.");
+            if (parse.GetValue(_training.Overwrite)) throw new UsageException("--resume continues the run in its folder; --overwrite would start it over: give one of them.");
         }
         var settings = Resolve(given, configPath, commandLine, resume ?? parse.GetValue(_out));
-        return resume is null ? settings : settings with { ResumeFrom = configPath };
+        if (resume is not null)
+        {
+            int done = CompletedEpochs(configPath!);
+            if (settings.Config.Epochs < done)
+                throw new UsageException($"--epochs {settings.Config.Epochs}: the run in '{resume}' has already trained {done} epochs; give a total of at least {done}.");
+            return settings with { ResumeFrom = configPath };
+        }
+        bool overwrite = parse.GetValue(_training.Overwrite);
+        if (!overwrite && File.Exists(Path.Combine(settings.OutDir, TrainingSetup.CheckpointFile)))
+            throw new UsageException($"--out '{settings.OutDir}' holds the {TrainingSetup.CheckpointFile} of an earlier run: continue it with --resume {settings.OutDir}, " +
+                                     "or pass --overwrite to start over (its checkpoint is deleted, its other files replaced).");
+        return settings with { Overwrite = overwrite };
     }
 
     /// <summary>
@@ -253,6 +269,8 @@ internal sealed class TrainCommandOptions
         string Name(string field) => configPath is null || fromCommandLine.Contains(field) ? RunConfig.OptionName(field) : $"'{field}' in {configPath}";
 
         string dataset = given.Dataset ?? "digits";
+        // A file dataset is recorded by its full path, so that evaluate finds it from any folder.
+        if (Recipe.IsFile(dataset)) dataset = $"{dataset[..4]}{Path.GetFullPath(dataset[4..])}";
         if (!Recipe.DatasetNames.Contains(dataset) && !Recipe.IsFile(dataset))
             throw new UsageException($"{Name("dataset")}: unknown value '{dataset}'; expected one of {Recipe.Expected}.");
         var recipe = Recipe.For(dataset);
@@ -311,6 +329,14 @@ internal sealed class TrainCommandOptions
         }
     }
 
+    // The epochs a checkpoint has completed (its next_epoch); ReadConfig has checked the file's header already.
+    private static int CompletedEpochs(string checkpoint)
+    {
+        using var state = System.Text.Json.JsonDocument.Parse(Network<float>.ReadMetadata(checkpoint)["checkpoint"]);
+        return state.RootElement.TryGetProperty("next_epoch", out var next) && next.ValueKind == System.Text.Json.JsonValueKind.Number
+               && next.TryGetInt32(out int epochs) ? epochs : 0;
+    }
+
     private static TValue[] ParseList<TValue>(string text, string option, Func<string, TValue> parse, Func<TValue, bool> valid, string expected)
     {
         if (string.IsNullOrWhiteSpace(text)) return [];
@@ -336,35 +362,4 @@ internal sealed class TrainCommandOptions
 
     private static double NonNegative(double value, string name) =>
         value >= 0 && double.IsFinite(value) ? value : throw new UsageException($"{name} must be a finite number ≥ 0, got {value.ToString(CultureInfo.InvariantCulture)}.");
-}
-
-/// <summary>
-/// Turns Ctrl-C (SIGINT) into a cancellation for the length of a run instead of killing the process, so the
-/// run can stop after the current step and save. A second Ctrl-C while saving is left to kill the process.
-/// </summary>
-internal sealed class CtrlC : IDisposable
-{
-    private readonly CancellationTokenSource _source = new();
-    private readonly ConsoleCancelEventHandler _handler;
-
-    private CtrlC()
-    {
-        _handler = (_, e) =>
-        {
-            if (_source.IsCancellationRequested) return;
-            e.Cancel = true;
-            _source.Cancel();
-        };
-        Console.CancelKeyPress += _handler;
-    }
-
-    public static CtrlC Listen() => new();
-
-    public CancellationToken Token => _source.Token;
-
-    public void Dispose()
-    {
-        Console.CancelKeyPress -= _handler;
-        _source.Dispose();
-    }
 }

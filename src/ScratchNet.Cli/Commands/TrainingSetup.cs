@@ -49,10 +49,13 @@ internal sealed class TrainingSetup
     /// <summary><c>--resume RUN_DIR</c>: not a setting but an action; the run's config.json supplies every setting.</summary>
     public Option<string?> Resume { get; } = new("--resume") { Description = $"Continue the run in RUN_DIR from its {CheckpointFile}, configured as it was (only --epochs TOTAL and --threads may be given)." };
 
+    /// <summary><c>--overwrite</c>: start a run in a folder that holds an earlier run's checkpoint (deleting it); an action, not a setting.</summary>
+    public Option<bool> Overwrite { get; } = new("--overwrite") { Description = $"Start over in an --out folder that holds an earlier run's {CheckpointFile} (it is deleted); without it such a folder is refused." };
+
     public void AddTo(Command command)
     {
         foreach (var option in (Option[])[_activation, _dropout, _optimizer, _momentum, _weightDecay, _clipNorm, _schedule, _warmup, _stepSize, _gamma, _minLr,
-                     _plateauPatience, _earlyStopping, _monitor, _minDelta, _test, _checkpointEvery, Resume])
+                     _plateauPatience, _earlyStopping, _monitor, _minDelta, _test, _checkpointEvery, Resume, Overwrite])
             command.Options.Add(option);
     }
 

@@ -39,7 +39,8 @@ public static class Digits
         var labels = new List<int>();
         try
         {
-            using var reader = new StreamReader(new GZipStream(gzipCsv, CompressionMode.Decompress));
+            // A seekable stream (the embedded resource, a file) gets its gzip trailer checked too.
+            using var reader = new StreamReader((Stream?)(gzipCsv.CanSeek ? Formats.Gzip.Decompress(gzipCsv) : null) ?? new GZipStream(gzipCsv, CompressionMode.Decompress));
             int lineNumber = 0;
             while (reader.ReadLine() is { } line)
             {

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Text.Json;
+using ScratchNet.Persistence;
 
 namespace ScratchNet.Layers;
 
@@ -12,12 +13,14 @@ namespace ScratchNet.Layers;
 public sealed class LayerSettings
 {
     private readonly JsonElement _entry;
+    private readonly HeaderFields _fields;   // the entry through the one typed reader every header field goes through
     private readonly Func<string, Exception> _error;
     private readonly Budget _budget;
 
     private LayerSettings(JsonElement entry, string kind, Shape input, string path, Func<string, Exception> error, Budget budget)
     {
         _entry = entry;
+        _fields = HeaderFields.Root(entry, $"layer {path} ({kind})", error);
         Kind = kind;
         Input = input;
         Path = path;
@@ -68,9 +71,8 @@ public sealed class LayerSettings
     private static Layer<T> ReadOne<T>(JsonElement entry, Shape input, string path, Func<string, Exception> error, Budget budget)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (entry.ValueKind != JsonValueKind.Object || !entry.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
-            throw error($"layer {path} has no type");
-        var settings = new LayerSettings(entry, type.GetString()!, input, path, error, budget);
+        string type = HeaderFields.Root(entry, $"layer {path}", error)["type"].String();
+        var settings = new LayerSettings(entry, type, input, path, error, budget);
         var layer = LayerRegistry.Read<T>(settings);
         if (layer.InputShape != input)
             throw settings.Fault($"reads samples of shape {layer.InputShape} but follows shape {input}");
@@ -81,23 +83,18 @@ public sealed class LayerSettings
     public Exception Fault(string message) => _error($"layer {Path} ({Kind}) {message}");
 
     /// <summary>The positive integer under <paramref name="key"/>.</summary>
-    public int PositiveInt(string key) =>
-        _entry.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int n) && n > 0
-            ? n : throw Fault($"needs a positive integer '{key}'");
+    public int PositiveInt(string key) => _fields[key].Int(1);
 
     /// <summary>The boolean under <paramref name="key"/>.</summary>
-    public bool Bool(string key) =>
-        _entry.TryGetProperty(key, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False
-            ? v.GetBoolean() : throw Fault($"needs a boolean '{key}'");
+    public bool Bool(string key) => _fields[key].Bool();
 
-    /// <summary>The number under <paramref name="key"/>, which <paramref name="valid"/> must accept; <paramref name="range"/> describes the valid values for the message.</summary>
-    public double Number(string key, Func<double, bool> valid, string range) =>
-        _entry.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double x) && double.IsFinite(x) && valid(x)
-            ? x : throw Fault($"needs a '{key}' {range}");
+    /// <summary>The finite number under <paramref name="key"/>, in [<paramref name="min"/>, <paramref name="max"/>] (ends excluded as flagged).</summary>
+    public double Number(string key, double min, double max, bool minExclusive = false, bool maxExclusive = false) =>
+        _fields[key].Double(min, max, minExclusive, maxExclusive);
 
-    /// <summary>The number under <paramref name="key"/>, or <paramref name="fallback"/> when the entry has none; see <see cref="Number(string, Func{double, bool}, string)"/>.</summary>
-    public double Number(string key, double fallback, Func<double, bool> valid, string range) =>
-        _entry.TryGetProperty(key, out _) ? Number(key, valid, range) : fallback;
+    /// <summary>As <see cref="Number(string, double, double, bool, bool)"/>, or <paramref name="fallback"/> when the entry has no <paramref name="key"/>.</summary>
+    public double Number(string key, double fallback, double min, double max, bool minExclusive = false, bool maxExclusive = false) =>
+        _fields[key].Exists ? Number(key, min, max, minExclusive, maxExclusive) : fallback;
 
     /// <summary>Checks that the entry's own record of its input width, <paramref name="declared"/>, is the width it follows.</summary>
     public void RequireInputSize(int declared)

@@ -136,31 +136,15 @@ internal static class SafeTensors
     private static SafeTensorEntry ParseEntry(JsonProperty property, string path)
     {
         string name = property.Name;
-        var value = property.Value;
-        if (value.ValueKind != JsonValueKind.Object) throw Error(path, $"tensor '{name}' is not a JSON object");
-        if (!value.TryGetProperty("dtype", out var dtypeElement) || dtypeElement.ValueKind != JsonValueKind.String)
-            throw Error(path, $"tensor '{name}' has no dtype string");
-        string dtypeText = dtypeElement.GetString()!;
-        SafeTensorDType dtype = dtypeText switch
-        {
-            "F32" => SafeTensorDType.F32,
-            "F64" => SafeTensorDType.F64,
-            "I32" => SafeTensorDType.I32,
-            _ => throw Error(path, $"tensor '{name}' has dtype '{dtypeText}'; only F32, F64 (and I32 in checkpoints) are supported"),
-        };
-        if (!value.TryGetProperty("shape", out var shapeElement) || shapeElement.ValueKind != JsonValueKind.Array)
-            throw Error(path, $"tensor '{name}' has no shape array");
-        var shape = new long[shapeElement.GetArrayLength()];
+        var tensor = HeaderFields.Root(property.Value, $"tensor '{name}'", what => Error(path, what));
+        string dtypeText = tensor["dtype"].String("F32", "F64", "I32");
+        var dtype = Enum.Parse<SafeTensorDType>(dtypeText);
+        long[] shape = tensor["shape"].Longs(0, int.MaxValue);
         long count = 1;
-        for (int i = 0; i < shape.Length; i++)
-        {
-            if (!shapeElement[i].TryGetInt64(out shape[i]) || shape[i] < 0 || shape[i] > int.MaxValue)
-                throw Error(path, $"tensor '{name}' has shape entry {shapeElement[i]}, not a size");
-            count = count > long.MaxValue / Math.Max(1, shape[i]) ? long.MaxValue : count * shape[i];
-        }
-        if (!value.TryGetProperty("data_offsets", out var offsets) || offsets.ValueKind != JsonValueKind.Array || offsets.GetArrayLength() != 2
-            || !offsets[0].TryGetInt64(out long begin) || !offsets[1].TryGetInt64(out long end) || begin < 0 || end < begin)
-            throw Error(path, $"tensor '{name}' has no valid data_offsets [begin, end]");
+        foreach (long d in shape) count = count > long.MaxValue / Math.Max(1, d) ? long.MaxValue : count * d;
+        long[] offsets = tensor["data_offsets"].Longs(0, long.MaxValue, length: 2);
+        long begin = offsets[0], end = offsets[1];
+        if (end < begin) throw Error(path, $"tensor '{name}' has data_offsets [{begin}, {end}], which end before they begin");
         long size = ElementSize(dtype);
         if (count > long.MaxValue / size || count * size != end - begin)
             throw Error(path, $"tensor '{name}' of shape [{string.Join(", ", shape)}] and dtype {dtypeText} needs {(count > long.MaxValue / size ? "more than 2^63" : (count * size).ToString())} bytes, but data_offsets give {end - begin}");

@@ -29,7 +29,7 @@ public static class Checkpoint
     {
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         var header = ReadHeader(file, path);
-        return Parse(path, header, root => root.TryGetProperty("config", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null);
+        return Parse(path, header, root => root["config"].Exists ? root["config"].String() : null);
     }
 
     internal sealed record Loaded<T>(TrainingState<T> State, string? Config) where T : unmanaged, IFloatingPointIeee754<T>;
@@ -220,55 +220,55 @@ public static class Checkpoint
         double LearningRate, long StepCount, int OptimizerTensors, double EarlyBest, int EarlyBestEpoch, int EarlyBadEpochs, int BestTensors,
         (double, double, int, int)? Plateau, List<EpochStats> History, List<(string Layer, double Rate, double Keep)> PendingSteps, string? Config);
 
-    private static Parsed ParseState<T>(JsonElement root, string path, Trainer<T> trainer) where T : unmanaged, IFloatingPointIeee754<T>
+    private static Parsed ParseState<T>(HeaderFields root, string path, Trainer<T> trainer) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var network = trainer.Network;
-        int version = root.GetProperty("format_version").GetInt32();
+        int version = root["format_version"].Int();
         if (version != FormatVersion) throw Error(path, $"its format version is {version}; this library reads version {FormatVersion}");
-        int trainRows = root.GetProperty("train_rows").GetInt32(), validationRows = root.GetProperty("validation_rows").GetInt32();
+        int trainRows = root["train_rows"].Int(0), validationRows = root["validation_rows"].Int(0);
         if (trainRows != trainer.TrainRows.Count || validationRows != trainer.ValidationRows.Count)
             throw Error(path, $"it was trained on {trainRows} training and {validationRows} validation rows; this trainer has {trainer.TrainRows.Count} and {trainer.ValidationRows.Count}");
-        int batchSize = root.GetProperty("batch_size").GetInt32();
-        int nextEpoch = root.GetProperty("next_epoch").GetInt32(), nextBatch = root.GetProperty("next_batch").GetInt32();
-        if (batchSize < 1 || nextEpoch < 0 || nextBatch < 0 || (long)nextBatch * batchSize >= Math.Max(1, trainRows) && nextBatch > 0)
+        int batchSize = root["batch_size"].Int(1);
+        int nextEpoch = root["next_epoch"].Int(0), nextBatch = root["next_batch"].Int(0);
+        if ((long)nextBatch * batchSize >= Math.Max(1, trainRows) && nextBatch > 0)
             throw Error(path, $"next_epoch {nextEpoch}, next_batch {nextBatch} and batch_size {batchSize} are not a position in a run");
-        var stop = Enum.Parse<StopReason>(root.GetProperty("stop_reason").GetString()!);
+        var stop = Enum.Parse<StopReason>(root["stop_reason"].String(Enum.GetNames<StopReason>()));
 
-        var dropoutRngs = root.GetProperty("dropout_rngs").EnumerateArray().Select(Words).ToList();
+        var dropoutRngs = root["dropout_rngs"].Items().Select(Words).ToList();
         int dropouts = ModuleState.Generators(network.Layers).Count;
         if (dropoutRngs.Count != dropouts) throw Error(path, $"it holds {dropoutRngs.Count} dropout generator states, the network has {dropouts} dropout layers");
 
-        var optimizer = root.GetProperty("optimizer");
-        string type = optimizer.GetProperty("type").GetString()!;
+        var optimizer = root["optimizer"];
+        string type = optimizer["type"].String();
         if (type != OptimizerName(network.Optimizer)) throw Error(path, $"it was written by a {type} optimiser; this network's optimiser is {OptimizerName(network.Optimizer)}");
-        int stateTensors = optimizer.GetProperty("state_tensors").GetInt32();
+        int stateTensors = optimizer["state_tensors"].Int(0);
         var stateful = LearningRates.StatefulOf(network.Optimizer);
         int expectedState = stateful is null ? 0 : network.Parameters.Count * stateful.StatePerParameter;
         if (stateTensors != 0 && stateTensors != expectedState) throw Error(path, $"it holds {stateTensors} optimiser state tensors, the optimiser needs {expectedState}");
-        double rate = Number(optimizer.GetProperty("learning_rate"));
+        double rate = optimizer["learning_rate"].NumberText();
         if (!(rate > 0 && double.IsFinite(rate))) throw Error(path, $"its learning rate {rate} is not finite and > 0");
-        long steps = optimizer.GetProperty("step_count").GetInt64();
-        if (steps < 0) throw Error(path, $"its step count {steps} is negative");
+        long steps = optimizer["step_count"].Long(0);
 
-        var early = root.GetProperty("early_stopping");
-        var plateau = root.TryGetProperty("plateau", out var p)
-            ? (Number(p.GetProperty("rate")), Number(p.GetProperty("best")), p.GetProperty("bad_epochs").GetInt32(), p.GetProperty("cooldown_left").GetInt32())
+        var early = root["early_stopping"];
+        var p = root["plateau"];
+        var plateau = p.Exists
+            ? (p["rate"].NumberText(), p["best"].NumberText(), p["bad_epochs"].Int(0), p["cooldown_left"].Int(0))
             : ((double, double, int, int)?)null;
         var history = new List<EpochStats>();
-        foreach (var row in root.GetProperty("history").EnumerateArray())
+        foreach (var row in root["history"].Items())
         {
-            if (row.GetArrayLength() != 8) throw Error(path, $"history row {history.Count} has {row.GetArrayLength()} fields, not 8");
-            double F(int i) => Number(row[i]);
-            history.Add(new EpochStats(row[0].GetInt32(), F(1), F(2), F(3), F(4), F(5), F(6), F(7)));
+            var f = row.Items(length: 8);
+            history.Add(new EpochStats(f[0].Int(-1), f[1].NumberText(), f[2].NumberText(), f[3].NumberText(), f[4].NumberText(),
+                f[5].NumberText(), f[6].NumberText(), f[7].NumberText()));
         }
         if (history.Count == 0 || history[0].Epoch != -1 || history.Count != nextEpoch + 1)
             throw Error(path, $"its history has {history.Count} rows; a checkpoint before epoch {nextEpoch} needs {nextEpoch + 1}, from epoch -1");
-        var pending = root.GetProperty("pending_steps").EnumerateArray()
-            .Select(e => (LayerPath(e.GetProperty("layer")), Number(e.GetProperty("rate")), Number(e.GetProperty("keep")))).ToList();
-        string? config = root.TryGetProperty("config", out var c) ? c.GetString() : null;
-        return new Parsed(nextEpoch, nextBatch, batchSize, stop, Words(root.GetProperty("shuffle_rng")), dropoutRngs, rate, steps, stateTensors,
-            Number(early.GetProperty("best")), early.GetProperty("best_epoch").GetInt32(), early.GetProperty("bad_epochs").GetInt32(),
-            early.GetProperty("best_tensors").GetInt32(), plateau, history, pending, config);
+        var pending = root["pending_steps"].Items()
+            .Select(e => (LayerPath(e["layer"]), e["rate"].NumberText(), e["keep"].NumberText())).ToList();
+        string? config = root["config"].Exists ? root["config"].String() : null;
+        return new Parsed(nextEpoch, nextBatch, batchSize, stop, Words(root["shuffle_rng"]), dropoutRngs, rate, steps, stateTensors,
+            early["best"].NumberText(), early["best_epoch"].Int(), early["bad_epochs"].Int(0),
+            early["best_tensors"].Int(0), plateau, history, pending, config);
     }
 
     private static SafeTensors.Header ReadHeader(FileStream file, string path)
@@ -278,20 +278,14 @@ public static class Checkpoint
         catch (EndOfStreamException e) { throw Error(path, "the file is cut short", e); }
     }
 
-    // Runs a reader over the 'checkpoint' metadata JSON, turning any malformation into a CheckpointFormatException.
-    private static TResult Parse<TResult>(string path, SafeTensors.Header header, Func<JsonElement, TResult> read)
+    // Runs a reader over the 'checkpoint' metadata JSON; its fields are read through HeaderFields, whose faults name the key.
+    private static TResult Parse<TResult>(string path, SafeTensors.Header header, Func<HeaderFields, TResult> read)
     {
         if (!header.Metadata.TryGetValue("checkpoint", out var text)) throw Error(path, "__metadata__ has no 'checkpoint' entry (a model file, not a checkpoint?)");
-        try
-        {
-            using var document = JsonDocument.Parse(text);
-            if (document.RootElement.ValueKind != JsonValueKind.Object) throw Error(path, "the 'checkpoint' metadata is not a JSON object");
-            return read(document.RootElement);
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException or ArgumentException or OverflowException or IndexOutOfRangeException)
-        {
-            throw Error(path, $"the 'checkpoint' metadata is malformed ({e.Message})", e);
-        }
+        JsonDocument document;
+        try { document = JsonDocument.Parse(text); }
+        catch (JsonException e) { throw Error(path, $"the 'checkpoint' metadata is not valid JSON ({e.Message})", e); }
+        using (document) return read(HeaderFields.Root(document.RootElement, "the 'checkpoint' metadata", what => Error(path, what)));
     }
 
     private static Matrix<T> ReadEntry<T>(FileStream file, SafeTensors.Header header, Dictionary<string, SafeTensorEntry> entries, string name, long[] shape,
@@ -333,21 +327,19 @@ public static class Checkpoint
         w.WriteEndArray();
     }
 
-    private static ulong[] Words(JsonElement array)
+    private static ulong[] Words(HeaderFields array)
     {
-        var words = array.EnumerateArray().Select(e => e.GetUInt64()).ToArray();
-        if (words.Length != 4 || words.All(x => x == 0)) throw new FormatException("a generator state is four 64-bit words, not all zero");
+        var words = array.ULongs(length: 4);
+        if (words.All(x => x == 0)) throw array.Fault("four 64-bit words, not all zero", "all zero");
         return words;
     }
 
     private static string Text(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
     // A deferred step's layer: a top-level index (format 1 as first written) or a module path such as "0.0".
-    private static string LayerPath(JsonElement element) => element.ValueKind == JsonValueKind.Number
-        ? element.GetInt32().ToString(CultureInfo.InvariantCulture)
-        : element.GetString() ?? throw new FormatException("a deferred step's 'layer' is neither a number nor a path");
-
-    private static double Number(JsonElement element) => double.Parse(element.GetString()!, NumberStyles.Float, CultureInfo.InvariantCulture);
+    private static string LayerPath(HeaderFields layer) => layer.Element.ValueKind == JsonValueKind.Number
+        ? layer.Int(0).ToString(CultureInfo.InvariantCulture)
+        : layer.String();
 
     private static CheckpointFormatException Error(string path, string what, Exception? inner = null) => new($"{path}: not a valid checkpoint: {what}.", inner);
 }

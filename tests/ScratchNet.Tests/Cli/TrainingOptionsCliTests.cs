@@ -222,8 +222,10 @@ public sealed class TrainingOptionsCliTests : IDisposable
         }
         Assert.True(midWrite >= 3, $"only {midWrite} kills landed during a write");
 
-        // A resume with nothing left to train loads the whole checkpoint and ends normally.
-        using var last = Start(cli, ["train", "--resume", dir, "--epochs", "1", "--threads", "1"]);
+        // A resume with nothing left to train (a total of the epochs done) loads the whole checkpoint and ends normally.
+        using var state = System.Text.Json.JsonDocument.Parse(Network<float>.ReadMetadata(checkpoint)["checkpoint"]);
+        string done = state.RootElement.GetProperty("next_epoch").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        using var last = Start(cli, ["train", "--resume", dir, "--epochs", done, "--threads", "1"]);
         string stderr = last.StandardError.ReadToEnd();
         last.WaitForExit();
         Assert.True(last.ExitCode == 0, stderr);

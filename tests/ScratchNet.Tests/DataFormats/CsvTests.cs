@@ -71,7 +71,7 @@ public class CsvTests
         { "short row", "a,b,label\n1,2,0\n3,1\n", new(), "line 3: 2 cells; expected 3, as on line 1." },
         { "long row, no header", "1,2,0\n1,2,3,1\n", new(), "line 2: 4 cells; expected 3, as on line 1." },
         { "text cell", "a,b,label\n1,2,0\n1,abc,1\n", new(), "line 3, column 1 ('b'): 'abc' is not a finite number." },
-        { "infinite cell", "1,2,0\nInfinity,2,1\n", new(), "line 2, column 0: 'Infinity' is not a finite number." },
+        { "infinite cell", "1,2,0\nInfinity,2,1\n", new(), "line 2, column 0: 'Infinity' is not a finite float32 value" },
         { "fractional label", "1,2,0.5\n", new(), "line 1, column 2 (the label): '0.5' is not a class index; expected an integer 0..65535." },
         { "negative label", "a,b,label\n1,2,-1\n", new(), "line 2, column 2 ('label') (the label): '-1' is not a class index" },
         { "huge label", "1,2,99999999\n", new(), "'99999999' is not a class index; expected an integer 0..65535." },

@@ -37,6 +37,9 @@ public class FuzzTests
         var random = new Random(format.Length * 7919 + format[0]);
         var escaped = new List<string>();
         int rejected = 0;
+        // The whole run's limit scales with the case count (a few ms per case on a busy 2-core machine, about 10× what one takes).
+        var budget = TimeSpan.FromSeconds(10) + TimeSpan.FromMilliseconds(3.0 * Cases);
+        var total = Stopwatch.StartNew();
         for (int i = 0; i < Cases; i++)
         {
             var (bytes, mutation) = Mutate(seed, random);
@@ -59,6 +62,7 @@ public class FuzzTests
 
         Assert.True(escaped.Count == 0, $"{escaped.Count} of {Cases} cases escaped:\n{string.Join('\n', escaped.Take(10))}");
         Assert.True(rejected > Cases / 10, $"only {rejected} of {Cases} mutations were rejected; the mutations miss the format");
+        Assert.True(total.Elapsed < budget, $"{Cases} cases took {total.Elapsed.TotalSeconds:F1} s, over the {budget.TotalSeconds:F0} s budget");
     }
 
     // The valid file of a format, and how to read one like it.

@@ -23,7 +23,7 @@ public static class TarGz
         try
         {
             using var file = new FileStream(archive, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
-            using var gzip = new GZipStream(file, CompressionMode.Decompress);
+            using var gzip = (Stream?)Formats.Gzip.Decompress(file) ?? new GZipStream(file, CompressionMode.Decompress);
             using var tar = new TarReader(gzip);
             while (tar.GetNextEntry() is { } entry)
             {
@@ -39,6 +39,7 @@ public static class TarGz
                 AtomicFile.Write(target, output => data.CopyTo(output));
                 written.Add(target);
             }
+            gzip.CopyTo(Stream.Null);   // to the end, where the gzip trailer is checked
         }
         // TarReader reports a corrupt header as any of these (found by fuzzing: an octal size field that
         // overflows, an extended-attributes entry larger than its data, a bad name).

@@ -51,7 +51,8 @@ public static class Cifar
         long images = 0;
         for (int f = 0; f < paths.Count; f++)
         {
-            lengths[f] = new FileInfo(paths[f]).Length; // FileNotFoundException names a missing file
+            // The length of what the path opens (a symbolic link's target, not the link); FileNotFoundException names a missing file.
+            using (var opened = new FileStream(paths[f], FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1)) lengths[f] = opened.Length;
             if (lengths[f] == 0 || lengths[f] % recordBytes != 0)
                 throw new DataFormatException(lengths[f] == 0
                     ? $"{paths[f]}: the file is empty; expected {recordBytes}-byte records."

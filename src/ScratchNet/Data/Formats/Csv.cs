@@ -58,9 +58,11 @@ public static class Csv
                         labels.Add(ParseLabel(cells[c], where, lineNumber, ColumnName(c, names)));
                         continue;
                     }
-                    if (!double.TryParse(cells[c], NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value))
+                    if (!double.TryParse(cells[c], NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
                         throw new DataFormatException($"{where}, line {lineNumber}, {ColumnName(c, names)}: '{Shorten(cells[c])}' is not a finite number.");
-                    features.Add(T.CreateChecked(value));
+                    if (!FiniteValues.TryConvert(value, out T converted))
+                        throw FiniteValues.Error<T>($"{where}, line {lineNumber}, {ColumnName(c, names)}", Shorten(cells[c]));
+                    features.Add(converted);
                 }
             }
         }

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.IO.Compression;
 
 namespace ScratchNet.Data.Formats;
 
@@ -13,6 +12,9 @@ internal sealed class FormatReader
     // A decompressing stream does not say how much it holds; arrays are then grown as data
     // arrives, starting here, so a header that lies about a count cannot make us allocate it.
     private const int FirstChunk = 1 << 20;
+
+    // Deflate's largest expansion (a run of one byte): about 1032 bytes out per byte in.
+    private const long MaxInflation = 1032;
 
     private readonly Stream _stream;
     private readonly long? _length;
@@ -102,7 +104,12 @@ internal sealed class FormatReader
             return exact;
         }
         long start = Offset;
-        var buffer = new byte[Math.Min(count, FirstChunk)];
+        // A gzip trailer that gives exactly the length this count ends at (and that deflate could produce from the
+        // file's size) lets the array be allocated once, at its size, instead of grown by doubling (which peaks at
+        // twice the data); the trailer is checked at the end, and a stream that ends early is refused as before.
+        bool stated = _stream is Crc32Stream { StatedSize: var (inflated, compressed) }
+                      && (uint)(Offset + count) == inflated && count <= compressed * MaxInflation;
+        var buffer = new byte[stated ? count : Math.Min(count, FirstChunk)];
         int filled = 0;
         while (true)
         {
@@ -151,28 +158,15 @@ internal sealed class FormatReader
 
     /// <summary>
     /// Opens <paramref name="path"/> for reading, transparently decompressing it when it starts with the
-    /// gzip magic bytes (1F 8B), whatever its name. Returns the reader and the stream to dispose.
+    /// gzip magic bytes (1F 8B), whatever its name, with the gzip trailer's CRC-32 and length checked at the end
+    /// (<see cref="Gzip"/>). Returns the reader and the stream to dispose.
     /// </summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     public static (FormatReader Reader, Stream Stream) OpenMaybeGzip(string path)
     {
-        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
-        try
-        {
-            Span<byte> magic = stackalloc byte[2];
-            int read = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
-            file.Position = 0;
-            if (read == 2 && magic[0] == 0x1F && magic[1] == 0x8B)
-            {
-                var gzip = new GZipStream(file, CompressionMode.Decompress);
-                return (new FormatReader(gzip, $"{path} (gunzipped)", length: null), gzip);
-            }
-            return (new FormatReader(file, path, file.Length), file);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
+        var stream = Gzip.OpenRead(path, out bool compressed);
+        return compressed
+            ? (new FormatReader(stream, $"{path} (gunzipped)", length: null), stream)
+            : (new FormatReader(stream, path, stream.Length), stream);
     }
 }

@@ -28,9 +28,18 @@ public static class Npz
                 if (!name.EndsWith(".npy", StringComparison.Ordinal)) continue;
                 string key = name[..^4];
                 if (arrays.ContainsKey(key)) throw new DataFormatException($"{where}: a second entry for the array '{key}'.");
-                using var stream = entry.Open();
+                // The entry's bytes must have the CRC-32 and size its header gives (a flipped bit inside it is refused).
+                uint expectedCrc = entry.Crc32;
+                long expectedLength = entry.Length;
+                using var stream = new Crc32Stream(entry.Open(), (crc, length) =>
+                {
+                    if (crc != expectedCrc || length != expectedLength)
+                        throw new InvalidDataException($"the entry's {length} bytes have CRC-32 {crc:x8}, but the archive gives {expectedLength} bytes with CRC-32 {expectedCrc:x8} (corrupt file)");
+                });
                 // A deflated entry's stated size can lie; the reader then grows its arrays as bytes really arrive.
-                arrays[key] = Npy.Read(new FormatReader(stream, where, length: null), entry.Length);
+                var array = Npy.Read(new FormatReader(stream, where, length: null), entry.Length);
+                stream.Drain();
+                arrays[key] = array;
             }
         }
         catch (Exception e) when (e is InvalidDataException or NotSupportedException or EndOfStreamException

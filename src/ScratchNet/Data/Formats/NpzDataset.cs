@@ -23,7 +23,7 @@ public static class NpzDataset
         var y = Require(arrays, "y", path);
         if (x.Shape[1] != y.Shape[1])
             throw new DataFormatException($"{path}: x has {x.Shape[1]} samples (columns) but y has {y.Shape[1]}; expected x (features × samples) and y (targets × samples).");
-        return new Dataset<T>(Path.GetFileNameWithoutExtension(path), Transpose<T>(x), Transpose<T>(y));
+        return new Dataset<T>(Path.GetFileNameWithoutExtension(path), Transpose<T>(x, path, "x"), Transpose<T>(y, path, "y"));
     }
 
     /// <summary>
@@ -51,14 +51,19 @@ public static class NpzDataset
     }
 
     // (a, samples) → (samples, a): column s of the array becomes row s of the tensor.
-    private static Matrix<T> Transpose<T>(NpyArray array) where T : unmanaged, IFloatingPointIeee754<T>
+    // Every value must be finite as T (FiniteValues); an error names the sample (the row it becomes) and the feature.
+    private static Matrix<T> Transpose<T>(NpyArray array, string path, string name) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int width = array.Shape[0], count = array.Shape[1];
         var tensor = new Matrix<T>(count, width);
         var span = tensor.Span;
         for (int s = 0; s < count; s++)
             for (int f = 0; f < width; f++)
-                span[s * width + f] = array.At<T>(f, s);
+            {
+                T value = array.At<T>(f, s);
+                if (!T.IsFinite(value)) throw FiniteValues.Error($"{path}, array '{name}', sample {s} (column {s}; row {s} of the data), {(name == "x" ? "feature" : "target")} {f}", value);
+                span[s * width + f] = value;
+            }
         return tensor;
     }
 

@@ -31,7 +31,7 @@ public sealed class LeakyRelu<T> : Activation<T> where T : unmanaged, IFloatingP
 
     /// <summary>Rebuilds the layer from its settings (without a <c>negative_slope</c>, PyTorch's 0.01): the registry's reader.</summary>
     public static LeakyRelu<T> Read(LayerSettings settings) =>
-        new(settings.Input, settings.Number("negative_slope", 0.01, x => x >= 0 && x < 1, "in [0, 1)"));
+        new(settings.Input, settings.Number("negative_slope", 0.01, 0, 1, maxExclusive: true));
 
     /// <inheritdoc/>
     public override string Export(IGraphBuilder<T> graph, string input, string name) =>

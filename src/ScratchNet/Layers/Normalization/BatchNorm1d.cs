@@ -94,8 +94,8 @@ public sealed class BatchNorm1d<T> : Layer<T> where T : unmanaged, IFloatingPoin
     public static BatchNorm1d<T> Read(LayerSettings settings)
     {
         int features = settings.PositiveInt("features");
-        double momentum = settings.Number("momentum", m => m >= 0 && m <= 1, "in [0, 1]");
-        double epsilon = settings.Number("eps", e => e > 0, "that is positive");
+        double momentum = settings.Number("momentum", 0, 1);
+        double epsilon = settings.Number("eps", 0, double.MaxValue, minExclusive: true);
         settings.RequireInputSize(features);
         settings.Reserve(4L * features);
         return new BatchNorm1d<T>(features, momentum, epsilon);

@@ -52,7 +52,7 @@ public sealed class Dropout<T> : Layer<T> where T : unmanaged, IFloatingPointIee
 
     /// <summary>Rebuilds the layer from its settings: the registry's reader. Its generator starts from seed 0; a checkpoint restores its state.</summary>
     public static Dropout<T> Read(LayerSettings settings) =>
-        new(settings.Input, settings.Number("rate", p => p >= 0 && p < 1, "in [0, 1)"));
+        new(settings.Input, settings.Number("rate", 0, 1, maxExclusive: true));
 
     /// <inheritdoc/>
     /// <remarks>Dropout is the identity at inference.</remarks>
