@@ -80,6 +80,11 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <exception cref="ArgumentException">A key is one the format uses for the architecture (<c>inputs</c>, <c>layers</c>, …).</exception>
     public void Save(string path, IReadOnlyDictionary<string, string> metadata) => ModelFile.Save(this, path, metadata);
 
+    /// <summary>As <see cref="Save(string)"/>, written to <paramref name="stream"/> from its current position; the stream is left open.</summary>
+    /// <exception cref="NetworkBuildException">The network does not build.</exception>
+    /// <exception cref="NotSupportedException">A layer type the file format does not cover.</exception>
+    public void Save(Stream stream) => ModelFile.Save(this, stream);
+
     /// <summary>The <c>__metadata__</c> of a model file (the architecture's entries and any added by <see cref="Save(string, IReadOnlyDictionary{string, string})"/>), without reading the weights.</summary>
     /// <exception cref="ModelFormatException">The header is malformed.</exception>
     /// <exception cref="IOException">The file cannot be opened or read.</exception>
@@ -94,6 +99,11 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <exception cref="ModelFormatException">The file is malformed or its architecture is not buildable; the message names the file and the fault.</exception>
     /// <exception cref="IOException">The file cannot be opened or read.</exception>
     public static Network<T> Load(string path) => ModelFile.Load<T>(path);
+
+    /// <summary>As <see cref="Load(string)"/>, from a stream at the start of a model file (e.g. an upload, or a resource); the stream is left open.</summary>
+    /// <exception cref="ModelFormatException">The data is malformed; the message names <paramref name="name"/>.</exception>
+    /// <exception cref="ArgumentException">A seekable stream is not at position 0.</exception>
+    public static Network<T> Load(Stream stream, string name = "stream") => ModelFile.Load<T>(stream, name);
 
     /// <summary>The learning rate: the optimiser's if it is SGD, else the constructor's.</summary>
     public double LearningRate => Optimizer is Sgd<T> sgd ? sgd.LearningRate : _learningRate;

@@ -67,12 +67,12 @@ internal static class SafeTensors
     }
 
     /// <summary>
-    /// Reads and checks the header of the file open in <paramref name="file"/>: the length against the
+    /// Reads and checks the header of the file open in <paramref name="file"/> (a seekable stream, at its start): the length against the
     /// file and <see cref="MaxHeaderBytes"/>, the JSON, each entry's dtype, shape and byte count, and
     /// that the byte ranges tile the whole data buffer without gaps or overlaps. Reads no tensor data.
     /// </summary>
     /// <exception cref="ModelFormatException">Anything in the header is wrong; the message names <paramref name="path"/>.</exception>
-    public static Header ReadHeader(FileStream file, string path)
+    public static Header ReadHeader(Stream file, string path)
     {
         long fileLength = file.Length;
         if (fileLength < 8) throw Error(path, $"the file has {fileLength} bytes, fewer than the 8 of the header length");
