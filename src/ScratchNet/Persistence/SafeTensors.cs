@@ -5,7 +5,7 @@ using System.Text.Json;
 namespace ScratchNet.Persistence;
 
 /// <summary>Element types a safetensors file may hold here (I32 only in checkpoints, for index arrays).</summary>
-internal enum SafeTensorDType { F32, F64, I32 }
+internal enum SafeTensorDType { F32, F64, I32, I64 }
 
 /// <summary>One tensor's header entry: dtype, shape and [begin, end) byte range in the data buffer.</summary>
 internal sealed record SafeTensorEntry(string Name, SafeTensorDType DType, long[] Shape, long Begin, long End)
@@ -145,8 +145,9 @@ internal static class SafeTensors
         {
             "F32" => SafeTensorDType.F32,
             "F64" => SafeTensorDType.F64,
+            "I64" => SafeTensorDType.I64,
             "I32" => SafeTensorDType.I32,
-            _ => throw Error(path, $"tensor '{name}' has dtype '{dtypeText}'; only F32, F64 (and I32 in checkpoints) are supported"),
+            _ => throw Error(path, $"tensor '{name}' has dtype '{dtypeText}'; only F32, F64 (and I32, I64 for counters) are supported"),
         };
         if (!value.TryGetProperty("shape", out var shapeElement) || shapeElement.ValueKind != JsonValueKind.Array)
             throw Error(path, $"tensor '{name}' has no shape array");
@@ -168,7 +169,7 @@ internal static class SafeTensors
     }
 
     /// <summary>Bytes per element of <paramref name="dtype"/>.</summary>
-    public static int ElementSize(SafeTensorDType dtype) => dtype == SafeTensorDType.F64 ? 8 : 4;
+    public static int ElementSize(SafeTensorDType dtype) => dtype is SafeTensorDType.F64 or SafeTensorDType.I64 ? 8 : 4;
 
     /// <summary>A <see cref="ModelFormatException"/> naming the file.</summary>
     public static ModelFormatException Error(string path, string what, Exception? inner = null) =>
