@@ -90,6 +90,15 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         ModelFile.Save(this, path, metadata);
     }
 
+    /// <summary>As <see cref="Save(string)"/>, written to <paramref name="stream"/> from its current position; the stream is left open.</summary>
+    /// <exception cref="NetworkBuildException">The network does not build.</exception>
+    /// <exception cref="NotSupportedException">A layer type the file format does not cover.</exception>
+    public void Save(Stream stream)
+    {
+        FinishDeferredSteps();
+        ModelFile.Save(this, stream);
+    }
+
     /// <summary>The <c>__metadata__</c> of a model file (the architecture's entries and any added by <see cref="Save(string, IReadOnlyDictionary{string, string})"/>), without reading the weights.</summary>
     /// <exception cref="ModelFormatException">The header is malformed.</exception>
     /// <exception cref="IOException">The file cannot be opened or read.</exception>
@@ -104,6 +113,11 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <exception cref="ModelFormatException">The file is malformed or its architecture is not buildable; the message names the file and the fault.</exception>
     /// <exception cref="IOException">The file cannot be opened or read.</exception>
     public static Network<T> Load(string path) => ModelFile.Load<T>(path);
+
+    /// <summary>As <see cref="Load(string)"/>, from a stream at the start of a model file (e.g. an upload, or a resource); the stream is left open.</summary>
+    /// <exception cref="ModelFormatException">The data is malformed; the message names <paramref name="name"/>.</exception>
+    /// <exception cref="ArgumentException">A seekable stream is not at position 0.</exception>
+    public static Network<T> Load(Stream stream, string name = "stream") => ModelFile.Load<T>(stream, name);
 
     /// <summary>The learning rate: the optimiser's if it is SGD, else the constructor's.</summary>
     public double LearningRate => Optimizer is Sgd<T> sgd ? sgd.LearningRate : _learningRate;

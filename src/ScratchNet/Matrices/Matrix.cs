@@ -248,6 +248,6 @@ public sealed class Matrix<T> where T : unmanaged, IFloatingPointIeee754<T>
     private int CheckCol(int col) =>
         (uint)col < (uint)Cols ? col : throw new ArgumentOutOfRangeException(nameof(col), $"Column {col} of a matrix with {Cols} columns.");
 
-    /// <inheritdoc/>
-    public override string ToString() => $"Matrix<{typeof(T).Name}>({Rows}, {Cols})";
+    /// <summary>The type and shape, then a preview of the values (corner rows and columns; see <see cref="MatrixText.Preview{T}"/>).</summary>
+    public override string ToString() => MatrixText.Preview(this);
 }

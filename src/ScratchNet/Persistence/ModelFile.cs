@@ -17,7 +17,7 @@ namespace ScratchNet.Persistence;
 /// </summary>
 internal static class ModelFile
 {
-    /// <summary>The <c>__metadata__</c> keys this format owns; <see cref="Save"/> refuses extra entries that reuse them.</summary>
+    /// <summary>The <c>__metadata__</c> keys this format owns; <c>Save</c> refuses extra entries that reuse them.</summary>
     public static readonly IReadOnlySet<string> ReservedKeys = new HashSet<string>(
         ["format", "library", "library_version", "dtype", "inputs", "outputs", "loss", "regularization_factor", "learning_rate", "layers"]);
 
@@ -75,17 +75,45 @@ internal static class ModelFile
         };
     }
 
-    /// <summary>The file's <c>__metadata__</c>, header checked as by <see cref="Load"/> but no tensor read.</summary>
+    /// <summary>The file's <c>__metadata__</c>, header checked as by <see cref="Load{T}(string)"/> but no tensor read.</summary>
     public static IReadOnlyDictionary<string, string> ReadMetadata(string path)
     {
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         return SafeTensors.ReadHeader(file, path).Metadata;
     }
 
+    /// <summary>Writes <paramref name="network"/> to <paramref name="stream"/> from its current position (the stream is left open).</summary>
+    public static void Save<T>(Network<T> network, Stream stream) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var (tensors, metadata) = Describe(network);
+        SafeTensors.Write(stream, tensors, metadata);
+    }
+
     /// <summary>Reads a network back; F32 and F64 files both load into either element type (values converted, rounding to nearest).</summary>
     public static Network<T> Load<T>(string path) where T : unmanaged, IFloatingPointIeee754<T>
     {
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        return Load<T>(file, path);
+    }
+
+    /// <summary>
+    /// As <see cref="Load{T}(string)"/>, from a stream holding one model file from its start; <paramref name="path"/> names it in errors.
+    /// A stream that cannot seek is read into memory first (the format's header points into the data).
+    /// </summary>
+    public static Network<T> Load<T>(Stream stream, string path) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!stream.CanSeek)
+        {
+            var buffer = new MemoryStream();
+            stream.CopyTo(buffer);
+            buffer.Position = 0;
+            stream = buffer;
+        }
+        else if (stream.Position != 0)
+        {
+            throw new ArgumentException("The stream must be at the start of the model file (position 0).", nameof(stream));
+        }
+        var file = stream;
         var header = SafeTensors.ReadHeader(file, path);
         var meta = header.Metadata;
         string Meta(string key) => meta.TryGetValue(key, out var v) ? v : throw SafeTensors.Error(path, $"__metadata__ has no '{key}'");
@@ -149,7 +177,7 @@ internal static class ModelFile
         catch (NetworkBuildException e) { throw SafeTensors.Error(path, $"the architecture does not build ({e.Message})", e); }
     }
 
-    internal static Matrix<T> ReadTensor<T>(FileStream file, SafeTensors.Header header, SafeTensorEntry entry, int rows, int cols, string path)
+    internal static Matrix<T> ReadTensor<T>(Stream file, SafeTensors.Header header, SafeTensorEntry entry, int rows, int cols, string path)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var bytes = new byte[entry.End - entry.Begin];   // within the file: ReadHeader checked the range

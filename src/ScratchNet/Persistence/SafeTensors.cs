@@ -5,7 +5,7 @@ using System.Text.Json;
 namespace ScratchNet.Persistence;
 
 /// <summary>Element types a safetensors file may hold here (I32 only in checkpoints, for index arrays).</summary>
-internal enum SafeTensorDType { F32, F64, I32 }
+internal enum SafeTensorDType { F32, F64, I32, I64 }
 
 /// <summary>One tensor's header entry: dtype, shape and [begin, end) byte range in the data buffer.</summary>
 internal sealed record SafeTensorEntry(string Name, SafeTensorDType DType, long[] Shape, long Begin, long End)
@@ -67,12 +67,12 @@ internal static class SafeTensors
     }
 
     /// <summary>
-    /// Reads and checks the header of the file open in <paramref name="file"/>: the length against the
+    /// Reads and checks the header of the file open in <paramref name="file"/> (a seekable stream, at its start): the length against the
     /// file and <see cref="MaxHeaderBytes"/>, the JSON, each entry's dtype, shape and byte count, and
     /// that the byte ranges tile the whole data buffer without gaps or overlaps. Reads no tensor data.
     /// </summary>
     /// <exception cref="ModelFormatException">Anything in the header is wrong; the message names <paramref name="path"/>.</exception>
-    public static Header ReadHeader(FileStream file, string path)
+    public static Header ReadHeader(Stream file, string path)
     {
         long fileLength = file.Length;
         if (fileLength < 8) throw Error(path, $"the file has {fileLength} bytes, fewer than the 8 of the header length");
@@ -137,7 +137,7 @@ internal static class SafeTensors
     {
         string name = property.Name;
         var tensor = HeaderFields.Root(property.Value, $"tensor '{name}'", what => Error(path, what));
-        string dtypeText = tensor["dtype"].String("F32", "F64", "I32");
+        string dtypeText = tensor["dtype"].String("F32", "F64", "I32", "I64");   // the integers for counters and indices
         var dtype = Enum.Parse<SafeTensorDType>(dtypeText);
         long[] shape = tensor["shape"].Longs(0, int.MaxValue);
         long count = 1;
@@ -152,7 +152,7 @@ internal static class SafeTensors
     }
 
     /// <summary>Bytes per element of <paramref name="dtype"/>.</summary>
-    public static int ElementSize(SafeTensorDType dtype) => dtype == SafeTensorDType.F64 ? 8 : 4;
+    public static int ElementSize(SafeTensorDType dtype) => dtype is SafeTensorDType.F64 or SafeTensorDType.I64 ? 8 : 4;
 
     /// <summary>A <see cref="ModelFormatException"/> naming the file.</summary>
     public static ModelFormatException Error(string path, string what, Exception? inner = null) =>

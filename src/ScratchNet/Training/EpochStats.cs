@@ -89,6 +89,9 @@ public sealed class History(IEnumerable<EpochStats> epochs, bool hasTestSet = fa
     /// <summary>Writes <see cref="ToCsv"/> to <paramref name="path"/> atomically (a temporary file renamed over it).</summary>
     public void WriteCsv(string path) => AtomicFile.WriteAllText(path, ToCsv());
 
+    /// <summary>The epochs as a text table (see <see cref="HistoryText.Table"/>).</summary>
+    public override string ToString() => HistoryText.Table(this);
+
     /// <inheritdoc/>
     public IEnumerator<EpochStats> GetEnumerator() => _epochs.GetEnumerator();
 
