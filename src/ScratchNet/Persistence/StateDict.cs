@@ -55,35 +55,15 @@ public static class StateDict
             ModelFile.ReadTensor<T>(stream, header, entries[key], target.Matrix.Rows, target.Matrix.Cols, name).Span.CopyTo(target.Matrix.Span);
     }
 
-    // Every tensor the network's layers take, by state-dict name, with the live matrix it goes into and PyTorch's shape.
-    private static Dictionary<string, (Matrix<T> Matrix, long[] Shape)> Targets<T>(Network<T> network) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var targets = new Dictionary<string, (Matrix<T>, long[])>();
-        for (int i = 0; i < network.Layers.Count; i++)
-        {
-            switch (network.Layers[i])
-            {
-                case Linear<T> linear:
-                    targets[$"{i}.weight"] = (linear.Weight.Value, [linear.OutputSize, linear.InputSize]);
-                    targets[$"{i}.bias"] = (linear.Bias.Value, [linear.OutputSize]);
-                    break;
-                case BatchNorm1d<T> norm:
-                    targets[$"{i}.weight"] = (norm.Weight.Value, [norm.InputSize]);
-                    targets[$"{i}.bias"] = (norm.Bias.Value, [norm.InputSize]);
-                    targets[$"{i}.running_mean"] = (norm.RunningMean, [norm.InputSize]);
-                    targets[$"{i}.running_var"] = (norm.RunningVariance, [norm.InputSize]);
-                    break;
-            }
-        }
-        return targets;
-    }
+    // Every tensor of the network's state, by state-dict name, with the live matrix it goes into and PyTorch's shape.
+    private static Dictionary<string, (Matrix<T> Matrix, long[] Shape)> Targets<T>(Network<T> network) where T : unmanaged, IFloatingPointIeee754<T> =>
+        ModuleState.Entries(network.Layers).ToDictionary(e => e.Name, e => (e.Value, e.Shape.ToLongArray()));
 
-    // PyTorch's batch-norm step counter has no ScratchNet counterpart.
+    // PyTorch's batch-norm step counter has no ScratchNet counterpart: ignored beside a module's running estimates.
     private static bool IsIgnored<T>(Network<T> network, string key) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int dot = key.IndexOf('.');
-        return key.EndsWith(".num_batches_tracked", StringComparison.Ordinal)
-            && int.TryParse(key.AsSpan(0, dot), out int index) && index >= 0 && index < network.Layers.Count
-            && network.Layers[index] is BatchNorm1d<T>;
+        const string Counter = ".num_batches_tracked";
+        return key.EndsWith(Counter, StringComparison.Ordinal)
+            && ModuleState.Entries(network.Layers).Any(e => e.Name == key[..^Counter.Length] + ".running_mean");
     }
 }
