@@ -203,7 +203,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (layer.InputShape != CurrentShape)
         {
-            string source = _layers.Count == 0 ? $"the network's {Describe(InputShape, "inputs")}" : $"layer #{_layers.Count - 1} {_layers[^1]}, which outputs {Describe(CurrentShape, "")}".TrimEnd();
+            string source = _layers.Count == 0 ? $"the network's {Describe(InputShape, "inputs")}" : $"layer #{_layers.Count - 1} {_layers[^1]}, which outputs {Describe(CurrentShape)}";
             throw new NetworkBuildException($"Layer #{_layers.Count} {layer} reads {Describe(layer.InputShape, "features")}, but it follows {source}.");
         }
         layer.Training = _training;
@@ -427,9 +427,9 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         return $"{string.Join('-', widths)} {string.Join(' ', _layers.Select(l => l.Kind))}, {(Loss == Loss.L2 ? "l2" : "ce")}";
     }
 
-    // "784 features" for a flat shape, "samples of shape (3, 32, 32)" otherwise.
-    private static string Describe(Shape shape, string unit) =>
-        shape.Rank == 1 ? $"{shape[0]} {unit}" : $"samples of shape {shape}";
+    // "784 features" (or a bare "784") for a flat shape, "samples of shape (3, 32, 32)" otherwise.
+    private static string Describe(Shape shape, string? unit = null) =>
+        shape.Rank != 1 ? $"samples of shape {shape}" : unit is null ? $"{shape[0]}" : $"{shape[0]} {unit}";
 
     /// <summary>Standard deviation of He-normal initialisation for a layer reading <paramref name="fanIn"/> features.</summary>
     public static double HeScale(int fanIn) => Math.Sqrt(2.0 / fanIn);

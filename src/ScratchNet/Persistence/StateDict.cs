@@ -48,7 +48,7 @@ public static class StateDict
                 throw SafeTensors.Error(name, $"tensor '{key}' has dtype {entry.DType}; weights must be F32 or F64");
         }
         foreach (var entry in header.Tensors)
-            if (!targets.ContainsKey(entry.Name) && !IsIgnored(network, entry.Name))
+            if (!targets.ContainsKey(entry.Name) && !IsIgnored(targets, entry.Name))
                 throw SafeTensors.Error(name, $"tensor '{entry.Name}' belongs to no layer of the network ({network})");
 
         foreach (var (key, target) in targets)
@@ -60,10 +60,9 @@ public static class StateDict
         ModuleState.Entries(network.Layers).ToDictionary(e => e.Name, e => (e.Value, e.Shape.ToLongArray()));
 
     // PyTorch's batch-norm step counter has no ScratchNet counterpart: ignored beside a module's running estimates.
-    private static bool IsIgnored<T>(Network<T> network, string key) where T : unmanaged, IFloatingPointIeee754<T>
+    private static bool IsIgnored<TTarget>(Dictionary<string, TTarget> targets, string key)
     {
         const string Counter = ".num_batches_tracked";
-        return key.EndsWith(Counter, StringComparison.Ordinal)
-            && ModuleState.Entries(network.Layers).Any(e => e.Name == key[..^Counter.Length] + ".running_mean");
+        return key.EndsWith(Counter, StringComparison.Ordinal) && targets.ContainsKey(key[..^Counter.Length] + ".running_mean");
     }
 }

@@ -63,7 +63,7 @@ public class ArchiveChecksTests
             "tar.gz" => [],
             _ => Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(0, 400).Select(i => $"{i % 7},{i % 5},{i % 2}\n"))),
         };
-        var (whole, cut) = reader == "tar.gz" ? TarFlushedAndCut() : FlushedAndCut(content);
+        var (whole, cut) = reader == "tar.gz" ? TarFlushedAndCut() : HostileFiles.FlushedAndCut(content);
         string path = folder.Write(reader == "predict csv.gz" ? "rows.csv.gz" : "data.gz", cut);
 
         // The cut file inflates silently: only the trailer tells.
@@ -74,7 +74,7 @@ public class ArchiveChecksTests
             "tar.gz" => p => TarGz.Extract(p, Path.Combine(folder.Path, "out"), ["a.bin"]),
             _ => p =>
             {
-                var (exit, _, error) = Cli.CliRunner.Run("predict", "--model", Model(folder), p);
+                var (exit, _, error) = Cli.CliRunner.Run("predict", "--model", HostileFiles.TinyModel(folder, 3), p);
                 Assert.Equal(1, exit);
                 throw new DataFormatException(error["error: ".Length..].Trim());
             },
@@ -84,27 +84,11 @@ public class ArchiveChecksTests
         if (reader != "predict csv.gz") read(path);   // the whole file reads
     }
 
-    // A gzip file of content written with a flush in the middle, and the same cut just after that flush.
-    private static (byte[] Whole, byte[] Cut) FlushedAndCut(byte[] content)
-    {
-        using var memory = new MemoryStream();
-        long flushedAt;
-        using (var gzip = new GZipStream(memory, CompressionLevel.Optimal, leaveOpen: true))
-        {
-            gzip.Write(content.AsSpan(0, content.Length / 2));
-            gzip.Flush();
-            flushedAt = memory.Length;
-            gzip.Write(content.AsSpan(content.Length / 2));
-        }
-        byte[] whole = memory.ToArray();
-        return (whole, whole[..(int)flushedAt]);
-    }
-
     private static (byte[] Whole, byte[] Cut) TarFlushedAndCut()
     {
         byte[] tar = Inflate(FormatBytes.TarGz(("a.bin", FormatBytes.Random(3000, seed: 4)), ("b.bin", FormatBytes.Random(3000, seed: 5))));
         // Cut after the first member's data: the tar reader finds "a.bin" and then the end of its input.
-        var (whole, _) = FlushedAndCut(tar);
+        var (whole, _) = HostileFiles.FlushedAndCut(tar);
         using var memory = new MemoryStream();
         long flushedAt;
         using (var gzip = new GZipStream(memory, CompressionLevel.Optimal, leaveOpen: true))
@@ -122,16 +106,6 @@ public class ArchiveChecksTests
         using var output = new MemoryStream();
         using (var stream = new GZipStream(new MemoryStream(gzip), CompressionMode.Decompress)) stream.CopyTo(output);
         return output.ToArray();
-    }
-
-    private static string Model(TempFolder folder)
-    {
-        string path = Path.Combine(folder.Path, "model.safetensors");
-        var net = new Network<float>(3, 2, Losses.Loss.CrossEntropy, 0, 0.1);
-        net.AddLinear(2);
-        net.AddSoftmax();
-        net.Save(path);
-        return path;
     }
 
     private static int IndexOf(byte[] haystack, byte[] needle)

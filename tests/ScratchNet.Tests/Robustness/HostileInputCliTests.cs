@@ -39,7 +39,7 @@ public sealed class HostileInputCliTests : IDisposable
         string notAFile = _folder.Write("file", [1]);
         string under = Path.Combine(notAFile, "inside");
         byte[] csvBytes = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(0, 200).Select(i => $"{i % 5},{i % 3},{i % 2}\n")));
-        string cutGz = _folder.Write("cut.csv.gz", CutAtFlush(csvBytes));
+        string cutGz = _folder.Write("cut.csv.gz", HostileFiles.FlushedAndCut(csvBytes).Cut);
         byte[] npz = FormatBytes.Zip(false,
             ("x.npy", FormatBytes.Npy("<f4", false, [2, 3], FormatBytes.Floats([1, 2, 3, 4, 5, 6]))),
             ("y.npy", FormatBytes.Npy("<f4", false, [2, 3], FormatBytes.Floats([1, 0, 1, 0, 1, 0]))));
@@ -115,17 +115,4 @@ public sealed class HostileInputCliTests : IDisposable
         Assert.True(failures.Count == 0, string.Join('\n', failures));
     }
 
-    private static byte[] CutAtFlush(byte[] content)
-    {
-        using var memory = new MemoryStream();
-        long cut;
-        using (var gzip = new GZipStream(memory, CompressionLevel.Optimal, leaveOpen: true))
-        {
-            gzip.Write(content.AsSpan(0, content.Length / 2));
-            gzip.Flush();
-            cut = memory.Length;
-            gzip.Write(content.AsSpan(content.Length / 2));
-        }
-        return memory.ToArray()[..(int)cut];
-    }
 }

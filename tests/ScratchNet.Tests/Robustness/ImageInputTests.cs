@@ -17,7 +17,7 @@ public class ImageInputTests
         using var folder = new TempFolder();
         string png = folder.Write("huge.png", Png(60000, 60000, new byte[1 + 60000]));
 
-        var (exit, _, error) = CliRunner.Run("predict", "--model", Model(folder), png);
+        var (exit, _, error) = CliRunner.Run("predict", "--model", HostileFiles.TinyModel(folder, 64), png);
 
         Assert.Equal(1, exit);
         Assert.Equal($"error: {png}: the image header gives 60000×60000 pixels; at most 64 megapixels are decoded (a header that lies about the size, or an image far larger than any model input).", error.Trim());
@@ -32,7 +32,7 @@ public class ImageInputTests
         for (int y = 0; y < 200; y++)
             for (int x = 0; x < 200; x++) bitmap.SetPixel(x, y, new SKColor((byte)random.Next(256), (byte)random.Next(256), (byte)random.Next(256)));
         byte[] whole = bitmap.Encode(SKEncodedImageFormat.Png, 100).ToArray();
-        string model = Model(folder);
+        string model = HostileFiles.TinyModel(folder, 64);
         Assert.Equal(0, CliRunner.Run("predict", "--model", model, folder.Write("whole.png", whole)).ExitCode);
         string cut = folder.Write("cut.png", whole[..(whole.Length / 2)]);
 
@@ -68,15 +68,5 @@ public class ImageInputTests
         file.Write(typeAndData);
         BinaryPrimitives.WriteUInt32BigEndian(four, Crc32.Append(0, typeAndData));
         file.Write(four);
-    }
-
-    private static string Model(TempFolder folder)
-    {
-        string path = Path.Combine(folder.Path, "model.safetensors");
-        var net = new Network<float>(64, 2, Losses.Loss.CrossEntropy, 0, 0.1);
-        net.AddLinear(2);
-        net.AddSoftmax();
-        net.Save(path);
-        return path;
     }
 }
