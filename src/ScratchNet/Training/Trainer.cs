@@ -159,6 +159,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         public Matrix<T> X { get; init; } = null!;
         public Matrix<T> Y { get; init; } = null!;
         public double LearningRate { get; set; }
+        public WeightAverager<T>? Average { get; init; }
     }
 
     // Checks the options and sets up the run: fresh, or where Resume left off.
@@ -166,7 +167,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        if (options.Schedule is not null || options.Plateau is not null || options.CheckpointPath is not null) LearningRates.Get(Network.Optimizer);
+        if (options.Schedule is not null || options.Plateau is not null || options.StepSchedule is not null || options.CheckpointPath is not null) LearningRates.Get(Network.Optimizer);
         var state = _resumed ?? new TrainingState<T> { History = [], Order = [.. _trainRows] };
         bool resumed = _resumed is not null;
         _resumed = null;
@@ -182,6 +183,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             Reason = state.StopReason == StopReason.EarlyStopped ? StopReason.EarlyStopped : StopReason.Completed,
             X = new Matrix<T>(0, Samples.FeatureCount),
             Y = new Matrix<T>(0, Samples.TargetCount),
+            Average = options.WeightAveraging is { } averaging ? new WeightAverager<T>(Network, averaging) : null,
         };
     }
 
@@ -217,8 +219,17 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             int start = batch * batchSize;
             int count = batch == batchCount - 1 ? state.Order.Length - start : batchSize;
-            Samples.Gather(state.Order.AsSpan(start, count), run.X, run.Y);
+            // Augmented sources draw training batches per (seed, epoch, row): a resumed run sees the same ones.
+            if (Samples is ITrainingSamples<T> augmented) augmented.GatherTraining(state.Order.AsSpan(start, count), epoch, run.X, run.Y);
+            else Samples.Gather(state.Order.AsSpan(start, count), run.X, run.Y);
+            long step = (long)epoch * batchCount + batch, totalSteps = (long)run.Options.Epochs * batchCount;
+            if (run.Options.StepSchedule is { } perStep)
+            {
+                LearningRates.Set(Network.Optimizer, perStep.RateAt(step, totalSteps));
+                run.LearningRate = LearningRates.GetOrNaN(Network.Optimizer);
+            }
             double loss = Network.TrainStep(run.X, run.Y);
+            run.Average?.AfterStep(step, totalSteps);
             if (!double.IsFinite(loss))
             {
                 run.Guard.Restore();
@@ -243,9 +254,10 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     // Loss and accuracy on the training, validation and test sets after an epoch (or before the first, −1).
     private EpochStats Record(Run run, int epoch)
     {
-        var (trainLoss, trainAccuracy) = TrainStats();
-        var (validationLoss, validationAccuracy) = ValidationStats();
-        var (testLoss, testAccuracy) = TestStats();
+        // With weight averaging, the averaged weights are the ones evaluated (and kept at the end).
+        var ((trainLoss, trainAccuracy), (validationLoss, validationAccuracy), (testLoss, testAccuracy)) = run.Average is { } average
+            ? average.WithAverage(() => (TrainStats(), ValidationStats(), TestStats()))
+            : (TrainStats(), ValidationStats(), TestStats());
         var stats = new EpochStats(epoch, trainLoss, trainAccuracy, validationLoss, validationAccuracy, run.Clock.Elapsed.TotalSeconds, testLoss, testAccuracy);
         run.State.History.Add(stats);
         if (run.Options.Verbose)
@@ -291,6 +303,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         state.StopReason = run.Reason;
         if (run.Options.CheckpointPath is { } path && !run.CheckpointCurrent) WriteCheckpoint(path, state, run.Reason, run.Options, run.Best);
         if (run.Reason != StopReason.Cancelled && run.Best is { Taken: true }) run.Best.Restore();
+        else run.Average?.Install();
         return new History(state.History, _testSamples is not null, run.Reason, run.Options.EarlyStopping is null ? null : state.EarlyBestEpoch);
     }
 
