@@ -71,6 +71,8 @@ internal static class DeviceChoice
         if (c.Activation is { } activation && activation is not ("relu" or "sigmoid" or "tanh")) return $"its activations are relu, sigmoid and tanh (--activation {activation} given)";
         if (c.EarlyStopping is not null) return "early stopping runs on the CPU (--early-stopping given)";
         if (c.Test == true) return "test-set statistics run on the CPU (--test given)";
+        if (RecipeSetup.UsesImageSource(c) || c.LabelSmoothing is not null || c.Ema is not null || c.BiasLrScale is not null)
+            return "augmentation, normalisation, test-time augmentation, label smoothing, weight averaging and per-parameter rates run on the CPU";
         if (c.CheckpointEvery is not null || resuming) return "checkpoints run on the CPU (--checkpoint-every or --resume given)";
         return null;
     }

@@ -55,6 +55,27 @@ public sealed class RunConfig
     public int? CheckpointEvery { get; set; }
     public string? Device { get; set; }
 
+    // The recipe's pieces (see RecipeSetup): architecture preset, augmentation, normalisation, test-time augmentation,
+    // label smoothing, optimiser details, per-step schedules, weight averaging.
+    public string? Arch { get; set; }
+    public int? CropPadding { get; set; }
+    public string? Flip { get; set; }
+    public int? Cutout { get; set; }
+    public string? Normalize { get; set; }
+    public double[]? NormMean { get; set; }
+    public double[]? NormStd { get; set; }
+    public string? Tta { get; set; }
+    public double? LabelSmoothing { get; set; }
+    public string? WeightDecayMode { get; set; }
+    public double? BiasLrScale { get; set; }
+    public double? PeakFraction { get; set; }
+    public double? StartFactor { get; set; }
+    public double? EndFactor { get; set; }
+    public double? Ema { get; set; }
+    public int? EmaEvery { get; set; }
+    public double? EmaPower { get; set; }
+    public bool? Lookahead { get; set; }
+
     // The settings, in declaration order (instance properties only: FieldNames is static).
     private static readonly System.Reflection.PropertyInfo[] Fields =
         typeof(RunConfig).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Numerics;
 using ScratchNet.Compute;
+using ScratchNet.Data.Augmentation;
 using ScratchNet.Data.Catalog;
 using ScratchNet.Losses;
 using ScratchNet.Training;
@@ -50,6 +51,10 @@ public static class TrainCommand
         try
         {
             var data = Memory.While($"loading {c.Dataset}", () => DataLoader.Load<T>(s.Data, c.Seed!.Value, error));
+            // Augmentation and normalisation: the images stay bytes, batches are transformed as they are gathered.
+            var normalization = data.Images is { } loaded && RecipeSetup.UsesImageSource(c) ? RecipeSetup.Normalization(c, loaded) : null;
+            if (data.Images is { } raw && RecipeSetup.UsesImageSource(c))
+                data = data with { Samples = new AugmentedImages<T>(raw, RecipeSetup.Augmentation(c), normalization, c.Seed!.Value) };
             var samples = data.Samples;
             // Without init: He initialisation, whose scale suits the ReLU after each hidden layer. Written out as
             // numbers, so the run's config.json builds the same weights (AddLinear with these scales is He).
@@ -60,10 +65,13 @@ public static class TrainCommand
             foreach (string warning in network.Warnings) error.WriteLine($"warning: {warning}");
 
             network.Optimizer = TrainingSetup.Optimizer<T>(c);
+            RecipeSetup.Apply(c, network);
             var trainer = new Trainer<T>(network, samples, c.ValFraction!.Value, c.Stratify!.Value, c.Seed!.Value);
             if (c.Test == true)
             {
                 var test = DataLoader.Load<T>(DataOptions.Read(c.Dataset!, DatasetSplit.Test, c.DataDir, c.Labels, c.CsvLabel, c.CsvHeader), c.Seed!.Value, error);
+                // The test images normalised as the training ones (never augmented: the trainer evaluates through Gather).
+                if (test.Images is { } testImages && RecipeSetup.UsesImageSource(c)) test = test with { Samples = new AugmentedImages<T>(testImages, null, normalization) };
                 trainer.TestSamples = test.Samples;
                 output.WriteLine($"# test set: {test.Description} ({test.Samples.Count} samples)");
             }
@@ -110,6 +118,19 @@ public static class TrainCommand
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"# final: train loss {final.TrainLoss:F4}, accuracy {final.TrainAccuracy:F4}; validation loss {final.ValidationLoss:F4}, accuracy {final.ValidationAccuracy:F4}; " +
                 $"{testStats}{result.TrainingSeconds:F1} s, {result.SamplesPerSecond(trainer.TrainRows.Count):F0} samples/s"));
+            if (c.Tta is { } tta && samples is AugmentedImages<T> views)
+            {
+                // Test-time augmentation of the final weights, after the run (its seconds are not in the history).
+                var mode = RecipeSetup.TtaOf(tta);
+                var (ttaLoss, ttaAccuracy) = TestTimeAugmentation.Evaluate(network, views, [.. trainer.ValidationRows], mode);
+                string ttaTest = "";
+                if (trainer.TestSamples is AugmentedImages<T> testViews)
+                {
+                    var (testLoss, testAccuracy) = TestTimeAugmentation.Evaluate(network, testViews, [.. Enumerable.Range(0, testViews.Count)], mode);
+                    ttaTest = string.Create(CultureInfo.InvariantCulture, $"; test loss {testLoss:F4}, accuracy {testAccuracy:F4}");
+                }
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# tta {tta}: validation loss {ttaLoss:F4}, accuracy {ttaAccuracy:F4}{ttaTest}"));
+            }
             if (history.StopReason == StopReason.EarlyStopped)
                 output.WriteLine($"# early stopping after epoch {final.Epoch}: no improvement of {c.Monitor} for {c.EarlyStopping} epochs");
             if (history.BestEpoch is { } best && c.EarlyStopping is not null)
@@ -180,6 +201,7 @@ internal sealed class TrainCommandOptions
     private readonly Option<bool> _stratify = new("--stratify") { Description = "Split train/validation class by class, keeping class proportions." };
     private readonly Option<string?> _device = Options.Choice("--device", "Where to train: auto (a usable NVIDIA GPU when the run fits the GPU path, else the CPU; the default), cpu, or cuda.", DeviceChoice.Names);
     private readonly TrainingSetup _training = new();
+    private readonly RecipeSetup _recipe = new();
 
     public void AddTo(Command command)
     {
@@ -187,6 +209,7 @@ internal sealed class TrainCommandOptions
             command.Options.Add(option);
         _data.AddTo(command);
         _training.AddTo(command);
+        _recipe.AddTo(command);
     }
 
     /// <summary>Combines the command line, the <c>--config</c> file and the recipe into a checked, fully set configuration.</summary>
@@ -233,6 +256,7 @@ internal sealed class TrainCommandOptions
             Device = parse.GetValue(_device),
         };
         _training.Read(parse, fromCommandLine);
+        _recipe.Read(parse, fromCommandLine);
         var given = fromFile.OverriddenBy(fromCommandLine);
         // --init on the command line replaces the file's initialisation, whichever form each takes.
         if (fromCommandLine.InitScheme is not null) given.Init = null;
@@ -267,6 +291,8 @@ internal sealed class TrainCommandOptions
     internal static TrainSettings Resolve(RunConfig given, string? configPath, IReadOnlySet<string> fromCommandLine, string? outDir)
     {
         string Name(string field) => configPath is null || fromCommandLine.Contains(field) ? RunConfig.OptionName(field) : $"'{field}' in {configPath}";
+        // An --arch preset fills the architecture's fields that neither the command line nor the file sets.
+        given = ArchPresets.Apply(given);
 
         string dataset = given.Dataset ?? "digits";
         // A file dataset is recorded by its full path, so that evaluate finds it from any folder.
@@ -309,6 +335,7 @@ internal sealed class TrainCommandOptions
         };
         Choice(config.Device, "device", DeviceChoice.Names);
         TrainingSetup.Resolve(given, config, Name);
+        RecipeSetup.Resolve(given, config, Name);
         if (config.InitScheme is not null)
         {
             if (given.Init is not null) throw new UsageException($"{Name("init")}: give weight scales or an initialiser ({string.Join(", ", TrainingSetup.InitSchemes)}), not both.");
