@@ -23,7 +23,7 @@ internal sealed class RecipeSetup
     public static readonly string[] TtaModes = ["none", "flip", "flip-translate"];
     public static readonly string[] WeightDecayModes = ["coupled", "decoupled"];
 
-    private readonly Option<string?> _arch = Options.Choice("--arch", "A named architecture (hidden layers, activation, initialisation, dropout; see README); options given beside it override its parts.", [.. ArchPresets.Names]);
+    private readonly Option<string?> _arch = Options.Choice("--arch", "A named architecture (hidden layers, activation, initialisation, dropout, or a whole layer list; see README); options given beside it override its parts.", [.. ArchPresets.Names]);
     private readonly Option<int?> _cropPadding = Options.Number<int>("--crop-padding", "Image datasets: random crops of the training images padded by N pixels by reflection, i.e. shifts of up to ±N (default 0: none).");
     private readonly Option<string?> _flip = Options.Choice("--flip", "Image datasets: mirror training images left-right at random each epoch, or alternating (airbench: every other epoch per image) (default none).", Flips);
     private readonly Option<int?> _cutout = Options.Number<int>("--cutout", "Image datasets: zero an N×N square of each training image at a random place (default 0: none).");
@@ -251,7 +251,23 @@ internal static class ArchPresets
         ["mlp-1024-512-dropout"] = new() { Layers = [1024, 512], InitScheme = "he", Activation = "relu", Dropout = 0.2 },
         // A wide GELU MLP for CIFAR-sized inputs, until the convolutional presets arrive.
         ["mlp-gelu-2048"] = new() { Layers = [2048, 1024], InitScheme = "he", Activation = "gelu" },
+        // The whole network as a layer list (the model file's format): CIFAR's 3,072 inputs, batch norm after each hidden layer.
+        ["cifar-mlp-bn"] = new()
+        {
+            Network = Layers("""
+                [{"type": "linear", "in": 3072, "out": 1024, "regularized": false}, {"type": "batchnorm1d", "features": 1024, "momentum": 0.1, "eps": 1e-5}, {"type": "gelu"},
+                 {"type": "linear", "in": 1024, "out": 512, "regularized": false}, {"type": "batchnorm1d", "features": 512, "momentum": 0.1, "eps": 1e-5}, {"type": "gelu"},
+                 {"type": "linear", "in": 512, "out": 10, "regularized": false}, {"type": "softmax"}]
+                """),
+            InitScheme = "he",
+        },
     };
+
+    private static System.Text.Json.JsonElement Layers(string json)
+    {
+        using var document = System.Text.Json.JsonDocument.Parse(json);
+        return document.RootElement.Clone();
+    }
 
     /// <summary>The preset names.</summary>
     public static IEnumerable<string> Names => Table.Keys;
@@ -265,6 +281,8 @@ internal static class ArchPresets
         if (given.Arch is null || !Table.TryGetValue(given.Arch, out var preset)) return given;
         var merged = preset.OverriddenBy(given);
         if (given.Init is not null || given.InitScheme is not null) (merged.Init, merged.InitScheme) = (given.Init, given.InitScheme);
+        // Hidden widths given beside a layer-list preset replace the list (they describe another network).
+        if (given.Layers is not null && given.Network is null) merged.Network = null;
         return merged;
     }
 }

@@ -58,9 +58,11 @@ public static class TrainCommand
             var samples = data.Samples;
             // Without init: He initialisation, whose scale suits the ReLU after each hidden layer. Written out as
             // numbers, so the run's config.json builds the same weights (AddLinear with these scales is He).
-            if (c.InitScheme is null) c.Init ??= [.. c.Layers!.Prepend(samples.FeatureCount).Select(Network<T>.HeScale)];
+            if (c.InitScheme is null && c.Network is null) c.Init ??= [.. c.Layers!.Prepend(samples.FeatureCount).Select(Network<T>.HeScale)];
+            string widths = c.Network is { } list ? $"{samples.FeatureCount}-…-{samples.TargetCount} ({list.GetArrayLength()} layers from 'network')"
+                : string.Join('-', c.Layers!.Prepend(samples.FeatureCount).Append(samples.TargetCount));
             var network = Memory.While(
-                string.Create(CultureInfo.InvariantCulture, $"building the network {string.Join('-', c.Layers!.Prepend(samples.FeatureCount).Append(samples.TargetCount))} ({typeof(T).Name} weights)"),
+                string.Create(CultureInfo.InvariantCulture, $"building the network {widths} ({typeof(T).Name} weights)"),
                 () => BuildNetwork<T>(c, samples.FeatureCount, samples.TargetCount));
             foreach (string warning in network.Warnings) error.WriteLine($"warning: {warning}");
 
@@ -155,6 +157,7 @@ public static class TrainCommand
     {
         var loss = c.Loss == "l2" ? Loss.L2 : Loss.CrossEntropy;
         var network = new Network<T>(inputs, outputs, loss, c.Reg!.Value, c.Lr!.Value, c.Seed!.Value);
+        if (c.Network is { } list) return BuildFromList(network, list, c.InitScheme, c.Seed!.Value);
         int[] widths = [.. c.Layers!, outputs];
         for (int k = 0; k < widths.Length; k++)
         {
@@ -166,6 +169,35 @@ public static class TrainCommand
         }
         if (loss == Loss.CrossEntropy) network.AddSoftmax();
         network.Build();
+        return network;
+    }
+
+    /// <summary>
+    /// The network a <c>network</c> list describes: each entry is a layer in the model file's format (<c>{"type": "linear", "in": 3072,
+    /// "out": 256, "regularized": false}</c>, <c>{"type": "relu"}</c>, …), read through the layer registry, so every registered layer
+    /// type works. Weights of rank ≥ 2 (a linear layer's (out, in)) are drawn with <paramref name="initScheme"/> (He normal when
+    /// null) for their fan-in (size / first dimension), in parameter order from the run's seed; other state keeps the layer's
+    /// own initial values (zero biases, batch norm's γ = 1).
+    /// </summary>
+    /// <exception cref="UsageException">An entry is malformed, names an unknown type, or does not fit the shape before it.</exception>
+    internal static Network<T> BuildFromList<T>(Network<T> network, System.Text.Json.JsonElement list, string? initScheme, ulong seed) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var layers = Layers.LayerSettings.ReadChain<T>(list, network.InputShape, "'network'", what => new UsageException($"'network' in the configuration: {what}."));
+        foreach (var layer in layers)
+        {
+            try { network.Add(layer); }
+            catch (NetworkBuildException e) { throw new UsageException($"'network' in the configuration: {e.Message}"); }
+        }
+        var init = initScheme is null ? Layers.Init.HeNormal : TrainingSetup.InitOf(initScheme);
+        var rng = new Rng(seed);
+        foreach (var parameter in network.Parameters)
+        {
+            if (parameter.Name != "weight" || parameter.Shape.Rank < 2) continue;
+            int fanOut = parameter.Shape[0], fanIn = parameter.Shape.Size / fanOut;
+            Layers.Initializers.Fill(parameter.Value.Span, init, fanIn, fanOut, rng);
+        }
+        try { network.Build(); }
+        catch (NetworkBuildException e) { throw new UsageException($"'network' in the configuration: {e.Message}"); }
         return network;
     }
 }
@@ -300,7 +332,16 @@ internal sealed class TrainCommandOptions
         if (!Recipe.DatasetNames.Contains(dataset) && !Recipe.IsFile(dataset))
             throw new UsageException($"{Name("dataset")}: unknown value '{dataset}'; expected one of {Recipe.Expected}.");
         var recipe = Recipe.For(dataset);
-        int[] hidden = given.Layers ?? recipe.HiddenLayers;
+        if (given.Network is { } list)
+        {
+            // The whole architecture as data: the hidden-width shorthand and what it adds around each width do not apply.
+            if (list.ValueKind != System.Text.Json.JsonValueKind.Array || list.GetArrayLength() == 0)
+                throw new UsageException($"{Name("network")} must be a non-empty list of layers, each an object with a \"type\" (as a model file's layers).");
+            foreach (var (value, field) in new (object?, string)[] { (given.Layers, "layers"), (given.Init, "init"), (given.Activation, "activation"), (given.Dropout, "dropout") })
+                if (value is not null)
+                    throw new UsageException($"{Name(field)} applies to the hidden-width MLP ('layers'); with 'network' the list gives every layer itself.");
+        }
+        int[] hidden = given.Network is null ? given.Layers ?? recipe.HiddenLayers : [];
         if (hidden.Any(w => w <= 0))
             throw new UsageException($"{Name("layers")}: '{hidden.First(w => w <= 0)}' is not allowed; expected positive integers.");
         string loss = given.Loss ?? (recipe.Loss == Loss.L2 ? "l2" : "ce");
@@ -318,14 +359,15 @@ internal sealed class TrainCommandOptions
             Labels = dataset == "cifar-100" ? data.Labels.ToString().ToLowerInvariant() : null,
             CsvLabel = given.CsvLabel,
             CsvHeader = Recipe.IsFile(dataset) && dataset.StartsWith("csv:", StringComparison.Ordinal) ? given.CsvHeader ?? "auto" : null,
-            Layers = hidden,
+            Layers = given.Network is null ? hidden : null,
+            Network = given.Network,
             Loss = loss,
             Lr = Positive(given.Lr ?? recipe.LearningRate, Name("lr")),
             Reg = NonNegative(given.Reg ?? recipe.Regularization, Name("reg")),
             Epochs = AtLeastOne(given.Epochs ?? recipe.Epochs, Name("epochs")),
             BatchSize = AtLeastOne(given.BatchSize ?? recipe.BatchSize, Name("batch_size")),
             // The recipe's weight scales belong to the recipe's layers; other layers get He initialisation.
-            Init = given.Init ?? (given.Layers is null ? recipe.Init : null),
+            Init = given.Init ?? (given.Layers is null && given.Network is null ? recipe.Init : null),
             Seed = given.Seed ?? 0,
             Threads = AtLeastOne(given.Threads ?? Environment.ProcessorCount, Name("threads")),
             Dtype = dtype,
@@ -336,6 +378,7 @@ internal sealed class TrainCommandOptions
         Choice(config.Device, "device", DeviceChoice.Names);
         TrainingSetup.Resolve(given, config, Name);
         RecipeSetup.Resolve(given, config, Name);
+        if (config.Network is not null) (config.Activation, config.Dropout) = (null, null);
         if (config.InitScheme is not null)
         {
             if (given.Init is not null) throw new UsageException($"{Name("init")}: give weight scales or an initialiser ({string.Join(", ", TrainingSetup.InitSchemes)}), not both.");

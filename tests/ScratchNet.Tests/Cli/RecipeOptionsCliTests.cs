@@ -180,3 +180,74 @@ public sealed class RecipeOptionsCliTests : IDisposable
         Assert.Single(error.Trim().Split('\n'));
     }
 }
+
+/// <summary>An architecture as data: a <c>network</c> list of layer entries in a run configuration, read through the layer registry.</summary>
+[Collection(GlobalStateCollection.Name)]
+public sealed class NetworkListCliTests : IDisposable
+{
+    private readonly TempFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    private const string Mlp = """
+        [{"type": "linear", "in": 64, "out": 32, "regularized": false}, {"type": "batchnorm1d", "features": 32, "momentum": 0.1, "eps": 1e-5},
+         {"type": "gelu"}, {"type": "dropout", "rate": 0.1}, {"type": "linear", "in": 32, "out": 10, "regularized": true}, {"type": "softmax"}]
+        """;
+
+    [Fact]
+    public void ANetworkListTrainsSavesAndReruns()
+    {
+        string config = _folder.Write("net.json", System.Text.Encoding.UTF8.GetBytes($$"""{"dataset": "digits", "epochs": 3, "batch_size": 16, "threads": 1, "network": {{Mlp}}}"""));
+        string first = Path.Combine(_folder.Path, "first"), second = Path.Combine(_folder.Path, "second");
+        var (code, output, error) = Run("train", "--config", config, "--out", first);
+        Assert.True(code == 0, error + output);
+        var net = Network<float>.Load(Path.Combine(first, "model.safetensors"));
+        Assert.Equal("64-32-10 linear batchnorm1d gelu dropout linear softmax, ce", net.ToString());
+        Assert.True(double.Parse(File.ReadAllLines(Path.Combine(first, "history.csv"))[^1].Split(',')[4], CultureInfo.InvariantCulture) > 0.5);
+        using (var written = JsonDocument.Parse(File.ReadAllText(Path.Combine(first, "config.json"))))
+        {
+            Assert.Equal(6, written.RootElement.GetProperty("network").GetArrayLength());
+            Assert.False(written.RootElement.TryGetProperty("layers", out _));
+            Assert.False(written.RootElement.TryGetProperty("activation", out _));
+        }
+        (code, _, error) = Run("train", "--config", Path.Combine(first, "config.json"), "--out", second);
+        Assert.True(code == 0, error);
+        Assert.Equal(File.ReadAllLines(Path.Combine(first, "history.csv")).Select(l => string.Join(',', l.Split(',')[..5])),
+                     File.ReadAllLines(Path.Combine(second, "history.csv")).Select(l => string.Join(',', l.Split(',')[..5])));
+    }
+
+    [Theory]
+    [InlineData("""[{"type": "linear", "in": 64, "out": 10, "regularized": false}, {"type": "conv9d"}]""", "layer 1 (conv9d) has unknown type 'conv9d'")]
+    [InlineData("""[{"type": "linear", "in": 60, "out": 10, "regularized": false}, {"type": "softmax"}]""", "layer 0 (linear) reads 60 features but follows a width of 64")]
+    [InlineData("""[{"type": "linear", "in": 64, "out": 12, "regularized": false}, {"type": "softmax"}]""", "outputs 12 features but the network declares 10 outputs")]
+    [InlineData("""[{"type": "linear", "in": 64, "out": 10}]""", "regularized")]
+    [InlineData("""[]""", "must be a non-empty list of layers")]
+    [InlineData("""{"type": "relu"}""", "must be a non-empty list of layers")]
+    public void BadListsAreOneErrorLine(string list, string message)
+    {
+        string config = _folder.Write("bad.json", System.Text.Encoding.UTF8.GetBytes($$"""{"dataset": "digits", "epochs": 1, "threads": 1, "network": {{list}}}"""));
+        var (code, _, error) = Run("train", "--config", config, "--out", Path.Combine(_folder.Path, "bad"));
+        Assert.NotEqual(0, code);
+        Assert.StartsWith("error: ", error);
+        Assert.Contains(message, error);
+        Assert.Single(error.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void HiddenWidthSettingsBesideAListAreRefused()
+    {
+        string config = _folder.Write("both.json", System.Text.Encoding.UTF8.GetBytes($$"""{"dataset": "digits", "network": {{Mlp}}}"""));
+        var (code, _, error) = Run("train", "--config", config, "--layers", "8", "--out", Path.Combine(_folder.Path, "both"));
+        Assert.Equal(CliApp.UsageError, code);
+        Assert.Contains("--layers applies to the hidden-width MLP", error);
+    }
+
+    [Fact]
+    public void ALayerListPresetBuildsItsNetwork()
+    {
+        var (code, output, error) = Run("train", "--dataset", "digits", "--arch", "cifar-mlp-bn", "--epochs", "1", "--out", Path.Combine(_folder.Path, "preset"));
+        // The preset is CIFAR's: on the digits' 64 inputs its first layer does not fit, and says so.
+        Assert.Equal(CliApp.UsageError, code);
+        Assert.Contains("layer 0 (linear) reads 3072 features but follows a width of 64", error + output);
+    }
+}
