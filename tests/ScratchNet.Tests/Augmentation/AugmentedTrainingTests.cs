@@ -76,6 +76,37 @@ public class AugmentedTrainingTests
     }
 
     [Fact]
+    public void AnAugmentedRunWithAStepScheduleResumesBitForBit()
+    {
+        Trainer<float> Make()
+        {
+            var net = Mlp<float>(108);
+            net.Optimizer = new SgdMomentum<float>(0.05, 0.85, nesterov: true, weightDecay: 5e-4);
+            foreach (var bias in net.Parameters.Where(p => p.Name == "bias")) (bias.LearningRateScale, bias.WeightDecay) = (8, 5e-4 / 8);
+            var images = AugmentedImagesTests.Images(count: 60, side: 6, channels: 3);
+            return new Trainer<float>(net, new AugmentedImages<float>(images, new ImageAugmentation(2, FlipMode.Alternating, 2), ChannelNormalization.Measure(images), seed: 3), seed: 6);
+        }
+        var options = new TrainOptions { Epochs = 3, BatchSize = 10, StepSchedule = new OneCycle(0.1) };
+        var straight = Make();
+        var history = straight.Train(options);
+        string path = Path.Combine(Path.GetTempPath(), $"scratchnet-aug-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            // Stopped after its first epoch (a per-step schedule spans the configured total, so the run keeps Epochs = 3).
+            var first = Make();
+            using var stop = new CancellationTokenSource();
+            first.EpochCompleted += e => { if (e.Epoch == 0) stop.Cancel(); };
+            Assert.Equal(StopReason.Cancelled, first.Train(options with { CheckpointPath = path }, stop.Token).StopReason);
+            var resumed = Make();
+            resumed.Resume(path);
+            var continued = resumed.Train(options with { CheckpointPath = path });
+            Assert.Equal(history.Select(e => e.ValidationLoss), continued.Select(e => e.ValidationLoss));
+            Assert.Equal(straight.Network.Parameters.SelectMany(p => p.Value.Span.ToArray()), resumed.Network.Parameters.SelectMany(p => p.Value.Span.ToArray()));
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
     public void AStepScheduleSetsTheRateBeforeEveryBatch()
     {
         var rates = new List<double>();
