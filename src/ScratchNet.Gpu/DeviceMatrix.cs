@@ -45,7 +45,8 @@ internal sealed class DeviceMatrix<T>(GpuDevice device, int cols) : IDisposable 
     {
         source.RequireCols(Cols, "Device upload");
         SetRows(source.Rows);
-        if (source.Length > 0) View.SubView(0, source.Length).CopyFromCPU(source.Span);
+        // On the stream the kernels run on: a step queued before still reads the old contents.
+        if (source.Length > 0) View.SubView(0, source.Length).CopyFromCPU(device.Accelerator.DefaultStream, source.Span);
         return this;
     }
 

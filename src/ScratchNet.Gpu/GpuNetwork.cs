@@ -31,6 +31,10 @@ internal sealed class GpuNetwork<T> : NetworkDevice<T> where T : unmanaged, IFlo
     private readonly DeviceMatrix<T> _x, _y, _lossGradient, _rowLoss, _rowCorrect;
     private readonly MemoryBuffer1D<T, Stride1D.Dense> _sums;
     private readonly T[] _hostSums = new T[SlotCount];
+    private readonly MemoryBuffer1D<T, Stride1D.Dense> _queue;   // per queued step: its loss and Σ g²
+    private readonly T[] _hostQueue = new T[2 * QueueCapacity];
+    private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, int, T, T> _recordStep;
+    private int _queued;
     private DeviceOptimizer<T>? _optimizer;
     private IOptimizer<T>? _optimizerOf;   // the host optimiser _optimizer was made for
 
@@ -52,6 +56,8 @@ internal sealed class GpuNetwork<T> : NetworkDevice<T> where T : unmanaged, IFlo
             _rowLoss = _context.Track(new DeviceMatrix<T>(device, 1));
             _rowCorrect = _context.Track(new DeviceMatrix<T>(device, 1));
             _sums = _context.Track(device.Allocate<T>(SlotCount));
+            _queue = _context.Track(device.Allocate<T>(2 * QueueCapacity));
+            _recordStep = device.Kernel("record-step", a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, int, T, T>(RecordStep));
             UploadParameters();
             OptimizerHalf();
         }
@@ -95,15 +101,35 @@ internal sealed class GpuNetwork<T> : NetworkDevice<T> where T : unmanaged, IFlo
         for (int i = 0; i < buffers.Parameters.Count; i++) buffers.Segment(buffers.Values, i).CopyFromCPU(buffers.Parameters[i].Value.Span);
     }
 
-    protected internal override double TrainStep(Matrix<T> x, Matrix<T> y)
+    protected internal override void QueueTrainStep(Matrix<T> x, Matrix<T> y)
     {
         var optimizer = OptimizerHalf();
         int rows = Backpropagate(x, y);
+        var squares = _sums.View.SubView(GradientSquaresSlot, 1);
         if (optimizer.NeedsGradientSquares) _run.Sum(_buffers.Gradients, _buffers.Length, squares: true, _sums.View, GradientSquaresSlot);
-        else optimizer.Step(double.NaN);
-        ReadSums();
-        if (optimizer.NeedsGradientSquares) optimizer.Step(double.CreateChecked(_hostSums[GradientSquaresSlot]));
-        return LossOfStep(rows);
+        optimizer.Step(squares);
+        _recordStep(1, _sums.View, _queue.View, _queued, T.One / T.CreateChecked(rows), T.CreateChecked(_network.RegularizationFactor));
+        _queued++;
+    }
+
+    protected internal override int QueuedSteps => _queued;
+
+    protected internal override void TakeQueuedLosses(Span<double> losses)
+    {
+        if (_queued == 0) return;
+        _device.Synchronize();
+        _queue.View.BaseView.SubView(0, 2 * _queued).CopyToCPU(_hostQueue.AsSpan(0, 2 * _queued));
+        for (int k = 0; k < _queued; k++) losses[k] = double.CreateChecked(_hostQueue[2 * k]);
+        _optimizer?.Observe(double.CreateChecked(_hostQueue[2 * _queued - 1]));
+        _queued = 0;
+    }
+
+    // A queued step's loss (mean loss plus penalty) and Σ g², from the step's sums into its queue slot, on the device.
+    private static void RecordStep(Index1D thread, ArrayView<T> sums, ArrayView<T> queue, int slot, T inverseRows, T factor)
+    {
+        if (thread != 0) return;
+        queue[2 * slot] = sums[LossSlot] * inverseRows + factor * sums[WeightSquaresSlot];
+        queue[2 * slot + 1] = sums[GradientSquaresSlot];
     }
 
     protected internal override double ComputeGradients(Matrix<T> x, Matrix<T> y, Matrix<T> inputGradient)

@@ -43,6 +43,8 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     private T[] _gradients = [];  // every parameter's gradient, in parameter order: one buffer for one all-reduce
     private NetworkDevice<T>? _device;  // where the network computes, when not on the host
     private bool _hostStale;            // the device has stepped since the host's copy was last brought up to date
+    private bool _hostQueued;           // QueueTrainStep ran on the host: its loss waits in _hostLoss
+    private double _hostLoss;
     private Matrix<T> _deviceInputGradient = new(0, 0), _devicePrediction = new(0, 0);
 
     /// <summary>Declares a network of <paramref name="inputs"/> features in and <paramref name="outputs"/> out.</summary>
@@ -403,16 +405,57 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     private double TrainStepOnDevice(NetworkDevice<T> device, Matrix<T> x, Matrix<T> y)
     {
+        if (device.QueuedSteps > 0) throw new InvalidOperationException("Steps are queued on the device: take their losses first.");
+        QueueTrainStep(x, y);
+        Span<double> loss = stackalloc double[1];
+        TakeQueuedLosses(loss);
+        return loss[0];
+    }
+
+    /// <summary>
+    /// <see cref="TrainStep"/> without waiting for its loss: on a device the step is queued (up to
+    /// <see cref="NetworkDevice{T}.QueueCapacity"/> of them), so that the host never waits for the GPU between steps;
+    /// on the host it runs at once. The trainer takes the losses with <see cref="TakeQueuedLosses"/>, every step on the
+    /// host and every few dozen on a device, and checks each.
+    /// </summary>
+    internal void QueueTrainStep(Matrix<T> x, Matrix<T> y)
+    {
+        if (_device is not { } device)
+        {
+            if (_hostQueued) throw new InvalidOperationException("A step's loss is queued: take it first.");
+            _hostLoss = TrainStep(x, y);
+            _hostQueued = true;
+            return;
+        }
+        if (device.QueuedSteps >= NetworkDevice<T>.QueueCapacity) throw new InvalidOperationException($"{NetworkDevice<T>.QueueCapacity} steps are queued on the device: take their losses first.");
         Build();
         CheckBatch(x, y);
         if (x.Rows == 0) throw new ArgumentException("A training batch needs at least one row.", nameof(x));
         bool wasTraining = SetTraining(true);
-        try { return device.TrainStep(x, y); }
+        try { device.QueueTrainStep(x, y); }
         finally
         {
             SetTraining(wasTraining);
             _hostStale = true;
         }
+    }
+
+    /// <summary>How many steps <see cref="QueueTrainStep"/> has queued whose losses are not taken yet.</summary>
+    internal int QueuedSteps => _device?.QueuedSteps ?? (_hostQueued ? 1 : 0);
+
+    /// <summary>The most steps that may be queued: one on the host, <see cref="NetworkDevice{T}.QueueCapacity"/> on a device.</summary>
+    internal int QueueCapacity => _device is null ? 1 : NetworkDevice<T>.QueueCapacity;
+
+    /// <summary>The queued steps' losses in order (waiting for the device), into <paramref name="losses"/> of <see cref="QueuedSteps"/> elements.</summary>
+    internal void TakeQueuedLosses(Span<double> losses)
+    {
+        if (_device is { } device)
+        {
+            device.TakeQueuedLosses(losses);
+            return;
+        }
+        if (_hostQueued) losses[0] = _hostLoss;
+        _hostQueued = false;
     }
 
     /// <summary>Where the network computes: null on the host, else the device it was moved to (ScratchNet.Gpu's <c>MoveTo</c>).</summary>

@@ -45,8 +45,14 @@ internal abstract class DeviceOptimizer<T>(GpuDevice device, ParameterBuffers<T>
     /// <summary>Whether <see cref="Step"/> needs Σ g² over every gradient (clipping by the global norm).</summary>
     public virtual bool NeedsGradientSquares => false;
 
-    /// <summary>Updates every parameter from its gradient; <paramref name="gradientSquares"/> is Σ g² when asked for, else NaN.</summary>
-    public abstract void Step(double gradientSquares);
+    /// <summary>
+    /// Queues the update of every parameter from its gradient; <paramref name="gradientSquares"/> holds Σ g² (one
+    /// element, on the device) when <see cref="NeedsGradientSquares"/>.
+    /// </summary>
+    public abstract void Step(ArrayView<T> gradientSquares);
+
+    /// <summary>Tells the host optimiser what the last step saw, once the host has read it: Σ g² over every gradient.</summary>
+    public virtual void Observe(double gradientSquares) { }
 
     /// <summary>The host optimiser whose state this half keeps, or null for a stateless one.</summary>
     protected virtual StatefulOptimizer<T>? Stateful => null;

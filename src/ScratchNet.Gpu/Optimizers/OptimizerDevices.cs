@@ -9,7 +9,7 @@ namespace ScratchNet.Gpu.Optimizers;
 internal sealed class SgdDevice<T>(Sgd<T> host, GpuDevice device, ParameterBuffers<T> buffers) : DeviceOptimizer<T>(device, buffers)
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public override void Step(double gradientSquares) =>
+    public override void Step(ArrayView<T> gradientSquares) =>
         Device.Primitives<T>().Axpy(Buffers.Gradients, Buffers.Values, T.CreateChecked(-host.LearningRate), Buffers.Length);
 }
 
@@ -27,7 +27,7 @@ internal sealed class SgdMomentumDevice<T> : DeviceOptimizer<T> where T : unmana
 
     protected override StatefulOptimizer<T> Stateful => _host;
 
-    public override void Step(double gradientSquares)
+    public override void Step(ArrayView<T> gradientSquares)
     {
         _host.StepCount++;
         if (Buffers.Length > 0)
@@ -57,7 +57,7 @@ internal sealed class AdamDevice<T> : DeviceOptimizer<T> where T : unmanaged, IF
 
     protected override StatefulOptimizer<T> Stateful => _host;
 
-    public override void Step(double gradientSquares)
+    public override void Step(ArrayView<T> gradientSquares)
     {
         long t = ++_host.StepCount;
         double decay = _host is AdamW<T> w ? 1 - _host.LearningRate * w.WeightDecay : 1;
@@ -101,7 +101,7 @@ internal sealed class RmsPropDevice<T> : DeviceOptimizer<T> where T : unmanaged,
 
     protected override StatefulOptimizer<T> Stateful => _host;
 
-    public override void Step(double gradientSquares)
+    public override void Step(ArrayView<T> gradientSquares)
     {
         _host.StepCount++;
         if (Buffers.Length > 0)
@@ -124,24 +124,42 @@ internal sealed class RmsPropDevice<T> : DeviceOptimizer<T> where T : unmanaged,
     }
 }
 
-/// <summary><see cref="ClippedOptimizer{T}"/>: the gradients scaled by max/(‖g‖ + 1e-6) when that is below 1, then the inner optimiser.</summary>
-internal sealed class ClippedDevice<T>(ClippedOptimizer<T> host, DeviceOptimizer<T> inner, GpuDevice device, ParameterBuffers<T> buffers)
-    : DeviceOptimizer<T>(device, buffers) where T : unmanaged, IFloatingPointIeee754<T>
+/// <summary>
+/// <see cref="ClippedOptimizer{T}"/>: the gradients scaled by max/(‖g‖ + 1e-6) when that is below 1, then the inner
+/// optimiser; the factor is computed on the device from Σ g², so that the host need not wait for it.
+/// </summary>
+internal sealed class ClippedDevice<T> : DeviceOptimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public override bool NeedsGradientSquares => true;
+    private readonly ClippedOptimizer<T> _host;
+    private readonly DeviceOptimizer<T> _inner;
+    private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, T, T> _clip;
 
-    public override void Step(double gradientSquares)
+    public ClippedDevice(ClippedOptimizer<T> host, DeviceOptimizer<T> inner, GpuDevice device, ParameterBuffers<T> buffers) : base(device, buffers)
     {
-        double norm = Math.Sqrt(gradientSquares);
-        host.LastNorm = norm;
-        double scale = host.MaxNorm / (norm + 1e-6);
-        if (scale < 1) Device.Primitives<T>().Scale(Buffers.Gradients, T.CreateChecked(scale), Buffers.Length);
-        inner.Step(double.NaN);
+        _host = host;
+        _inner = inner;
+        _clip = device.Kernel("clip-by-global-norm", a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, T, T>(Clip));
     }
 
-    public override void CopyToHost() => inner.CopyToHost();
+    public override bool NeedsGradientSquares => true;
 
-    public override void CopyFromHost() => inner.CopyFromHost();
+    public override void Step(ArrayView<T> gradientSquares)
+    {
+        if (Buffers.Length > 0) _clip(checked((int)Buffers.Length), Buffers.Gradients, gradientSquares, T.CreateChecked(_host.MaxNorm), T.CreateChecked(1e-6));
+        _inner.Step(gradientSquares);
+    }
 
-    public override void Dispose() => inner.Dispose();
+    public override void Observe(double gradientSquares) => _host.LastNorm = Math.Sqrt(gradientSquares);
+
+    public override void CopyToHost() => _inner.CopyToHost();
+
+    public override void CopyFromHost() => _inner.CopyFromHost();
+
+    public override void Dispose() => _inner.Dispose();
+
+    private static void Clip(Index1D e, ArrayView<T> gradient, ArrayView<T> squares, T maxNorm, T tiny)
+    {
+        T scale = maxNorm / (T.Sqrt(squares[0]) + tiny);
+        if (scale < T.One) gradient[e] *= scale;
+    }
 }

@@ -20,11 +20,21 @@ public abstract class NetworkDevice<T> : IDisposable where T : unmanaged, IFloat
     /// <summary>What runs the network, for messages: e.g. "cuda: NVIDIA H200 (sm_90, 139 GiB)".</summary>
     public abstract string Name { get; }
 
+    /// <summary>The most steps <see cref="QueueTrainStep"/> may queue before <see cref="TakeQueuedLosses"/>.</summary>
+    public const int QueueCapacity = 64;
+
     /// <summary>
-    /// Forward, loss, backward and L2 gradient on the batch, then the network's optimiser step; returns the batch's
-    /// mean loss plus the penalty at the weights before the step (as the host's <see cref="Network{T}.TrainStep"/>).
+    /// Queues forward, loss, backward and L2 gradient on the batch, then the network's optimiser step, without waiting
+    /// for the device: the step's loss (mean loss plus the penalty at the weights before the step, as the host's
+    /// <see cref="Network{T}.TrainStep"/> returns) is kept on the device until <see cref="TakeQueuedLosses"/>.
     /// </summary>
-    protected internal abstract double TrainStep(Matrix<T> x, Matrix<T> y);
+    protected internal abstract void QueueTrainStep(Matrix<T> x, Matrix<T> y);
+
+    /// <summary>Steps queued since the last <see cref="TakeQueuedLosses"/>.</summary>
+    protected internal abstract int QueuedSteps { get; }
+
+    /// <summary>Waits for the device and writes the queued steps' losses, in order, into <paramref name="losses"/> (of <see cref="QueuedSteps"/> elements).</summary>
+    protected internal abstract void TakeQueuedLosses(Span<double> losses);
 
     /// <summary>
     /// Forward, loss, backward and L2 gradient, the parameter gradients copied into the host's flat buffer
