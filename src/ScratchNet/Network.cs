@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
 using ScratchNet.Data;
+using ScratchNet.Devices;
 using ScratchNet.Layers;
 using ScratchNet.Losses;
 using ScratchNet.Optimizers;
@@ -40,6 +41,11 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     private bool _training; // the mode last set on the layers (see SetTraining)
     private bool _gradientsHeld; // ComputeGradients left gradients that the fused SGD step must not add to
     private T[] _gradients = [];  // every parameter's gradient, in parameter order: one buffer for one all-reduce
+    private NetworkDevice<T>? _device;  // where the network computes, when not on the host
+    private bool _hostStale;            // the device has stepped since the host's copy was last brought up to date
+    private bool _hostQueued;           // QueueTrainStep ran on the host: its loss waits in _hostLoss
+    private double _hostLoss;
+    private Matrix<T> _deviceInputGradient = new(0, 0), _devicePrediction = new(0, 0);
 
     /// <summary>Declares a network of <paramref name="inputs"/> features in and <paramref name="outputs"/> out.</summary>
     /// <param name="inputs">Features per sample.</param>
@@ -217,6 +223,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <exception cref="NetworkBuildException">The layer's input shape does not fit; the message names the layers and both shapes.</exception>
     public TLayer Add<TLayer>(TLayer layer) where TLayer : Layer<T>
     {
+        if (_device is not null) throw new InvalidOperationException($"The network is on {_device.Name}: move it back to the host (MoveToHost) before adding layers.");
         if (layer.InputShape != CurrentShape)
         {
             string source = _layers.Count == 0 ? $"the network's {Describe(InputShape, "inputs")}" : $"layer #{_layers.Count - 1} {_layers[^1]}, which outputs {Describe(CurrentShape)}";
@@ -279,7 +286,16 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
                     x.GatherRowsInto(rows.AsSpan(0, count), chunk);
                     output = chunk;
                 }
-                foreach (var layer in _layers) output = layer.Forward(output);
+                if (_device is not null)
+                {
+                    Workspace.Fit(ref _devicePrediction, output.Rows, Outputs);
+                    _device.Predict(output, _devicePrediction);
+                    output = _devicePrediction;
+                }
+                else
+                {
+                    foreach (var layer in _layers) output = layer.Forward(output);
+                }
                 output.Span.CopyTo(result.Span[(start * Outputs)..]);
             }
         }
@@ -310,15 +326,22 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         bool wasTraining = SetTraining(false);
         try
         {
+            _device?.BeginEvaluation();
             for (int start = 0; start < rows.Length; start += EvaluationChunk)
             {
                 samples.Gather(rows.Slice(start, Math.Min(EvaluationChunk, rows.Length - start)), x, y);
+                if (_device is not null)
+                {
+                    _device.Evaluate(x, y);
+                    continue;
+                }
                 lossSum += _loss.Forward(ForwardToLoss(x, tape: null), y) * x.Rows;
                 correct += CountCorrect(_loss.Prediction, y);
             }
+            if (_device is not null) (lossSum, correct) = _device.EndEvaluation();
         }
         finally { SetTraining(wasTraining); }
-        return (lossSum / rows.Length + _regularization.Penalty(_parameters), (double)correct / rows.Length);
+        return (lossSum / rows.Length + RegularizationPenalty(), (double)correct / rows.Length);
     }
 
     /// <summary>
@@ -337,6 +360,17 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         _tape.Clear();
         bool wasTraining = SetTraining(true);
         double loss;
+        if (_device is not null)
+        {
+            Workspace.Fit(ref _deviceInputGradient, x.Rows, Inputs);
+            inputGradient = _deviceInputGradient;
+            try { return _device.ComputeGradients(x, y, inputGradient); }
+            finally
+            {
+                SetTraining(wasTraining);
+                _hostStale = true;   // batch norm's running estimates moved
+            }
+        }
         try
         {
             loss = _loss.Forward(ForwardToLoss(x, _tape), y);
@@ -356,6 +390,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// </summary>
     public double TrainStep(Matrix<T> x, Matrix<T> y)
     {
+        if (_device is not null) return TrainStepOnDevice(_device, x, y);
         // The fused SGD step applies one rate to every parameter: per-parameter rates take the unfused path.
         if (Optimizer is not Sgd<T> sgd || HasRateScales())
         {
@@ -392,6 +427,99 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         return false;
     }
 
+    private double TrainStepOnDevice(NetworkDevice<T> device, Matrix<T> x, Matrix<T> y)
+    {
+        if (device.QueuedSteps > 0) throw new InvalidOperationException("Steps are queued on the device: take their losses first.");
+        QueueTrainStep(x, y);
+        Span<double> loss = stackalloc double[1];
+        TakeQueuedLosses(loss);
+        return loss[0];
+    }
+
+    /// <summary>
+    /// <see cref="TrainStep"/> without waiting for its loss: on a device the step is queued (up to
+    /// <see cref="NetworkDevice{T}.QueueCapacity"/> of them), so that the host never waits for the GPU between steps;
+    /// on the host it runs at once. The trainer takes the losses with <see cref="TakeQueuedLosses"/>, every step on the
+    /// host and every few dozen on a device, and checks each.
+    /// </summary>
+    internal void QueueTrainStep(Matrix<T> x, Matrix<T> y)
+    {
+        if (_device is not { } device)
+        {
+            if (_hostQueued) throw new InvalidOperationException("A step's loss is queued: take it first.");
+            _hostLoss = TrainStep(x, y);
+            _hostQueued = true;
+            return;
+        }
+        if (device.QueuedSteps >= NetworkDevice<T>.QueueCapacity) throw new InvalidOperationException($"{NetworkDevice<T>.QueueCapacity} steps are queued on the device: take their losses first.");
+        Build();
+        CheckBatch(x, y);
+        if (x.Rows == 0) throw new ArgumentException("A training batch needs at least one row.", nameof(x));
+        bool wasTraining = SetTraining(true);
+        try { device.QueueTrainStep(x, y); }
+        finally
+        {
+            SetTraining(wasTraining);
+            _hostStale = true;
+        }
+    }
+
+    /// <summary>How many steps <see cref="QueueTrainStep"/> has queued whose losses are not taken yet.</summary>
+    internal int QueuedSteps => _device?.QueuedSteps ?? (_hostQueued ? 1 : 0);
+
+    /// <summary>The most steps that may be queued: one on the host, <see cref="NetworkDevice{T}.QueueCapacity"/> on a device.</summary>
+    internal int QueueCapacity => _device is null ? 1 : NetworkDevice<T>.QueueCapacity;
+
+    /// <summary>The queued steps' losses in order (waiting for the device), into <paramref name="losses"/> of <see cref="QueuedSteps"/> elements.</summary>
+    internal void TakeQueuedLosses(Span<double> losses)
+    {
+        if (_device is { } device)
+        {
+            device.TakeQueuedLosses(losses);
+            return;
+        }
+        if (_hostQueued) losses[0] = _hostLoss;
+        _hostQueued = false;
+    }
+
+    /// <summary>Where the network computes: null on the host, else the device it was moved to (ScratchNet.Gpu's <c>MoveTo</c>).</summary>
+    public NetworkDevice<T>? Device => _device;
+
+    /// <summary>
+    /// Puts the network on <paramref name="device"/> (built for this network, holding a copy of its current state), or,
+    /// for null, back on the host with the device's state copied back and the device released.
+    /// </summary>
+    internal void Place(NetworkDevice<T>? device)
+    {
+        if (_device is { } old)
+        {
+            SyncHost();
+            _device = null;
+            old.Dispose();
+        }
+        _device = device;
+        _hostStale = false;
+    }
+
+    /// <summary>Brings the network back from its device (if any): its state copied to the host, the device memory released.</summary>
+    public void MoveToHost() => Place(null);
+
+    /// <summary>Brings the host's copy of the state up to date with the device's, when the device has moved on since.</summary>
+    internal void SyncHost()
+    {
+        if (_device is null || !_hostStale) return;
+        _hostStale = false;
+        _device.CopyToHost();
+    }
+
+    /// <summary>Tells the device that the host's state was written (a snapshot restored, a checkpoint loaded): it takes the host's copy.</summary>
+    internal void HostStateWritten()
+    {
+        if (_device is null) return;
+        _device.CopyFromHost();
+        _hostStale = false;
+    }
+
     /// <summary>
     /// Every parameter's gradient in one flat buffer, parameter after parameter in <see cref="Parameters"/> order,
     /// each row-major: what <see cref="ComputeGradients"/> fills, and one call of a collective (an all-reduce
@@ -418,6 +546,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The L2 penalty λ·Σ W² at the current weights.</summary>
     public double RegularizationPenalty()
     {
+        if (_device is not null) return RegularizationFactor == 0 ? 0 : RegularizationFactor * _device.SquaredRegularizedWeights();
         FinishDeferredSteps();
         return _regularization.Penalty(_parameters);
     }
@@ -433,6 +562,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Applies every update a layer has deferred (see <see cref="DeferSteps"/>), so the weights are current.</summary>
     internal void FinishDeferredSteps()
     {
+        SyncHost();
         for (int i = 0; i < _layers.Count; i++) FinishDeferredSteps(_layers[i]);
 
         static void FinishDeferredSteps(Layer<T> layer)

@@ -209,12 +209,15 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     // The epoch's batches from where it stands, each one optimiser step, a batch loss that is not finite
-    // putting the epoch's starting weights back. False when cancelled before the last batch.
+    // putting the epoch's starting weights back. On a device the steps are queued and their losses taken a few
+    // dozen at a time (the host would otherwise wait for the GPU at every step); each is checked and reported
+    // in order all the same. False when cancelled before the last batch.
     private bool TrainBatches(Run run, int epoch, CancellationToken cancellation)
     {
         var state = run.State;
         int batchSize = run.Options.BatchSize;
         int batchCount = BatchCount(state.Order.Length, batchSize, run.MinimumBatch);
+        int firstQueued = state.NextBatch;
         for (int batch = state.NextBatch; batch < batchCount; batch++)
         {
             int start = batch * batchSize;
@@ -228,18 +231,17 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 LearningRates.Set(Network.Optimizer, perStep.RateAt(step, totalSteps));
                 run.LearningRate = LearningRates.GetOrNaN(Network.Optimizer);
             }
-            double loss = Network.TrainStep(run.X, run.Y);
-            run.Average?.AfterStep(step, totalSteps);
-            if (!double.IsFinite(loss))
+            Network.QueueTrainStep(run.X, run.Y);
+            bool last = batch + 1 == batchCount;
+            // Weight averaging reads the weights after every step: no step may still be queued then.
+            if (Network.QueuedSteps >= Network.QueueCapacity || last || cancellation.IsCancellationRequested || run.Average is not null)
             {
-                run.Guard.Restore();
-                throw new DivergenceException(
-                    $"Training diverged in epoch {epoch}, batch {batch} of {batchCount}: the batch loss is {loss}. " +
-                    $"The weights are back to those at the start of epoch {epoch}. Lower the learning rate or the initial weight scale, or clip the gradients.",
-                    epoch, batch) { History = new History(state.History, _testSamples is not null) };
+                TakeLosses(run, epoch, firstQueued, batchCount);
+                firstQueued = batch + 1;
             }
-            run.Options.Progress?.Report(new BatchProgress(epoch, batch, batchCount, start + count, loss, run.LearningRate));
-            if (batch + 1 < batchCount && cancellation.IsCancellationRequested)
+            run.Average?.AfterStep(step, totalSteps);
+            // After the losses were reported: a progress handler may be what cancels.
+            if (!last && cancellation.IsCancellationRequested)
             {
                 state.NextBatch = batch + 1;
                 run.Reason = StopReason.Cancelled;
@@ -249,6 +251,29 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         state.NextBatch = 0;
         state.NextEpoch = epoch + 1;
         return true;
+    }
+
+    // The losses of the queued batches first..: each checked (divergence names its batch) and reported.
+    private void TakeLosses(Run run, int epoch, int first, int batchCount)
+    {
+        Span<double> losses = stackalloc double[Network.QueuedSteps];
+        Network.TakeQueuedLosses(losses);
+        int batchSize = run.Options.BatchSize;
+        for (int i = 0; i < losses.Length; i++)
+        {
+            int batch = first + i;
+            double loss = losses[i];
+            if (!double.IsFinite(loss))
+            {
+                run.Guard.Restore();
+                throw new DivergenceException(
+                    $"Training diverged in epoch {epoch}, batch {batch} of {batchCount}: the batch loss is {loss}. " +
+                    $"The weights are back to those at the start of epoch {epoch}. Lower the learning rate or the initial weight scale, or clip the gradients.",
+                    epoch, batch) { History = new History(run.State.History, _testSamples is not null) };
+            }
+            int done = batch == batchCount - 1 ? run.State.Order.Length : (batch + 1) * batchSize;
+            run.Options.Progress?.Report(new BatchProgress(epoch, batch, batchCount, done, loss, run.LearningRate));
+        }
     }
 
     // Loss and accuracy on the training, validation and test sets after an epoch (or before the first, −1).

@@ -64,6 +64,7 @@ internal sealed class WeightAverager<T> where T : unmanaged, IFloatingPointIeee7
             for (int j = 0; j < average.Length; j++) average[j] = decay * average[j] + keep * live[j];
             if (Settings.Lookahead) average.CopyTo(live);
         }
+        if (Settings.Lookahead) _network.HostStateWritten();   // a network on a device takes the host's weights
     }
 
     /// <summary>Runs <paramref name="action"/> with the average in the network (plain EMA), then puts the live weights back.</summary>
@@ -81,5 +82,6 @@ internal sealed class WeightAverager<T> where T : unmanaged, IFloatingPointIeee7
     {
         _network.FinishDeferredSteps();
         for (int i = 0; i < _live.Count; i++) _average[i].Span.CopyTo(_live[i].Span);
+        _network.HostStateWritten();
     }
 }
