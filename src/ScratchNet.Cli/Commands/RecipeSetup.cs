@@ -260,7 +260,7 @@ internal static class ArchPresets
         ["report-mlp"] = new() { Layers = [800, 300], Init = [0.001, 0.0025, 0.03], Activation = "relu" },
         // The digits recipe's 128-64, He-initialised.
         ["mlp-128-64"] = new() { Layers = [128, 64], InitScheme = "he", Activation = "relu" },
-        // experiments/fashion-mnist-mlp.json's 1024-512 GELU-free MLP with dropout 0.2.
+        // experiments/fashion-mnist-mlp.json's network: 1024-512 ReLU, He, dropout 0.2.
         ["mlp-1024-512-dropout"] = new() { Layers = [1024, 512], InitScheme = "he", Activation = "relu", Dropout = 0.2 },
         // A wide GELU MLP for CIFAR-sized inputs, until the convolutional presets arrive.
         ["mlp-gelu-2048"] = new() { Layers = [2048, 1024], InitScheme = "he", Activation = "gelu" },
