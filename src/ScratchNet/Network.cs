@@ -291,19 +291,34 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         var y = new Matrix<T>(0, Outputs);
         double lossSum = 0;
         long correct = 0;
+        for (int start = 0; start < rows.Length; start += EvaluationChunk)
+        {
+            var (chunkLoss, chunkCorrect) = EvaluateChunk(samples, rows.Slice(start, Math.Min(EvaluationChunk, rows.Length - start)), x, y);
+            lossSum += chunkLoss;
+            correct += chunkCorrect;
+        }
+        return EvaluationResult(lossSum, correct, rows.Length);
+    }
+
+    /// <summary>The rows <see cref="Evaluate(ISampleSource{T}, ReadOnlySpan{int})"/> runs at a time; a data-parallel evaluation shares out these chunks, so that its ordered sum is this one's.</summary>
+    internal const int EvaluationChunkRows = EvaluationChunk;
+
+    /// <summary>One chunk of an evaluation, in inference mode: the sum of its rows' losses and how many it got right.</summary>
+    internal (double LossSum, long Correct) EvaluateChunk(ISampleSource<T> samples, ReadOnlySpan<int> rows, Matrix<T> x, Matrix<T> y)
+    {
         bool wasTraining = SetTraining(false);
         try
         {
-            for (int start = 0; start < rows.Length; start += EvaluationChunk)
-            {
-                samples.Gather(rows.Slice(start, Math.Min(EvaluationChunk, rows.Length - start)), x, y);
-                lossSum += _loss.Forward(ForwardToLoss(x, tape: null), y) * x.Rows;
-                correct += CountCorrect(_loss.Prediction, y);
-            }
+            samples.Gather(rows, x, y);
+            double lossSum = _loss.Forward(ForwardToLoss(x, tape: null), y) * x.Rows;
+            return (lossSum, CountCorrect(_loss.Prediction, y));
         }
         finally { SetTraining(wasTraining); }
-        return (lossSum / rows.Length + _regularization.Penalty(_parameters), (double)correct / rows.Length);
     }
+
+    /// <summary>Mean loss (penalty included) and accuracy from an evaluation's sums over <paramref name="rows"/> rows.</summary>
+    internal (double Loss, double Accuracy) EvaluationResult(double lossSum, long correct, int rows) =>
+        (lossSum / rows + _regularization.Penalty(_parameters), (double)correct / rows);
 
     /// <summary>
     /// Forward, loss and backward on one batch: zeroes and then fills every parameter's gradient,
