@@ -158,7 +158,8 @@ internal sealed unsafe class MpiLibrary
             if (GetLibraryVersion(p, &length) != Success) return "unknown version";
         string version = System.Text.Encoding.ASCII.GetString(text, 0, Math.Clamp(length, 0, text.Length)).Trim('\0', ' ', '\n');
         int end = version.IndexOfAny(['\n', ',']);
-        return end > 0 ? version[..end].Trim() : version;
+        if (end > 0) version = version[..end];
+        return string.Join(' ', version.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries));   // MPICH: "MPICH Version:\t4.0.2"
     }
 
     private nint Export(string name) => NativeLibrary.GetExport(Handle, name);
