@@ -96,7 +96,7 @@ public sealed unsafe class MpiProcessGroup : IProcessGroup, IDisposable
             fixed (byte* p = part)
             {
                 Check(_mpi.Ibcast(p, part.Length, _mpi.Byte, 0, _mpi.CommWorld, &request), "MPI_Ibcast");
-                Complete(&request, $"a broadcast of {part.Length} bytes");
+                Complete(&request, "a broadcast", part.Length, "bytes");
             }
         }
     }
@@ -114,7 +114,7 @@ public sealed unsafe class MpiProcessGroup : IProcessGroup, IDisposable
         fixed (byte* r = receive)
         {
             Check(_mpi.Iallgather(s, send.Length, _mpi.Byte, r, send.Length, _mpi.Byte, _mpi.CommWorld, &request), "MPI_Iallgather");
-            Complete(&request, $"an all-gather of {send.Length} bytes per rank");
+            Complete(&request, "an all-gather", send.Length, "bytes per rank");
         }
     }
 
@@ -127,7 +127,7 @@ public sealed unsafe class MpiProcessGroup : IProcessGroup, IDisposable
         fixed (T* p = buffer)
         {
             Check(_mpi.Iallreduce((void*)_mpi.InPlace, p, buffer.Length, type, _mpi.Sum, _mpi.CommWorld, &request), "MPI_Iallreduce");
-            Complete(&request, $"an all-reduce of {buffer.Length} {typeof(T).Name} values");
+            Complete(&request, "an all-reduce", buffer.Length, typeof(T).Name);
         }
     }
 
@@ -145,7 +145,13 @@ public sealed unsafe class MpiProcessGroup : IProcessGroup, IDisposable
             NativeMemory.Free(request);
             Check(rc, "MPI_Iallreduce");
         }
-        return new PendingReduction(this, pin, request, buffer.Length == 0, $"an all-reduce of {buffer.Length} {typeof(T).Name} values");
+        return new PendingReduction(this, pin, request, buffer.Length == 0, buffer.Length, typeof(T).Name);
+    }
+
+    /// <summary>MPI_Allreduce itself, blocking and without the watchdog: the benchmark's peer for <see cref="AllReduceSum{T}(Span{T})"/>.</summary>
+    internal void BlockingAllReduceSum(Span<float> buffer)
+    {
+        fixed (float* p = buffer) Check(_mpi.Allreduce((void*)_mpi.InPlace, p, buffer.Length, _mpi.Float, _mpi.Sum, _mpi.CommWorld), "MPI_Allreduce");
     }
 
     /// <summary>Blocks until every rank has called it (under the watchdog, through a one-byte all-reduce).</summary>
@@ -182,17 +188,19 @@ public sealed unsafe class MpiProcessGroup : IProcessGroup, IDisposable
 
     // Polls the request: yielding at first (a collective's rounds progress only inside MPI calls), then sleeping a
     // millisecond between polls so that waiting ranks leave the cores to those still computing.
-    private void Complete(nint* request, string what)
+    // The message is made only on failure: a warm training step allocates nothing.
+    private void Complete(nint* request, string collective, long count, string unit)
     {
-        var clock = Stopwatch.StartNew();
+        long started = Stopwatch.GetTimestamp();
         int done = 0;
         while (true)
         {
             Check(_mpi.Test(request, &done, _mpi.StatusIgnore), "MPI_Test");
             if (done != 0) return;
-            var elapsed = clock.Elapsed;
+            var elapsed = Stopwatch.GetElapsedTime(started);
             if (elapsed > Timeout)
-                AbortJob($"{what} did not complete within {Timeout.TotalSeconds:0.#} s: another rank died, hangs or cannot read its data; ending the job.");
+                AbortJob(string.Create(CultureInfo.InvariantCulture,
+                    $"{collective} of {count} {unit} did not complete within {Timeout.TotalSeconds:0.#} s: another rank died, hangs or cannot read its data; ending the job."));
             if (elapsed.TotalMilliseconds < 20) Thread.Yield();
             else Thread.Sleep(1);
         }
@@ -210,7 +218,7 @@ public sealed unsafe class MpiProcessGroup : IProcessGroup, IDisposable
         if (rc != MpiLibrary.Success) throw new MpiException($"{function} failed with MPI error code {rc}.");
     }
 
-    private sealed class PendingReduction(MpiProcessGroup group, System.Buffers.MemoryHandle pin, nint* request, bool empty, string what) : IPendingReduction
+    private sealed class PendingReduction(MpiProcessGroup group, System.Buffers.MemoryHandle pin, nint* request, bool empty, long count, string unit) : IPendingReduction
     {
         private bool _done = empty;
 
@@ -219,7 +227,7 @@ public sealed unsafe class MpiProcessGroup : IProcessGroup, IDisposable
             if (!_done)
             {
                 _done = true;
-                group.Complete(request, what);
+                group.Complete(request, "an all-reduce", count, unit);
             }
             pin.Dispose();
             if (request is not null) NativeMemory.Free(request);
