@@ -21,6 +21,7 @@ public sealed unsafe class MpiProcessGroup : IProcessGroup, IDisposable
     public const string TimeoutVariable = "SCRATCHNET_MPI_TIMEOUT";
 
     private readonly MpiLibrary _mpi;
+    private readonly Stack<PendingReduction> _idle = new();   // finished reductions, reused: a warm step allocates nothing
     private bool _finalized;
 
     private MpiProcessGroup(MpiLibrary mpi, int rank, int size, string version)
@@ -135,17 +136,16 @@ public sealed unsafe class MpiProcessGroup : IProcessGroup, IDisposable
     public IPendingReduction StartAllReduceSum<T>(Memory<T> buffer) where T : unmanaged
     {
         nint type = DataType<T>();
-        var pin = buffer.Pin();   // released when the reduction completes
-        var request = (nint*)NativeMemory.AllocZeroed((nuint)sizeof(nint));
-        int rc = buffer.Length == 0 ? MpiLibrary.Success
-            : _mpi.Iallreduce((void*)_mpi.InPlace, pin.Pointer, buffer.Length, type, _mpi.Sum, _mpi.CommWorld, request);
+        var pending = _idle.Count > 0 ? _idle.Pop() : new PendingReduction(this);
+        pending.Begin(buffer.Pin(), buffer.Length, typeof(T).Name);   // pinned until the reduction completes
+        if (buffer.Length == 0) return pending;
+        int rc = _mpi.Iallreduce((void*)_mpi.InPlace, pending.Pin.Pointer, buffer.Length, type, _mpi.Sum, _mpi.CommWorld, pending.Request);
         if (rc != MpiLibrary.Success)
         {
-            pin.Dispose();
-            NativeMemory.Free(request);
+            pending.End();
             Check(rc, "MPI_Iallreduce");
         }
-        return new PendingReduction(this, pin, request, buffer.Length == 0, buffer.Length, typeof(T).Name);
+        return pending;
     }
 
     /// <summary>MPI_Allreduce itself, blocking and without the watchdog: the benchmark's peer for <see cref="AllReduceSum{T}(Span{T})"/>.</summary>
@@ -218,20 +218,54 @@ public sealed unsafe class MpiProcessGroup : IProcessGroup, IDisposable
         if (rc != MpiLibrary.Success) throw new MpiException($"{function} failed with MPI error code {rc}.");
     }
 
-    private sealed class PendingReduction(MpiProcessGroup group, System.Buffers.MemoryHandle pin, nint* request, bool empty, long count, string unit) : IPendingReduction
+    // One started all-reduce: its request slot (native memory, kept with the object) and its pinned buffer.
+    private sealed class PendingReduction(MpiProcessGroup group) : IPendingReduction
     {
-        private bool _done = empty;
+        private long _count;
+        private string _unit = "";
+        private bool _active;
 
+        public nint* Request { get; } = (nint*)NativeMemory.AllocZeroed((nuint)sizeof(nint));
+        public System.Buffers.MemoryHandle Pin { get; private set; }
+
+        public void Begin(System.Buffers.MemoryHandle pin, long count, string unit)
+        {
+            *Request = 0;
+            Pin = pin;
+            _count = count;
+            _unit = unit;
+            _active = count > 0;
+            if (!_active) Unpin();
+        }
+
+        public bool Poll()
+        {
+            if (!_active) return true;
+            int done = 0;
+            Check(group._mpi.Test(Request, &done, group._mpi.StatusIgnore), "MPI_Test");
+            if (done != 0) Unpin();
+            return done != 0;
+        }
+
+        // The caller is done with it: back to the group for the next start.
         public void Wait()
         {
-            if (!_done)
-            {
-                _done = true;
-                group.Complete(request, "an all-reduce", count, unit);
-            }
-            pin.Dispose();
-            if (request is not null) NativeMemory.Free(request);
-            request = null;
+            if (_active) group.Complete(Request, "an all-reduce", _count, _unit);
+            Unpin();
+            group._idle.Push(this);
+        }
+
+        public void End()
+        {
+            Unpin();
+            group._idle.Push(this);
+        }
+
+        private void Unpin()
+        {
+            _active = false;
+            Pin.Dispose();
+            Pin = default;
         }
     }
 }

@@ -40,6 +40,10 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     private bool _training; // the mode last set on the layers (see SetTraining)
     private bool _gradientsHeld; // ComputeGradients left gradients that the fused SGD step must not add to
     private T[] _gradients = [];  // every parameter's gradient, in parameter order: one buffer for one all-reduce
+    private int[] _firstParameter = [0];   // per layer, its first parameter's index (one more entry: the count)
+    private int[] _firstGradient = [0];    // per layer, where its parameters' gradients start in _gradients
+    private Action<int>? _layerDone;       // the tape's callback (cached: a step allocates nothing)
+    private Action<int, int>? _gradientsReady;   // ComputeGradients' caller's, during the call
 
     /// <summary>Declares a network of <paramref name="inputs"/> features in and <paramref name="outputs"/> out.</summary>
     /// <param name="inputs">Features per sample.</param>
@@ -325,7 +329,14 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// penalty included. Returns the batch's mean loss plus the penalty, and dL/dx in
     /// <paramref name="inputGradient"/> (valid until the next call).
     /// </summary>
-    public double ComputeGradients(Matrix<T> x, Matrix<T> y, out Matrix<T> inputGradient)
+    public double ComputeGradients(Matrix<T> x, Matrix<T> y, out Matrix<T> inputGradient) => ComputeGradientsLayerByLayer(x, y, out inputGradient, gradientsReady: null);
+
+    /// <summary>
+    /// As <see cref="ComputeGradients"/>, telling <paramref name="gradientsReady"/>
+    /// (start, length) of each range of <see cref="Gradients"/> that is final (penalty included), layer by layer in
+    /// reverse order as the backward pass goes: a data-parallel step starts reducing them while the rest is computed.
+    /// </summary>
+    internal double ComputeGradientsLayerByLayer(Matrix<T> x, Matrix<T> y, out Matrix<T> inputGradient, Action<int, int>? gradientsReady)
     {
         Build();
         CheckBatch(x, y);
@@ -336,14 +347,31 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         _tape.Clear();
         bool wasTraining = SetTraining(true);
         double loss;
+        _gradientsReady = gradientsReady;
+        _layerDone ??= LayerDone;
         try
         {
             loss = _loss.Forward(ForwardToLoss(x, _tape), y);
-            inputGradient = _tape.Backward(_loss.Backward());
+            // Each layer's penalty gradient is added as its backward ends (the same sums as adding all of them after).
+            inputGradient = _tape.BackwardLayerByLayer(_loss.Backward(), _layerDone);
+            int recorded = _tape.Recorded.Count;
+            _regularization.AddGradient(_parameters, _firstParameter[recorded], _parameters.Count);   // layers not run backward (none today)
+            if (_firstGradient[^1] > _firstGradient[recorded]) gradientsReady?.Invoke(_firstGradient[recorded], _firstGradient[^1] - _firstGradient[recorded]);
         }
-        finally { SetTraining(wasTraining); }
-        _regularization.AddGradient(_parameters);
+        finally
+        {
+            SetTraining(wasTraining);
+            _gradientsReady = null;
+        }
         return loss + _regularization.Penalty(_parameters);
+    }
+
+    // After layer i's backward: its parameters' gradients are final but for the penalty.
+    private void LayerDone(int layer)
+    {
+        _regularization.AddGradient(_parameters, _firstParameter[layer], _firstParameter[layer + 1]);
+        int start = _firstGradient[layer], length = _firstGradient[layer + 1] - start;
+        if (length > 0) _gradientsReady?.Invoke(start, length);
     }
 
     /// <summary>
@@ -403,6 +431,14 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             parameter.BindGradient(_gradients, offset);
             offset += parameter.Gradient.Length;
+        }
+        _firstParameter = new int[_layers.Count + 1];
+        _firstGradient = new int[_layers.Count + 1];
+        for (int i = 0; i < _layers.Count; i++)
+        {
+            var own = ModuleState.Parameters<T>([_layers[i]]);
+            _firstParameter[i + 1] = _firstParameter[i] + own.Count;
+            _firstGradient[i + 1] = _firstGradient[i] + own.Sum(p => p.Gradient.Length);
         }
     }
 

@@ -11,7 +11,8 @@ namespace ScratchNet.Training;
 /// or data parallelism over a process group (<see cref="TrainOptions.Processes"/>). Both split a batch of c rows into
 /// the same parts (part i: rows c·i/N to c·(i + 1)/N), weight part i's mean gradient by its share of the batch,
 /// and sum the parts in order, so that N ranks with the ordered reduction give bit for bit the weights of
-/// accumulating N parts. Gradients are kept (the optimiser steps <see cref="Network{T}.Gradients"/>): the fused SGD
+/// accumulating N parts. The fast reduction sends the gradients in buckets of about 1 MB, from the last layer back,
+/// each started as soon as its layers' backward is done, so that communication overlaps the rest of the backward pass. Gradients are kept (the optimiser steps <see cref="Network{T}.Gradients"/>): the fused SGD
 /// path of <see cref="Network{T}.TrainStep"/> never stores them, so it is not used here.
 /// </summary>
 internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -26,6 +27,14 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
     private readonly double[] _mine = new double[2];      // this rank's weighted loss and its cancellation flag
     private readonly double[] _all;
 
+    // The fast reduction in buckets: gradient ranges, layer by layer from the last, reduced as soon as about this many
+    // bytes are final, while the backward pass goes on (see Network.ComputeGradientsLayerByLayer).
+    private const int BucketBytes = 1 << 20;
+    private readonly List<IPendingReduction> _inFlight = new(64);
+    private readonly Action<int, int>? _gradientsReady;
+    private int _bucketStart, _bucketEnd;                 // the range of Gradients final but not yet sent, [start, end)
+    private T _share;                                     // this part's share of the batch
+
     private DataParallel(Network<T> network, int parts, IProcessGroup? group, GradientReduction reduction, ISampleSource<T> samples)
     {
         _network = network;
@@ -39,6 +48,7 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
         _accumulated = group is null ? new T[length] : [];
         _gathered = group is not null && reduction == GradientReduction.Ordered ? new T[(long)length * group.Size] : [];
         _all = new double[2 * (group?.Size ?? 1)];
+        if (group is not null && reduction == GradientReduction.Fast) _gradientsReady = GradientsReady;
     }
 
     /// <summary>The step the options ask for, or null when a batch is one part in one process (the plain step).</summary>
@@ -86,15 +96,18 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
             _mine[0] = PartGradient(samples, rows, rank);
             Skip(rows.Length - start - count);
             _mine[1] = cancel ? 1 : 0;
-            if (_reduction == GradientReduction.Ordered)
+            if (_reduction == GradientReduction.Fast)
+            {
+                // Reduced in buckets during the backward pass (PartGradient); what is left goes now.
+                SendBucket();
+                for (int i = 0; i < _inFlight.Count; i++) _inFlight[i].Wait();
+                _inFlight.Clear();
+            }
+            else
             {
                 _group.AllGather<T>(gradients, _gathered);
                 _gathered.AsSpan(0, gradients.Length).CopyTo(gradients);
                 for (int r = 1; r < _group.Size; r++) TensorPrimitives.Add(gradients, _gathered.AsSpan(r * gradients.Length, gradients.Length), gradients);
-            }
-            else
-            {
-                _group.AllReduceSum(gradients);
             }
             _group.AllGather<double>(_mine, _all);
             bool stop = false;
@@ -234,11 +247,37 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
     {
         var (start, count) = Part(rows.Length, part);
         samples.Gather(rows.Slice(start, count), _x, _y);
-        double loss = _network.ComputeGradients(_x, _y, out _);
         double share = (double)count / rows.Length;
-        var gradients = _network.Gradients.Span;
-        TensorPrimitives.Multiply(gradients, T.CreateChecked(share), gradients);
+        _share = T.CreateChecked(share);
+        _bucketStart = _bucketEnd = -1;
+        double loss = _network.ComputeGradientsLayerByLayer(_x, _y, out _, _gradientsReady);
+        if (_gradientsReady is null)
+        {
+            var gradients = _network.Gradients.Span;
+            TensorPrimitives.Multiply(gradients, _share, gradients);
+        }
         return loss * share;
+    }
+
+    // A range of the gradients is final: it joins the bucket (ranges come from the last layer back, each just below the
+    // one before), and a full bucket is weighted and its all-reduce started. Every rank forms the same buckets in the
+    // same order, as MPI requires of collectives.
+    private void GradientsReady(int start, int length)
+    {
+        if (_bucketStart >= 0 && start + length != _bucketStart) SendBucket();
+        if (_bucketStart < 0) _bucketEnd = start + length;
+        _bucketStart = start;
+        if ((long)(_bucketEnd - _bucketStart) * System.Runtime.CompilerServices.Unsafe.SizeOf<T>() >= BucketBytes) SendBucket();
+        for (int i = 0; i < _inFlight.Count; i++) _inFlight[i].Poll();   // progress for those in flight
+    }
+
+    private void SendBucket()
+    {
+        if (_bucketStart < 0 || _bucketEnd <= _bucketStart) return;
+        var bucket = _network.Gradients.Slice(_bucketStart, _bucketEnd - _bucketStart);
+        TensorPrimitives.Multiply(bucket.Span, _share, bucket.Span);
+        _inFlight.Add(_group!.StartAllReduceSum(bucket));
+        _bucketStart = _bucketEnd = -1;
     }
 
     // Advances the dropout generators over rows that other ranks train on.

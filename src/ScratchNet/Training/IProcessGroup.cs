@@ -41,8 +41,11 @@ public interface IProcessGroup
 /// <summary>A collective in flight (see <see cref="IProcessGroup.StartAllReduceSum{T}(Memory{T})"/>).</summary>
 public interface IPendingReduction
 {
-    /// <summary>Blocks until the collective has completed on this rank; its buffer then holds the result.</summary>
+    /// <summary>Blocks until the collective has completed on this rank; its buffer then holds the result. Call it once: the object may be reused after.</summary>
     void Wait();
+
+    /// <summary>Lets the collective progress without waiting (MPI moves a non-blocking collective on only inside its calls); true once it has completed.</summary>
+    bool Poll();
 }
 
 /// <summary>How data-parallel gradients are summed over ranks (see <see cref="TrainOptions.Reduce"/>).</summary>

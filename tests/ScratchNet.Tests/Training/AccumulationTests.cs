@@ -96,6 +96,32 @@ public class AccumulationTests
     }
 
     [Fact]
+    public void The_fast_reduction_sends_the_gradients_in_buckets_from_the_last_layer_back()
+    {
+        using var scope = new ThreadCountScope(1);
+        var data = Digits.Load<double>();
+        int length = 0;
+        ThreadProcessGroup.Run(2, group =>
+        {
+            // Gradients of 312 KB, 2.9 MB and 48 KB: the last two layers fill one 1 MB bucket, the first is sent at the end.
+            var net = new Network<double>(Digits.Features, Digits.Classes, Loss.CrossEntropy, learningRate: 0.01, seed: 1);
+            net.AddLinear(600);
+            net.AddRelu();
+            net.AddLinear(600);
+            net.AddRelu();
+            net.AddLinear(Digits.Classes);
+            net.AddSoftmax();
+            length = net.Gradients.Length;
+            var trainer = new Trainer<double>(net, data, seed: 3);
+            trainer.Train(new TrainOptions { Epochs = 1, BatchSize = 720, Processes = group, Reduce = GradientReduction.Fast });   // 2 steps of 720
+            return 0;
+        }, out var used);
+        int last = 600 * 10 + 10, middle = 600 * 600 + 600, first = 64 * 600 + 600;
+        Assert.Equal(length, last + middle + first);
+        Assert.Equal([last + middle, first, last + middle, first], used.Started);
+    }
+
+    [Fact]
     public void Skipping_dropout_rows_draws_the_masks_a_forward_pass_over_them_would()
     {
         var drawn = new Dropout<double>(new Shape(7), 0.3, seed: 11) { Training = true };

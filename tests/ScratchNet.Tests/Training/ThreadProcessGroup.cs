@@ -22,10 +22,16 @@ internal sealed class ThreadProcessGroup
 
     public IReadOnlyList<IProcessGroup> Members { get; }
 
+    /// <summary>The length of every <see cref="IProcessGroup.StartAllReduceSum{T}"/> rank 0 made, in order.</summary>
+    public List<int> Started { get; } = [];
+
     /// <summary>Runs <paramref name="work"/> on <paramref name="size"/> threads, one rank each; returns their results in rank order.</summary>
-    public static TResult[] Run<TResult>(int size, Func<IProcessGroup, TResult> work)
+    public static TResult[] Run<TResult>(int size, Func<IProcessGroup, TResult> work) => Run(size, work, out _);
+
+    /// <summary>As <see cref="Run{TResult}(int, Func{IProcessGroup, TResult})"/>, giving the group for its records.</summary>
+    public static TResult[] Run<TResult>(int size, Func<IProcessGroup, TResult> work, out ThreadProcessGroup used)
     {
-        var group = new ThreadProcessGroup(size);
+        var group = used = new ThreadProcessGroup(size);
         var results = new TResult[size];
         var failures = new Exception?[size];
         var threads = group.Members.Select((member, rank) => new Thread(() =>
@@ -77,6 +83,7 @@ internal sealed class ThreadProcessGroup
 
         public IPendingReduction StartAllReduceSum<T>(Memory<T> buffer) where T : unmanaged
         {
+            if (rank == 0) group.Started.Add(buffer.Length);
             AllReduceSum(buffer.Span);
             return new Done();
         }
@@ -91,6 +98,8 @@ internal sealed class ThreadProcessGroup
         private sealed class Done : IPendingReduction
         {
             public void Wait() { }
+
+            public bool Poll() => true;
         }
     }
 }
