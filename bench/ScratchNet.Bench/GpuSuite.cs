@@ -2,14 +2,13 @@ using System.Diagnostics;
 using System.Text.Json;
 using ScratchNet.Data;
 using ScratchNet.Gpu;
-using ScratchNet.Gpu.Backends;
 using ScratchNet.Gpu.Diagnostics;
 using ScratchNet.Losses;
 
 namespace ScratchNet.Bench;
 
 /// <summary>
-/// The GPU backend: parity of every kernel and of whole training runs against the CPU, then training
+/// The GPU: parity of every layer's device half and of whole training runs against the CPU, then training
 /// samples/s of the report's networks at batch 1 and 64, against PyTorch on the same GPU (the peer's
 /// numbers come from <c>bench/gpu_peer.py</c>, run just before by <c>bench/gpu-check.sh</c>).
 /// </summary>
@@ -22,10 +21,10 @@ internal static class GpuSuite
     public static int Run(string device, string? peerFile)
     {
         bool simulated = device == "simulator";
-        IlgpuBackend backend;
+        GpuDevice backend;
         try
         {
-            backend = simulated ? IlgpuBackend.CreateCpuSimulator() : IlgpuBackend.CreateCuda();
+            backend = simulated ? GpuDevice.CreateCpuSimulator() : GpuDevice.CreateCuda();
         }
         catch (DeviceException e)
         {
@@ -49,21 +48,18 @@ internal static class GpuSuite
                         peer.Peer, peer.Peer is null ? null : peer.SamplesPerSecond, "samples/s",
                         peer.Peer is null ? "peer missing: run bench/gpu_peer.py first (bench/gpu-check.sh does)" : null);
                 }
-            if (!simulated) KernelTimes(backend);
+            if (!simulated) GemmTimes(backend);
             EpochRun(backend, simulated);
             DigitsRun(backend, simulated);
             return parityPassed ? 0 : 1;
         }
     }
 
-    private static bool Parity(IBackend backend, bool fullSize)
+    private static bool Parity(GpuDevice backend, bool fullSize)
     {
-        using var cpu = new CpuBackend();
         var watch = Stopwatch.StartNew();
-        var results = new List<ParityResult>(ParityCheck.Kernels(cpu, backend, seed: 11, fullSize));
-        foreach (int batch in new[] { 1, 4, 64 })
-            results.AddRange(ParityCheck.Training(backend, steps: 20, batchSize: batch, Loss.CrossEntropy, seed: 12));
-        results.AddRange(ParityCheck.Training(backend, steps: 20, batchSize: 8, Loss.L2, seed: 13));
+        var results = new List<ParityResult>(ParityCheck.Layers(backend, seed: 11));
+        results.AddRange(ParityCheck.Training(backend, steps: fullSize ? 40 : 20, seed: 12));
         foreach (var r in results)
             Console.WriteLine(JsonSerializer.Serialize(new { suite = "gpu-parity", @case = r.Name, relative_error = r.RelativeError, tolerance = r.Tolerance, passed = r.Passed }));
         int failed = results.Count(r => !r.Passed);
@@ -75,26 +71,18 @@ internal static class GpuSuite
         return failed == 0;
     }
 
-    // The report's network and recipe on random data resident on the device: gather + step, the host never waiting.
-    private static double StepsPerSecond(IBackend backend, int inputs, int batch, bool simulated)
+    // The report's network and recipe on the device, stepped as the trainer steps it: a batch gathered on the host,
+    // uploaded, then forward, backward and the optimiser on the device, the host waiting for each step's loss.
+    private static double StepsPerSecond(GpuDevice backend, int inputs, int batch, bool simulated)
     {
         double seconds = simulated ? 0.2 : 2.0;
         var (network, data) = ReportNetwork(inputs, Rows, simulated);
-        using var device = new DeviceNetwork(network, backend, batch);
-        using var allX = backend.Allocate<float>((long)Rows * inputs);
-        using var allY = backend.Allocate<float>((long)Rows * 10);
-        using var x = backend.Allocate<float>((long)batch * inputs);
-        using var y = backend.Allocate<float>((long)batch * 10);
-        using var order = backend.Allocate<int>(Rows);
-        var all = new Matrix<float>(0, inputs);
-        var targets = new Matrix<float>(0, 10);
-        data.Gather([.. Enumerable.Range(0, Rows)], all, targets);
-        backend.Upload<float>(all.Span, allX);
-        backend.Upload<float>(targets.Span, allY);
+        network.MoveTo(backend);
+        var x = new Matrix<float>(0, inputs);
+        var y = new Matrix<float>(0, 10);
         var rng = new Rng(3);
         int[] permutation = [.. Enumerable.Range(0, Rows)];
         rng.Shuffle<int>(permutation);
-        backend.Upload<int>(permutation, order);
 
         int next = 0;
         void Steps(int count)
@@ -102,43 +90,39 @@ internal static class GpuSuite
             for (int s = 0; s < count; s++)
             {
                 if (next + batch > Rows) next = 0;
-                backend.GatherBatch(allX, inputs, allY, 10, order, next, batch, x, y);
-                device.TrainStep(x, y, batch);
+                data.Gather(permutation.AsSpan(next, batch), x, y);
+                network.TrainStep(x, y);
                 next += batch;
             }
         }
 
-        Steps(50);
-        backend.Synchronize();
+        // The simulator takes a tenth of a second a step: a dry run only shows that the suite runs.
+        Steps(simulated ? 1 : 20);
         var probe = Stopwatch.StartNew();
-        Steps(200);
-        backend.Synchronize();
-        int perWindow = Math.Max(20, (int)(200 / probe.Elapsed.TotalSeconds * seconds / 5));
+        Steps(simulated ? 2 : 50);
+        int perWindow = simulated ? 2 : Math.Max(10, (int)(50 / probe.Elapsed.TotalSeconds * seconds / 5));
         double best = double.MaxValue;
         for (int window = 0; window < 5; window++)
         {
             var watch = Stopwatch.StartNew();
             Steps(perWindow);
-            backend.Synchronize();
             best = Math.Min(best, watch.Elapsed.TotalSeconds / perWindow);
         }
+        network.MoveToHost();
         return 1 / best;
     }
 
-    // Microseconds per launch of each kernel of a batch-64 step of the report's first and second layers, and the
-    // SGD step both ways (one thread per weight, register-tiled), to see where a mini-batch step's time goes.
-    private static void KernelTimes(IlgpuBackend backend)
+    // Microseconds per GEMM primitive of a batch-64 step of the report's first layer (forward, input gradient, weight
+    // gradient), to see where a mini-batch step's time goes.
+    private static void GemmTimes(GpuDevice backend)
     {
-        const int Batch = 64;
+        const int Batch = 64, Outputs = 800;
+        var run = backend.Primitives<float>();
         foreach (int inputs in new[] { 784, 3072 })
         {
-            using var x = Filled(Batch * inputs);
-            using var w1 = Filled(800 * inputs);
-            using var b1 = Filled(800);
-            using var z1 = Filled(Batch * 800);
-            using var w2 = Filled(300 * 800);
-            using var dz2 = Filled(Batch * 300);
-            using var dx2 = Filled(Batch * 800);
+            using var x = backend.Allocate<float>(Batch * inputs);
+            using var w = backend.Allocate<float>(Outputs * inputs);
+            using var z = backend.Allocate<float>(Batch * Outputs);
             void Time(string name, Action launch)
             {
                 for (int i = 0; i < 20; i++) launch();
@@ -148,44 +132,30 @@ internal static class GpuSuite
                 backend.Synchronize();
                 Console.WriteLine(JsonSerializer.Serialize(new { suite = "gpu-kernels", @case = $"{name}, batch {Batch}, {inputs} inputs", microseconds = Math.Round(watch.Elapsed.TotalMicroseconds / 200, 1) }));
             }
-            backend.TiledForward = false;
-            Time("forward 800 outputs (relu), one warp per output", () => backend.LinearForward(x, Batch, inputs, w1, b1, 800, DeviceActivation.Relu, z1));
-            backend.TiledForward = true;
-            Time("forward 800 outputs (relu), register-tiled split-k", () => backend.LinearForward(x, Batch, inputs, w1, b1, 800, DeviceActivation.Relu, z1));
-            backend.TiledForward = null;
-            Time("input gradient 800 <- 300", () => backend.LinearInputGradient(dz2, Batch, 300, w2, 800, DeviceActivation.Relu, z1, dx2));
-            backend.TiledStep = false;
-            Time("sgd step 800 x inputs, one thread per weight", () => backend.LinearSgdStep(z1, x, Batch, 800, inputs, w1, b1, 1e-9f, 1f));
-            backend.TiledStep = true;
-            Time("sgd step 800 x inputs, register-tiled", () => backend.LinearSgdStep(z1, x, Batch, 800, inputs, w1, b1, 1e-9f, 1f));
-            backend.TiledStep = null;
-        }
-
-        DeviceBuffer<float> Filled(int length)
-        {
-            var buffer = backend.Allocate<float>(length);
-            var rng = new Rng((ulong)length);
-            backend.Upload<float>([.. Enumerable.Range(0, length).Select(_ => (float)rng.NextNormal() * 0.01f)], buffer);
-            return buffer;
+            Time("forward x·Wᵀ, 800 outputs", () => run.Gemm(false, true, Batch, Outputs, inputs, 1f, x.View, inputs, w.View, inputs, 0f, z.View, Outputs));
+            Time("input gradient dz·W", () => run.Gemm(false, false, Batch, inputs, Outputs, 1f, z.View, Outputs, w.View, inputs, 0f, x.View, inputs));
+            Time("weight gradient dzᵀ·x", () => run.Gemm(true, false, Outputs, inputs, Batch, 1f, z.View, Outputs, x.View, inputs, 1f, w.View, inputs));
         }
     }
 
-    // One DeviceTrainer epoch over Fashion-MNIST-sized random data at batch 1: the end-to-end rate with the epoch's statistics.
-    private static void EpochRun(IBackend backend, bool simulated)
+    // One trainer epoch on the device over Fashion-MNIST-sized random data at batch 1: the end-to-end rate with the epoch's statistics.
+    private static void EpochRun(GpuDevice backend, bool simulated)
     {
-        int samples = simulated ? 500 : 60_000;
+        int samples = simulated ? 40 : 60_000;
         var (network, data) = ReportNetwork(simulated ? 64 : 784, samples, simulated);
-        using var trainer = new DeviceTrainer(network, data, backend, seed: 4) { Output = TextWriter.Null };
+        network.MoveTo(backend);
+        var trainer = new Training.Trainer<float>(network, data, seed: 4) { Output = TextWriter.Null };
         var history = trainer.Train(1, batchSize: 1);
+        network.MoveToHost();
         double seconds = history.Final.Seconds;
-        Report.Emit("gpu", $"DeviceTrainer epoch, {samples} samples x {network.Inputs}, batch 1, statistics included, {backend.Name}",
+        Report.Emit("gpu", $"trainer epoch on the device, {samples} samples x {network.Inputs}, batch 1, statistics included, {backend.Name}",
             trainer.TrainRows.Count / seconds, null, null, "samples/s");
     }
 
     // The CLI's default job (embedded UCI digits, 64-128-64-10, batch 32) trained on the CPU and on the device from one seed.
-    private static void DigitsRun(IBackend backend, bool simulated)
+    private static void DigitsRun(GpuDevice backend, bool simulated)
     {
-        int epochs = simulated ? 2 : 30;
+        int epochs = simulated ? 1 : 30;
         var data = Digits.Load<float>();
         Network<float> Build()
         {
@@ -203,13 +173,13 @@ internal static class GpuSuite
         var cpuWatch = Stopwatch.StartNew();
         var cpuHistory = new Training.Trainer<float>(cpu, data, seed: 7) { Output = TextWriter.Null }.Train(epochs, batchSize: 32);
         double cpuSeconds = cpuWatch.Elapsed.TotalSeconds;
-        var gpu = Build();
+        var gpu = Build().MoveTo(backend);
         var gpuWatch = Stopwatch.StartNew();
-        using var trainer = new DeviceTrainer(gpu, data, backend, seed: 7) { Output = TextWriter.Null };
-        var gpuHistory = trainer.Train(epochs, batchSize: 32);
+        var gpuHistory = new Training.Trainer<float>(gpu, data, seed: 7) { Output = TextWriter.Null }.Train(epochs, batchSize: 32);
         double gpuSeconds = gpuWatch.Elapsed.TotalSeconds;
+        gpu.MoveToHost();
         double worst = Enumerable.Range(0, cpu.Parameters.Count)
-            .Max(p => ParityCheck.RelativeError(gpu.Parameters[p].Value.ToArray(), cpu.Parameters[p].Value.ToArray()));
+            .Max(p => ParityCheck.RelativeError(gpu.Parameters[p].Value, cpu.Parameters[p].Value));
         Console.WriteLine(JsonSerializer.Serialize(new
         {
             suite = "gpu-digits", epochs, batch = 32,

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
 using ScratchNet.Data;
+using ScratchNet.Devices;
 using ScratchNet.Layers;
 using ScratchNet.Losses;
 using ScratchNet.Optimizers;
@@ -44,6 +45,11 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     private int[] _firstGradient = [0];    // per layer, where its parameters' gradients start in _gradients
     private Action<int>? _layerDone;       // the tape's callback (cached: a step allocates nothing)
     private Action<int, int>? _gradientsReady;   // ComputeGradients' caller's, during the call
+    private NetworkDevice<T>? _device;  // where the network computes, when not on the host
+    private bool _hostStale;            // the device has stepped since the host's copy was last brought up to date
+    private bool _hostQueued;           // QueueTrainStep ran on the host: its loss waits in _hostLoss
+    private double _hostLoss;
+    private Matrix<T> _deviceInputGradient = new(0, 0), _devicePrediction = new(0, 0);
 
     /// <summary>Declares a network of <paramref name="inputs"/> features in and <paramref name="outputs"/> out.</summary>
     /// <param name="inputs">Features per sample.</param>
@@ -205,6 +211,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <exception cref="NetworkBuildException">The layer's input shape does not fit; the message names the layers and both shapes.</exception>
     public TLayer Add<TLayer>(TLayer layer) where TLayer : Layer<T>
     {
+        if (_device is not null) throw new InvalidOperationException($"The network is on {_device.Name}: move it back to the host (MoveToHost) before adding layers.");
         if (layer.InputShape != CurrentShape)
         {
             string source = _layers.Count == 0 ? $"the network's {Describe(InputShape, "inputs")}" : $"layer #{_layers.Count - 1} {_layers[^1]}, which outputs {Describe(CurrentShape)}";
@@ -267,7 +274,16 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
                     x.GatherRowsInto(rows.AsSpan(0, count), chunk);
                     output = chunk;
                 }
-                foreach (var layer in _layers) output = layer.Forward(output);
+                if (_device is not null)
+                {
+                    Workspace.Fit(ref _devicePrediction, output.Rows, Outputs);
+                    _device.Predict(output, _devicePrediction);
+                    output = _devicePrediction;
+                }
+                else
+                {
+                    foreach (var layer in _layers) output = layer.Forward(output);
+                }
                 output.Span.CopyTo(result.Span[(start * Outputs)..]);
             }
         }
@@ -295,6 +311,22 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         var y = new Matrix<T>(0, Outputs);
         double lossSum = 0;
         long correct = 0;
+        if (_device is not null)
+        {
+            bool wasTraining = SetTraining(false);
+            try
+            {
+                _device.BeginEvaluation();
+                for (int start = 0; start < rows.Length; start += EvaluationChunk)
+                {
+                    samples.Gather(rows.Slice(start, Math.Min(EvaluationChunk, rows.Length - start)), x, y);
+                    _device.Evaluate(x, y);
+                }
+                (lossSum, correct) = _device.EndEvaluation();
+            }
+            finally { SetTraining(wasTraining); }
+            return EvaluationResult(lossSum, correct, rows.Length);
+        }
         for (int start = 0; start < rows.Length; start += EvaluationChunk)
         {
             var (chunkLoss, chunkCorrect) = EvaluateChunk(samples, rows.Slice(start, Math.Min(EvaluationChunk, rows.Length - start)), x, y);
@@ -307,7 +339,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The rows <see cref="Evaluate(ISampleSource{T}, ReadOnlySpan{int})"/> runs at a time; a data-parallel evaluation shares out these chunks, so that its ordered sum is this one's.</summary>
     internal const int EvaluationChunkRows = EvaluationChunk;
 
-    /// <summary>One chunk of an evaluation, in inference mode: the sum of its rows' losses and how many it got right.</summary>
+    /// <summary>One chunk of an evaluation on the host, in inference mode: the sum of its rows' losses and how many it got right.</summary>
     internal (double LossSum, long Correct) EvaluateChunk(ISampleSource<T> samples, ReadOnlySpan<int> rows, Matrix<T> x, Matrix<T> y)
     {
         bool wasTraining = SetTraining(false);
@@ -322,7 +354,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>Mean loss (penalty included) and accuracy from an evaluation's sums over <paramref name="rows"/> rows.</summary>
     internal (double Loss, double Accuracy) EvaluationResult(double lossSum, long correct, int rows) =>
-        (lossSum / rows + _regularization.Penalty(_parameters), (double)correct / rows);
+        (lossSum / rows + RegularizationPenalty(), (double)correct / rows);
 
     /// <summary>
     /// Forward, loss and backward on one batch: zeroes and then fills every parameter's gradient,
@@ -347,6 +379,17 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         _tape.Clear();
         bool wasTraining = SetTraining(true);
         double loss;
+        if (_device is not null)
+        {
+            Workspace.Fit(ref _deviceInputGradient, x.Rows, Inputs);
+            inputGradient = _deviceInputGradient;
+            try { return _device.ComputeGradients(x, y, inputGradient); }
+            finally
+            {
+                SetTraining(wasTraining);
+                _hostStale = true;   // batch norm's running estimates moved
+            }
+        }
         _gradientsReady = gradientsReady;
         _layerDone ??= LayerDone;
         try
@@ -383,6 +426,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// </summary>
     public double TrainStep(Matrix<T> x, Matrix<T> y)
     {
+        if (_device is not null) return TrainStepOnDevice(_device, x, y);
         if (Optimizer is not Sgd<T> sgd)
         {
             double total = ComputeGradients(x, y, out _);
@@ -409,6 +453,99 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         finally { SetTraining(wasTraining); }
         if (!DeferSteps) FinishDeferredSteps();
         return loss + RegularizationFactor * _step.SquaredWeights;
+    }
+
+    private double TrainStepOnDevice(NetworkDevice<T> device, Matrix<T> x, Matrix<T> y)
+    {
+        if (device.QueuedSteps > 0) throw new InvalidOperationException("Steps are queued on the device: take their losses first.");
+        QueueTrainStep(x, y);
+        Span<double> loss = stackalloc double[1];
+        TakeQueuedLosses(loss);
+        return loss[0];
+    }
+
+    /// <summary>
+    /// <see cref="TrainStep"/> without waiting for its loss: on a device the step is queued (up to
+    /// <see cref="NetworkDevice{T}.QueueCapacity"/> of them), so that the host never waits for the GPU between steps;
+    /// on the host it runs at once. The trainer takes the losses with <see cref="TakeQueuedLosses"/>, every step on the
+    /// host and every few dozen on a device, and checks each.
+    /// </summary>
+    internal void QueueTrainStep(Matrix<T> x, Matrix<T> y)
+    {
+        if (_device is not { } device)
+        {
+            if (_hostQueued) throw new InvalidOperationException("A step's loss is queued: take it first.");
+            _hostLoss = TrainStep(x, y);
+            _hostQueued = true;
+            return;
+        }
+        if (device.QueuedSteps >= NetworkDevice<T>.QueueCapacity) throw new InvalidOperationException($"{NetworkDevice<T>.QueueCapacity} steps are queued on the device: take their losses first.");
+        Build();
+        CheckBatch(x, y);
+        if (x.Rows == 0) throw new ArgumentException("A training batch needs at least one row.", nameof(x));
+        bool wasTraining = SetTraining(true);
+        try { device.QueueTrainStep(x, y); }
+        finally
+        {
+            SetTraining(wasTraining);
+            _hostStale = true;
+        }
+    }
+
+    /// <summary>How many steps <see cref="QueueTrainStep"/> has queued whose losses are not taken yet.</summary>
+    internal int QueuedSteps => _device?.QueuedSteps ?? (_hostQueued ? 1 : 0);
+
+    /// <summary>The most steps that may be queued: one on the host, <see cref="NetworkDevice{T}.QueueCapacity"/> on a device.</summary>
+    internal int QueueCapacity => _device is null ? 1 : NetworkDevice<T>.QueueCapacity;
+
+    /// <summary>The queued steps' losses in order (waiting for the device), into <paramref name="losses"/> of <see cref="QueuedSteps"/> elements.</summary>
+    internal void TakeQueuedLosses(Span<double> losses)
+    {
+        if (_device is { } device)
+        {
+            device.TakeQueuedLosses(losses);
+            return;
+        }
+        if (_hostQueued) losses[0] = _hostLoss;
+        _hostQueued = false;
+    }
+
+    /// <summary>Where the network computes: null on the host, else the device it was moved to (ScratchNet.Gpu's <c>MoveTo</c>).</summary>
+    public NetworkDevice<T>? Device => _device;
+
+    /// <summary>
+    /// Puts the network on <paramref name="device"/> (built for this network, holding a copy of its current state), or,
+    /// for null, back on the host with the device's state copied back and the device released.
+    /// </summary>
+    internal void Place(NetworkDevice<T>? device)
+    {
+        if (_device is { } old)
+        {
+            SyncHost();
+            _device = null;
+            old.Dispose();
+        }
+        _device = device;
+        _hostStale = false;
+    }
+
+    /// <summary>Brings the network back from its device (if any): its state copied to the host, the device memory released.</summary>
+    public void MoveToHost() => Place(null);
+
+    /// <summary>Brings the host's copy of the state up to date with the device's, when the device has moved on since.</summary>
+    internal void SyncHost()
+    {
+        if (_device is null || !_hostStale) return;
+        _hostStale = false;
+        _device.CopyToHost();
+    }
+
+    /// <summary>Tells the device that the host's state was written (a snapshot restored, a checkpoint loaded): it takes the host's copy.</summary>
+    internal void HostStateWritten()
+    {
+        if (_device is null) return;
+        _device.CopyFromHost();
+        _hostStale = false;
     }
 
     /// <summary>
@@ -445,6 +582,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The L2 penalty λ·Σ W² at the current weights.</summary>
     public double RegularizationPenalty()
     {
+        if (_device is not null) return RegularizationFactor == 0 ? 0 : RegularizationFactor * _device.SquaredRegularizedWeights();
         FinishDeferredSteps();
         return _regularization.Penalty(_parameters);
     }
@@ -460,6 +598,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Applies every update a layer has deferred (see <see cref="DeferSteps"/>), so the weights are current.</summary>
     internal void FinishDeferredSteps()
     {
+        SyncHost();
         for (int i = 0; i < _layers.Count; i++) FinishDeferredSteps(_layers[i]);
 
         static void FinishDeferredSteps(Layer<T> layer)

@@ -1,77 +1,70 @@
-using System.Diagnostics;
-using ScratchNet.Data;
 using ScratchNet.Gpu;
-using ScratchNet.Gpu.Backends;
-using ScratchNet.Training;
 
 namespace ScratchNet.Cli.Commands;
 
 /// <summary>
-/// <c>--device auto|cpu|cuda</c>: where <c>train</c> runs. <c>auto</c> takes the GPU when one is usable and the run
-/// fits the GPU path, else the CPU, saying why in one line; <c>cuda</c> insists and fails with the reason.
+/// <c>--device auto|cpu|cuda</c>: where <c>train</c> runs. Every layer, optimiser, schedule and trainer feature the CLI
+/// builds has a device half, so the choice is only about the hardware: <c>auto</c> takes a usable NVIDIA GPU and
+/// otherwise the CPU, saying why in one line; <c>cuda</c> insists and fails with the reason. The one trainer then
+/// drives the network wherever it is.
 /// </summary>
 internal static class DeviceChoice
 {
     public static readonly string[] Names = ["auto", "cpu", "cuda"];
 
-    /// <summary>The backend to train on, or null for the CPU trainer; writes one "# device: …" line.</summary>
-    /// <exception cref="UsageException"><c>--device cuda</c> with settings the GPU path does not run.</exception>
+    /// <summary>
+    /// Moves <paramref name="network"/> to the chosen GPU, or leaves it on the CPU; writes one "# device: …" line. Disposing
+    /// the result brings the network back to the host and releases the GPU.
+    /// </summary>
+    /// <exception cref="UsageException"><c>--device cuda</c> with a network that has a layer or optimiser without a device half.</exception>
     /// <exception cref="DeviceException"><c>--device cuda</c> and no usable GPU.</exception>
-    public static IBackend? Select<T>(RunConfig c, bool resuming, Network<T> network, TextWriter output)
+    public static IDisposable Select<T>(RunConfig c, Network<T> network, TextWriter output)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         string device = c.Device ?? "auto";
         if (device == "cpu")
         {
             output.WriteLine("# device: cpu");
-            return null;
+            return Placement<T>.None;
         }
-        string? unsupported = WhyNotOnDevice(c, resuming) ?? (network is Network<float> single ? DeviceNetwork.WhyUnsupported(single) : null);
-        if (unsupported is not null)
+        if (NetworkPlacement.WhyNotOnDevice(network) is { } unsupported)
         {
+            // Only a network built in code can hold a layer without a device half; the CPU runs it.
             if (device == "cuda") throw new UsageException($"--device cuda: {unsupported}; use --device cpu or auto.");
-            output.WriteLine($"# device: cpu (the GPU path does not run this configuration: {unsupported})");
-            return null;
+            output.WriteLine($"# device: cpu ({unsupported})");
+            return Placement<T>.None;
         }
+        GpuDevice gpu;
         try
         {
-            var backend = IlgpuBackend.CreateCuda();
-            output.WriteLine($"# device: {backend.Name}");
-            return backend;
+            gpu = GpuDevice.CreateCuda();
         }
         catch (DeviceException e) when (device == "auto")
         {
             output.WriteLine($"# device: cpu (no usable GPU: {e.Message})");
-            return null;
+            return Placement<T>.None;
         }
-    }
-
-    /// <summary>Trains on <paramref name="backend"/> with the run's split, batch size and epochs, showing epochs through <paramref name="view"/>.</summary>
-    public static RunResult Train(Network<float> network, ISampleSource<float> samples, RunConfig c, IBackend backend, ITrainingView view, CancellationToken cancel)
-    {
-        var clock = Stopwatch.StartNew();
-        using var trainer = new DeviceTrainer(network, samples, backend, c.ValFraction!.Value, c.Stratify!.Value, c.Seed!.Value) { Output = TextWriter.Null };
-        var history = view.Show(c.Epochs!.Value, progress =>
+        try
         {
-            trainer.EpochCompleted += progress.EpochCompleted;
-            try { return trainer.Train(c.Epochs.Value, c.BatchSize!.Value, verbose: false, cancel); }
-            finally { trainer.EpochCompleted -= progress.EpochCompleted; }
-        });
-        return new RunResult(history, history.StopReason == StopReason.Cancelled, clock.Elapsed.TotalSeconds);
+            network.MoveTo(gpu);
+        }
+        catch
+        {
+            gpu.Dispose();
+            throw;
+        }
+        output.WriteLine($"# device: {gpu.Name}");
+        return new Placement<T>(network, gpu);
     }
 
-    // The settings the GPU path (float32, plain SGD, linear layers with fused activations) does not cover.
-    private static string? WhyNotOnDevice(RunConfig c, bool resuming)
+    private sealed class Placement<T>(Network<T>? network, GpuDevice? gpu) : IDisposable where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
-        if (c.Dtype == "float64") return "it trains in float32 (--dtype float64 given)";
-        if (c.Optimizer is { } optimizer && optimizer != "sgd") return $"it trains with plain SGD (--optimizer {optimizer} given)";
-        if (c.Schedule is { } schedule && schedule != "none") return $"learning-rate schedules run on the CPU (--schedule {schedule} given)";
-        if (c.ClipNorm is not null) return "gradient clipping runs on the CPU (--clip-norm given)";
-        if (c.Dropout is not null) return "dropout runs on the CPU (--dropout given)";
-        if (c.Activation is { } activation && activation is not ("relu" or "sigmoid" or "tanh")) return $"its activations are relu, sigmoid and tanh (--activation {activation} given)";
-        if (c.EarlyStopping is not null) return "early stopping runs on the CPU (--early-stopping given)";
-        if (c.Test == true) return "test-set statistics run on the CPU (--test given)";
-        if (c.CheckpointEvery is not null || resuming) return "checkpoints run on the CPU (--checkpoint-every or --resume given)";
-        return null;
+        public static readonly Placement<T> None = new(null, null);
+
+        public void Dispose()
+        {
+            network?.MoveToHost();
+            gpu?.Dispose();
+        }
     }
 }

@@ -101,9 +101,9 @@ public static class TrainCommand
                 output.WriteLine($"# gradient accumulation: {c.Accumulate} micro-batches of {c.BatchSize / c.Accumulate} rows per step");
             output.Flush();
 
-            // Accumulation and data parallelism run on the CPU (they keep gradients, which the GPU path does not yet).
+            // Accumulation and data parallelism run on the CPU (they keep host gradients, which the device path does not).
             if (c.Accumulate > 1 && c.Device == "cuda") throw new UsageException("--accumulate with --device cuda: gradient accumulation runs on the CPU so far; use --device cpu or auto.");
-            using var backend = mpi is null && c.Accumulate == 1 ? DeviceChoice.Select(c, s.ResumeFrom is not null, network, output) : null;
+            using var placement = mpi is null && c.Accumulate == 1 ? DeviceChoice.Select(c, network, output) : null;
             // Before any training: the folder must take files (config.json is written first), and an earlier run's
             // checkpoint in it is removed only when --overwrite said so (Resolve refused it otherwise).
             var folder = new RunFolder(s.OutDir);
@@ -114,10 +114,7 @@ public static class TrainCommand
             RunResult result;
             try
             {
-                // The GPU path runs float32 only (DeviceChoice returns no backend otherwise).
-                result = Memory.While($"training (batch size {c.BatchSize})", () => backend is null
-                    ? run.Execute(cancel)
-                    : DeviceChoice.Train((Network<float>)(object)network, (Data.ISampleSource<float>)samples, c, backend, view, cancel));
+                result = Memory.While($"training (batch size {c.BatchSize})", () => run.Execute(cancel));
             }
             catch (DivergenceException e) when (e.History is { } sofar)
             {
@@ -202,7 +199,7 @@ internal sealed class TrainCommandOptions
     private readonly Option<string?> _dtype = Options.Choice("--dtype", "Element type (default float32).", ["float32", "float64"]);
     private readonly Option<double?> _valFraction = Options.Number<double>("--val-fraction", "Share of samples held out for validation, in (0, 1) (default 0.2).");
     private readonly Option<bool> _stratify = new("--stratify") { Description = "Split train/validation class by class, keeping class proportions." };
-    private readonly Option<string?> _device = Options.Choice("--device", "Where to train: auto (a usable NVIDIA GPU when the run fits the GPU path, else the CPU; the default), cpu, or cuda.", DeviceChoice.Names);
+    private readonly Option<string?> _device = Options.Choice("--device", "Where to train: auto (a usable NVIDIA GPU, else the CPU; the default), cpu, or cuda.", DeviceChoice.Names);
     private readonly TrainingSetup _training = new();
 
     public void AddTo(Command command)

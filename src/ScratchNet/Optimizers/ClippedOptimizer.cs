@@ -19,7 +19,7 @@ public sealed class ClippedOptimizer<T>(IOptimizer<T> inner, double maxNorm) : I
         : throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "The maximum norm must be finite and > 0.");
 
     /// <summary>The global gradient norm of the last step, before clipping (NaN before the first).</summary>
-    public double LastNorm { get; private set; } = double.NaN;
+    public double LastNorm { get; internal set; } = double.NaN;
 
     /// <inheritdoc/>
     public void Step(IReadOnlyList<Parameter<T>> parameters)

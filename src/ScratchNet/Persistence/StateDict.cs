@@ -33,6 +33,7 @@ public static class StateDict
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(stream);
         network.Build();
+        network.SyncHost();   // what the file does not replace stays as the device has it
         var header = SafeTensors.ReadHeader(stream, name);
         var entries = header.Tensors.ToDictionary(t => t.Name);
         var targets = Targets(network);
@@ -53,6 +54,7 @@ public static class StateDict
 
         foreach (var (key, target) in targets)
             ModelFile.ReadTensor<T>(stream, header, entries[key], target.Matrix.Rows, target.Matrix.Cols, name).Span.CopyTo(target.Matrix.Span);
+        network.HostStateWritten();
     }
 
     // Every tensor of the network's state, by state-dict name, with the live matrix it goes into and PyTorch's shape.

@@ -37,6 +37,7 @@ public static class Checkpoint
     internal static void Write<T>(string path, Trainer<T> trainer, TrainingState<T> state, string? config) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var network = trainer.Network;
+        network.SyncHost();   // a device's state, as it stands
         var (tensors, metadata) = ModelFile.Describe(network);   // as they stand: a deferred step is saved beside them
         var dtype = ModelFile.DTypeOf<T>();
         var pending = new List<(string Layer, T Rate, T Keep)>();
@@ -198,6 +199,7 @@ public static class Checkpoint
         trainer.ShuffleGenerator.SetState(parsed.ShuffleRng);
         var generators = ModuleState.Generators(network.Layers);
         for (int i = 0; i < generators.Count; i++) generators[i].SetState(parsed.DropoutRngs[i]);
+        network.HostStateWritten();
         var state = new TrainingState<T>
         {
             History = parsed.History,

@@ -52,11 +52,15 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
     }
 
     /// <summary>The step the options ask for, or null when a batch is one part in one process (the plain step).</summary>
+    /// <exception cref="NotSupportedException">The network is on a device.</exception>
     public static DataParallel<T>? For(TrainOptions options, Network<T> network, ISampleSource<T> samples)
     {
         var group = options.Processes is { Size: > 1 } g ? g : null;
         int parts = group?.Size ?? options.Accumulate;
-        return parts == 1 ? null : new DataParallel<T>(network, parts, group, options.Reduce, samples);
+        if (parts == 1) return null;
+        if (network.Device is not null)
+            throw new NotSupportedException("Gradient accumulation and training across processes run on the host so far; train this network on the CPU.");
+        return new DataParallel<T>(network, parts, group, options.Reduce, samples);
     }
 
     /// <summary>Parts per batch: the accumulation count, or the number of ranks.</summary>

@@ -45,6 +45,7 @@ internal sealed class NetworkSnapshot<T> where T : unmanaged, IFloatingPointIeee
 
     public void Capture()
     {
+        _network.SyncHost();
         Copy(Tensors(_network), _copies);
         if (_withOptimizer && LearningRates.StatefulOf(_network.Optimizer) is { } optimizer)
         {
@@ -73,6 +74,7 @@ internal sealed class NetworkSnapshot<T> where T : unmanaged, IFloatingPointIeee
                 optimizer.StepCount = 0;
             }
         }
+        _network.HostStateWritten();
     }
 
     /// <summary>Loads <paramref name="copies"/> (e.g. from a checkpoint) as the snapshot.</summary>

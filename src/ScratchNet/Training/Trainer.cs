@@ -219,36 +219,30 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     // The epoch's batches from where it stands, each one optimiser step, a batch loss that is not finite
-    // putting the epoch's starting weights back. False when cancelled before the last batch.
+    // putting the epoch's starting weights back. On a device the steps are queued and their losses taken a few
+    // dozen at a time (the host would otherwise wait for the GPU at every step); each is checked and reported
+    // in order all the same. False when cancelled before the last batch.
     private bool TrainBatches(Run run, int epoch, CancellationToken cancellation)
     {
+        if (_parallel is not null) return TrainBatchesInParts(run, epoch, cancellation);
         var state = run.State;
         int batchSize = run.Options.BatchSize;
         int batchCount = BatchCount(state.Order.Length, batchSize, run.MinimumBatch);
+        int firstQueued = state.NextBatch;
         for (int batch = state.NextBatch; batch < batchCount; batch++)
         {
             int start = batch * batchSize;
             int count = batch == batchCount - 1 ? state.Order.Length - start : batchSize;
-            double loss;
-            if (_parallel is null)
+            Samples.Gather(state.Order.AsSpan(start, count), run.X, run.Y);
+            Network.QueueTrainStep(run.X, run.Y);
+            bool last = batch + 1 == batchCount;
+            if (Network.QueuedSteps >= Network.QueueCapacity || last || cancellation.IsCancellationRequested)
             {
-                Samples.Gather(state.Order.AsSpan(start, count), run.X, run.Y);
-                loss = Network.TrainStep(run.X, run.Y);
+                TakeLosses(run, epoch, firstQueued, batchCount);
+                firstQueued = batch + 1;
             }
-            else
-            {
-                loss = _parallel.Step(Samples, state.Order.AsSpan(start, count), cancellation.IsCancellationRequested);
-            }
-            if (!double.IsFinite(loss))
-            {
-                run.Guard.Restore();
-                throw new DivergenceException(
-                    $"Training diverged in epoch {epoch}, batch {batch} of {batchCount}: the batch loss is {loss}. " +
-                    $"The weights are back to those at the start of epoch {epoch}. Lower the learning rate or the initial weight scale, or clip the gradients.",
-                    epoch, batch) { History = new History(state.History, _testSamples is not null) };
-            }
-            run.Options.Progress?.Report(new BatchProgress(epoch, batch, batchCount, start + count, loss, run.LearningRate));
-            if (batch + 1 < batchCount && (_parallel?.Cancelled ?? cancellation.IsCancellationRequested))
+            // After the losses were reported: a progress handler may be what cancels.
+            if (!last && cancellation.IsCancellationRequested)
             {
                 state.NextBatch = batch + 1;
                 run.Reason = StopReason.Cancelled;
@@ -258,6 +252,54 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         state.NextBatch = 0;
         state.NextEpoch = epoch + 1;
         return true;
+    }
+
+    // As TrainBatches, each batch split into parts (accumulation, or this rank's slice: DataParallel); the ranks agree
+    // on every loss and on stopping, so that all of them take the same steps.
+    private bool TrainBatchesInParts(Run run, int epoch, CancellationToken cancellation)
+    {
+        var state = run.State;
+        int batchSize = run.Options.BatchSize;
+        int batchCount = BatchCount(state.Order.Length, batchSize, run.MinimumBatch);
+        for (int batch = state.NextBatch; batch < batchCount; batch++)
+        {
+            int start = batch * batchSize;
+            int count = batch == batchCount - 1 ? state.Order.Length - start : batchSize;
+            double loss = _parallel!.Step(Samples, state.Order.AsSpan(start, count), cancellation.IsCancellationRequested);
+            CheckAndReport(run, epoch, batch, batchCount, loss);
+            if (batch + 1 < batchCount && _parallel.Cancelled)
+            {
+                state.NextBatch = batch + 1;
+                run.Reason = StopReason.Cancelled;
+                return false;
+            }
+        }
+        state.NextBatch = 0;
+        state.NextEpoch = epoch + 1;
+        return true;
+    }
+
+    // The losses of the queued batches first..: each checked (divergence names its batch) and reported.
+    private void TakeLosses(Run run, int epoch, int first, int batchCount)
+    {
+        Span<double> losses = stackalloc double[Network.QueuedSteps];
+        Network.TakeQueuedLosses(losses);
+        for (int i = 0; i < losses.Length; i++) CheckAndReport(run, epoch, first + i, batchCount, losses[i]);
+    }
+
+    // A batch's loss: one that is not finite puts the epoch's starting weights back and stops the run.
+    private void CheckAndReport(Run run, int epoch, int batch, int batchCount, double loss)
+    {
+        if (!double.IsFinite(loss))
+        {
+            run.Guard.Restore();
+            throw new DivergenceException(
+                $"Training diverged in epoch {epoch}, batch {batch} of {batchCount}: the batch loss is {loss}. " +
+                $"The weights are back to those at the start of epoch {epoch}. Lower the learning rate or the initial weight scale, or clip the gradients.",
+                epoch, batch) { History = new History(run.State.History, _testSamples is not null) };
+        }
+        int done = batch == batchCount - 1 ? run.State.Order.Length : (batch + 1) * run.Options.BatchSize;
+        run.Options.Progress?.Report(new BatchProgress(epoch, batch, batchCount, done, loss, run.LearningRate));
     }
 
     // Loss and accuracy on the training, validation and test sets after an epoch (or before the first, −1).

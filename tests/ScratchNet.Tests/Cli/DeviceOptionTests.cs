@@ -1,7 +1,7 @@
 using ScratchNet.Cli;
 using ScratchNet.Cli.Commands;
 using ScratchNet.Data;
-using ScratchNet.Gpu.Backends;
+using ScratchNet.Gpu;
 using ScratchNet.Tests.DataFormats;
 using ScratchNet.Tests.Gpu;
 using ScratchNet.Training;
@@ -20,7 +20,7 @@ public sealed class DeviceOptionTests : IDisposable
 
     public void Dispose() => _runs.Dispose();
 
-    private static bool MachineHasGpu => IlgpuBackend.DescribeCudaDevices().Count > 0;
+    private static bool MachineHasGpu => GpuDevice.DescribeCudaDevices().Count > 0;
 
     [Fact]
     public void AutoFallsBackToTheCpuWithANoticeAndRecordsTheChoice()
@@ -34,14 +34,6 @@ public sealed class DeviceOptionTests : IDisposable
     }
 
     [Fact]
-    public void AutoSaysWhyARunStaysOnTheCpu()
-    {
-        var (exitCode, output, error) = Run("train", "--epochs", "1", "--optimizer", "adam", "--out", Path.Combine(_runs.Path, "adam"));
-        Assert.True(exitCode == 0, error);
-        Assert.Contains("# device: cpu (the GPU path does not run this configuration: it trains with plain SGD (--optimizer adam given))", output, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public void CudaWithoutAGpuFailsInOneLine()
     {
         if (MachineHasGpu) return;
@@ -52,16 +44,42 @@ public sealed class DeviceOptionTests : IDisposable
     }
 
     [Theory]
-    [InlineData("--dtype", "float64", "float32")]
-    [InlineData("--dropout", "0.2", "dropout")]
-    [InlineData("--activation", "gelu", "gelu")]
-    [InlineData("--schedule", "cosine", "schedules")]
-    public void CudaRefusesWhatTheGpuPathDoesNotRun(string option, string value, string named)
+    [InlineData("--dtype", "float64")]
+    [InlineData("--dropout", "0.2")]
+    [InlineData("--activation", "gelu")]
+    [InlineData("--schedule", "cosine")]
+    [InlineData("--optimizer", "adam")]
+    [InlineData("--early-stopping", "2")]
+    public void CudaNoLongerRefusesASettingOnlyTheMissingGpu(string option, string value)
     {
-        var (exitCode, _, error) = Run("train", "--epochs", "1", "--device", "cuda", option, value, "--out", Path.Combine(_runs.Path, "refused"));
-        Assert.Equal(2, exitCode);
-        Assert.StartsWith("error: --device cuda: ", error, StringComparison.Ordinal);
-        Assert.Contains(named, error, StringComparison.Ordinal);
+        if (MachineHasGpu) return;
+        var (exitCode, _, error) = Run("train", "--epochs", "1", "--device", "cuda", option, value, "--out", Path.Combine(_runs.Path, "cuda-" + value));
+        Assert.Equal(1, exitCode);
+        Assert.StartsWith("error: No CUDA device", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("sgd", null, null, "relu", "float")]
+    [InlineData("adamw", 0.3, "cosine", "gelu", "float")]
+    [InlineData("rmsprop", 0.1, "step", "tanh", "double")]
+    [InlineData("momentum", null, "plateau", "leaky_relu", "double")]
+    public void EveryNetworkTheCliBuildsHasADeviceHalf(string optimizer, double? dropout, string? schedule, string activation, string dtype)
+    {
+        var config = new RunConfig
+        {
+            Layers = [12, 7], Loss = "ce", Reg = 1e-4, Lr = 0.01, Seed = 1, InitScheme = "he", Optimizer = optimizer, Dropout = dropout, Schedule = schedule,
+            Activation = activation, ClipNorm = 1,
+        };
+        string? reason = dtype == "float"
+            ? Why(TrainCommand.BuildNetwork<float>(config, 5, 3), config)
+            : Why(TrainCommand.BuildNetwork<double>(config, 5, 3), config);
+        Assert.Null(reason);
+
+        static string? Why<T>(Network<T> network, RunConfig config) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+        {
+            network.Optimizer = TrainingSetup.Optimizer<T>(config);
+            return NetworkPlacement.WhyNotOnDevice(network);
+        }
     }
 
     [Fact]
@@ -80,28 +98,5 @@ public sealed class DeviceOptionTests : IDisposable
         Assert.StartsWith("cpu: ", output, StringComparison.Ordinal);
         Assert.Contains("train --device auto uses: ", output, StringComparison.Ordinal);
         if (!MachineHasGpu) Assert.Contains("cuda: no device", output, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void TheGpuTrainingPathRunsTheConfiguredEpochsAndStopsOnCancellation()
-    {
-        var config = new RunConfig { ValFraction = 0.2, Stratify = false, Seed = 3, Epochs = 3, BatchSize = 4 };
-        var data = SeparableData.Create(seed: 3);
-        using var simulator = IlgpuBackend.CreateCpuSimulator();
-
-        var network = SeparableData.Network(seed: 3);
-        var output = new StringWriter();
-        var result = DeviceChoice.Train(network, data, config, simulator, new PlainView(output), CancellationToken.None);
-        Assert.False(result.Interrupted);
-        Assert.Equal(4, result.History.Count);
-        Assert.Equal(4, output.ToString().Split('\n').Count(l => l.StartsWith("E: ", StringComparison.Ordinal)));
-        Assert.True(result.History.Final.ValidationAccuracy > 0.8, $"validation accuracy {result.History.Final.ValidationAccuracy}");
-
-        using var cancelled = new CancellationTokenSource();
-        cancelled.Cancel();
-        var stopped = DeviceChoice.Train(SeparableData.Network(seed: 3), data, config, simulator, new PlainView(TextWriter.Null), cancelled.Token);
-        Assert.True(stopped.Interrupted);
-        Assert.Equal(StopReason.Cancelled, stopped.History.StopReason);
-        Assert.Single(stopped.History); // epoch −1 only
     }
 }

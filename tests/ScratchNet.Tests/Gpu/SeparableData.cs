@@ -21,12 +21,13 @@ internal static class SeparableData
         return new Dataset<float>("separable", x, y);
     }
 
-    /// <summary>Features-10-Classes with ReLU and softmax + cross-entropy, plain SGD: a network every backend runs.</summary>
-    public static Network<float> Network(ulong seed)
+    /// <summary>Features-10-Classes with ReLU (and dropout, when given) and softmax + cross-entropy, plain SGD.</summary>
+    public static Network<float> Network(ulong seed, double dropout = 0)
     {
         var network = new Network<float>(Features, Classes, Losses.Loss.CrossEntropy, regularizationFactor: 1e-4, learningRate: 0.1, seed: seed);
         network.AddLinear(10, regularization: true);
         network.AddRelu();
+        if (dropout > 0) network.AddDropout(dropout);
         network.AddLinear(Classes, regularization: true);
         network.AddSoftmax();
         return network;

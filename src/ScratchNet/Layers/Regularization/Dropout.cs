@@ -79,10 +79,19 @@ public sealed class Dropout<T> : Layer<T> where T : unmanaged, IFloatingPointIee
             input.Span.CopyTo(_output.Span);
             return _output;
         }
-        _mask.SetRows(input.Rows);
-        foreach (ref T m in _mask.Span) m = _rng.NextDouble() >= Rate ? _scale : T.Zero;
-        TensorPrimitives.Multiply(input.Span, _mask.Span, _output.Span);
+        TensorPrimitives.Multiply(input.Span, DrawMask(input.Rows).Span, _output.Span);
         return _output;
+    }
+
+    /// <summary>
+    /// Draws the next training mask, (<paramref name="rows"/>, size), into <see cref="Mask"/>: on the host for the
+    /// device half too, so that a run draws the same masks from the same generator on every device.
+    /// </summary>
+    internal Matrix<T> DrawMask(int rows)
+    {
+        _mask.SetRows(rows);
+        foreach (ref T m in _mask.Span) m = _rng.NextDouble() >= Rate ? _scale : T.Zero;
+        return _mask;
     }
 
     /// <inheritdoc/>

@@ -1,0 +1,117 @@
+using System.Numerics;
+using ILGPU;
+using ILGPU.Runtime;
+using ScratchNet.Optimizers;
+
+namespace ScratchNet.Gpu.Optimizers;
+
+/// <summary>
+/// The network's parameters on the device, end to end in <see cref="Parameters"/> order: one buffer of values and
+/// one of gradients (as the host's <see cref="Network{T}.Gradients"/>), so that an optimiser steps them all in one kernel.
+/// </summary>
+internal sealed class ParameterBuffers<T>(IReadOnlyList<ScratchNet.Layers.Parameter<T>> parameters, long[] offsets, MemoryBuffer1D<T, Stride1D.Dense> values,
+                                         MemoryBuffer1D<T, Stride1D.Dense> gradients, long length) where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public IReadOnlyList<ScratchNet.Layers.Parameter<T>> Parameters { get; } = parameters;
+
+    /// <summary>Where parameter i starts in the buffers.</summary>
+    public long[] Offsets { get; } = offsets;
+
+    /// <summary>Elements in all parameters together.</summary>
+    public long Length { get; } = length;
+
+    public ArrayView<T> Values => values.View.SubView(0, Math.Max(1, Length));
+
+    public ArrayView<T> Gradients => gradients.View.SubView(0, Math.Max(1, Length));
+
+    /// <summary>Parameter <paramref name="i"/>'s part of <paramref name="buffer"/>.</summary>
+    public ArrayView<T> Segment(ArrayView<T> buffer, int i) => buffer.SubView(Offsets[i], Parameters[i].Value.Length);
+}
+
+/// <summary>
+/// An optimiser's device half: the host optimiser keeps its hyperparameters, learning rate (so schedules set it as
+/// on the CPU) and step count; the device keeps its state tensors, laid out as the parameters, and steps every
+/// parameter in one element-wise kernel. <see cref="CopyToHost"/> fills the host optimiser's
+/// <see cref="StatefulOptimizer{T}.State"/> for snapshots and checkpoints.
+/// </summary>
+internal abstract class DeviceOptimizer<T>(GpuDevice device, ParameterBuffers<T> buffers) : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly List<MemoryBuffer1D<T, Stride1D.Dense>> _state = [];
+
+    protected GpuDevice Device { get; } = device;
+
+    protected ParameterBuffers<T> Buffers { get; } = buffers;
+
+    /// <summary>Whether <see cref="Step"/> needs Σ g² over every gradient (clipping by the global norm).</summary>
+    public virtual bool NeedsGradientSquares => false;
+
+    /// <summary>
+    /// Queues the update of every parameter from its gradient; <paramref name="gradientSquares"/> holds Σ g² (one
+    /// element, on the device) when <see cref="NeedsGradientSquares"/>.
+    /// </summary>
+    public abstract void Step(ArrayView<T> gradientSquares);
+
+    /// <summary>Tells the host optimiser what the last step saw, once the host has read it: Σ g² over every gradient.</summary>
+    public virtual void Observe(double gradientSquares) { }
+
+    /// <summary>The host optimiser whose state this half keeps, or null for a stateless one.</summary>
+    protected virtual StatefulOptimizer<T>? Stateful => null;
+
+    /// <summary>State tensor <paramref name="k"/> of every parameter, end to end.</summary>
+    protected ArrayView<T> State(int k) => _state[k].View.SubView(0, Math.Max(1, Buffers.Length));
+
+    /// <summary>Writes the device state into the host optimiser's.</summary>
+    public virtual void CopyToHost()
+    {
+        if (Stateful is not { } host) return;
+        host.Initialize(Buffers.Parameters);
+        for (int i = 0; i < Buffers.Parameters.Count; i++)
+            for (int k = 0; k < host.StatePerParameter; k++)
+                Buffers.Segment(State(k), i).CopyToCPU(host.State[i * host.StatePerParameter + k].Span);
+    }
+
+    /// <summary>Takes the host optimiser's state (zero when it has none yet).</summary>
+    public virtual void CopyFromHost()
+    {
+        if (Stateful is not { } host) return;
+        while (_state.Count < host.StatePerParameter) _state.Add(Device.Allocate<T>(Buffers.Length));
+        if (host.State.Count == 0)
+        {
+            foreach (var state in _state) state.MemSetToZero();
+            return;
+        }
+        for (int i = 0; i < Buffers.Parameters.Count; i++)
+            for (int k = 0; k < host.StatePerParameter; k++)
+                Buffers.Segment(State(k), i).CopyFromCPU(host.State[i * host.StatePerParameter + k].Span);
+    }
+
+    public virtual void Dispose()
+    {
+        foreach (var state in _state) state.Dispose();
+    }
+
+    /// <summary>Whether <paramref name="optimizer"/> (and any optimiser inside it) has a device half.</summary>
+    public static bool HasHalf(IOptimizer<T> optimizer) => optimizer switch
+    {
+        Sgd<T> or SgdMomentum<T> or Adam<T> or RmsProp<T> => true,
+        ClippedOptimizer<T> clipped => HasHalf(clipped.Inner),
+        _ => false,
+    };
+
+    /// <summary>The device half of <paramref name="optimizer"/>, holding its current state.</summary>
+    /// <exception cref="DeviceException">An optimiser type without a device half.</exception>
+    public static DeviceOptimizer<T> Create(IOptimizer<T> optimizer, GpuDevice device, ParameterBuffers<T> buffers)
+    {
+        DeviceOptimizer<T> half = optimizer switch
+        {
+            Sgd<T> sgd => new SgdDevice<T>(sgd, device, buffers),
+            SgdMomentum<T> momentum => new SgdMomentumDevice<T>(momentum, device, buffers),
+            Adam<T> adam => new AdamDevice<T>(adam, device, buffers),
+            RmsProp<T> rmsProp => new RmsPropDevice<T>(rmsProp, device, buffers),
+            ClippedOptimizer<T> clipped => new ClippedDevice<T>(clipped, Create(clipped.Inner, device, buffers), device, buffers),
+            _ => throw new DeviceException($"the optimiser {optimizer.GetType().Name.Split('`')[0]} has no device half: it runs on the CPU only"),
+        };
+        half.CopyFromHost();
+        return half;
+    }
+}
