@@ -55,6 +55,10 @@ public sealed class RunConfig
     public int? CheckpointEvery { get; set; }
     public string? Device { get; set; }
 
+    // Across micro-batches and processes: gradient accumulation, and how ranks sum their gradients under MPI.
+    public int? Accumulate { get; set; }
+    public string? Reduce { get; set; }
+
     // The settings, in declaration order (instance properties only: FieldNames is static).
     private static readonly System.Reflection.PropertyInfo[] Fields =
         typeof(RunConfig).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance);
