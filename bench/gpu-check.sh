@@ -2,7 +2,7 @@
 # The GPU check, one script for one short lease of a GPU machine (CUDA, PyTorch, Python; no .NET):
 #   1. unpacks the carried .NET runtime (bench/pack-gpu-check.sh makes .gpu/ here first),
 #   2. runs PyTorch's loops on the GPU (bench/gpu_peer.py),
-#   3. runs ScratchNet's GPU suite: every kernel and 20-step trainings against the CPU, then samples/s
+#   3. runs ScratchNet's GPU suite: every layer's device half and 20-step trainings with every optimiser against the CPU, then samples/s
 #      against the PyTorch numbers (bench/ScratchNet.Bench gpu),
 #   4. with .gpu/cli.tar.xz: scratchnet info --check, and a digits run with --device cuda;
 #   5. with .gpu/data: the report's Fashion-MNIST experiment (784-800-300-10, batch 1, 50 epochs) on the GPU.

@@ -2,6 +2,7 @@
 // a suite's own fields after those), ours and the peer measured in the same run, interleaved, so ratios
 // survive a noisy machine.
 //   dotnet run -c Release --project bench/ScratchNet.Bench -- gemm|peak|train|memory|augment|all [--threads N]
+//   dotnet run -c Release --project bench/ScratchNet.Bench -- mpi [--data-dir DIR]   (all-reduce GB/s; Fashion-MNIST recipe on 1 and 2 ranks)
 //   dotnet run -c Release --project bench/ScratchNet.Bench -- gpu [--device cuda|simulator] [--peer peer.jsonl]   (see bench/gpu-check.sh)
 using ScratchNet.Bench;
 using ScratchNet.Compute;
@@ -11,6 +12,12 @@ if (args.Length > 0 && args[0] == "gpu")
     string? Value(string option) => Array.IndexOf(args, option) is var i && i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     return GpuSuite.Run(Value("--device") ?? "cuda", Value("--peer"));
 }
+if (args.Length > 0 && args[0] == "mpi")
+{
+    int at = Array.IndexOf(args, "--data-dir");
+    return MpiSuite.Run(at >= 0 && at + 1 < args.Length ? args[at + 1] : null);
+}
+if (args.Length > 0 && args[0] == "mpi-ranks") return MpiSuite.Ranks();   // inside each rank of bench mpi's job
 var suites = args.Where(a => !a.StartsWith("--")).ToList();
 int threadsAt = Array.IndexOf(args, "--threads");
 int threads = threadsAt >= 0 && threadsAt + 1 < args.Length && int.TryParse(args[threadsAt + 1], out int t) && t > 0 ? t : Environment.ProcessorCount;
@@ -18,7 +25,7 @@ if (threadsAt >= 0) suites.Remove(args[threadsAt + 1]);
 Threading.ThreadCount = threads;
 if (suites.Count == 0 || suites.Any(s => s is not ("gemm" or "peak" or "train" or "memory" or "augment" or "all")))
 {
-    Console.Error.WriteLine("usage: ScratchNet.Bench gemm|peak|train|memory|augment|all [--threads N]  |  ScratchNet.Bench gpu [--device cuda|simulator] [--peer FILE]");
+    Console.Error.WriteLine("usage: ScratchNet.Bench gemm|peak|train|memory|augment|all [--threads N]  |  ScratchNet.Bench mpi [--data-dir DIR]  |  ScratchNet.Bench gpu [--device cuda|simulator] [--peer FILE]");
     return 2;
 }
 bool all = suites.Contains("all");

@@ -10,19 +10,19 @@ internal static class Report
     private static readonly JsonSerializerOptions Options = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>
-    /// One result line; <paramref name="peerValue"/> null when the peer is unavailable. <paramref name="extra"/>
+    /// One result line, values rounded to <paramref name="digits"/> decimals; <paramref name="peerValue"/> null when the peer is unavailable. <paramref name="extra"/>
     /// fields follow the common ones (a suite's own; they never replace one).
     /// </summary>
     public static void Emit(string suite, string name, double ours, string? peer, double? peerValue, string unit, string? note = null,
-        IEnumerable<KeyValuePair<string, object?>>? extra = null)
+        IEnumerable<KeyValuePair<string, object?>>? extra = null, int digits = 1)
     {
         var line = new Dictionary<string, object?>
         {
             ["suite"] = suite,
             ["case"] = name,
-            ["ours"] = Math.Round(ours, 1),
+            ["ours"] = Math.Round(ours, digits),
             ["peer"] = peer,
-            ["peer_value"] = peerValue is { } p ? Math.Round(p, 1) : null,
+            ["peer_value"] = peerValue is { } p ? Math.Round(p, digits) : null,
             ["unit"] = unit,
             ["ratio"] = peerValue is { } v && v > 0 ? Math.Round(ours / v, 3) : null,
         };

@@ -18,6 +18,13 @@ public static class CliApp
     /// <summary>Parses <paramref name="args"/> and runs the chosen command, writing to the given writers.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
+        // Under an MPI launcher every rank runs this; rank 0 alone prints. A fault of one rank alone is reported by that
+        // rank, naming it, when it ends the job (MpiRun); what every rank meets alike (a usage error) rank 0 reports.
+        if (ScratchNet.Mpi.MpiLaunch.Current.Secondary)
+        {
+            output = TextWriter.Null;
+            error = TextWriter.Null;
+        }
         var root = new RootCommand("ScratchNet: neural networks with hand-derived gradients, trained on the CPU or an NVIDIA GPU.");
         root.Subcommands.Add(TrainCommand.Create(output, error));
         root.Subcommands.Add(DataCommand.Create(output, error));

@@ -56,3 +56,9 @@ public sealed class ChecksumMismatchException(string message, string file, strin
 
 /// <summary>A model file (safetensors) is malformed or does not describe a network ScratchNet can build; the message names the file and what is wrong.</summary>
 public sealed class ModelFormatException(string message, Exception? inner = null) : ScratchNetException(message, inner);
+
+/// <summary>
+/// Processes training together (see <see cref="Training.IProcessGroup"/>) do not run the same thing: their data,
+/// network or checkpoint differ. Every rank raises it at the same point; the message names the rank and the difference.
+/// </summary>
+public sealed class ProcessGroupException(string message) : ScratchNetException(message);

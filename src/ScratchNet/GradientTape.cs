@@ -24,10 +24,17 @@ public sealed class GradientTape<T> where T : unmanaged, IFloatingPointIeee754<T
     }
 
     /// <summary>Back-propagates dL/d(last output) through the recorded layers; returns dL/d(first input).</summary>
-    public Matrix<T> Backward(Matrix<T> outputGradient)
+    public Matrix<T> Backward(Matrix<T> outputGradient) => BackwardLayerByLayer(outputGradient, afterLayer: null);
+
+    /// <summary>As <see cref="Backward"/>, telling <paramref name="afterLayer"/> the index of each recorded layer as soon as its backward is done (its parameter gradients are then final).</summary>
+    public Matrix<T> BackwardLayerByLayer(Matrix<T> outputGradient, Action<int>? afterLayer)
     {
         var gradient = outputGradient;
-        for (int i = _recorded.Count - 1; i >= 0; i--) gradient = _recorded[i].Backward(gradient);
+        for (int i = _recorded.Count - 1; i >= 0; i--)
+        {
+            gradient = _recorded[i].Backward(gradient);
+            afterLayer?.Invoke(i);
+        }
         return gradient;
     }
 

@@ -41,6 +41,10 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     private bool _training; // the mode last set on the layers (see SetTraining)
     private bool _gradientsHeld; // ComputeGradients left gradients that the fused SGD step must not add to
     private T[] _gradients = [];  // every parameter's gradient, in parameter order: one buffer for one all-reduce
+    private int[] _firstParameter = [0];   // per layer, its first parameter's index (one more entry: the count)
+    private int[] _firstGradient = [0];    // per layer, where its parameters' gradients start in _gradients
+    private Action<int>? _layerDone;       // the tape's callback (cached: a step allocates nothing)
+    private Action<int, int>? _gradientsReady;   // ComputeGradients' caller's, during the call
     private NetworkDevice<T>? _device;  // where the network computes, when not on the host
     private bool _hostStale;            // the device has stepped since the host's copy was last brought up to date
     private bool _hostQueued;           // QueueTrainStep ran on the host: its loss waits in _hostLoss
@@ -323,33 +327,64 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         var y = new Matrix<T>(0, Outputs);
         double lossSum = 0;
         long correct = 0;
+        if (_device is not null)
+        {
+            bool wasTraining = SetTraining(false);
+            try
+            {
+                _device.BeginEvaluation();
+                for (int start = 0; start < rows.Length; start += EvaluationChunk)
+                {
+                    samples.Gather(rows.Slice(start, Math.Min(EvaluationChunk, rows.Length - start)), x, y);
+                    _device.Evaluate(x, y);
+                }
+                (lossSum, correct) = _device.EndEvaluation();
+            }
+            finally { SetTraining(wasTraining); }
+            return EvaluationResult(lossSum, correct, rows.Length);
+        }
+        for (int start = 0; start < rows.Length; start += EvaluationChunk)
+        {
+            var (chunkLoss, chunkCorrect) = EvaluateChunk(samples, rows.Slice(start, Math.Min(EvaluationChunk, rows.Length - start)), x, y);
+            lossSum += chunkLoss;
+            correct += chunkCorrect;
+        }
+        return EvaluationResult(lossSum, correct, rows.Length);
+    }
+
+    /// <summary>The rows <see cref="Evaluate(ISampleSource{T}, ReadOnlySpan{int})"/> runs at a time; a data-parallel evaluation shares out these chunks, so that its ordered sum is this one's.</summary>
+    internal const int EvaluationChunkRows = EvaluationChunk;
+
+    /// <summary>One chunk of an evaluation on the host, in inference mode: the sum of its rows' losses and how many it got right.</summary>
+    internal (double LossSum, long Correct) EvaluateChunk(ISampleSource<T> samples, ReadOnlySpan<int> rows, Matrix<T> x, Matrix<T> y)
+    {
         bool wasTraining = SetTraining(false);
         try
         {
-            _device?.BeginEvaluation();
-            for (int start = 0; start < rows.Length; start += EvaluationChunk)
-            {
-                samples.Gather(rows.Slice(start, Math.Min(EvaluationChunk, rows.Length - start)), x, y);
-                if (_device is not null)
-                {
-                    _device.Evaluate(x, y);
-                    continue;
-                }
-                lossSum += _loss.Forward(ForwardToLoss(x, tape: null), y) * x.Rows;
-                correct += CountCorrect(_loss.Prediction, y);
-            }
-            if (_device is not null) (lossSum, correct) = _device.EndEvaluation();
+            samples.Gather(rows, x, y);
+            double lossSum = _loss.Forward(ForwardToLoss(x, tape: null), y) * x.Rows;
+            return (lossSum, CountCorrect(_loss.Prediction, y));
         }
         finally { SetTraining(wasTraining); }
-        return (lossSum / rows.Length + RegularizationPenalty(), (double)correct / rows.Length);
     }
+
+    /// <summary>Mean loss (penalty included) and accuracy from an evaluation's sums over <paramref name="rows"/> rows.</summary>
+    internal (double Loss, double Accuracy) EvaluationResult(double lossSum, long correct, int rows) =>
+        (lossSum / rows + RegularizationPenalty(), (double)correct / rows);
 
     /// <summary>
     /// Forward, loss and backward on one batch: zeroes and then fills every parameter's gradient,
     /// penalty included. Returns the batch's mean loss plus the penalty, and dL/dx in
     /// <paramref name="inputGradient"/> (valid until the next call).
     /// </summary>
-    public double ComputeGradients(Matrix<T> x, Matrix<T> y, out Matrix<T> inputGradient)
+    public double ComputeGradients(Matrix<T> x, Matrix<T> y, out Matrix<T> inputGradient) => ComputeGradientsLayerByLayer(x, y, out inputGradient, gradientsReady: null);
+
+    /// <summary>
+    /// As <see cref="ComputeGradients"/>, telling <paramref name="gradientsReady"/>
+    /// (start, length) of each range of <see cref="Gradients"/> that is final (penalty included), layer by layer in
+    /// reverse order as the backward pass goes: a data-parallel step starts reducing them while the rest is computed.
+    /// </summary>
+    internal double ComputeGradientsLayerByLayer(Matrix<T> x, Matrix<T> y, out Matrix<T> inputGradient, Action<int, int>? gradientsReady)
     {
         Build();
         CheckBatch(x, y);
@@ -371,14 +406,31 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
                 _hostStale = true;   // batch norm's running estimates moved
             }
         }
+        _gradientsReady = gradientsReady;
+        _layerDone ??= LayerDone;
         try
         {
             loss = _loss.Forward(ForwardToLoss(x, _tape), y);
-            inputGradient = _tape.Backward(_loss.Backward());
+            // Each layer's penalty gradient is added as its backward ends (the same sums as adding all of them after).
+            inputGradient = _tape.BackwardLayerByLayer(_loss.Backward(), _layerDone);
+            int recorded = _tape.Recorded.Count;
+            _regularization.AddGradient(_parameters, _firstParameter[recorded], _parameters.Count);   // layers not run backward (none today)
+            if (_firstGradient[^1] > _firstGradient[recorded]) gradientsReady?.Invoke(_firstGradient[recorded], _firstGradient[^1] - _firstGradient[recorded]);
         }
-        finally { SetTraining(wasTraining); }
-        _regularization.AddGradient(_parameters);
+        finally
+        {
+            SetTraining(wasTraining);
+            _gradientsReady = null;
+        }
         return loss + _regularization.Penalty(_parameters);
+    }
+
+    // After layer i's backward: its parameters' gradients are final but for the penalty.
+    private void LayerDone(int layer)
+    {
+        _regularization.AddGradient(_parameters, _firstParameter[layer], _firstParameter[layer + 1]);
+        int start = _firstGradient[layer], length = _firstGradient[layer + 1] - start;
+        if (length > 0) _gradientsReady?.Invoke(start, length);
     }
 
     /// <summary>
@@ -540,6 +592,14 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             parameter.BindGradient(_gradients, offset);
             offset += parameter.Gradient.Length;
+        }
+        _firstParameter = new int[_layers.Count + 1];
+        _firstGradient = new int[_layers.Count + 1];
+        for (int i = 0; i < _layers.Count; i++)
+        {
+            var own = ModuleState.Parameters<T>([_layers[i]]);
+            _firstParameter[i + 1] = _firstParameter[i] + own.Count;
+            _firstGradient[i + 1] = _firstGradient[i] + own.Sum(p => p.Gradient.Length);
         }
     }
 

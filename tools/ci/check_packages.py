@@ -15,7 +15,7 @@ import sys
 import xml.etree.ElementTree as ET
 import zipfile
 
-LIBRARIES = {"ScratchNet", "ScratchNet.Plots", "ScratchNet.Onnx", "ScratchNet.Gpu", "ScratchNet.Interactive"}
+LIBRARIES = {"ScratchNet", "ScratchNet.Plots", "ScratchNet.Onnx", "ScratchNet.Gpu", "ScratchNet.Interactive", "ScratchNet.Mpi"}
 NOTICES = {"ScratchNet", "ScratchNet.Plots", "ScratchNet.Cli"}
 TOOL_RIDS = {"linux-x64", "linux-arm64", "osx-arm64", "osx-x64", "win-x64"}
 

@@ -25,7 +25,8 @@ CONTEXT = {
 DEFAULT_USINGS = ["System", "ScratchNet", "ScratchNet.Data", "ScratchNet.Losses", "ScratchNet.Optimizers",
                   "ScratchNet.Optimizers.Schedules", "ScratchNet.Persistence", "ScratchNet.Training"]
 PROJECTS = ["src/ScratchNet/ScratchNet.csproj", "src/ScratchNet.Plots/ScratchNet.Plots.csproj",
-            "src/ScratchNet.Onnx/ScratchNet.Onnx.csproj"]
+            "src/ScratchNet.Onnx/ScratchNet.Onnx.csproj", "src/ScratchNet.Gpu/ScratchNet.Gpu.csproj",
+            "src/ScratchNet.Mpi/ScratchNet.Mpi.csproj"]
 
 
 def blocks(path):

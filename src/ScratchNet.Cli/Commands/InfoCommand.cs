@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using ScratchNet.Compute;
 using ScratchNet.Gpu;
 using ScratchNet.Gpu.Diagnostics;
+using ScratchNet.Mpi;
 
 namespace ScratchNet.Cli.Commands;
 
@@ -22,6 +23,7 @@ public static class InfoCommand
         {
             output.WriteLine($"cpu: {Environment.ProcessorCount} cores ({RuntimeInformation.ProcessArchitecture}), GEMM kernel {Gemm.Kernel}, " +
                              $"{Threading.ThreadCount} kernel threads; .NET {Environment.Version}");
+            output.WriteLine(MpiLine());
             var gpus = GpuDevice.DescribeCudaDevices();
             if (gpus.Count == 0) output.WriteLine("cuda: no device (no NVIDIA driver, or it sees no GPU)");
             foreach (string gpu in gpus) output.WriteLine(gpu);
@@ -49,5 +51,21 @@ public static class InfoCommand
             }
         });
         return command;
+    }
+
+    // Under a launcher: the library and world size MPI itself reports. Otherwise MPI is not initialised: the libraries
+    // that would load are named, and train runs in one process.
+    private static string MpiLine()
+    {
+        var launch = MpiLaunch.Current;
+        if (launch.Launched)
+        {
+            using var group = MpiProcessGroup.Initialize(launch);
+            return $"mpi: launched, world size {group.Size} (rank {group.Rank}), {group.Library}: {group.Version}; train is data-parallel over the ranks";
+        }
+        var found = MpiProcessGroup.Available();
+        return found.Count == 0
+            ? "mpi: no MPI library found (libmpi.so.40 or libmpich.so.12; e.g. apt-get install openmpi-bin); train runs in one process"
+            : $"mpi: found {string.Join("; ", found)}; not launched by mpirun or srun (world size 1), so train runs in one process";
     }
 }

@@ -56,6 +56,10 @@ public sealed class RunConfig
     public int? CheckpointEvery { get; set; }
     public string? Device { get; set; }
 
+    // Across micro-batches and processes: gradient accumulation, and how ranks sum their gradients under MPI.
+    public int? Accumulate { get; set; }
+    public string? Reduce { get; set; }
+
     // The recipe's pieces (see RecipeSetup): architecture preset, augmentation, normalisation, test-time augmentation,
     // label smoothing, optimiser details, per-step schedules, weight averaging.
     public string? Arch { get; set; }

@@ -40,17 +40,32 @@ public static class TrainCommand
         Execute(settings, output, error, cancel, view).Result.Interrupted ? Interrupted : 0;
 
     /// <summary>Trains as <paramref name="settings"/> say, fills the run folder and returns what the run produced.</summary>
-    internal static RunSummary Execute(TrainSettings settings, TextWriter output, TextWriter error, CancellationToken cancel, ITrainingView view) =>
-        settings.Config.Dtype == "float64" ? Train<double>(settings, output, error, cancel, view) : Train<float>(settings, output, error, cancel, view);
-
-    private static RunSummary Train<T>(TrainSettings s, TextWriter output, TextWriter error, CancellationToken cancel, ITrainingView view) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static RunSummary Execute(TrainSettings settings, TextWriter output, TextWriter error, CancellationToken cancel, ITrainingView view)
     {
+        // Under mpirun with several ranks: data-parallel (see MpiRun); a fault of this rank alone ends the whole job.
+        using var mpi = MpiRun.Start(settings.Config);
+        try
+        {
+            return settings.Config.Dtype == "float64" ? Train<double>(settings, output, error, cancel, view, mpi) : Train<float>(settings, output, error, cancel, view, mpi);
+        }
+        catch (Exception e) when (mpi is not null && MpiRun.IsLocal(e))
+        {
+            mpi.Group.AbortJob(e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "") : e.Message);
+            throw;
+        }
+    }
+
+    private static RunSummary Train<T>(TrainSettings s, TextWriter output, TextWriter error, CancellationToken cancel, ITrainingView view, MpiRun? mpi) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        bool root = mpi?.IsRoot ?? true;
         var c = s.Config;
         int previousThreads = Threading.ThreadCount;
         Threading.ThreadCount = c.Threads!.Value;
         try
         {
-            var data = Memory.While($"loading {c.Dataset}", () => DataLoader.Load<T>(s.Data, c.Seed!.Value, error));
+            var data = mpi is null
+                ? Memory.While($"loading {c.Dataset}", () => DataLoader.Load<T>(s.Data, c.Seed!.Value, error))
+                : mpi.RankZeroFirst(() => Memory.While($"loading {c.Dataset}", () => DataLoader.Load<T>(s.Data, c.Seed!.Value, error)));
             // Augmentation and normalisation: the images stay bytes, batches are transformed as they are gathered.
             var normalization = data.Images is { } loaded && RecipeSetup.UsesImageSource(c) ? RecipeSetup.Normalization(c, loaded) : null;
             if (data.Images is { } raw && RecipeSetup.UsesImageSource(c))
@@ -90,14 +105,21 @@ public static class TrainCommand
                 $"lr {c.Lr}, reg {c.Reg}, batch {c.BatchSize}, {c.Epochs} epochs, {c.Dtype}, seed {c.Seed}, {c.Threads} threads; " +
                 $"optimizer {c.Optimizer}{(c.ClipNorm is { } clip ? $" (clip {clip})" : "")}, schedule {c.Schedule}"));
             output.WriteLine($"# run folder: {s.OutDir}");
+            if (mpi is not null)
+                output.WriteLine($"# data-parallel on {mpi.Group.Size} ranks ({mpi.Group.Library}, {mpi.Group.Version}): global batch {c.BatchSize}, {c.BatchSize / mpi.Group.Size} rows per rank, {c.Reduce} reduction");
+            else if (c.Accumulate > 1)
+                output.WriteLine($"# gradient accumulation: {c.Accumulate} micro-batches of {c.BatchSize / c.Accumulate} rows per step");
             output.Flush();
 
-            using var placement = DeviceChoice.Select(c, network, output);
+            // Accumulation and data parallelism run on the CPU (they keep host gradients, which the device path does not).
+            if (c.Accumulate > 1 && c.Device == "cuda") throw new UsageException("--accumulate with --device cuda: gradient accumulation runs on the CPU so far; use --device cpu or auto.");
+            using var placement = mpi is null && c.Accumulate == 1 ? DeviceChoice.Select(c, network, output) : null;
             // Before any training: the folder must take files (config.json is written first), and an earlier run's
             // checkpoint in it is removed only when --overwrite said so (Resolve refused it otherwise).
             var folder = new RunFolder(s.OutDir);
-            folder.Start(c, removeCheckpoint: s.Overwrite);
-            var run = new TrainingRun<T>(trainer, TrainingSetup.TrainOptions(c, s.OutDir, progress: null), view);
+            if (root) folder.Start(c, removeCheckpoint: s.Overwrite);
+            var run = new TrainingRun<T>(trainer, TrainingSetup.TrainOptions(c, s.OutDir, progress: null) with { Processes = mpi?.Group }, view);
+            mpi?.Meet();
             var metadata = ModelMetadata.For(c);
             RunResult result;
             try
@@ -107,7 +129,8 @@ public static class TrainCommand
             catch (DivergenceException e) when (e.History is { } sofar)
             {
                 // The trainer put back the weights of the last good epoch: keep them, then fail with the one-line message.
-                folder.Write(c, sofar, network, metadata, $"{data.Name}: network {network}",
+                if (root)
+                    folder.Write(c, sofar, network, metadata, $"{data.Name}: network {network}",
                     new RunSummary(data.Name, network.ToString(), trainer.TrainRows.Count, trainer.ValidationRows.Count, new RunResult(sofar, false, 0), c.Epochs!.Value));
                 throw;
             }
@@ -139,8 +162,9 @@ public static class TrainCommand
                                  (c.CheckpointEvery is not null ? $" (resume with --resume {s.OutDir})" : ""));
 
             var summary = new RunSummary(data.Name, network.ToString(), trainer.TrainRows.Count, trainer.ValidationRows.Count, result, c.Epochs!.Value);
-            foreach (string path in folder.Write(c, history, network, metadata, $"{data.Name}: network {network}", summary))
-                output.WriteLine($"# wrote {path}");
+            if (root)
+                foreach (string path in folder.Write(c, history, network, metadata, $"{data.Name}: network {network}", summary))
+                    output.WriteLine($"# wrote {path}");
             return summary;
         }
         finally
@@ -366,7 +390,7 @@ internal sealed class TrainCommandOptions
             // The recipe's weight scales belong to the recipe's layers; other layers get He initialisation.
             Init = given.Init ?? (given.Layers is null && given.Network is null ? recipe.Init : null),
             Seed = given.Seed ?? 0,
-            Threads = AtLeastOne(given.Threads ?? Environment.ProcessorCount, Name("threads")),
+            Threads = AtLeastOne(given.Threads ?? MpiRun.DefaultThreads(), Name("threads")),
             Dtype = dtype,
             ValFraction = (given.ValFraction ?? 0.2) is var f && f > 0 && f < 1 ? f : throw new UsageException($"{Name("val_fraction")} must lie strictly between 0 and 1, got {f.ToString(CultureInfo.InvariantCulture)}."),
             Stratify = given.Stratify ?? false,

@@ -21,6 +21,7 @@ internal sealed class TrainingSetup
     public static readonly string[] Optimizers = ["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"];
     public static readonly string[] Schedules = ["none", "step", "exponential", "cosine", "plateau", "triangular", "one-cycle"];
     public static readonly string[] Monitors = ["val_loss", "val_acc"];
+    public static readonly string[] Reductions = ["ordered", "fast"];
 
     /// <summary><c>--init</c> words: Xavier/Glorot and He/Kaiming, normal (the plain name) or uniform.</summary>
     public static readonly string[] InitSchemes = ["xavier", "xavier-uniform", "he", "he-uniform"];
@@ -44,6 +45,8 @@ internal sealed class TrainingSetup
     private readonly Option<string?> _monitor = Options.Choice("--monitor", "The metric early stopping and plateau watch (default val_loss).", Monitors);
     private readonly Option<double?> _minDelta = Options.Number<double>("--min-delta", "Early stopping: the improvement that counts (default 0).");
     private readonly Option<bool> _test = new("--test") { Description = "Evaluate on the dataset's official test split after every epoch (test_loss, test_acc in history.csv)." };
+    private readonly Option<int?> _accumulate = Options.Number<int>("--accumulate", "Gradient accumulation: split each batch into N micro-batches, sum their gradients in order, step once (default 1; N must divide --batch-size).");
+    private readonly Option<string?> _reduce = Options.Choice("--reduce", "Under mpirun: how ranks sum gradients: ordered (rank order, bit-identical to one process with --accumulate N; the default) or fast (MPI_Allreduce).", Reductions);
     private readonly Option<int?> _checkpointEvery = Options.Number<int>("--checkpoint-every", $"Write RUN/{CheckpointFile} every N epochs and at the end (resume with --resume RUN).");
 
     /// <summary><c>--resume RUN_DIR</c>: not a setting but an action; the run's config.json supplies every setting.</summary>
@@ -55,7 +58,7 @@ internal sealed class TrainingSetup
     public void AddTo(Command command)
     {
         foreach (var option in (Option[])[_activation, _dropout, _optimizer, _momentum, _weightDecay, _clipNorm, _schedule, _warmup, _stepSize, _gamma, _minLr,
-                     _plateauPatience, _earlyStopping, _monitor, _minDelta, _test, _checkpointEvery, Resume, Overwrite])
+                     _plateauPatience, _earlyStopping, _monitor, _minDelta, _test, _accumulate, _reduce, _checkpointEvery, Resume, Overwrite])
             command.Options.Add(option);
     }
 
@@ -79,6 +82,8 @@ internal sealed class TrainingSetup
         config.MinDelta = parse.GetValue(_minDelta);
         config.Test = parse.GetValue(_test) ? true : null;
         config.CheckpointEvery = parse.GetValue(_checkpointEvery);
+        config.Accumulate = parse.GetValue(_accumulate);
+        config.Reduce = parse.GetValue(_reduce);
     }
 
     /// <summary>
@@ -149,6 +154,13 @@ internal sealed class TrainingSetup
               $"needs a dataset with an official test split (fashion-mnist, mnist, cifar-10, cifar-100); '{config.Dataset}' has none.");
         config.CheckpointEvery = given.CheckpointEvery;
         Check(config.CheckpointEvery is null or >= 1, "checkpoint_every", "must be at least 1.");
+
+        Choice(given.Reduce, "reduce", Reductions);
+        config.Reduce = given.Reduce ?? "ordered";
+        config.Accumulate = given.Accumulate ?? 1;
+        Check(config.Accumulate >= 1, "accumulate", "must be at least 1.");
+        Check(config.BatchSize % config.Accumulate == 0, "accumulate",
+              $"must divide the batch size {config.BatchSize} (each micro-batch is batch_size / accumulate rows).");
     }
 
     /// <summary>The initialiser an <c>--init</c> word names.</summary>
@@ -213,6 +225,8 @@ internal sealed class TrainingSetup
             CheckpointPath = c.CheckpointEvery is not null ? Path.Combine(runFolder, CheckpointFile) : null,
             CheckpointEvery = c.CheckpointEvery ?? 0,
             Config = c.ToJson(),
+            Accumulate = c.Accumulate ?? 1,
+            Reduce = c.Reduce == "fast" ? GradientReduction.Fast : GradientReduction.Ordered,
         };
     }
 }

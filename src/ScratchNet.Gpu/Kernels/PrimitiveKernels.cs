@@ -33,6 +33,56 @@ internal static class PrimitiveKernels
         c[at] = beta == T.Zero ? alpha * sum : alpha * sum + beta * c[at];
     }
 
+    /// <summary>The largest tile side of <see cref="GemmTiled{T}"/> (its shared-memory size): 16 × 16 threads per group.</summary>
+    public const int MaxTileSide = 16;
+
+    /// <summary>
+    /// <see cref="Gemm{T}"/> in shared-memory tiles: a group of side × side threads owns a tile of C; op(A)'s and op(B)'s
+    /// tiles are staged with consecutive threads reading consecutive addresses whichever operand is transposed, and each
+    /// thread sums its element over k in order, so the result equals <see cref="Gemm{T}"/>'s.
+    /// </summary>
+    public static void GemmTiled<T>(ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmShape s, T alpha, T beta, int side)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var aTile = SharedMemory.Allocate<T>(MaxTileSide * MaxTileSide);   // [row][p]
+        var bTile = SharedMemory.Allocate<T>(MaxTileSide * MaxTileSide);   // [p][col]
+        int tx = Group.IdxX % side, ty = Group.IdxX / side;
+        int tilesN = (s.N + side - 1) / side;
+        int rowBase = Grid.IdxX / tilesN * side, colBase = Grid.IdxX % tilesN * side;
+        T sum = T.Zero;
+        for (int p0 = 0; p0 < s.K; p0 += side)
+        {
+            if (s.TransposeA != 0)
+            {
+                int row = rowBase + tx, p = p0 + ty;   // consecutive tx: consecutive rows of C, contiguous in Aᵀ's storage
+                aTile[tx * side + ty] = row < s.M && p < s.K ? a[(long)p * s.Lda + row] : T.Zero;
+            }
+            else
+            {
+                int row = rowBase + ty, p = p0 + tx;
+                aTile[ty * side + tx] = row < s.M && p < s.K ? a[(long)row * s.Lda + p] : T.Zero;
+            }
+            if (s.TransposeB != 0)
+            {
+                int col = colBase + ty, p = p0 + tx;
+                bTile[tx * side + ty] = col < s.N && p < s.K ? b[(long)col * s.Ldb + p] : T.Zero;
+            }
+            else
+            {
+                int col = colBase + tx, p = p0 + ty;
+                bTile[ty * side + tx] = col < s.N && p < s.K ? b[(long)p * s.Ldb + col] : T.Zero;
+            }
+            Group.Barrier();
+            int steps = s.K - p0 < side ? s.K - p0 : side;
+            for (int q = 0; q < steps; q++) sum += aTile[ty * side + q] * bTile[q * side + tx];
+            Group.Barrier();
+        }
+        int i = rowBase + ty, j = colBase + tx;
+        if (i >= s.M || j >= s.N) return;
+        long at = (long)i * s.Ldc + j;
+        c[at] = beta == T.Zero ? alpha * sum : alpha * sum + beta * c[at];
+    }
+
     /// <summary>x[r, c] += v[c].</summary>
     public static void AddRowVector<T>(Index1D e, ArrayView<T> x, ArrayView<T> vector, int cols) where T : unmanaged, IFloatingPointIeee754<T> =>
         x[e] += vector[e % cols];

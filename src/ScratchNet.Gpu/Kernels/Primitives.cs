@@ -20,6 +20,8 @@ internal sealed class Primitives<T> where T : unmanaged, IFloatingPointIeee754<T
     private readonly MemoryBuffer1D<T, Stride1D.Dense> _partial;
     private readonly MemoryBuffer1D<T, Stride1D.Dense> _empty;
     private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmShape, T, T> _gemm;
+    private readonly Action<KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmShape, T, T, int> _gemmTiled;
+    private readonly int _tileSide;
     private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, int> _addRowVector;
     private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, int, int, T> _columnSums;
     private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, int, T, T, T, T> _map;
@@ -40,6 +42,8 @@ internal sealed class Primitives<T> where T : unmanaged, IFloatingPointIeee754<T
         _partial = device.Allocate<T>(SumParts);
         _empty = device.Allocate<T>(1);
         _gemm = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmShape, T, T>(PrimitiveKernels.Gemm);
+        _gemmTiled = a.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmShape, T, T, int>(PrimitiveKernels.GemmTiled);
+        _tileSide = Math.Min(PrimitiveKernels.MaxTileSide, (int)Math.Sqrt(a.MaxNumThreadsPerGroup));
         _addRowVector = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, int>(PrimitiveKernels.AddRowVector);
         _columnSums = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, int, int, T>(PrimitiveKernels.ColumnSums);
         _map = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, int, T, T, T, T>(PrimitiveKernels.Map);
@@ -66,8 +70,20 @@ internal sealed class Primitives<T> where T : unmanaged, IFloatingPointIeee754<T
     public void Gemm(bool transposeA, bool transposeB, int m, int n, int k, T alpha, ArrayView<T> a, int lda, ArrayView<T> b, int ldb, T beta, ArrayView<T> c, int ldc)
     {
         if (m == 0 || n == 0) return;
-        _gemm(checked(m * n), a, b, c, new GemmShape(m, n, k, lda, ldb, ldc, transposeA, transposeB), alpha, beta);
+        var shape = new GemmShape(m, n, k, lda, ldb, ldc, transposeA, transposeB);
+        if (Tiled ?? _tileSide >= 4)
+        {
+            int groups = checked(((m + _tileSide - 1) / _tileSide) * ((n + _tileSide - 1) / _tileSide));
+            _gemmTiled(new KernelConfig(groups, _tileSide * _tileSide), a, b, c, shape, alpha, beta, _tileSide);
+        }
+        else
+        {
+            _gemm(checked(m * n), a, b, c, shape, alpha, beta);
+        }
     }
+
+    /// <summary>Forces the tiled GEMM (true) or the one-thread-per-element GEMM (false); null chooses (tiled when groups hold 4 × 4 threads).</summary>
+    internal bool? Tiled { get; set; }
 
     /// <summary>x[r, c] += vector[c] over the rows of x.</summary>
     public void AddRowVector(DeviceMatrix<T> x, ArrayView<T> vector)

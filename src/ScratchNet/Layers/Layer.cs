@@ -98,6 +98,13 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The generator a layer draws from in training (dropout's masks), whose state checkpoints keep; null for none.</summary>
     internal virtual Rng? Generator => null;
 
+    /// <summary>
+    /// Advances <see cref="Generator"/> as a training forward pass over <paramref name="rows"/> rows would, without
+    /// computing anything: a data-parallel rank skips the draws of the other ranks' slices, so that its masks are those
+    /// one process would draw for its rows of the batch.
+    /// </summary>
+    internal virtual void SkipTrainingRows(int rows) { }
+
     /// <summary>Computes the output, (batch, <see cref="OutputSize"/>), of <paramref name="input"/>, (batch, <see cref="InputSize"/>).</summary>
     /// <exception cref="ShapeMismatchException"><paramref name="input"/> does not have <see cref="InputSize"/> columns.</exception>
     public Matrix<T> Forward(Matrix<T> input)

@@ -45,6 +45,12 @@ public sealed class Rng
         return result;
     }
 
+    /// <summary>Advances the generator by <paramref name="count"/> draws of <see cref="NextUInt64"/>, as if they had been made.</summary>
+    public void Skip(long count)
+    {
+        for (long i = 0; i < count; i++) NextUInt64();
+    }
+
     /// <summary>A uniform double in [0, 1), with 53 random bits.</summary>
     public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
 

@@ -26,11 +26,14 @@ public sealed class L2Regularization<T>(double factor) where T : unmanaged, IFlo
     }
 
     /// <summary>Adds 2 · factor · W into the gradient of each regularised parameter.</summary>
-    public void AddGradient(IReadOnlyList<Parameter<T>> parameters)
+    public void AddGradient(IReadOnlyList<Parameter<T>> parameters) => AddGradient(parameters, 0, parameters.Count);
+
+    /// <summary>Adds 2 · factor · W into the gradient of each regularised parameter among <paramref name="parameters"/>[start..end).</summary>
+    public void AddGradient(IReadOnlyList<Parameter<T>> parameters, int start, int end)
     {
         if (Factor == 0) return;
         T twiceFactor = T.CreateChecked(2 * Factor);
-        for (int i = 0; i < parameters.Count; i++)
+        for (int i = start; i < end; i++)
             if (parameters[i].Regularized)
                 TensorPrimitives.MultiplyAdd(parameters[i].Value.Span, twiceFactor, parameters[i].Gradient.Span, parameters[i].Gradient.Span);
     }

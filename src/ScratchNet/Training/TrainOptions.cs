@@ -95,10 +95,36 @@ public sealed record TrainOptions
     /// <summary>A caller's description of the run (e.g. the CLI's config JSON), stored verbatim in checkpoints; <see cref="Checkpoint.ReadConfig"/> gives it back.</summary>
     public string? Config { get; init; }
 
+    /// <summary>
+    /// Gradient accumulation, ≥ 1: each batch of <see cref="BatchSize"/> rows (which it must divide) is split into this
+    /// many micro-batches, their gradients are summed in order, weighted by their share of the batch, and the optimiser
+    /// steps once; the same step as one batch of <see cref="BatchSize"/> (within rounding) in a fraction of the memory.
+    /// </summary>
+    public int Accumulate { get; init; } = 1;
+
+    /// <summary>
+    /// The processes that train together, or null for this one alone. With <see cref="IProcessGroup.Size"/> &gt; 1,
+    /// <see cref="BatchSize"/> is the global batch (it must divide by the size), each rank computes the gradient of its
+    /// slice, the slices' gradients are summed by <see cref="Reduce"/>, and rank 0 alone prints and writes checkpoints.
+    /// </summary>
+    public IProcessGroup? Processes { get; init; }
+
+    /// <summary>How the ranks' gradients are summed (default <see cref="GradientReduction.Ordered"/>).</summary>
+    public GradientReduction Reduce { get; init; } = GradientReduction.Ordered;
+
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfNegative(Epochs, nameof(Epochs));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(BatchSize, nameof(BatchSize));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Accumulate, nameof(Accumulate));
+        int ranks = Processes?.Size ?? 1;
+        if (Accumulate > 1 && ranks > 1)
+            throw new ArgumentException($"Gradient accumulation ({Accumulate}) and {ranks} processes do not combine; give one of them.", nameof(Accumulate));
+        if (BatchSize % Accumulate != 0)
+            throw new ArgumentException($"The batch size {BatchSize} does not divide into {Accumulate} accumulated micro-batches.", nameof(Accumulate));
+        if (BatchSize % ranks != 0)
+            throw new ArgumentException($"The global batch size {BatchSize} does not divide over {ranks} processes; give a multiple of {ranks}.", nameof(BatchSize));
+        if (!Enum.IsDefined(Reduce)) throw new ArgumentOutOfRangeException(nameof(Reduce), Reduce, "Unknown reduction.");
         ArgumentOutOfRangeException.ThrowIfNegative(CheckpointEvery, nameof(CheckpointEvery));
         EarlyStopping?.Validate();
         if ((Schedule is not null ? 1 : 0) + (Plateau is not null ? 1 : 0) + (StepSchedule is not null ? 1 : 0) > 1)

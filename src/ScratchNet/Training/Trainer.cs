@@ -20,6 +20,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     private ISampleSource<T>? _testSamples;
     private int[] _testRows = [];
     private TrainingState<T>? _resumed;   // set by Resume, taken by the next Train
+    private DataParallel<T>? _parallel;   // accumulation or data parallelism, for the run under way (null: the plain step)
 
     /// <summary>Splits (<paramref name="x"/>, <paramref name="y"/>) into shuffled training and validation sets.</summary>
     /// <param name="network">The network to train.</param>
@@ -160,6 +161,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         public Matrix<T> Y { get; init; } = null!;
         public double LearningRate { get; set; }
         public WeightAverager<T>? Average { get; init; }
+        public bool IsRoot { get; init; } = true;                 // this process prints and writes checkpoints
     }
 
     // Checks the options and sets up the run: fresh, or where Resume left off.
@@ -178,8 +180,18 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (best is not null && state.BestWeights is { } kept) best.Set(kept);
         if (options.Plateau is { } plateau && state.Plateau is { } plateauState) plateau.SetState(plateauState);
         int minimumBatch = ModuleState.Modules(Network.Layers).Max(m => m.Value.MinimumTrainingBatch);
+        _parallel = DataParallel<T>.For(options, Network, Samples);
+        if (_parallel is not null)
+        {
+            // Every part of a batch needs the rows a layer trains on: the last batch of an epoch joins the one before sooner.
+            minimumBatch *= _parallel.Parts;
+            if (state.Order.Length < minimumBatch)
+                throw new ArgumentException($"The {state.Order.Length} training rows cannot be split into {_parallel.Parts} parts of at least {minimumBatch / _parallel.Parts}.", nameof(options));
+            _parallel.Synchronize(_trainRows, _validationRows, _testRows.Length, state, _rng);
+        }
         return new Run(options, state, resumed, new NetworkSnapshot<T>(Network, withOptimizer: true), best, minimumBatch)
         {
+            IsRoot = _parallel?.IsRoot ?? true,
             Reason = state.StopReason == StopReason.EarlyStopped ? StopReason.EarlyStopped : StopReason.Completed,
             X = new Matrix<T>(0, Samples.FeatureCount),
             Y = new Matrix<T>(0, Samples.TargetCount),
@@ -194,7 +206,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         run.Clock.Restart();
         if (run.State.NextBatch == 0)
         {
-            if (cancellation.IsCancellationRequested)
+            if (_parallel?.AnyRank(cancellation.IsCancellationRequested) ?? cancellation.IsCancellationRequested)
             {
                 run.Reason = StopReason.Cancelled;
                 return false;
@@ -214,6 +226,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     // in order all the same. False when cancelled before the last batch.
     private bool TrainBatches(Run run, int epoch, CancellationToken cancellation)
     {
+        if (_parallel is not null) return TrainBatchesInParts(run, epoch, cancellation);
         var state = run.State;
         int batchSize = run.Options.BatchSize;
         int batchCount = BatchCount(state.Order.Length, batchSize, run.MinimumBatch);
@@ -253,45 +266,84 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         return true;
     }
 
+    // As TrainBatches, each batch split into parts (accumulation, or this rank's slice: DataParallel); the ranks agree
+    // on every loss and on stopping, so that all of them take the same steps.
+    private bool TrainBatchesInParts(Run run, int epoch, CancellationToken cancellation)
+    {
+        var state = run.State;
+        int batchSize = run.Options.BatchSize;
+        int batchCount = BatchCount(state.Order.Length, batchSize, run.MinimumBatch);
+        for (int batch = state.NextBatch; batch < batchCount; batch++)
+        {
+            int start = batch * batchSize;
+            int count = batch == batchCount - 1 ? state.Order.Length - start : batchSize;
+            long step = (long)epoch * batchCount + batch, totalSteps = (long)run.Options.Epochs * batchCount;
+            if (run.Options.StepSchedule is { } perStep)
+            {
+                LearningRates.Set(Network.Optimizer, perStep.RateAt(step, totalSteps));
+                run.LearningRate = LearningRates.GetOrNaN(Network.Optimizer);
+            }
+            double loss = _parallel!.Step(Samples, state.Order.AsSpan(start, count), cancellation.IsCancellationRequested, epoch);
+            run.Average?.AfterStep(step, totalSteps);
+            CheckAndReport(run, epoch, batch, batchCount, loss);
+            if (batch + 1 < batchCount && _parallel.Cancelled)
+            {
+                state.NextBatch = batch + 1;
+                run.Reason = StopReason.Cancelled;
+                return false;
+            }
+        }
+        state.NextBatch = 0;
+        state.NextEpoch = epoch + 1;
+        return true;
+    }
+
     // The losses of the queued batches first..: each checked (divergence names its batch) and reported.
     private void TakeLosses(Run run, int epoch, int first, int batchCount)
     {
         Span<double> losses = stackalloc double[Network.QueuedSteps];
         Network.TakeQueuedLosses(losses);
-        int batchSize = run.Options.BatchSize;
-        for (int i = 0; i < losses.Length; i++)
+        for (int i = 0; i < losses.Length; i++) CheckAndReport(run, epoch, first + i, batchCount, losses[i]);
+    }
+
+    // A batch's loss: one that is not finite puts the epoch's starting weights back and stops the run.
+    private void CheckAndReport(Run run, int epoch, int batch, int batchCount, double loss)
+    {
+        if (!double.IsFinite(loss))
         {
-            int batch = first + i;
-            double loss = losses[i];
-            if (!double.IsFinite(loss))
-            {
-                run.Guard.Restore();
-                throw new DivergenceException(
-                    $"Training diverged in epoch {epoch}, batch {batch} of {batchCount}: the batch loss is {loss}. " +
-                    $"The weights are back to those at the start of epoch {epoch}. Lower the learning rate or the initial weight scale, or clip the gradients.",
-                    epoch, batch) { History = new History(run.State.History, _testSamples is not null) };
-            }
-            int done = batch == batchCount - 1 ? run.State.Order.Length : (batch + 1) * batchSize;
-            run.Options.Progress?.Report(new BatchProgress(epoch, batch, batchCount, done, loss, run.LearningRate));
+            run.Guard.Restore();
+            throw new DivergenceException(
+                $"Training diverged in epoch {epoch}, batch {batch} of {batchCount}: the batch loss is {loss}. " +
+                $"The weights are back to those at the start of epoch {epoch}. Lower the learning rate or the initial weight scale, or clip the gradients.",
+                epoch, batch) { History = new History(run.State.History, _testSamples is not null) };
         }
+        int done = batch == batchCount - 1 ? run.State.Order.Length : (batch + 1) * run.Options.BatchSize;
+        run.Options.Progress?.Report(new BatchProgress(epoch, batch, batchCount, done, loss, run.LearningRate));
     }
 
     // Loss and accuracy on the training, validation and test sets after an epoch (or before the first, −1).
     private EpochStats Record(Run run, int epoch)
     {
+        _parallel?.ShareBuffers();
         // With weight averaging, the averaged weights are the ones evaluated (and kept at the end).
         var ((trainLoss, trainAccuracy), (validationLoss, validationAccuracy), (testLoss, testAccuracy)) = run.Average is { } average
-            ? average.WithAverage(() => (TrainStats(), ValidationStats(), TestStats()))
-            : (TrainStats(), ValidationStats(), TestStats());
+            ? average.WithAverage(Evaluate)
+            : Evaluate();
         var stats = new EpochStats(epoch, trainLoss, trainAccuracy, validationLoss, validationAccuracy, run.Clock.Elapsed.TotalSeconds, testLoss, testAccuracy);
         run.State.History.Add(stats);
-        if (run.Options.Verbose)
+        if (run.Options.Verbose && run.IsRoot)
         {
             Output.WriteLine(stats.ToReportLine());
             Output.Flush();
         }
         EpochCompleted?.Invoke(stats);
         return stats;
+
+        // Across ranks when training in parallel; the epoch lines' three pairs.
+        ((double, double), (double, double), (double, double)) Evaluate() => (
+            _parallel?.Evaluate(Samples, _trainRows) ?? TrainStats(),
+            _parallel?.Evaluate(Samples, _validationRows) ?? ValidationStats(),
+            _parallel is not null && _testSamples is not null ? _parallel.Evaluate(_testSamples, _testRows) : TestStats());
     }
 
     // An epoch whose training loss is not finite is undone: weights back, its row dropped.
@@ -317,7 +369,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         var options = run.Options;
         run.CheckpointCurrent = options.CheckpointPath is not null && options.CheckpointEvery > 0 && (epoch + 1) % options.CheckpointEvery == 0;
-        if (run.CheckpointCurrent) WriteCheckpoint(options.CheckpointPath!, run.State, run.Reason, options, run.Best);
+        if (run.CheckpointCurrent && run.IsRoot) WriteCheckpoint(options.CheckpointPath!, run.State, run.Reason, options, run.Best);
     }
 
     // The last checkpoint (keeping the last weights, so that a resumed run continues the same trajectory),
@@ -326,7 +378,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         var state = run.State;
         state.StopReason = run.Reason;
-        if (run.Options.CheckpointPath is { } path && !run.CheckpointCurrent) WriteCheckpoint(path, state, run.Reason, run.Options, run.Best);
+        if (run.Options.CheckpointPath is { } path && !run.CheckpointCurrent && run.IsRoot) WriteCheckpoint(path, state, run.Reason, run.Options, run.Best);
         if (run.Reason != StopReason.Cancelled && run.Best is { Taken: true }) run.Best.Restore();
         else run.Average?.Install();
         return new History(state.History, _testSamples is not null, run.Reason, run.Options.EarlyStopping is null ? null : state.EarlyBestEpoch);

@@ -58,6 +58,19 @@ public class AugmentedTrainingTests
     }
 
     [Fact]
+    public void AccumulatedMicroBatchesAreAugmentedAndScheduledToo()
+    {
+        var spy = new Spy(Source());
+        var rates = new List<double>();
+        var trainer = new Trainer<double>(Mlp<double>(108), spy, seed: 1);
+        trainer.Network.Optimizer = new SgdMomentum<double>(0.1, 0.9);
+        var schedule = new Triangular(0.1);
+        trainer.Train(new TrainOptions { Epochs = 2, BatchSize = 16, Accumulate = 2, StepSchedule = schedule, Progress = new Recorder(p => rates.Add(p.LearningRate)) });
+        Assert.Equal([0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1], spy.TrainingEpochs);   // two micro-batches per step
+        Assert.Equal(Enumerable.Range(0, 6).Select(s => schedule.RateAt(s, 6)), rates);
+    }
+
+    [Fact]
     public void OneSeedGivesTheSameRunOnAnyThreadCount()
     {
         double[] Run(int threads)

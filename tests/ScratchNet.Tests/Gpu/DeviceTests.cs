@@ -1,3 +1,4 @@
+using ILGPU.Runtime;
 using ScratchNet.Data;
 using ScratchNet.Tests.DataFormats;
 using ScratchNet.Gpu;
@@ -44,6 +45,53 @@ public sealed class DeviceTests : IClassFixture<DeviceTests.Simulator>
         var results = ParityCheck.Training(_device, steps: 20, seed: 5);
         Assert.All(results, r => Assert.True(r.Passed, $"{r.Name}: relative error {r.RelativeError:E2} (bound {r.Tolerance:E0})"));
         Assert.Equal(7 * 9 + 7, results.Count);   // per run: each state tensor and the statistics
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void TheTiledGemmEqualsTheOneThreadPerElementGemmAndTheHostOnEveryTail(bool transposeA, bool transposeB)
+    {
+        var run = _device.Primitives<float>();
+        var rng = new Rng(21);
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (3, 5, 7), (9, 4, 13), (4, 8, 4), (6, 1, 9), (1, 10, 5) })
+        {
+            // Leading dimensions wider than the operands: the strided form the layers use on views.
+            int lda = (transposeA ? m : k) + 2, ldb = (transposeB ? k : n) + 1, ldc = n + 3;
+            var a = Filled((transposeA ? k : m) * lda);
+            var b = Filled((transposeB ? n : k) * ldb);
+            var c = Filled(m * ldc);
+            float[] Run(bool tiled)
+            {
+                using var da = _device.Allocate<float>(a.Length);
+                using var db = _device.Allocate<float>(b.Length);
+                using var dc = _device.Allocate<float>(c.Length);
+                da.CopyFromCPU(a);
+                db.CopyFromCPU(b);
+                dc.CopyFromCPU(c);
+                run.Tiled = tiled;
+                try { run.Gemm(transposeA, transposeB, m, n, k, 0.5f, da.View, lda, db.View, ldb, 2f, dc.View, ldc); }
+                finally { run.Tiled = null; }
+                _device.Synchronize();
+                return dc.GetAsArray1D();
+            }
+            var tiled = Run(true);
+            Assert.Equal(Run(false), tiled);
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    double sum = 0;
+                    for (int p = 0; p < k; p++)
+                        sum += (double)(transposeA ? a[p * lda + i] : a[i * lda + p]) * (transposeB ? b[j * ldb + p] : b[p * ldb + j]);
+                    Assert.Equal(0.5 * sum + 2.0 * c[i * ldc + j], tiled[i * ldc + j], 1e-4);
+                }
+            for (int i = 0; i < m; i++)
+                for (int j = n; j < ldc; j++) Assert.Equal(c[i * ldc + j], tiled[i * ldc + j]);   // beyond n: untouched
+        }
+
+        float[] Filled(int length) => [.. Enumerable.Range(0, length).Select(_ => (float)rng.NextNormal())];
     }
 
     [Fact]

@@ -45,6 +45,13 @@ public sealed class Dropout<T> : Layer<T> where T : unmanaged, IFloatingPointIee
     internal override Rng Generator => _rng;
 
     /// <inheritdoc/>
+    /// <remarks>A training forward pass draws one number per element when the rate is not 0.</remarks>
+    internal override void SkipTrainingRows(int rows)
+    {
+        if (Rate > 0) _rng.Skip((long)rows * InputSize);
+    }
+
+    /// <inheritdoc/>
     public override string Kind => "dropout";
 
     /// <inheritdoc/>
