@@ -141,6 +141,22 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The training loss.</summary>
     public Loss Loss { get; }
 
+    /// <summary>
+    /// Label smoothing ε of the cross-entropy (PyTorch's <c>label_smoothing</c>): training and the losses the network
+    /// reports use targets (1 − ε)·y + ε/k; accuracy is unaffected. 0 by default; not saved in model files.
+    /// </summary>
+    /// <exception cref="NotSupportedException">Set on a network whose loss is not cross-entropy.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The value is outside [0, 1).</exception>
+    public double LabelSmoothing
+    {
+        get => _loss is SoftmaxCrossEntropy<T> ce ? ce.LabelSmoothing : 0;
+        set
+        {
+            if (_loss is SoftmaxCrossEntropy<T> ce) ce.LabelSmoothing = value;
+            else if (value != 0) throw new NotSupportedException("Label smoothing applies to the cross-entropy loss only.");
+        }
+    }
+
     /// <summary>λ of the L2 weight penalty.</summary>
     public double RegularizationFactor => _regularization.Factor;
 
@@ -427,7 +443,8 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     public double TrainStep(Matrix<T> x, Matrix<T> y)
     {
         if (_device is not null) return TrainStepOnDevice(_device, x, y);
-        if (Optimizer is not Sgd<T> sgd)
+        // The fused SGD step applies one rate to every parameter: per-parameter rates take the unfused path.
+        if (Optimizer is not Sgd<T> sgd || HasRateScales())
         {
             double total = ComputeGradients(x, y, out _);
             Optimizer.Step(_parameters);
@@ -453,6 +470,13 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         finally { SetTraining(wasTraining); }
         if (!DeferSteps) FinishDeferredSteps();
         return loss + RegularizationFactor * _step.SquaredWeights;
+    }
+
+    private bool HasRateScales()
+    {
+        for (int i = 0; i < _parameters.Count; i++)
+            if (_parameters[i].LearningRateScale != 1) return true;
+        return false;
     }
 
     private double TrainStepOnDevice(NetworkDevice<T> device, Matrix<T> x, Matrix<T> y)

@@ -20,11 +20,17 @@ Optimiser files, optim_<case>.json, one per configuration:
 Schedule file, optim_schedules.json:
     {"schedules": {name: {"kind", "config", "rates": [lr of epochs 0..9], "metrics": [...] (plateau)}}}
     the rate of epoch e is the optimiser's lr while epoch e runs; scheduler.step() follows each epoch.
+    Per-step schedules (triangular, one_cycle) give the rate of every step 0..total_steps-1 instead.
+Optimiser configs may carry keys that are not torch keywords: bias_lr_scale and bias_weight_decay put b in
+a second parameter group (lr * scale, that weight decay); decoupled makes weight_decay p <- p*(1 - lr*wd)
+before a step without decay.
 """
 import json
 import os
 import sys
 import warnings
+
+import numpy
 
 try:
     import torch
@@ -54,6 +60,15 @@ OPTIMIZERS = [
     ("rmsprop_momentum", "rmsprop", {"lr": 0.01, "alpha": 0.9, "eps": 1e-6, "momentum": 0.5}, None),
     ("clip_sgd_momentum", "sgd", {"lr": 0.1, "momentum": 0.9}, 2.0),
     ("clip_adam", "adam", {"lr": 0.05, "betas": [0.9, 0.999], "eps": 1e-8}, 1.0),
+    # torch's SGD weight decay (coupled: g + wd*p), Nesterov, as airbench's optimiser
+    ("sgd_nesterov_wd", "sgd", {"lr": 0.1, "momentum": 0.85, "nesterov": True, "weight_decay": 0.05}, None),
+    # two parameter groups as airbench's: the bias at lr*64 with weight_decay/64 (keys bias_* build the second group)
+    ("sgd_nesterov_groups", "sgd", {"lr": 0.1, "momentum": 0.85, "nesterov": True, "weight_decay": 0.05,
+                                    "bias_lr_scale": 64.0, "bias_weight_decay": 0.05 / 64}, None),
+    # decoupled weight decay on SGD: p <- p*(1 - lr*wd) before torch's SGD step without decay (AdamW's rule)
+    ("sgd_nesterov_decoupled", "sgd", {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.05, "decoupled": True}, None),
+    ("adamw_groups", "adamw", {"lr": 0.05, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.1,
+                               "bias_lr_scale": 4.0, "bias_weight_decay": 0.0}, None),
 ]
 
 TORCH_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam,
@@ -68,7 +83,16 @@ def run_optimizer(optimizer, config, clip, seed):
     kwargs = dict(config)
     if "betas" in kwargs:
         kwargs["betas"] = tuple(kwargs["betas"])
-    opt = TORCH_OPTIMIZERS[optimizer]([W, b], **kwargs)
+    decoupled = kwargs.pop("decoupled", False)
+    decay = kwargs["weight_decay"] if decoupled else 0.0
+    if decoupled:
+        kwargs["weight_decay"] = 0.0
+    if "bias_lr_scale" in kwargs:
+        groups = [{"params": [W]}, {"params": [b], "lr": kwargs["lr"] * kwargs.pop("bias_lr_scale"),
+                                    "weight_decay": kwargs.pop("bias_weight_decay")}]
+    else:
+        groups = [W, b]
+    opt = TORCH_OPTIMIZERS[optimizer](groups, **kwargs)
     norms = []
     for k in range(STEPS):
         dW = f32(torch.randn(3, 4, dtype=torch.float64) * GRAD_SCALES[k])
@@ -77,6 +101,10 @@ def run_optimizer(optimizer, config, clip, seed):
         W.grad, b.grad = dW.clone(), db.clone()
         if clip is not None:
             norms.append(float(torch.nn.utils.clip_grad_norm_([W, b], clip)))
+        if decoupled:
+            with torch.no_grad():
+                for p in (W, b):
+                    p.mul_(1 - kwargs["lr"] * decay)
         opt.step()
         t["W_%d" % k], t["b_%d" % k] = W.detach().clone(), b.detach().clone()
     if clip is not None:
@@ -94,6 +122,11 @@ SCHEDULES = [
                             "metrics": [1.0, 0.9, 0.895, 0.899, 0.7, 0.71, 0.72, 0.73, 0.74, 0.6]}),
     ("plateau_max", "plateau", {"lr": 0.1, "factor": 0.1, "patience": 2, "threshold": 1e-4, "cooldown": 0, "min_lr": 0.0,
                                 "mode": "max", "metrics": [0.5, 0.6, 0.6, 0.6, 0.6, 0.7, 0.65, 0.7, 0.7, 0.7]}),
+    # per-step schedules: the rate of every step of a run of total_steps
+    ("triangular", "triangular", {"lr": 0.4, "total_steps": 37, "peak": 0.2, "start": 0.2, "end": 0.0}),
+    ("triangular_late", "triangular", {"lr": 0.1, "total_steps": 10, "peak": 0.55, "start": 0.5, "end": 0.07}),
+    ("one_cycle", "one_cycle", {"lr": 0.5, "total_steps": 41, "pct_start": 0.3, "div_factor": 25.0, "final_div_factor": 1e4}),
+    ("one_cycle_short", "one_cycle", {"lr": 0.2, "total_steps": 12, "pct_start": 0.25, "div_factor": 10.0, "final_div_factor": 100.0}),
 ]
 
 
@@ -104,6 +137,17 @@ def run_schedule(kind, config):
         sched = torch.optim.lr_scheduler.StepLR(opt, step_size=config["step_size"], gamma=config["gamma"])
     elif kind == "exponential":
         sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=config["gamma"])
+    elif kind == "triangular":
+        # airbench: LambdaLR over np.interp(step, [0, int(peak*total), total], [start, 1, end])
+        total = config["total_steps"]
+        knots = [0, int(config["peak"] * total), total]
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: float(numpy.interp(step, knots, [config["start"], 1.0, config["end"]])))
+    elif kind == "one_cycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=config["lr"], total_steps=config["total_steps"], pct_start=config["pct_start"],
+            div_factor=config["div_factor"], final_div_factor=config["final_div_factor"],
+            anneal_strategy="linear", three_phase=False, cycle_momentum=False)
     elif kind == "warmup_cosine":
         warmup, total = config["warmup"], config["total"]
         cosine = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total - warmup, eta_min=config["eta_min"])
@@ -117,7 +161,7 @@ def run_schedule(kind, config):
             opt, mode=config.get("mode", "min"), factor=config["factor"], patience=config["patience"],
             threshold=config["threshold"], threshold_mode="rel", cooldown=config["cooldown"], min_lr=config["min_lr"])
     rates = []
-    for epoch in range(EPOCHS):
+    for epoch in range(config.get("total_steps", EPOCHS)):
         rates.append(opt.param_groups[0]["lr"])
         opt.step()
         if kind == "plateau":

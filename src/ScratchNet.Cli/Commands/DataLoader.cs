@@ -9,7 +9,7 @@ namespace ScratchNet.Cli.Commands;
 internal sealed record LoadedData<T>(string Name, string Description, ISampleSource<T> Samples) where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>The images underneath, for the catalog datasets (kept as bytes); null otherwise.</summary>
-    public ImageSet? Images => (Samples as ImageSamples<T>)?.Images;
+    public ImageSet? Images => (Samples as ImageSamples<T>)?.Images ?? (Samples as Data.Augmentation.AugmentedImages<T>)?.Images;
 }
 
 /// <summary>Loads what a <see cref="DataRequest"/> names: a catalog dataset (downloading it when needed), a file, or a built-in set.</summary>

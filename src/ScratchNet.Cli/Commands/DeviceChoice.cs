@@ -27,7 +27,7 @@ internal static class DeviceChoice
             output.WriteLine("# device: cpu");
             return Placement<T>.None;
         }
-        if (NetworkPlacement.WhyNotOnDevice(network) is { } unsupported)
+        if ((RecipeSetup.WhyNotOnDevice(c) ?? NetworkPlacement.WhyNotOnDevice(network)) is { } unsupported)
         {
             // Only a network built in code can hold a layer without a device half; the CPU runs it.
             if (device == "cuda") throw new UsageException($"--device cuda: {unsupported}; use --device cpu or auto.");

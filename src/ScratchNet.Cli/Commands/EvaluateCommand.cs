@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Numerics;
 using ScratchNet.Data;
+using ScratchNet.Data.Augmentation;
 using ScratchNet.Data.Catalog;
 using ScratchNet.Plots;
 using ScratchNet.Training;
@@ -26,9 +27,11 @@ public static class EvaluateCommand
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder with the dataset's official files (see train --data-dir). Default: the training run's, else the download cache." };
         var split = Options.Choice("--split", "test: the official test files (default for fashion-mnist, mnist, cifar-10/100); train or val: the rows of the run's 80/20 split " +
                                               "(seed and val_fraction from the run's config.json beside the model, else from the model file; default val for other datasets).", ["test", "train", "val"]);
+        var tta = Options.Choice("--tta", "Test-time augmentation (image datasets): average the outputs over the image and its mirror (flip), and over ±1-pixel shifts too " +
+                                          "(flip-translate, airbench's). Default: the run's --tta, else none.", RecipeSetup.TtaModes);
         var command = new Command("evaluate", "Loss, accuracy, per-class accuracy and confusion matrix of a saved model; writes confusion.png beside the model.")
         {
-            model, dataset, dataDir, split,
+            model, dataset, dataDir, split, tta,
         };
         command.SetAction(parse =>
         {
@@ -43,19 +46,30 @@ public static class EvaluateCommand
             string? directory = parse.GetValue(dataDir) ?? config?.DataDir;
             var request = DataOptions.Read(datasetName, which == "test" ? DatasetSplit.Test : DatasetSplit.Train,
                 directory is null ? null : Path.GetFullPath(directory), config?.Labels, config?.CsvLabel, config?.CsvHeader);
+            string ttaWord = parse.GetValue(tta) ?? config?.Tta ?? "none";
+            if (ttaWord != "none" && !catalog)
+                throw new UsageException($"--tta applies only to the image datasets ({string.Join(", ", DatasetCatalog.All.Select(e => e.Name))}), not to '{datasetName}'.");
             return run.DType == "float64"
-                ? Evaluate<double>(run, request, which, config, output, error)
-                : Evaluate<float>(run, request, which, config, output, error);
+                ? Evaluate<double>(run, request, which, config, ttaWord, output, error)
+                : Evaluate<float>(run, request, which, config, ttaWord, output, error);
         });
         return command;
     }
 
-    private static int Evaluate<T>(TrainedModel run, DataRequest request, string split, RunConfig? config, TextWriter output, TextWriter error)
+    private static int Evaluate<T>(TrainedModel run, DataRequest request, string split, RunConfig? config, string tta, TextWriter output, TextWriter error)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var network = Network<T>.Load(run.Path);
         ulong seed = config?.Seed ?? 0;
         var data = Memory.While($"loading {request.Dataset}", () => DataLoader.Load<T>(request, seed, error));
+        // A run that normalised its images recorded the means and deviations: the model reads images normalised so.
+        var normalization = RecipeSetup.RecordedNormalization(run.Config);
+        if (data.Images is { } images && (normalization is not null || tta != "none"))
+        {
+            if (normalization is not null && normalization.Channels != images.Channels)
+                throw new UsageException($"{run.Path} was trained on {normalization.Channels}-channel images normalised per channel; {request.Dataset} has {images.Channels} channels.");
+            data = data with { Samples = new AugmentedImages<T>(images, null, normalization) };
+        }
         var samples = data.Samples;
         if (samples.FeatureCount != network.Inputs || samples.TargetCount != network.Outputs)
             throw new UsageException($"{run.Path} takes {network.Inputs} inputs and gives {network.Outputs} outputs, but {request.Dataset} has {samples.FeatureCount} features and {samples.TargetCount} classes.");
@@ -78,12 +92,15 @@ public static class EvaluateCommand
                 $"the {(split == "val" ? "validation" : "training")} rows of the run's split (seed {seed}, val_fraction {fraction}{(stratify ? ", stratified" : "")}; from {run.ConfigSource ?? "defaults: the model file has no run configuration"})");
         }
 
-        var (loss, accuracy) = network.Evaluate(samples, rows);
-        var confusion = Confusion(network, samples, rows);
+        var mode = RecipeSetup.TtaOf(tta);
+        var (loss, accuracy) = mode == TtaMode.None ? network.Evaluate(samples, rows) : TestTimeAugmentation.Evaluate(network, (AugmentedImages<T>)samples, rows, mode);
+        var confusion = mode == TtaMode.None ? Confusion(network, samples, rows) : Confusion(TestTimeAugmentation.Predict(network, (AugmentedImages<T>)samples, rows, mode), samples, rows);
         string[] names = ClassNames.For(request.Dataset, network.Outputs);
 
         output.WriteLine($"# model {run.Path}: network {network}");
         output.WriteLine($"# data: {data.Name} ({data.Description}); {rows.Length} samples: {rowsFrom}");
+        if (mode != TtaMode.None)
+            output.WriteLine($"# test-time augmentation: {tta} ({TestTimeAugmentation.Views(mode).Count} views, outputs averaged)");
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"loss: {loss:F4} (penalty included)"));
         long correct = Enumerable.Range(0, names.Length).Sum(k => confusion[k, k]);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"accuracy: {accuracy:F4} ({correct}/{rows.Length})"));
@@ -138,6 +155,14 @@ public static class EvaluateCommand
             for (int i = 0; i < chunk.Length; i++)
                 counts[samples.ClassOf(chunk[i]), ArgMax(p.Span.Slice(i * p.Cols, p.Cols))]++;
         }
+        return counts;
+    }
+
+    /// <summary>counts[true class, predicted class] from precomputed outputs, (rows, classes), one row per entry of <paramref name="rows"/>.</summary>
+    internal static long[,] Confusion<T>(Matrix<T> outputs, ISampleSource<T> samples, int[] rows) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var counts = new long[outputs.Cols, outputs.Cols];
+        for (int i = 0; i < rows.Length; i++) counts[samples.ClassOf(rows[i]), ArgMax<T>(outputs.Row(i))]++;
         return counts;
     }
 

@@ -32,6 +32,12 @@ public static class PredictCommand
             string path = parse.GetValue(input)!;
             if (!File.Exists(path)) throw new UsageException($"INPUT: '{path}' does not exist.");
             var (x, what) = Read(path, network.Inputs);
+            // Pixels (images, uint8 arrays) are normalised per channel as the run normalised its training images.
+            if (RecipeSetup.RecordedNormalization(run.Config) is { } norm && what.Contains("pixels / 255", StringComparison.Ordinal))
+            {
+                Normalize(x, norm);
+                what += string.Create(CultureInfo.InvariantCulture, $", normalised per channel as in training (mean {string.Join('/', norm.Mean.Select(m => m.ToString("G4", CultureInfo.InvariantCulture)))})");
+            }
             var p = network.Predict(x);                                              // (rows, outputs)
             string[] names = ClassNames.For(run.Dataset, network.Outputs);
             bool probabilities = network.Loss == Loss.CrossEntropy;
@@ -49,6 +55,19 @@ public static class PredictCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>(v − mean[c]) / std[c] for each value of (rows, channels × plane) pixels / 255, channel-major.</summary>
+    /// <exception cref="UsageException">The inputs are not a whole number of planes of the normalisation's channels.</exception>
+    internal static void Normalize(Matrix<float> x, Data.Augmentation.ChannelNormalization norm)
+    {
+        if (x.Cols % norm.Channels != 0) throw new UsageException($"The model normalises {norm.Channels} channels, which do not divide its {x.Cols} inputs.");
+        int plane = x.Cols / norm.Channels;
+        for (int r = 0; r < x.Rows; r++)
+        {
+            var row = x.Row(r);
+            for (int j = 0; j < row.Length; j++) row[j] = (float)((row[j] - norm.Mean[j / plane]) / norm.Std[j / plane]);
+        }
     }
 
     /// <summary>The samples in <paramref name="path"/> as (rows, <paramref name="inputs"/>), and a description of how they were read.</summary>

@@ -7,7 +7,8 @@ namespace ScratchNet.Cli.Commands;
 /// <summary>
 /// Every setting of a <c>train</c> run, as written to a run folder's <c>config.json</c> and read back by
 /// <c>train --config FILE</c>. JSON field names are the option names in snake_case (<c>--batch-size</c> →
-/// <c>batch_size</c>); lists are JSON arrays (<c>"layers": [800, 300]</c>). A null field is "not set": the
+/// <c>batch_size</c>); lists are JSON arrays (<c>"layers": [800, 300]</c>). One field has no option: <c>network</c>, the
+/// whole architecture as a list of layer entries in the model file's format (<see cref="Layers.LayerRegistry"/>). A null field is "not set": the
 /// command line sets it, else the dataset's recipe. The <c>config.json</c> that <c>train</c> writes has every
 /// field resolved (the weight scales included, He's too), so <c>train --config</c> on it reruns the same run.
 /// A new <c>train</c> setting is a property here (nullable; its JSON name is the option's name in snake_case),
@@ -58,6 +59,28 @@ public sealed class RunConfig
     // Across micro-batches and processes: gradient accumulation, and how ranks sum their gradients under MPI.
     public int? Accumulate { get; set; }
     public string? Reduce { get; set; }
+
+    // The recipe's pieces (see RecipeSetup): architecture preset, augmentation, normalisation, test-time augmentation,
+    // label smoothing, optimiser details, per-step schedules, weight averaging.
+    public string? Arch { get; set; }
+    public JsonElement? Network { get; set; }
+    public int? CropPadding { get; set; }
+    public string? Flip { get; set; }
+    public int? Cutout { get; set; }
+    public string? Normalize { get; set; }
+    public double[]? NormMean { get; set; }
+    public double[]? NormStd { get; set; }
+    public string? Tta { get; set; }
+    public double? LabelSmoothing { get; set; }
+    public string? WeightDecayMode { get; set; }
+    public double? BiasLrScale { get; set; }
+    public double? PeakFraction { get; set; }
+    public double? StartFactor { get; set; }
+    public double? EndFactor { get; set; }
+    public double? Ema { get; set; }
+    public int? EmaEvery { get; set; }
+    public double? EmaPower { get; set; }
+    public bool? Lookahead { get; set; }
 
     // The settings, in declaration order (instance properties only: FieldNames is static).
     private static readonly System.Reflection.PropertyInfo[] Fields =
@@ -134,6 +157,7 @@ public sealed class RunConfig
     {
         type = Nullable.GetUnderlyingType(type) ?? type;
         if (type.IsArray) return $"an array of {Expected(type.GetElementType()!).Replace("a ", "").Replace("an ", "")}s";
+        if (type == typeof(JsonElement)) return "a list of layers, each an object with a \"type\"";
         if (type == typeof(string)) return "a string";
         if (type == typeof(bool)) return "true or false";
         if (type == typeof(double)) return "a number";

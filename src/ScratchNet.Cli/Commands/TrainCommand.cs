@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Numerics;
 using ScratchNet.Compute;
+using ScratchNet.Data.Augmentation;
 using ScratchNet.Data.Catalog;
 using ScratchNet.Losses;
 using ScratchNet.Training;
@@ -65,20 +66,29 @@ public static class TrainCommand
             var data = mpi is null
                 ? Memory.While($"loading {c.Dataset}", () => DataLoader.Load<T>(s.Data, c.Seed!.Value, error))
                 : mpi.RankZeroFirst(() => Memory.While($"loading {c.Dataset}", () => DataLoader.Load<T>(s.Data, c.Seed!.Value, error)));
+            // Augmentation and normalisation: the images stay bytes, batches are transformed as they are gathered.
+            var normalization = data.Images is { } loaded && RecipeSetup.UsesImageSource(c) ? RecipeSetup.Normalization(c, loaded) : null;
+            if (data.Images is { } raw && RecipeSetup.UsesImageSource(c))
+                data = data with { Samples = new AugmentedImages<T>(raw, RecipeSetup.Augmentation(c), normalization, c.Seed!.Value) };
             var samples = data.Samples;
             // Without init: He initialisation, whose scale suits the ReLU after each hidden layer. Written out as
             // numbers, so the run's config.json builds the same weights (AddLinear with these scales is He).
-            if (c.InitScheme is null) c.Init ??= [.. c.Layers!.Prepend(samples.FeatureCount).Select(Network<T>.HeScale)];
+            if (c.InitScheme is null && c.Network is null) c.Init ??= [.. c.Layers!.Prepend(samples.FeatureCount).Select(Network<T>.HeScale)];
+            string widths = c.Network is { } list ? $"{samples.FeatureCount}-…-{samples.TargetCount} ({list.GetArrayLength()} layers from 'network')"
+                : string.Join('-', c.Layers!.Prepend(samples.FeatureCount).Append(samples.TargetCount));
             var network = Memory.While(
-                string.Create(CultureInfo.InvariantCulture, $"building the network {string.Join('-', c.Layers!.Prepend(samples.FeatureCount).Append(samples.TargetCount))} ({typeof(T).Name} weights)"),
+                string.Create(CultureInfo.InvariantCulture, $"building the network {widths} ({typeof(T).Name} weights)"),
                 () => BuildNetwork<T>(c, samples.FeatureCount, samples.TargetCount));
             foreach (string warning in network.Warnings) error.WriteLine($"warning: {warning}");
 
             network.Optimizer = TrainingSetup.Optimizer<T>(c);
+            RecipeSetup.Apply(c, network);
             var trainer = new Trainer<T>(network, samples, c.ValFraction!.Value, c.Stratify!.Value, c.Seed!.Value);
             if (c.Test == true)
             {
                 var test = DataLoader.Load<T>(DataOptions.Read(c.Dataset!, DatasetSplit.Test, c.DataDir, c.Labels, c.CsvLabel, c.CsvHeader), c.Seed!.Value, error);
+                // The test images normalised as the training ones (never augmented: the trainer evaluates through Gather).
+                if (test.Images is { } testImages && RecipeSetup.UsesImageSource(c)) test = test with { Samples = new AugmentedImages<T>(testImages, null, normalization) };
                 trainer.TestSamples = test.Samples;
                 output.WriteLine($"# test set: {test.Description} ({test.Samples.Count} samples)");
             }
@@ -130,6 +140,19 @@ public static class TrainCommand
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"# final: train loss {final.TrainLoss:F4}, accuracy {final.TrainAccuracy:F4}; validation loss {final.ValidationLoss:F4}, accuracy {final.ValidationAccuracy:F4}; " +
                 $"{testStats}{result.TrainingSeconds:F1} s, {result.SamplesPerSecond(trainer.TrainRows.Count):F0} samples/s"));
+            if (c.Tta is { } tta && samples is AugmentedImages<T> views)
+            {
+                // Test-time augmentation of the final weights, after the run (its seconds are not in the history).
+                var mode = RecipeSetup.TtaOf(tta);
+                var (ttaLoss, ttaAccuracy) = TestTimeAugmentation.Evaluate(network, views, [.. trainer.ValidationRows], mode);
+                string ttaTest = "";
+                if (trainer.TestSamples is AugmentedImages<T> testViews)
+                {
+                    var (testLoss, testAccuracy) = TestTimeAugmentation.Evaluate(network, testViews, [.. Enumerable.Range(0, testViews.Count)], mode);
+                    ttaTest = string.Create(CultureInfo.InvariantCulture, $"; test loss {testLoss:F4}, accuracy {testAccuracy:F4}");
+                }
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# tta {tta}: validation loss {ttaLoss:F4}, accuracy {ttaAccuracy:F4}{ttaTest}"));
+            }
             if (history.StopReason == StopReason.EarlyStopped)
                 output.WriteLine($"# early stopping after epoch {final.Epoch}: no improvement of {c.Monitor} for {c.EarlyStopping} epochs");
             if (history.BestEpoch is { } best && c.EarlyStopping is not null)
@@ -155,6 +178,7 @@ public static class TrainCommand
     {
         var loss = c.Loss == "l2" ? Loss.L2 : Loss.CrossEntropy;
         var network = new Network<T>(inputs, outputs, loss, c.Reg!.Value, c.Lr!.Value, c.Seed!.Value);
+        if (c.Network is { } list) return BuildFromList(network, list, c.InitScheme, c.Seed!.Value);
         int[] widths = [.. c.Layers!, outputs];
         for (int k = 0; k < widths.Length; k++)
         {
@@ -166,6 +190,35 @@ public static class TrainCommand
         }
         if (loss == Loss.CrossEntropy) network.AddSoftmax();
         network.Build();
+        return network;
+    }
+
+    /// <summary>
+    /// The network a <c>network</c> list describes: each entry is a layer in the model file's format (<c>{"type": "linear", "in": 3072,
+    /// "out": 256, "regularized": false}</c>, <c>{"type": "relu"}</c>, …), read through the layer registry, so every registered layer
+    /// type works. Weights of rank ≥ 2 (a linear layer's (out, in)) are drawn with <paramref name="initScheme"/> (He normal when
+    /// null) for their fan-in (size / first dimension), in parameter order from the run's seed; other state keeps the layer's
+    /// own initial values (zero biases, batch norm's γ = 1).
+    /// </summary>
+    /// <exception cref="UsageException">An entry is malformed, names an unknown type, or does not fit the shape before it.</exception>
+    internal static Network<T> BuildFromList<T>(Network<T> network, System.Text.Json.JsonElement list, string? initScheme, ulong seed) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var layers = Layers.LayerSettings.ReadChain<T>(list, network.InputShape, "'network'", what => new UsageException($"'network' in the configuration: {what}."));
+        foreach (var layer in layers)
+        {
+            try { network.Add(layer); }
+            catch (NetworkBuildException e) { throw new UsageException($"'network' in the configuration: {e.Message}"); }
+        }
+        var init = initScheme is null ? Layers.Init.HeNormal : TrainingSetup.InitOf(initScheme);
+        var rng = new Rng(seed);
+        foreach (var parameter in network.Parameters)
+        {
+            if (parameter.Name != "weight" || parameter.Shape.Rank < 2) continue;
+            int fanOut = parameter.Shape[0], fanIn = parameter.Shape.Size / fanOut;
+            Layers.Initializers.Fill(parameter.Value.Span, init, fanIn, fanOut, rng);
+        }
+        try { network.Build(); }
+        catch (NetworkBuildException e) { throw new UsageException($"'network' in the configuration: {e.Message}"); }
         return network;
     }
 }
@@ -201,6 +254,7 @@ internal sealed class TrainCommandOptions
     private readonly Option<bool> _stratify = new("--stratify") { Description = "Split train/validation class by class, keeping class proportions." };
     private readonly Option<string?> _device = Options.Choice("--device", "Where to train: auto (a usable NVIDIA GPU, else the CPU; the default), cpu, or cuda.", DeviceChoice.Names);
     private readonly TrainingSetup _training = new();
+    private readonly RecipeSetup _recipe = new();
 
     public void AddTo(Command command)
     {
@@ -208,6 +262,7 @@ internal sealed class TrainCommandOptions
             command.Options.Add(option);
         _data.AddTo(command);
         _training.AddTo(command);
+        _recipe.AddTo(command);
     }
 
     /// <summary>Combines the command line, the <c>--config</c> file and the recipe into a checked, fully set configuration.</summary>
@@ -254,6 +309,7 @@ internal sealed class TrainCommandOptions
             Device = parse.GetValue(_device),
         };
         _training.Read(parse, fromCommandLine);
+        _recipe.Read(parse, fromCommandLine);
         var given = fromFile.OverriddenBy(fromCommandLine);
         // --init on the command line replaces the file's initialisation, whichever form each takes.
         if (fromCommandLine.InitScheme is not null) given.Init = null;
@@ -288,6 +344,8 @@ internal sealed class TrainCommandOptions
     internal static TrainSettings Resolve(RunConfig given, string? configPath, IReadOnlySet<string> fromCommandLine, string? outDir)
     {
         string Name(string field) => configPath is null || fromCommandLine.Contains(field) ? RunConfig.OptionName(field) : $"'{field}' in {configPath}";
+        // An --arch preset fills the architecture's fields that neither the command line nor the file sets.
+        given = ArchPresets.Apply(given);
 
         string dataset = given.Dataset ?? "digits";
         // A file dataset is recorded by its full path, so that evaluate finds it from any folder.
@@ -295,7 +353,16 @@ internal sealed class TrainCommandOptions
         if (!Recipe.DatasetNames.Contains(dataset) && !Recipe.IsFile(dataset))
             throw new UsageException($"{Name("dataset")}: unknown value '{dataset}'; expected one of {Recipe.Expected}.");
         var recipe = Recipe.For(dataset);
-        int[] hidden = given.Layers ?? recipe.HiddenLayers;
+        if (given.Network is { } list)
+        {
+            // The whole architecture as data: the hidden-width shorthand and what it adds around each width do not apply.
+            if (list.ValueKind != System.Text.Json.JsonValueKind.Array || list.GetArrayLength() == 0)
+                throw new UsageException($"{Name("network")} must be a non-empty list of layers, each an object with a \"type\" (as a model file's layers).");
+            foreach (var (value, field) in new (object?, string)[] { (given.Layers, "layers"), (given.Init, "init"), (given.Activation, "activation"), (given.Dropout, "dropout") })
+                if (value is not null)
+                    throw new UsageException($"{Name(field)} applies to the hidden-width MLP ('layers'); with 'network' the list gives every layer itself.");
+        }
+        int[] hidden = given.Network is null ? given.Layers ?? recipe.HiddenLayers : [];
         if (hidden.Any(w => w <= 0))
             throw new UsageException($"{Name("layers")}: '{hidden.First(w => w <= 0)}' is not allowed; expected positive integers.");
         string loss = given.Loss ?? (recipe.Loss == Loss.L2 ? "l2" : "ce");
@@ -313,14 +380,15 @@ internal sealed class TrainCommandOptions
             Labels = dataset == "cifar-100" ? data.Labels.ToString().ToLowerInvariant() : null,
             CsvLabel = given.CsvLabel,
             CsvHeader = Recipe.IsFile(dataset) && dataset.StartsWith("csv:", StringComparison.Ordinal) ? given.CsvHeader ?? "auto" : null,
-            Layers = hidden,
+            Layers = given.Network is null ? hidden : null,
+            Network = given.Network,
             Loss = loss,
             Lr = Positive(given.Lr ?? recipe.LearningRate, Name("lr")),
             Reg = NonNegative(given.Reg ?? recipe.Regularization, Name("reg")),
             Epochs = AtLeastOne(given.Epochs ?? recipe.Epochs, Name("epochs")),
             BatchSize = AtLeastOne(given.BatchSize ?? recipe.BatchSize, Name("batch_size")),
             // The recipe's weight scales belong to the recipe's layers; other layers get He initialisation.
-            Init = given.Init ?? (given.Layers is null ? recipe.Init : null),
+            Init = given.Init ?? (given.Layers is null && given.Network is null ? recipe.Init : null),
             Seed = given.Seed ?? 0,
             Threads = AtLeastOne(given.Threads ?? MpiRun.DefaultThreads(), Name("threads")),
             Dtype = dtype,
@@ -330,6 +398,8 @@ internal sealed class TrainCommandOptions
         };
         Choice(config.Device, "device", DeviceChoice.Names);
         TrainingSetup.Resolve(given, config, Name);
+        RecipeSetup.Resolve(given, config, Name);
+        if (config.Network is not null) (config.Activation, config.Dropout) = (null, null);
         if (config.InitScheme is not null)
         {
             if (given.Init is not null) throw new UsageException($"{Name("init")}: give weight scales or an initialiser ({string.Join(", ", TrainingSetup.InitSchemes)}), not both.");

@@ -19,7 +19,7 @@ internal sealed class TrainingSetup
 {
     public static readonly string[] Activations = ["relu", "sigmoid", "tanh", "leaky-relu", "gelu"];
     public static readonly string[] Optimizers = ["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"];
-    public static readonly string[] Schedules = ["none", "step", "exponential", "cosine", "plateau"];
+    public static readonly string[] Schedules = ["none", "step", "exponential", "cosine", "plateau", "triangular", "one-cycle"];
     public static readonly string[] Monitors = ["val_loss", "val_acc"];
     public static readonly string[] Reductions = ["ordered", "fast"];
 
@@ -33,9 +33,9 @@ internal sealed class TrainingSetup
     private readonly Option<double?> _dropout = Options.Number<double>("--dropout", "Dropout probability after each hidden activation, in [0, 1) (default 0: none).");
     private readonly Option<string?> _optimizer = Options.Choice("--optimizer", "Optimiser (default sgd, the report's; fused into the backward pass).", Optimizers);
     private readonly Option<double?> _momentum = Options.Number<double>("--momentum", "μ for momentum/nesterov (default 0.9) and rmsprop (default 0), in [0, 1).");
-    private readonly Option<double?> _weightDecay = Options.Number<double>("--weight-decay", "adamw's decoupled weight decay (default 0.01); for an L2 penalty with any optimiser use --reg.");
+    private readonly Option<double?> _weightDecay = Options.Number<double>("--weight-decay", "adamw's decoupled weight decay (default 0.01), or momentum/nesterov's (torch's SGD weight_decay, default 0; see --weight-decay-mode); for an L2 penalty with any optimiser use --reg.");
     private readonly Option<double?> _clipNorm = Options.Number<double>("--clip-norm", "Clip the gradients to this global L2 norm (> 0) before each step.");
-    private readonly Option<string?> _schedule = Options.Choice("--schedule", "Learning-rate schedule per epoch, from --lr (default none).", Schedules);
+    private readonly Option<string?> _schedule = Options.Choice("--schedule", "Learning-rate schedule from --lr (default none): per epoch step, exponential, cosine, plateau; per batch triangular (airbench's) and one-cycle (torch's OneCycleLR, linear).", Schedules);
     private readonly Option<int?> _warmup = Options.Number<int>("--warmup", "cosine: epochs of linear warm-up from lr/10 (default 0).");
     private readonly Option<int?> _stepSize = Options.Number<int>("--step-size", "step: epochs between decays (default 10).");
     private readonly Option<double?> _gamma = Options.Number<double>("--gamma", "step/exponential/plateau: the decay factor (defaults 0.1, 0.95, 0.1).");
@@ -116,8 +116,8 @@ internal sealed class TrainingSetup
         OnlyWith(given.Momentum, optimizer is "momentum" or "nesterov" or "rmsprop", "momentum", "with --optimizer momentum, nesterov or rmsprop");
         config.Momentum = optimizer switch { "momentum" or "nesterov" => given.Momentum ?? 0.9, "rmsprop" => given.Momentum ?? 0, _ => null };
         Check(config.Momentum is null or (>= 0 and < 1), "momentum", "must be in [0, 1).");
-        OnlyWith(given.WeightDecay, optimizer == "adamw", "weight_decay", "with --optimizer adamw (use --reg for an L2 penalty)");
-        config.WeightDecay = optimizer == "adamw" ? given.WeightDecay ?? 0.01 : null;
+        OnlyWith(given.WeightDecay, optimizer is "adamw" or "momentum" or "nesterov", "weight_decay", "with --optimizer momentum, nesterov or adamw (use --reg for an L2 penalty)");
+        config.WeightDecay = optimizer == "adamw" ? given.WeightDecay ?? 0.01 : optimizer is "momentum" or "nesterov" && given.WeightDecay is { } decay and not 0 ? decay : null;
         Check(config.WeightDecay is null || (config.WeightDecay >= 0 && double.IsFinite(config.WeightDecay.Value)), "weight_decay", "must be a finite number ≥ 0.");
         config.ClipNorm = given.ClipNorm;
         Check(config.ClipNorm is null || (config.ClipNorm > 0 && double.IsFinite(config.ClipNorm.Value)), "clip_norm", "must be a finite number > 0.");
@@ -187,8 +187,7 @@ internal sealed class TrainingSetup
         double lr = c.Lr!.Value;
         IOptimizer<T> optimizer = (c.Optimizer ?? "sgd") switch
         {
-            "momentum" => new SgdMomentum<T>(lr, c.Momentum ?? 0.9),
-            "nesterov" => new SgdMomentum<T>(lr, c.Momentum ?? 0.9, nesterov: true),
+            "momentum" or "nesterov" => new SgdMomentum<T>(lr, c.Momentum ?? 0.9, nesterov: c.Optimizer == "nesterov", c.WeightDecay ?? 0, decoupled: c.WeightDecayMode == "decoupled"),
             "adam" => new Adam<T>(lr),
             "adamw" => new AdamW<T>(lr, weightDecay: c.WeightDecay ?? 0.01),
             "rmsprop" => new RmsProp<T>(lr, momentum: c.Momentum ?? 0),
@@ -216,6 +215,8 @@ internal sealed class TrainingSetup
             BatchSize = c.BatchSize!.Value,
             Progress = progress,
             Schedule = schedule,
+            StepSchedule = RecipeSetup.StepSchedule(c),
+            WeightAveraging = RecipeSetup.WeightAveraging(c),
             Plateau = c.Schedule == "plateau"
                 ? new ReduceOnPlateau(lr, c.Gamma ?? 0.1, c.PlateauPatience ?? 5, minRate: c.MinLr ?? 0, maximize: monitor == Metric.ValidationAccuracy)
                 : null,

@@ -41,7 +41,7 @@ public static class Initializers
     public static bool IsUniform(Init init) => init is Init.XavierUniform or Init.HeUniform;
 
     /// <summary>Fills <paramref name="weights"/> with draws from <paramref name="rng"/>: N(0, σ²) or U(−σ√3, σ√3), σ from <see cref="StandardDeviation"/>.</summary>
-    internal static void Fill<T>(Span<T> weights, Init init, int fanIn, int fanOut, Rng rng) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    public static void Fill<T>(Span<T> weights, Init init, int fanIn, int fanOut, Rng rng) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         double std = StandardDeviation(init, fanIn, fanOut);
         if (IsUniform(init))

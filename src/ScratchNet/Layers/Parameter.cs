@@ -51,6 +51,31 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
         Gradient = view;
     }
 
+    /// <summary>
+    /// A per-parameter learning-rate multiplier (PyTorch's parameter groups): every optimiser steps this parameter
+    /// with its rate × the scale; a schedule changes the optimiser's rate, and so all of them in proportion. 1 by default.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not finite and &gt; 0.</exception>
+    public double LearningRateScale
+    {
+        get => _learningRateScale;
+        set => _learningRateScale = value > 0 && double.IsFinite(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "A learning-rate scale must be finite and > 0.");
+    }
+
+    private double _learningRateScale = 1;
+    private double? _weightDecay;
+
+    /// <summary>
+    /// This parameter's weight decay, replacing the optimiser's (for the optimisers that decay: SGD with momentum,
+    /// AdamW); null, the default, takes the optimiser's.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not finite and ≥ 0.</exception>
+    public double? WeightDecay
+    {
+        get => _weightDecay;
+        set => _weightDecay = value is null || (value >= 0 && double.IsFinite(value.Value)) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "A weight decay must be finite and ≥ 0.");
+    }
+
     /// <summary>Whether the network's L2 penalty applies to this parameter.</summary>
     public bool Regularized { get; }
 

@@ -43,12 +43,13 @@ public class Adam<T> : StatefulOptimizer<T> where T : unmanaged, IFloatingPointI
     }
 
     /// <summary>Runs before the moment update of each parameter; AdamW decays the weights here.</summary>
-    protected virtual void BeforeUpdate(Span<T> value) { }
+    protected virtual void BeforeUpdate(Span<T> value, int parameterIndex) { }
 
     /// <inheritdoc/>
     protected sealed override void Update(Span<T> value, ReadOnlySpan<T> gradient, int parameterIndex)
     {
-        BeforeUpdate(value);
+        BeforeUpdate(value, parameterIndex);
+        T stepSize = ScaleOf(parameterIndex) == 1 ? _stepSize : _stepSize * T.CreateChecked(ScaleOf(parameterIndex));
         var m = StateOf(parameterIndex, 0);
         var v = StateOf(parameterIndex, 1);
         T beta1 = T.CreateChecked(Beta1), beta2 = T.CreateChecked(Beta2), epsilon = T.CreateChecked(Epsilon);
@@ -60,7 +61,7 @@ public class Adam<T> : StatefulOptimizer<T> where T : unmanaged, IFloatingPointI
             T vj = beta2 * v[j] + oneMinusBeta2 * g * g;
             m[j] = mj;
             v[j] = vj;
-            value[j] -= _stepSize * mj / (T.Sqrt(vj) / _correction2Root + epsilon);
+            value[j] -= stepSize * mj / (T.Sqrt(vj) / _correction2Root + epsilon);
         }
     }
 }

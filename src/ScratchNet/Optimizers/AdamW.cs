@@ -27,6 +27,6 @@ public sealed class AdamW<T> : Adam<T> where T : unmanaged, IFloatingPointIeee75
     public double WeightDecay { get; }
 
     /// <inheritdoc/>
-    protected override void BeforeUpdate(Span<T> value) =>
-        TensorPrimitives.Multiply(value, T.CreateChecked(1 - LearningRate * WeightDecay), value);
+    protected override void BeforeUpdate(Span<T> value, int parameterIndex) =>
+        TensorPrimitives.Multiply(value, T.CreateChecked(1 - RateOf(parameterIndex) * WeightDecayOf(parameterIndex, WeightDecay)), value);
 }

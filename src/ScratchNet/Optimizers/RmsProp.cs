@@ -37,7 +37,7 @@ public sealed class RmsProp<T> : StatefulOptimizer<T> where T : unmanaged, IFloa
         var s = StateOf(parameterIndex, 0);
         var buf = StateOf(parameterIndex, 1);
         T alpha = T.CreateChecked(Alpha), oneMinusAlpha = T.One - alpha;
-        T epsilon = T.CreateChecked(Epsilon), mu = T.CreateChecked(Momentum), lr = T.CreateChecked(LearningRate);
+        T epsilon = T.CreateChecked(Epsilon), mu = T.CreateChecked(Momentum), lr = T.CreateChecked(RateOf(parameterIndex));
         bool momentum = Momentum > 0;
         for (int j = 0; j < value.Length; j++)
         {

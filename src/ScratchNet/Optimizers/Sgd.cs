@@ -20,9 +20,11 @@ public sealed class Sgd<T>(double learningRate) : IOptimizer<T> where T : unmana
     /// <inheritdoc/>
     public void Step(IReadOnlyList<Parameter<T>> parameters)
     {
-        T negativeRate = T.CreateChecked(-LearningRate);
         for (int i = 0; i < parameters.Count; i++)   // not foreach: an interface enumerator allocates
+        {
+            T negativeRate = T.CreateChecked(-LearningRate * parameters[i].LearningRateScale);
             TensorPrimitives.MultiplyAdd(parameters[i].Gradient.Span, negativeRate, parameters[i].Value.Span, parameters[i].Value.Span);
+        }
     }
 
     private static double Checked(double learningRate, string name) => learningRate > 0 && double.IsFinite(learningRate)

@@ -18,6 +18,7 @@ public abstract class StatefulOptimizer<T> : IOptimizer<T> where T : unmanaged, 
 {
     private readonly List<Matrix<T>> _state = [];
     private double _learningRate;
+    private IReadOnlyList<Parameter<T>> _stepping = [];   // the parameters of the step under way
 
     /// <summary>Creates an optimiser with <paramref name="statePerParameter"/> state tensors per parameter.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The learning rate is not finite and &gt; 0.</exception>
@@ -94,10 +95,21 @@ public abstract class StatefulOptimizer<T> : IOptimizer<T> where T : unmanaged, 
     {
         Initialize(parameters);
         StepCount++;
+        _stepping = parameters;
         BeginStep();
         for (int i = 0; i < parameters.Count; i++)   // not foreach: an interface enumerator allocates
             Update(parameters[i].Value.Span, parameters[i].Gradient.Span, i);
+        _stepping = [];
     }
+
+    /// <summary>The rate parameter <paramref name="parameterIndex"/> of the step under way takes: <see cref="LearningRate"/> × its <see cref="Parameter{T}.LearningRateScale"/>.</summary>
+    protected double RateOf(int parameterIndex) => LearningRate * ScaleOf(parameterIndex);
+
+    /// <summary>The <see cref="Parameter{T}.LearningRateScale"/> of parameter <paramref name="parameterIndex"/> of the step under way.</summary>
+    protected double ScaleOf(int parameterIndex) => _stepping[parameterIndex].LearningRateScale;
+
+    /// <summary>The weight decay of parameter <paramref name="parameterIndex"/>: its own <see cref="Parameter{T}.WeightDecay"/>, else <paramref name="optimizerDecay"/>.</summary>
+    protected double WeightDecayOf(int parameterIndex, double optimizerDecay) => _stepping[parameterIndex].WeightDecay ?? optimizerDecay;
 
     /// <summary>Called once per step after <see cref="StepCount"/> has advanced, before the parameters are updated.</summary>
     protected virtual void BeginStep() { }

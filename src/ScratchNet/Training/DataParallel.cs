@@ -76,7 +76,7 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
     /// One optimiser step on the batch <paramref name="rows"/>; returns its loss (penalty included) before the update,
     /// the same number on every rank. <paramref name="cancel"/> is this rank's wish to stop after it (see <see cref="Cancelled"/>).
     /// </summary>
-    public double Step(ISampleSource<T> samples, ReadOnlySpan<int> rows, bool cancel)
+    public double Step(ISampleSource<T> samples, ReadOnlySpan<int> rows, bool cancel, int epoch = 0)
     {
         var gradients = _network.Gradients.Span;
         double loss = 0;
@@ -84,7 +84,7 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
         {
             for (int part = 0; part < Parts; part++)
             {
-                double weighted = PartGradient(samples, rows, part);
+                double weighted = PartGradient(samples, rows, part, epoch);
                 if (part == 0) gradients.CopyTo(_accumulated);
                 else TensorPrimitives.Add(_accumulated, gradients, _accumulated);
                 loss += weighted;
@@ -97,7 +97,7 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
             int rank = _group.Rank;
             var (start, count) = Part(rows.Length, rank);
             Skip(start);
-            _mine[0] = PartGradient(samples, rows, rank);
+            _mine[0] = PartGradient(samples, rows, rank, epoch);
             Skip(rows.Length - start - count);
             _mine[1] = cancel ? 1 : 0;
             if (_reduction == GradientReduction.Fast)
@@ -247,10 +247,12 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
 
     // The gradient of one part, weighted by its share of the batch, in the network's gradient buffer; returns its
     // loss weighted the same way.
-    private double PartGradient(ISampleSource<T> samples, ReadOnlySpan<int> rows, int part)
+    private double PartGradient(ISampleSource<T> samples, ReadOnlySpan<int> rows, int part, int epoch)
     {
         var (start, count) = Part(rows.Length, part);
-        samples.Gather(rows.Slice(start, count), _x, _y);
+        // Augmented sources draw per (seed, epoch, row): every rank and micro-batch sees what one process would.
+        if (samples is ITrainingSamples<T> augmented) augmented.GatherTraining(rows.Slice(start, count), epoch, _x, _y);
+        else samples.Gather(rows.Slice(start, count), _x, _y);
         double share = (double)count / rows.Length;
         _share = T.CreateChecked(share);
         _bucketStart = _bucketEnd = -1;

@@ -63,6 +63,15 @@ public sealed record TrainOptions
     public ILearningRateSchedule? Schedule { get; init; }
 
     /// <summary>
+    /// Sets the optimiser's learning rate before every batch to <c>RateAt(step, totalSteps)</c>, step counted over the
+    /// whole run (epoch · batches per epoch + batch). Excludes <see cref="Schedule"/> and <see cref="Plateau"/>.
+    /// </summary>
+    public IStepSchedule? StepSchedule { get; init; }
+
+    /// <summary>Weight averaging (EMA or lookahead), or null for none. Not saved in checkpoints: excludes <see cref="CheckpointPath"/>.</summary>
+    public WeightAveraging? WeightAveraging { get; init; }
+
+    /// <summary>
     /// Reduce-on-plateau: fed <see cref="PlateauMonitor"/> after each epoch; its rate is set on the optimiser
     /// for the next. Excludes <see cref="Schedule"/>. Its state is saved in checkpoints.
     /// </summary>
@@ -118,8 +127,13 @@ public sealed record TrainOptions
         if (!Enum.IsDefined(Reduce)) throw new ArgumentOutOfRangeException(nameof(Reduce), Reduce, "Unknown reduction.");
         ArgumentOutOfRangeException.ThrowIfNegative(CheckpointEvery, nameof(CheckpointEvery));
         EarlyStopping?.Validate();
-        if (Schedule is not null && Plateau is not null)
-            throw new ArgumentException("Give either a Schedule or a Plateau schedule, not both.", nameof(Plateau));
+        if ((Schedule is not null ? 1 : 0) + (Plateau is not null ? 1 : 0) + (StepSchedule is not null ? 1 : 0) > 1)
+            throw new ArgumentException("Give one of Schedule, Plateau and StepSchedule, not several.", nameof(Plateau));
+        WeightAveraging?.Validate();
+        if (WeightAveraging is not null && CheckpointPath is not null)
+            throw new ArgumentException("Weight averaging keeps its average outside the checkpoint format: train without CheckpointPath, or without WeightAveraging.", nameof(WeightAveraging));
+        if (WeightAveraging is not null && EarlyStopping is { RestoreBestWeights: true })
+            throw new ArgumentException("Early stopping's best weights would be the live ones, not the average it judged: use RestoreBestWeights = false with WeightAveraging.", nameof(WeightAveraging));
         if (Plateau is not null && Plateau.Maximize != (PlateauMonitor == Metric.ValidationAccuracy))
             throw new ArgumentException(
                 $"The plateau schedule {(Plateau.Maximize ? "maximises" : "minimises")} but watches {PlateauMonitor}; set ReduceOnPlateau(maximize: {(!Plateau.Maximize).ToString().ToLowerInvariant()}) or the other metric.",

@@ -160,6 +160,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         public Matrix<T> X { get; init; } = null!;
         public Matrix<T> Y { get; init; } = null!;
         public double LearningRate { get; set; }
+        public WeightAverager<T>? Average { get; init; }
         public bool IsRoot { get; init; } = true;                 // this process prints and writes checkpoints
     }
 
@@ -168,7 +169,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        if (options.Schedule is not null || options.Plateau is not null || options.CheckpointPath is not null) LearningRates.Get(Network.Optimizer);
+        if (options.Schedule is not null || options.Plateau is not null || options.StepSchedule is not null || options.CheckpointPath is not null) LearningRates.Get(Network.Optimizer);
         var state = _resumed ?? new TrainingState<T> { History = [], Order = [.. _trainRows] };
         bool resumed = _resumed is not null;
         _resumed = null;
@@ -194,6 +195,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             Reason = state.StopReason == StopReason.EarlyStopped ? StopReason.EarlyStopped : StopReason.Completed,
             X = new Matrix<T>(0, Samples.FeatureCount),
             Y = new Matrix<T>(0, Samples.TargetCount),
+            Average = options.WeightAveraging is { } averaging ? new WeightAverager<T>(Network, averaging) : null,
         };
     }
 
@@ -233,14 +235,24 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             int start = batch * batchSize;
             int count = batch == batchCount - 1 ? state.Order.Length - start : batchSize;
-            Samples.Gather(state.Order.AsSpan(start, count), run.X, run.Y);
+            // Augmented sources draw training batches per (seed, epoch, row): a resumed run sees the same ones.
+            if (Samples is ITrainingSamples<T> augmented) augmented.GatherTraining(state.Order.AsSpan(start, count), epoch, run.X, run.Y);
+            else Samples.Gather(state.Order.AsSpan(start, count), run.X, run.Y);
+            long step = (long)epoch * batchCount + batch, totalSteps = (long)run.Options.Epochs * batchCount;
+            if (run.Options.StepSchedule is { } perStep)
+            {
+                LearningRates.Set(Network.Optimizer, perStep.RateAt(step, totalSteps));
+                run.LearningRate = LearningRates.GetOrNaN(Network.Optimizer);
+            }
             Network.QueueTrainStep(run.X, run.Y);
             bool last = batch + 1 == batchCount;
-            if (Network.QueuedSteps >= Network.QueueCapacity || last || cancellation.IsCancellationRequested)
+            // Weight averaging reads the weights after every step: no step may still be queued then.
+            if (Network.QueuedSteps >= Network.QueueCapacity || last || cancellation.IsCancellationRequested || run.Average is not null)
             {
                 TakeLosses(run, epoch, firstQueued, batchCount);
                 firstQueued = batch + 1;
             }
+            run.Average?.AfterStep(step, totalSteps);
             // After the losses were reported: a progress handler may be what cancels.
             if (!last && cancellation.IsCancellationRequested)
             {
@@ -265,7 +277,14 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             int start = batch * batchSize;
             int count = batch == batchCount - 1 ? state.Order.Length - start : batchSize;
-            double loss = _parallel!.Step(Samples, state.Order.AsSpan(start, count), cancellation.IsCancellationRequested);
+            long step = (long)epoch * batchCount + batch, totalSteps = (long)run.Options.Epochs * batchCount;
+            if (run.Options.StepSchedule is { } perStep)
+            {
+                LearningRates.Set(Network.Optimizer, perStep.RateAt(step, totalSteps));
+                run.LearningRate = LearningRates.GetOrNaN(Network.Optimizer);
+            }
+            double loss = _parallel!.Step(Samples, state.Order.AsSpan(start, count), cancellation.IsCancellationRequested, epoch);
+            run.Average?.AfterStep(step, totalSteps);
             CheckAndReport(run, epoch, batch, batchCount, loss);
             if (batch + 1 < batchCount && _parallel.Cancelled)
             {
@@ -306,9 +325,10 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     private EpochStats Record(Run run, int epoch)
     {
         _parallel?.ShareBuffers();
-        var (trainLoss, trainAccuracy) = _parallel?.Evaluate(Samples, _trainRows) ?? TrainStats();
-        var (validationLoss, validationAccuracy) = _parallel?.Evaluate(Samples, _validationRows) ?? ValidationStats();
-        var (testLoss, testAccuracy) = _parallel is not null && _testSamples is not null ? _parallel.Evaluate(_testSamples, _testRows) : TestStats();
+        // With weight averaging, the averaged weights are the ones evaluated (and kept at the end).
+        var ((trainLoss, trainAccuracy), (validationLoss, validationAccuracy), (testLoss, testAccuracy)) = run.Average is { } average
+            ? average.WithAverage(Evaluate)
+            : Evaluate();
         var stats = new EpochStats(epoch, trainLoss, trainAccuracy, validationLoss, validationAccuracy, run.Clock.Elapsed.TotalSeconds, testLoss, testAccuracy);
         run.State.History.Add(stats);
         if (run.Options.Verbose && run.IsRoot)
@@ -318,6 +338,12 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
         EpochCompleted?.Invoke(stats);
         return stats;
+
+        // Across ranks when training in parallel; the epoch lines' three pairs.
+        ((double, double), (double, double), (double, double)) Evaluate() => (
+            _parallel?.Evaluate(Samples, _trainRows) ?? TrainStats(),
+            _parallel?.Evaluate(Samples, _validationRows) ?? ValidationStats(),
+            _parallel is not null && _testSamples is not null ? _parallel.Evaluate(_testSamples, _testRows) : TestStats());
     }
 
     // An epoch whose training loss is not finite is undone: weights back, its row dropped.
@@ -354,6 +380,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         state.StopReason = run.Reason;
         if (run.Options.CheckpointPath is { } path && !run.CheckpointCurrent && run.IsRoot) WriteCheckpoint(path, state, run.Reason, run.Options, run.Best);
         if (run.Reason != StopReason.Cancelled && run.Best is { Taken: true }) run.Best.Restore();
+        else run.Average?.Install();
         return new History(state.History, _testSamples is not null, run.Reason, run.Options.EarlyStopping is null ? null : state.EarlyBestEpoch);
     }
 

@@ -23,9 +23,11 @@ public class OptimizerGoldenTests(ITestOutputHelper output)
     private static readonly string[] ExpectedOptimizerCases =
     [
         "sgd_momentum", "sgd_nesterov", "adam", "adam_betas", "adamw", "rmsprop", "rmsprop_momentum", "clip_sgd_momentum", "clip_adam",
+        "sgd_nesterov_wd", "sgd_nesterov_groups", "sgd_nesterov_decoupled", "adamw_groups",
     ];
 
-    private static readonly string[] ExpectedSchedules = ["step", "exponential", "warmup_cosine", "cosine_no_warmup", "plateau", "plateau_max"];
+    private static readonly string[] ExpectedSchedules =
+        ["step", "exponential", "warmup_cosine", "cosine_no_warmup", "plateau", "plateau_max", "triangular", "triangular_late", "one_cycle", "one_cycle_short"];
 
     /// <summary>Every optimiser case expected in the folder.</summary>
     public static TheoryData<string> OptimizerCases() => new(ExpectedOptimizerCases);
@@ -61,6 +63,12 @@ public class OptimizerGoldenTests(ITestOutputHelper output)
 
         var weight = new Parameter<T>("weight", Load<T>(tensors, "W", 3, 4), regularized: true);
         var bias = new Parameter<T>("bias", Load<T>(tensors, "b", 1, 4), regularized: false);
+        // torch's second parameter group, as airbench's biases: lr × scale and a weight decay of their own.
+        if (config.TryGetProperty("bias_lr_scale", out var scale))
+        {
+            bias.LearningRateScale = scale.GetDouble();
+            bias.WeightDecay = Get(config, "bias_weight_decay");
+        }
         Parameter<T>[] parameters = [weight, bias];
         var failures = new List<string>();
         double worst = 0;
@@ -127,6 +135,12 @@ public class OptimizerGoldenTests(ITestOutputHelper output)
                 };
                 for (int e = 0; e < actual.Length; e++) actual[e] = schedule.RateAt(e);
                 break;
+            case "triangular" or "one_cycle":
+                IStepSchedule perStep = entry.GetProperty("kind").GetString() == "triangular"
+                    ? new Triangular(Get(c, "lr"), Get(c, "peak"), Get(c, "start"), Get(c, "end"))
+                    : new OneCycle(Get(c, "lr"), Get(c, "pct_start"), Get(c, "div_factor"), Get(c, "final_div_factor"));
+                for (int step = 0; step < actual.Length; step++) actual[step] = perStep.RateAt(step, actual.Length);
+                break;
         }
         double worst = 0;
         int worstEpoch = 0;
@@ -142,7 +156,8 @@ public class OptimizerGoldenTests(ITestOutputHelper output)
 
     private static StatefulOptimizer<T> Create<T>(string optimizer, JsonElement c) where T : unmanaged, IFloatingPointIeee754<T> => optimizer switch
     {
-        "sgd" => new SgdMomentum<T>(Get(c, "lr"), Get(c, "momentum"), c.TryGetProperty("nesterov", out var n) && n.GetBoolean()),
+        "sgd" => new SgdMomentum<T>(Get(c, "lr"), Get(c, "momentum"), c.TryGetProperty("nesterov", out var n) && n.GetBoolean(),
+            c.TryGetProperty("weight_decay", out var wd) ? wd.GetDouble() : 0, c.TryGetProperty("decoupled", out var d) && d.GetBoolean()),
         "adam" => new Adam<T>(Get(c, "lr"), Beta(c, 0), Beta(c, 1), Get(c, "eps")),
         "adamw" => new AdamW<T>(Get(c, "lr"), Beta(c, 0), Beta(c, 1), Get(c, "eps"), Get(c, "weight_decay")),
         "rmsprop" => new RmsProp<T>(Get(c, "lr"), Get(c, "alpha"), Get(c, "eps"), c.TryGetProperty("momentum", out var m) ? m.GetDouble() : 0),
