@@ -286,6 +286,7 @@ public static class NetworkPlacement
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(device);
+        if (WhyNotOnDevice(network) is { } reason) throw new DeviceException(reason);
         network.FinishDeferredSteps();
         network.MoveToHost();
         network.Place(new GpuNetwork<T>(network, device));
@@ -298,6 +299,12 @@ public static class NetworkPlacement
         network.Build();
         foreach (var (path, layer) in ModuleState.Modules(network.Layers))
             if (!DeviceLayer<T>.HasHalf(layer)) return $"layer {path} {layer} has no device half: it runs on the CPU only";
-        return DeviceOptimizer<T>.HasHalf(network.Optimizer) ? null : $"the optimiser {network.Optimizer.GetType().Name.Split('`')[0]} has no device half: it runs on the CPU only";
+        if (!DeviceOptimizer<T>.HasHalf(network.Optimizer))
+            return $"the optimiser {network.Optimizer.GetType().Name.Split('`')[0]} has no device half: it runs on the CPU only";
+        // What the device halves do not compute yet: refused, rather than trained differently.
+        if (network.LabelSmoothing > 0) return "label smoothing has no device half yet: it runs on the CPU only";
+        if (network.Parameters.Any(p => p.LearningRateScale != 1 || p.WeightDecay is not null))
+            return "per-parameter learning rates and weight decays have no device half yet: they run on the CPU only";
+        return null;
     }
 }

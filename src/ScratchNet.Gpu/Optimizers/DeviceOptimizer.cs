@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Numerics;
 using ILGPU;
 using ILGPU.Runtime;
@@ -93,7 +94,8 @@ internal abstract class DeviceOptimizer<T>(GpuDevice device, ParameterBuffers<T>
     /// <summary>Whether <paramref name="optimizer"/> (and any optimiser inside it) has a device half.</summary>
     public static bool HasHalf(IOptimizer<T> optimizer) => optimizer switch
     {
-        Sgd<T> or SgdMomentum<T> or Adam<T> or RmsProp<T> => true,
+        Sgd<T> or Adam<T> or RmsProp<T> => true,
+        SgdMomentum<T> momentum => momentum.WeightDecay == 0,   // SGD's own weight decay: not on the device yet
         ClippedOptimizer<T> clipped => HasHalf(clipped.Inner),
         _ => false,
     };
@@ -102,6 +104,8 @@ internal abstract class DeviceOptimizer<T>(GpuDevice device, ParameterBuffers<T>
     /// <exception cref="DeviceException">An optimiser type without a device half.</exception>
     public static DeviceOptimizer<T> Create(IOptimizer<T> optimizer, GpuDevice device, ParameterBuffers<T> buffers)
     {
+        if (!HasHalf(optimizer))
+            throw new DeviceException($"the optimiser {optimizer.GetType().Name.Split('`')[0]} (with these settings) has no device half: it runs on the CPU only");
         DeviceOptimizer<T> half = optimizer switch
         {
             Sgd<T> sgd => new SgdDevice<T>(sgd, device, buffers),
@@ -109,7 +113,7 @@ internal abstract class DeviceOptimizer<T>(GpuDevice device, ParameterBuffers<T>
             Adam<T> adam => new AdamDevice<T>(adam, device, buffers),
             RmsProp<T> rmsProp => new RmsPropDevice<T>(rmsProp, device, buffers),
             ClippedOptimizer<T> clipped => new ClippedDevice<T>(clipped, Create(clipped.Inner, device, buffers), device, buffers),
-            _ => throw new DeviceException($"the optimiser {optimizer.GetType().Name.Split('`')[0]} has no device half: it runs on the CPU only"),
+            _ => throw new UnreachableException(),
         };
         half.CopyFromHost();
         return half;

@@ -261,6 +261,23 @@ public sealed class DeviceTests : IClassFixture<DeviceTests.Simulator>
     }
 
     [Fact]
+    public void WhatTheDeviceHalvesDoNotComputeIsRefusedRatherThanTrainedDifferently()
+    {
+        var (smoothed, _) = SmallProblem(seed: 1);
+        smoothed.LabelSmoothing = 0.1;
+        Assert.Contains("label smoothing", Assert.Throws<DeviceException>(() => smoothed.MoveTo(_device)).Message, StringComparison.Ordinal);
+
+        var (scaled, _) = SmallProblem(seed: 1);
+        scaled.Parameters[1].LearningRateScale = 64;
+        Assert.Contains("per-parameter", NetworkPlacement.WhyNotOnDevice(scaled), StringComparison.Ordinal);
+
+        var (decayed, _) = SmallProblem(seed: 1);
+        decayed.Optimizer = new SgdMomentum<float>(0.1, 0.9, nesterov: true, weightDecay: 5e-4);
+        Assert.Contains("SgdMomentum", NetworkPlacement.WhyNotOnDevice(decayed), StringComparison.Ordinal);
+        Assert.Null(smoothed.Device);
+    }
+
+    [Fact]
     public void WithoutAGpuCudaFailsWithATypedMessage()
     {
         if (GpuDevice.DescribeCudaDevices().Count > 0) return; // a machine with a GPU: info --check covers it
