@@ -41,7 +41,7 @@ public class ConvolutionKernelTests
 
     [Theory]
     [MemberData(nameof(SupportedKernels))]
-    public void EveryGeometryMatchesTheReference_Float(GemmKernel kernel) => EveryGeometry<float>(kernel, 2e-4)   // sums of a few hundred float products;
+    public void EveryGeometryMatchesTheReference_Float(GemmKernel kernel) => EveryGeometry<float>(kernel, 2e-4);   // sums of a few hundred float products
 
     [Theory]
     [MemberData(nameof(SupportedKernels))]
