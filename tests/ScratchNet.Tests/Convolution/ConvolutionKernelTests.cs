@@ -37,7 +37,17 @@ public class ConvolutionKernelTests
         [3, 11, 13, 17, 1, 5, 3, 3, 2, 2, 0, 2, 0],
         [16, 12, 12, 33, 1, 3, 3, 1, 1, 1, 1, 1, 1], // wide enough for whole micro-tiles and their tails
         [2, 3, 3, 2, 1, 3, 3, 1, 1, 2, 2, 2, 2],     // padding wider than the image's border taps
+        [3, 17, 16, 5, 1, 3, 3, 1, 1, 1, 1, 1, 1],   // a plane of 272: one sample per GEMM
+        [4, 16, 16, 6, 2, 1, 1, 1, 1, 0, 0, 0, 0],   // pointwise at one sample per GEMM, grouped
     ];
+
+    [Fact]
+    public void SmallPlanesShareAGemmAndLargeOnesDoNot()
+    {
+        Assert.Equal(1, Convolution<float>.SamplesPerGemm(Geometry([3, 17, 16, 5, 1, 3, 3, 1, 1, 1, 1, 1, 1]), 8));
+        Assert.Equal(2, Convolution<float>.SamplesPerGemm(Geometry([16, 12, 12, 33, 1, 3, 3, 1, 1, 1, 1, 1, 1]), 3));
+        Assert.Equal(3, Convolution<float>.SamplesPerGemm(Geometry([1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]), 3));
+    }
 
     [Theory]
     [MemberData(nameof(SupportedKernels))]

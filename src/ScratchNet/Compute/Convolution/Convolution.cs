@@ -26,14 +26,23 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     private T* _x, _w, _b, _y;   // the pass's operands: see each entry point
 
     /// <summary>y (batch, OC·OH·OW) = conv(x (batch, C·H·W), w (OC, C/G, KH, KW)) + b (OC, or null).</summary>
-    public void Forward(in ConvGeometry g, int batch, T* x, T* w, T* b, T* y) => Start(Pass.Forward, g, batch, x, w, b, y, parts: Math.Min(Threading.ThreadCount, batch));
+    public void Forward(in ConvGeometry g, int batch, T* x, T* w, T* b, T* y) => Start(Pass.Forward, g, batch, x, w, b, y, parts: Math.Min(Threading.ThreadCount, Chunks(g, batch)));
 
     /// <summary>dx (batch, C·H·W) = the input gradient of dy (batch, OC·OH·OW) through w; dx is overwritten.</summary>
-    public void BackwardData(in ConvGeometry g, int batch, T* dy, T* w, T* dx) => Start(Pass.BackwardData, g, batch, dy, w, null, dx, parts: Math.Min(Threading.ThreadCount, batch));
+    public void BackwardData(in ConvGeometry g, int batch, T* dy, T* w, T* dx) => Start(Pass.BackwardData, g, batch, dy, w, null, dx, parts: Math.Min(Threading.ThreadCount, Chunks(g, batch)));
 
     /// <summary>dw (OC, C/G, KH, KW) += Σ over the batch of dy·cols(x)ᵀ.</summary>
     public void BackwardWeights(in ConvGeometry g, int batch, T* x, T* dy, T* dw) =>
         Start(Pass.BackwardWeights, g, batch, x, dy, null, dw, parts: Math.Min(Threading.ThreadCount, (g.Patch + 7) / 8));
+
+    // Small planes make thin GEMMs (n = OH·OW of 16 or 64): so many samples share one GEMM, side by side in
+    // its n, that n reaches about this width. Chosen from the geometry alone, never from the thread count.
+    private const int TargetWidth = 256;
+
+    /// <summary>Samples per GEMM for <paramref name="g"/>.</summary>
+    internal static int SamplesPerGemm(in ConvGeometry g, int batch) => Math.Clamp((TargetWidth + g.OutputPlane - 1) / g.OutputPlane, 1, Math.Max(batch, 1));
+
+    private static int Chunks(in ConvGeometry g, int batch) { int s = SamplesPerGemm(g, batch); return (batch + s - 1) / s; }
 
     private void Start(Pass pass, in ConvGeometry g, int batch, T* x, T* w, T* b, T* y, int parts)
     {
@@ -53,11 +62,18 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
             if (end > start) BackwardWeights(g, start, end);
             return;
         }
-        int first = (int)((long)_batch * part / parts), last = (int)((long)_batch * (part + 1) / parts);
-        for (int n = first; n < last; n++)
+        int size = SamplesPerGemm(g, _batch), chunks = (_batch + size - 1) / size;
+        int first = (int)((long)chunks * part / parts), last = (int)((long)chunks * (part + 1) / parts);
+        for (int chunk = first; chunk < last; chunk++)
         {
-            if (_pass == Pass.Forward) ForwardSample(g, n);
-            else BackwardDataSample(g, n);
+            int n = chunk * size, count = Math.Min(size, _batch - n);
+            if (_pass == Pass.Forward)
+            {
+                if (count == 1) ForwardSample(g, n);
+                else ForwardChunk(g, n, count);
+            }
+            else if (count == 1) BackwardDataSample(g, n);
+            else BackwardDataChunk(g, n, count);
         }
     }
 
@@ -66,7 +82,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     {
         int og = g.GroupOutChannels, patch = g.Patch, plane = g.OutputPlane;
         T* x = _x + (nint)n * g.InputSize, y = _y + (nint)n * g.OutputSize;
-        T* columns = g.IsPointwise ? null : Scratch.For((long)patch * plane);
+        T* columns = g.IsPointwise ? null : Scratch.For(0, (long)patch * plane);
         T beta = T.Zero;
         if (_b != null)
         {
@@ -76,9 +92,32 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         for (int group = 0; group < g.Groups; group++)
         {
             T* image = x + (nint)group * g.GroupChannels * g.InputPlane;
-            if (columns != null) Im2Col.Gather(g, image, 0, patch, columns);
+            if (columns != null) Im2Col.Gather(g, image, 0, patch, columns, plane);
             Gemm.MultiplyOnThisThread(og, plane, patch, T.One, _w + (nint)group * og * patch, patch, false,
                 columns != null ? columns : image, plane, false, beta, y + (nint)group * og * plane, plane);   // (OC/G, patch)·(patch, plane)
+        }
+    }
+
+    // Samples n..n+count−1 in one GEMM per group: their column matrices side by side, (patch, count·plane).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ForwardChunk(in ConvGeometry g, int n, int count)
+    {
+        int og = g.GroupOutChannels, patch = g.Patch, plane = g.OutputPlane, width = count * plane;
+        T* columns = Scratch.For(0, (long)patch * width), product = Scratch.For(1, (long)og * width);
+        for (int group = 0; group < g.Groups; group++)
+        {
+            for (int j = 0; j < count; j++)
+                Im2Col.Gather(g, _x + (nint)(n + j) * g.InputSize + (nint)group * g.GroupChannels * g.InputPlane, 0, patch, columns + j * plane, width);
+            Gemm.MultiplyOnThisThread(og, width, patch, T.One, _w + (nint)group * og * patch, patch, false, columns, width, false, T.Zero, product, width);
+            for (int j = 0; j < count; j++)
+                for (int o = 0; o < og; o++)
+                {
+                    int channel = group * og + o;
+                    var source = new ReadOnlySpan<T>(product + (nint)o * width + j * plane, plane);
+                    var target = new Span<T>(_y + (nint)(n + j) * g.OutputSize + (nint)channel * plane, plane);
+                    if (_b == null) source.CopyTo(target);
+                    else System.Numerics.Tensors.TensorPrimitives.Add(source, _b[channel], target);
+                }
         }
     }
 
@@ -94,50 +133,85 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
                     dy + (nint)group * og * plane, plane, false, T.Zero, dx + (nint)group * g.GroupChannels * g.InputPlane, plane);
             return;
         }
-        T* columns = Scratch.For((long)patch * plane);
+        T* columns = Scratch.For(0, (long)patch * plane);
         new Span<T>(dx, g.InputSize).Clear();
         for (int group = 0; group < g.Groups; group++)
         {
             Gemm.MultiplyOnThisThread(patch, plane, og, T.One, _w + (nint)group * og * patch, patch, true,
                 dy + (nint)group * og * plane, plane, false, T.Zero, columns, plane);   // (patch, OC/G)·(OC/G, plane)
-            Im2Col.ScatterAdd(g, columns, dx + (nint)group * g.GroupChannels * g.InputPlane);
+            Im2Col.ScatterAdd(g, columns, plane, dx + (nint)group * g.GroupChannels * g.InputPlane);
         }
     }
 
-    // dW[:, start..end) of every group, summing over the samples in order.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void BackwardDataChunk(in ConvGeometry g, int n, int count)
+    {
+        int og = g.GroupOutChannels, patch = g.Patch, plane = g.OutputPlane, width = count * plane;
+        T* columns = Scratch.For(0, (long)patch * width), gradients = Scratch.For(1, (long)og * width);
+        for (int j = 0; j < count; j++) new Span<T>(_y + (nint)(n + j) * g.InputSize, g.InputSize).Clear();
+        for (int group = 0; group < g.Groups; group++)
+        {
+            SideBySide(g, _x, n, count, group, gradients);
+            Gemm.MultiplyOnThisThread(patch, width, og, T.One, _w + (nint)group * og * patch, patch, true, gradients, width, false, T.Zero, columns, width);
+            for (int j = 0; j < count; j++)
+                Im2Col.ScatterAdd(g, columns + j * plane, width, _y + (nint)(n + j) * g.InputSize + (nint)group * g.GroupChannels * g.InputPlane);
+        }
+    }
+
+    // dW[:, start..end) of every group, summing over the samples (chunk by chunk) in order.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void BackwardWeights(in ConvGeometry g, int start, int end)
     {
-        int og = g.GroupOutChannels, patch = g.Patch, plane = g.OutputPlane, width = end - start;
-        T* columns = g.IsPointwise ? null : Scratch.For((long)width * plane);
-        for (int n = 0; n < _batch; n++)
+        int og = g.GroupOutChannels, patch = g.Patch, plane = g.OutputPlane, columnsWide = end - start;
+        int size = SamplesPerGemm(g, _batch);
+        T* columns = size == 1 && g.IsPointwise ? null : Scratch.For(0, (long)columnsWide * plane * size);
+        T* gradients = size == 1 ? null : Scratch.For(1, (long)og * plane * size);
+        for (int n = 0; n < _batch; n += size)
         {
-            T* x = _x + (nint)n * g.InputSize, dy = _w + (nint)n * g.OutputSize;
+            int count = Math.Min(size, _batch - n), width = count * plane;
             for (int group = 0; group < g.Groups; group++)
             {
-                T* image = x + (nint)group * g.GroupChannels * g.InputPlane;
-                T* rows = image + (nint)start * plane;   // pointwise: rows of the column matrix are input planes
+                T* rows = _x + (nint)n * g.InputSize + (nint)group * g.GroupChannels * g.InputPlane + (nint)start * plane;   // pointwise: input planes
+                T* dy = _w + (nint)n * g.OutputSize + (nint)group * og * plane;
                 if (columns != null)
                 {
-                    Im2Col.Gather(g, image, start, end, columns);
+                    for (int j = 0; j < count; j++)
+                        Im2Col.Gather(g, _x + (nint)(n + j) * g.InputSize + (nint)group * g.GroupChannels * g.InputPlane, start, end, columns + j * plane, width);
                     rows = columns;
                 }
-                Gemm.MultiplyOnThisThread(og, width, plane, T.One, dy + (nint)group * og * plane, plane, false,
-                    rows, plane, true, T.One, _y + (nint)group * og * patch + start, patch);   // (OC/G, plane)·(plane, width)
+                if (count > 1)
+                {
+                    SideBySide(g, _w, n, count, group, gradients);
+                    dy = gradients;
+                }
+                Gemm.MultiplyOnThisThread(og, columnsWide, width, T.One, dy, width, false,
+                    rows, width, true, T.One, _y + (nint)group * og * patch + start, patch);   // (OC/G, width)·(width, end − start)
             }
         }
     }
 
-    // A pinned buffer per thread, grown to the largest column matrix asked for and then reused.
+    // The group's output-gradient planes of samples n..n+count−1 side by side: (OC/G, count·plane).
+    private static void SideBySide(in ConvGeometry g, T* dy, int n, int count, int group, T* target)
+    {
+        int og = g.GroupOutChannels, plane = g.OutputPlane, width = count * plane;
+        for (int j = 0; j < count; j++)
+            for (int o = 0; o < og; o++)
+                new ReadOnlySpan<T>(dy + (nint)(n + j) * g.OutputSize + (nint)(group * og + o) * plane, plane)
+                    .CopyTo(new Span<T>(target + (nint)o * width + j * plane, plane));
+    }
+
+    // Two pinned buffers per thread (column matrix, side-by-side planes), grown to the largest asked for and then reused.
     private static class Scratch
     {
-        [ThreadStatic] private static T[]? _buffer;
+        [ThreadStatic] private static T[]? _first;
+        [ThreadStatic] private static T[]? _second;
 
-        public static T* For(long length)
+        public static T* For(int slot, long length)
         {
-            if (_buffer is null || _buffer.Length < length)
-                _buffer = GC.AllocateUninitializedArray<T>(checked((int)length), pinned: true);
-            return (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_buffer));
+            ref T[]? buffer = ref slot == 0 ? ref _first : ref _second;
+            if (buffer is null || buffer.Length < length)
+                buffer = GC.AllocateUninitializedArray<T>(checked((int)length), pinned: true);
+            return (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
         }
     }
 

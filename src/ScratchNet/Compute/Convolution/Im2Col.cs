@@ -12,20 +12,23 @@ namespace ScratchNet.Compute;
 /// </summary>
 internal static unsafe class Im2Col
 {
+    // Rows up to this long are copied element by element: a library call per row would cost more than the row.
+    private const int ShortRow = 16;
+
     /// <summary>
     /// Writes rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of the column matrix of the channels
     /// starting at <paramref name="image"/> (one group's first channel, planes of H·W) into <paramref name="columns"/>,
-    /// (rowEnd − rowStart, OH·OW).
+    /// (rowEnd − rowStart, OH·OW) with rows <paramref name="ld"/> apart (OH·OW, or wider when several samples sit side by side).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Gather<T>(in ConvGeometry g, T* image, int rowStart, int rowEnd, T* columns) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Gather<T>(in ConvGeometry g, T* image, int rowStart, int rowEnd, T* columns, nint ld) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int taps = g.KernelHeight * g.KernelWidth, plane = g.OutputPlane;
+        int taps = g.KernelHeight * g.KernelWidth;
         for (int r = rowStart; r < rowEnd; r++)
         {
             int c = r / taps, ki = r % taps / g.KernelWidth, kj = r % g.KernelWidth;
             T* source = image + (nint)c * g.InputPlane;
-            T* row = columns + (nint)(r - rowStart) * plane;
+            T* row = columns + (r - rowStart) * ld;
             var (low, high) = ValidColumns(g, kj);
             for (int oh = 0; oh < g.OutHeight; oh++)
             {
@@ -38,8 +41,10 @@ internal static unsafe class Im2Col
                 }
                 for (int ow = 0; ow < low; ow++) destination[ow] = T.Zero;
                 T* line = source + ih * g.Width - g.PadLeft + kj;   // line[ow·SW] is x[c, ih, ow·SW − PadLeft + kj]
-                if (g.StrideWidth == 1)
+                if (g.StrideWidth == 1 && high - low > ShortRow)
                     new ReadOnlySpan<T>(line + low, high - low).CopyTo(new Span<T>(destination + low, high - low));
+                else if (g.StrideWidth == 1)
+                    for (int ow = low; ow < high; ow++) destination[ow] = line[ow];   // a library call per short row costs more than the copy
                 else
                     for (int ow = low; ow < high; ow++) destination[ow] = line[ow * g.StrideWidth];
                 for (int ow = high; ow < g.OutWidth; ow++) destination[ow] = T.Zero;
@@ -49,17 +54,18 @@ internal static unsafe class Im2Col
 
     /// <summary>
     /// The adjoint of <see cref="Gather{T}"/> for all of a group's rows: adds each element of <paramref name="columns"/>,
-    /// (Patch, OH·OW), into the input position it was read from, in row order (so the sums are deterministic).
+    /// (Patch, OH·OW) with rows <paramref name="ld"/> apart, into the input position it was read from, in row order
+    /// (so the sums are deterministic).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ScatterAdd<T>(in ConvGeometry g, T* columns, T* image) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void ScatterAdd<T>(in ConvGeometry g, T* columns, nint ld, T* image) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int taps = g.KernelHeight * g.KernelWidth, plane = g.OutputPlane;
+        int taps = g.KernelHeight * g.KernelWidth;
         for (int r = 0; r < g.Patch; r++)
         {
             int c = r / taps, ki = r % taps / g.KernelWidth, kj = r % g.KernelWidth;
             T* target = image + (nint)c * g.InputPlane;
-            T* row = columns + (nint)r * plane;
+            T* row = columns + r * ld;
             var (low, high) = ValidColumns(g, kj);
             for (int oh = 0; oh < g.OutHeight; oh++)
             {
@@ -67,10 +73,14 @@ internal static unsafe class Im2Col
                 if ((uint)ih >= (uint)g.Height) continue;
                 T* source = row + oh * g.OutWidth;
                 T* line = target + ih * g.Width - g.PadLeft + kj;
-                if (g.StrideWidth == 1)
+                if (g.StrideWidth == 1 && high - low > ShortRow)
                 {
                     var into = new Span<T>(line + low, high - low);
                     System.Numerics.Tensors.TensorPrimitives.Add(into, new ReadOnlySpan<T>(source + low, high - low), into);
+                }
+                else if (g.StrideWidth == 1)
+                {
+                    for (int ow = low; ow < high; ow++) line[ow] += source[ow];
                 }
                 else
                 {
