@@ -119,6 +119,20 @@ public class CnnNetworkTests
     }
 
     [Fact]
+    public void ACnnStateDictByPyTorchNamesLoadsIntoTheSameArchitecture()
+    {
+        using var folder = new TempFolder();
+        string path = Path.Combine(folder.Path, "state.safetensors");
+        var source = Trained<float>(global: false);
+        source.Save(path);
+        var target = SmallCnn<float>(global: false, seed: 11);
+        var (x, _) = Batch<float>(4, 5);
+        Assert.NotEqual(source.Predict(x).ToArray(), target.Predict(x).ToArray());
+        ScratchNet.Persistence.StateDict.LoadStateDict(target, path);
+        Assert.Equal(source.Predict(x).ToArray(), target.Predict(x).ToArray());
+    }
+
+    [Fact]
     public void ALayerThatDoesNotFitNamesBothLayersAndShapes()
     {
         var net = new Network<float>(new Shape(3, 8, 8), 10, Loss.CrossEntropy);
