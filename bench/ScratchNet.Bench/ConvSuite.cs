@@ -7,7 +7,8 @@ using ScratchNet.Compute;
 namespace ScratchNet.Bench;
 
 /// <summary>
-/// GFLOP/s of our convolution (im2col + the core's GEMM, NCHW) against PyTorch's (Debian's python3-torch with
+/// GFLOP/s of our convolution (NCHW: the direct kernel where it applies, else im2col + the core's GEMM; where the
+/// direct kernel serves a pass, the im2col + GEMM path is timed too, as ours_im2col_gemm) against PyTorch's (Debian's python3-torch with
 /// oneDNN, the better of NCHW and channels_last; bench/conv_peer.py) for every distinct convolution of airbench94
 /// at the given batch: forward, backward-data and backward-weights, the same thread count, interleaved shape by
 /// shape, each line with its share of the measured float32 FMA peak.
@@ -53,22 +54,33 @@ internal static unsafe class ConvSuite
                 () => kernels.BackwardData(g, batch, pdy, pw, pdx),
                 () => kernels.BackwardWeights(g, batch, px, pdy, pdw),
             ];
+            bool direct = Convolution<float>.UsesDirect(g);
+            var columnPath = new double[3];   // forward and backward-data through im2col + GEMM too, where the direct kernel serves them
             for (int round = 0; round < rounds; round++)
             {
                 if (script is not null && peerNote is null)
                     peerNote = RunPeer(script, batch, c, size, oc, kernel, padding, threads, peer);
-                for (int p = 0; p < 3; p++) ours[p] = Math.Max(ours[p], flops / Report.SecondsPerCall(actions[p], seconds: 1.0) / 1e9);
+                for (int p = 0; p < 3; p++)
+                {
+                    ours[p] = Math.Max(ours[p], flops / Report.SecondsPerCall(actions[p], seconds: 1.0) / 1e9);
+                    if (!direct || p == 2) continue;
+                    Convolution<float>.DirectEnabled = false;
+                    try { columnPath[p] = Math.Max(columnPath[p], flops / Report.SecondsPerCall(actions[p], seconds: 1.0) / 1e9); }
+                    finally { Convolution<float>.DirectEnabled = true; }
+                }
                 peaks.Sample(all: false, attempts: 1);
             }
             for (int p = 0; p < 3; p++)
             {
                 string pass = Passes[p];
-                double value = ours[p];
+                double value = ours[p], viaColumns = columnPath[p];
+                string path = direct && p < 2 ? "NCHW direct (padded grid, 4x24 AVX2 tile)" : "NCHW im2col+GEMM";
                 bool hasPeer = peer.TryGetValue(pass, out var best);
                 string name = Report.Invariant($"conv {role} {c}->{oc} k{kernel} p{padding} at {size}px batch {batch} {pass}, {threads} threads");
                 lines.Add(peak => Report.Emit("conv", name, value, "pytorch 1.13 (oneDNN)", hasPeer ? best.GFlops : null, "GFLOP/s", peerNote,
                 [
-                    new("ours_layout", "NCHW im2col+GEMM"),
+                    new("ours_path", path),
+                    new("ours_im2col_gemm", direct && p < 2 ? Math.Round(viaColumns, 1) : null),
                     new("peer_layout", hasPeer ? best.Layout : null),
                     new("peak", Math.Round(peak, 1)),
                     new("share_of_peak", Math.Round(value / peak, 3)),

@@ -79,6 +79,50 @@ public class ConvolutionKernelTests
     }
 
     [Fact]
+    public unsafe void TheDirectMicroKernelMatchesItsScalarReference()
+    {
+        if (!DirectConvolution<float>.IsSupported) return;   // the column-matrix path serves such machines (see UsesDirect)
+        TileMatches<float>(1e-5);
+        TileMatches<double>(1e-13);
+    }
+
+    private static unsafe void TileMatches<T>(double tolerance) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Rng(12);
+        int mr = DirectConvolution<T>.MR, nr = DirectConvolution<T>.NR;
+        for (int taps = 0; taps <= 40; taps++)
+        {
+            int[] offsets = [.. Enumerable.Range(0, taps).Select(_ => rng.NextInt(64))];
+            T[] w = Random<T>(rng, taps * mr), x = Random<T>(rng, 64 + nr), y = new T[mr * (nr + 3)], expected = new T[y.Length];
+            fixed (int* o = offsets)
+            fixed (T* pw = w, px = x, py = y, pe = expected)
+            {
+                DirectConvolution<T>.Tile(taps, o, pw, px, py, nr + 3);
+                DirectConvolution<T>.ReferenceTile(taps, o, pw, px, pe, nr + 3);
+            }
+            for (int r = 0; r < mr; r++)
+                Compare($"{typeof(T).Name} tile taps={taps} row {r}", expected[(r * (nr + 3))..(r * (nr + 3) + nr)], y[(r * (nr + 3))..(r * (nr + 3) + nr)], tolerance);
+        }
+    }
+
+    // Output channels 1..9 cross the direct kernel's MR = 4 rows; plane widths 1..27 its NR positions; paddings 0..K−1.
+    [Fact]
+    public void TheDirectPathCoversEveryChannelAndPositionTail()
+    {
+        if (!DirectConvolution<float>.IsSupported) return;
+        foreach (int oc in Enumerable.Range(1, 9))
+            foreach (int width in new[] { 1, 2, 5, 8, 11, 16, 23, 27 })
+                foreach (var (k, pad) in new[] { (1, 0), (3, 1), (3, 0), (3, 2), (2, 0), (5, 2) })
+                {
+                    if (width + 2 * pad < k) continue;
+                    var g = Geometry([3, 4, width, oc, 1, k, k, 1, 1, pad, pad, pad, pad]);
+                    Assert.True(Convolution<float>.UsesDirect(g) || !DirectConvolution<float>.IsSupported || Gemm.Kernel is not (GemmKernel.Avx2 or GemmKernel.Avx512));
+                    Check<float>(g, batch: 2, 2e-4, $"direct oc={oc} W={width} k={k} pad={pad}");
+                    Check<double>(g, batch: 2, 1e-12, $"direct oc={oc} W={width} k={k} pad={pad}");
+                }
+    }
+
+    [Fact]
     public void ResultsAreIdenticalForOneAndTwoThreads()
     {
         var g = Geometry([16, 12, 12, 32, 1, 3, 3, 1, 1, 1, 1, 1, 1]);

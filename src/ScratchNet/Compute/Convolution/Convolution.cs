@@ -26,10 +26,35 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     private T* _x, _w, _b, _y;   // the pass's operands: see each entry point
 
     /// <summary>y (batch, OC·OH·OW) = conv(x (batch, C·H·W), w (OC, C/G, KH, KW)) + b (OC, or null).</summary>
-    public void Forward(in ConvGeometry g, int batch, T* x, T* w, T* b, T* y) => Start(Pass.Forward, g, batch, x, w, b, y, parts: Math.Min(Threading.ThreadCount, Chunks(g, batch)));
+    public void Forward(in ConvGeometry g, int batch, T* x, T* w, T* b, T* y)
+    {
+        if (UsesDirect(g)) StartDirect(Pass.Forward, g, batch, x, w, b, y);
+        else Start(Pass.Forward, g, batch, x, w, b, y, parts: Math.Min(Threading.ThreadCount, Chunks(g, batch)));
+    }
 
     /// <summary>dx (batch, C·H·W) = the input gradient of dy (batch, OC·OH·OW) through w; dx is overwritten.</summary>
-    public void BackwardData(in ConvGeometry g, int batch, T* dy, T* w, T* dx) => Start(Pass.BackwardData, g, batch, dy, w, null, dx, parts: Math.Min(Threading.ThreadCount, Chunks(g, batch)));
+    public void BackwardData(in ConvGeometry g, int batch, T* dy, T* w, T* dx)
+    {
+        if (UsesDirect(g)) StartDirect(Pass.BackwardData, g, batch, dy, w, null, dx);
+        else Start(Pass.BackwardData, g, batch, dy, w, null, dx, parts: Math.Min(Threading.ThreadCount, Chunks(g, batch)));
+    }
+
+    /// <summary>Whether forward and backward-data may take <see cref="DirectConvolution{T}"/> (tests and the bench turn it off to time the GEMM path).</summary>
+    internal static bool DirectEnabled { get; set; } = true;
+
+    /// <summary>
+    /// Whether <paramref name="g"/> runs forward and backward-data by <see cref="DirectConvolution{T}"/>: ungrouped, stride 1,
+    /// every padding below the kernel (so that backward-data's K − 1 − pad is a padding too), on the AVX2 or AVX-512
+    /// GEMM path (forcing a narrower GEMM kernel forces the column-matrix path, which has kernels for every width).
+    /// Decided by the geometry and the instruction set alone, never by the thread count.
+    /// </summary>
+    internal static bool UsesDirect(in ConvGeometry g)
+    {
+        int bottom = g.OutHeight - 1 + g.KernelHeight - g.Height - g.PadTop, right = g.OutWidth - 1 + g.KernelWidth - g.Width - g.PadLeft;
+        return DirectEnabled && DirectConvolution<T>.IsSupported && Gemm.Kernel is GemmKernel.Avx2 or GemmKernel.Avx512
+            && g.Groups == 1 && g.StrideHeight == 1 && g.StrideWidth == 1
+            && g.PadTop < g.KernelHeight && g.PadLeft < g.KernelWidth && bottom >= 0 && bottom < g.KernelHeight && right >= 0 && right < g.KernelWidth;
+    }
 
     /// <summary>dw (OC, C/G, KH, KW) += Σ over the batch of dy·cols(x)ᵀ.</summary>
     public void BackwardWeights(in ConvGeometry g, int batch, T* x, T* dy, T* dw) =>
@@ -53,9 +78,107 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         finally { _x = _w = _b = _y = null; }
     }
 
+    // The direct pass in progress: what it reads (channels, planes, padding), what it writes, its taps and packed weights.
+    private bool _direct;
+    private int _inChannels, _inHeight, _inWidth, _padTop, _padLeft, _paddedHeight, _paddedWidth;
+    private int _outChannels, _outHeight, _outWidth, _taps, _blocks, _positions, _positionsRounded;
+    private int[] _offsets = [];   // (taps): where each tap reads, relative to the output position
+    private T[] _packed = [];      // (blocks, taps, MR): the weights of MR output channels side by side, zero past the last
+    private readonly int[][] _offsetsByPass = [[], []];   // forward's and backward-data's, kept apart so neither reallocates
+    private readonly T[][] _packedByPass = [[], []];
+
+    private void StartDirect(Pass pass, in ConvGeometry g, int batch, T* input, T* w, T* b, T* output)
+    {
+        if (batch == 0) return;
+        int kh = g.KernelHeight, kw = g.KernelWidth;
+        if (pass == Pass.Forward)
+        {
+            (_inChannels, _inHeight, _inWidth, _padTop, _padLeft) = (g.Channels, g.Height, g.Width, g.PadTop, g.PadLeft);
+            (_outChannels, _outHeight, _outWidth) = (g.OutChannels, g.OutHeight, g.OutWidth);
+        }
+        else
+        {
+            // dx = conv(dy padded by K − 1 − pad, w flipped in space with in and out channels swapped)
+            (_inChannels, _inHeight, _inWidth, _padTop, _padLeft) = (g.OutChannels, g.OutHeight, g.OutWidth, kh - 1 - g.PadTop, kw - 1 - g.PadLeft);
+            (_outChannels, _outHeight, _outWidth) = (g.Channels, g.Height, g.Width);
+        }
+        _paddedWidth = _outWidth + kw - 1;
+        _paddedHeight = _outHeight + kh - 1;
+        _taps = _inChannels * kh * kw;
+        _blocks = (_outChannels + DirectConvolution<T>.MR - 1) / DirectConvolution<T>.MR;
+        _positions = _outHeight * _paddedWidth;
+        _positionsRounded = (_positions + DirectConvolution<T>.NR - 1) / DirectConvolution<T>.NR * DirectConvolution<T>.NR;
+        int slot = pass == Pass.Forward ? 0 : 1;
+        if (_offsetsByPass[slot].Length != _taps) _offsetsByPass[slot] = GC.AllocateUninitializedArray<int>(_taps, pinned: true);
+        _offsets = _offsetsByPass[slot];
+        for (int c = 0, t = 0; c < _inChannels; c++)
+            for (int ki = 0; ki < kh; ki++)
+                for (int kj = 0; kj < kw; kj++, t++) _offsets[t] = (c * _paddedHeight + ki) * _paddedWidth + kj;
+        int mr = DirectConvolution<T>.MR;
+        if (_packedByPass[slot].Length < _blocks * _taps * mr) _packedByPass[slot] = GC.AllocateUninitializedArray<T>(_blocks * _taps * mr, pinned: true);
+        _packed = _packedByPass[slot];
+        for (int block = 0; block < _blocks; block++)
+            for (int t = 0; t < _taps; t++)
+                for (int r = 0; r < mr; r++)
+                {
+                    int o = block * mr + r;
+                    T value = T.Zero;
+                    if (o < _outChannels)
+                    {
+                        if (pass == Pass.Forward) value = w[(nint)o * _taps + t];
+                        else
+                        {
+                            int inner = t % (kh * kw), k = t / (kh * kw);   // tap (k, ki', kj') of the flipped kernel: w[k, o, KH−1−ki', KW−1−kj']
+                            value = w[((nint)k * g.Channels + o) * kh * kw + (kh * kw - 1 - inner)];
+                        }
+                    }
+                    _packed[(block * _taps + t) * mr + r] = value;
+                }
+        _direct = true;
+        try { Start(pass, g, batch, input, w, b, output, parts: Math.Min(Threading.ThreadCount, batch)); }
+        finally { _direct = false; }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void DirectSample(int n)
+    {
+        int mr = DirectConvolution<T>.MR, nr = DirectConvolution<T>.NR;
+        int plane = _paddedHeight * _paddedWidth, inPlane = _inHeight * _inWidth, outPlane = _outHeight * _outWidth;
+        long length = (long)_inChannels * plane + _positionsRounded - _positions + nr + _paddedWidth;   // reads run past the last plane by < that slack
+        T* padded = Scratch.For(0, length), product = Scratch.For(1, (long)_blocks * mr * _positionsRounded);
+        new Span<T>(padded, (int)length).Clear();
+        T* input = _x + (nint)n * _inChannels * inPlane;
+        for (int c = 0; c < _inChannels; c++)
+            for (int h = 0; h < _inHeight; h++)
+                new ReadOnlySpan<T>(input + (nint)c * inPlane + h * _inWidth, _inWidth)
+                    .CopyTo(new Span<T>(padded + (nint)c * plane + (h + _padTop) * _paddedWidth + _padLeft, _inWidth));
+        fixed (int* offsets = _offsets)
+        fixed (T* packed = _packed)
+            for (int block = 0; block < _blocks; block++)
+            {
+                T* weights = packed + (nint)block * _taps * mr, rows = product + (nint)block * mr * _positionsRounded;
+                for (int q = 0; q < _positionsRounded; q += nr) DirectConvolution<T>.Tile(_taps, offsets, weights, padded + q, rows + q, _positionsRounded);
+            }
+        T* output = _y + (nint)n * _outChannels * outPlane;
+        for (int o = 0; o < _outChannels; o++)
+            for (int h = 0; h < _outHeight; h++)
+            {
+                var source = new ReadOnlySpan<T>(product + (nint)o * _positionsRounded + h * _paddedWidth, _outWidth);
+                var target = new Span<T>(output + (nint)o * outPlane + h * _outWidth, _outWidth);
+                if (_b == null) source.CopyTo(target);
+                else System.Numerics.Tensors.TensorPrimitives.Add(source, _b[o], target);
+            }
+    }
+
     public void Execute(int part, int parts)
     {
         var g = _g;
+        if (_direct)
+        {
+            int from = (int)((long)_batch * part / parts), to = (int)((long)_batch * (part + 1) / parts);
+            for (int n = from; n < to; n++) DirectSample(n);
+            return;
+        }
         if (_pass == Pass.BackwardWeights)
         {
             int start = (int)((long)g.Patch * part / parts), end = (int)((long)g.Patch * (part + 1) / parts);
