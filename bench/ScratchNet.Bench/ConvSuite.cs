@@ -73,14 +73,15 @@ internal static unsafe class ConvSuite
             for (int p = 0; p < 3; p++)
             {
                 string pass = Passes[p];
-                double value = ours[p], viaColumns = columnPath[p];
+                double value = ours[p];
+                double? viaColumns = direct && p < 2 ? Math.Round(columnPath[p], 1) : null;   // outside the lambda: it runs after the loop
                 string path = direct && p < 2 ? "NCHW direct (padded grid, 4x24 AVX2 tile)" : "NCHW im2col+GEMM";
                 bool hasPeer = peer.TryGetValue(pass, out var best);
                 string name = Report.Invariant($"conv {role} {c}->{oc} k{kernel} p{padding} at {size}px batch {batch} {pass}, {threads} threads");
                 lines.Add(peak => Report.Emit("conv", name, value, "pytorch 1.13 (oneDNN)", hasPeer ? best.GFlops : null, "GFLOP/s", peerNote,
                 [
                     new("ours_path", path),
-                    new("ours_im2col_gemm", direct && p < 2 ? Math.Round(viaColumns, 1) : null),
+                    new("ours_im2col_gemm", viaColumns),
                     new("peer_layout", hasPeer ? best.Layout : null),
                     new("peak", Math.Round(peak, 1)),
                     new("share_of_peak", Math.Round(value / peak, 3)),

@@ -12,8 +12,10 @@ namespace ScratchNet.Layers;
 /// </summary>
 /// <remarks>
 /// Backward, with cols(x) the column matrix (see <c>Im2Col</c>): dW += dY·cols(x)ᵀ, db += Σ dY over positions,
-/// dX = col2im(Wᵀ·dY), the adjoint of the gather. All three run through the core's GEMM, batch-parallel and
-/// deterministic for any thread count; a warm pass allocates nothing.
+/// dX = col2im(Wᵀ·dY), the adjoint of the gather. Ungrouped stride-1 layers run forward and dX through a direct
+/// kernel (<c>DirectConvolution</c>, dX as the convolution of dY with the flipped kernel) on AVX2/AVX-512
+/// machines, the rest through the core's GEMM; parallel over the batch (dW over its columns), deterministic for
+/// any thread count; a warm pass allocates nothing.
 /// </remarks>
 public sealed unsafe class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
