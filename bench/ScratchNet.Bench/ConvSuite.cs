@@ -54,7 +54,7 @@ internal static unsafe class ConvSuite
                 () => kernels.BackwardData(g, batch, pdy, pw, pdx),
                 () => kernels.BackwardWeights(g, batch, px, pdy, pdw),
             ];
-            bool direct = Convolution<float>.UsesDirect(g);
+            bool[] direct = [Convolution<float>.UsesDirect(g, backwardData: false), Convolution<float>.UsesDirect(g, backwardData: true), false];
             var columnPath = new double[3];   // forward and backward-data through im2col + GEMM too, where the direct kernel serves them
             for (int round = 0; round < rounds; round++)
             {
@@ -63,7 +63,7 @@ internal static unsafe class ConvSuite
                 for (int p = 0; p < 3; p++)
                 {
                     ours[p] = Math.Max(ours[p], flops / Report.SecondsPerCall(actions[p], seconds: 1.0) / 1e9);
-                    if (!direct || p == 2) continue;
+                    if (!direct[p]) continue;
                     Convolution<float>.DirectEnabled = false;
                     try { columnPath[p] = Math.Max(columnPath[p], flops / Report.SecondsPerCall(actions[p], seconds: 1.0) / 1e9); }
                     finally { Convolution<float>.DirectEnabled = true; }
@@ -74,8 +74,8 @@ internal static unsafe class ConvSuite
             {
                 string pass = Passes[p];
                 double value = ours[p];
-                double? viaColumns = direct && p < 2 ? Math.Round(columnPath[p], 1) : null;   // outside the lambda: it runs after the loop
-                string path = direct && p < 2 ? "NCHW direct (padded grid, 4x24 AVX2 tile)" : "NCHW im2col+GEMM";
+                double? viaColumns = direct[p] ? Math.Round(columnPath[p], 1) : null;   // outside the lambda: it runs after the loop
+                string path = direct[p] ? "NCHW direct (padded grid, 4x24 AVX2 tile)" : "NCHW im2col+GEMM";
                 bool hasPeer = peer.TryGetValue(pass, out var best);
                 string name = Report.Invariant($"conv {role} {c}->{oc} k{kernel} p{padding} at {size}px batch {batch} {pass}, {threads} threads");
                 lines.Add(peak => Report.Emit("conv", name, value, "pytorch 1.13 (oneDNN)", hasPeer ? best.GFlops : null, "GFLOP/s", peerNote,

@@ -105,18 +105,19 @@ public class ConvolutionKernelTests
         }
     }
 
-    // Output channels 1..9 cross the direct kernel's MR = 4 rows; plane widths 1..27 its NR positions; paddings 0..K−1.
+    // Nine channel counts in a row cross the direct kernel's MR = 4 rows in both passes; plane widths 1..27 its NR positions; paddings 0..K−1.
     [Fact]
     public void TheDirectPathCoversEveryChannelAndPositionTail()
     {
         if (!DirectConvolution<float>.IsSupported) return;
-        foreach (int oc in Enumerable.Range(1, 9))
+        foreach (int oc in Enumerable.Range(Convolution<float>.DirectMinimumChannels, 9))
             foreach (int width in new[] { 1, 2, 5, 8, 11, 16, 23, 27 })
                 foreach (var (k, pad) in new[] { (1, 0), (3, 1), (3, 0), (3, 2), (2, 0), (5, 2) })
                 {
                     if (width + 2 * pad < k) continue;
-                    var g = Geometry([3, 4, width, oc, 1, k, k, 1, 1, pad, pad, pad, pad]);
-                    Assert.True(Convolution<float>.UsesDirect(g) || !DirectConvolution<float>.IsSupported || Gemm.Kernel is not (GemmKernel.Avx2 or GemmKernel.Avx512));
+                    var g = Geometry([oc + 1, 4, width, oc, 1, k, k, 1, 1, pad, pad, pad, pad]);
+                    bool avx = Gemm.Kernel is GemmKernel.Avx2 or GemmKernel.Avx512;
+                    Assert.True(!avx || Convolution<float>.UsesDirect(g, backwardData: false) && Convolution<float>.UsesDirect(g, backwardData: true), $"{g} takes the direct path");
                     Check<float>(g, batch: 2, 2e-4, $"direct oc={oc} W={width} k={k} pad={pad}");
                     Check<double>(g, batch: 2, 1e-12, $"direct oc={oc} W={width} k={k} pad={pad}");
                 }
