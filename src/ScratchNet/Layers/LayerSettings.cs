@@ -97,9 +97,6 @@ public sealed class LayerSettings
     /// <summary>Whether the value under <paramref name="key"/> is a JSON string (for a setting that is a word or numbers, e.g. padding "same").</summary>
     public bool IsString(string key) => _fields[key].Element.ValueKind == JsonValueKind.String;
 
-    /// <summary>Whether the entry has <paramref name="key"/> (an optional setting).</summary>
-    public bool Has(string key) => _fields[key].Exists;
-
     /// <summary>The boolean under <paramref name="key"/>.</summary>
     public bool Bool(string key) => _fields[key].Bool();
 
