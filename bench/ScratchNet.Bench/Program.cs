@@ -1,7 +1,7 @@
 // ScratchNet benchmarks: one JSON object per line (suite, case, ours, peer, peer_value, unit, ratio, and
 // a suite's own fields after those), ours and the peer measured in the same run, interleaved, so ratios
 // survive a noisy machine.
-//   dotnet run -c Release --project bench/ScratchNet.Bench -- gemm|peak|train|memory|augment|all [--threads N]
+//   dotnet run -c Release --project bench/ScratchNet.Bench -- gemm|peak|train|memory|augment|conv|all [--threads N] [--batch B]
 //   dotnet run -c Release --project bench/ScratchNet.Bench -- mpi [--data-dir DIR]   (all-reduce GB/s; Fashion-MNIST recipe on 1 and 2 ranks)
 //   dotnet run -c Release --project bench/ScratchNet.Bench -- gpu [--device cuda|simulator] [--peer peer.jsonl]   (see bench/gpu-check.sh)
 using ScratchNet.Bench;
@@ -22,10 +22,13 @@ var suites = args.Where(a => !a.StartsWith("--")).ToList();
 int threadsAt = Array.IndexOf(args, "--threads");
 int threads = threadsAt >= 0 && threadsAt + 1 < args.Length && int.TryParse(args[threadsAt + 1], out int t) && t > 0 ? t : Environment.ProcessorCount;
 if (threadsAt >= 0) suites.Remove(args[threadsAt + 1]);
+int batchAt = Array.IndexOf(args, "--batch");
+int convBatch = batchAt >= 0 && batchAt + 1 < args.Length && int.TryParse(args[batchAt + 1], out int b) && b > 0 ? b : 512;
+if (batchAt >= 0) suites.Remove(args[batchAt + 1]);
 Threading.ThreadCount = threads;
-if (suites.Count == 0 || suites.Any(s => s is not ("gemm" or "peak" or "train" or "memory" or "augment" or "all")))
+if (suites.Count == 0 || suites.Any(s => s is not ("gemm" or "peak" or "train" or "memory" or "augment" or "conv" or "all")))
 {
-    Console.Error.WriteLine("usage: ScratchNet.Bench gemm|peak|train|memory|augment|all [--threads N]  |  ScratchNet.Bench mpi [--data-dir DIR]  |  ScratchNet.Bench gpu [--device cuda|simulator] [--peer FILE]");
+    Console.Error.WriteLine("usage: ScratchNet.Bench gemm|peak|train|memory|augment|conv|all [--threads N] [--batch B (conv, default 512)]  |  ScratchNet.Bench mpi [--data-dir DIR]  |  ScratchNet.Bench gpu [--device cuda|simulator] [--peer FILE]");
     return 2;
 }
 bool all = suites.Contains("all");
@@ -34,4 +37,5 @@ else if (suites.Contains("peak")) { var peaks = new FmaProbe.Peaks(threads); pea
 if (all || suites.Contains("train")) TrainSuite.Run(threads);
 if (all || suites.Contains("augment")) AugmentSuite.Run();
 if (all || suites.Contains("memory")) MemorySuite.Run();
+if (all || suites.Contains("conv")) ConvSuite.Run(threads, convBatch);
 return 0;

@@ -15,7 +15,7 @@ public static class OnnxExport
     /// Exports <paramref name="network"/> to <paramref name="path"/> (atomically): each layer writes its own nodes
     /// (<see cref="Layer{T}.Export"/>: <c>Gemm</c> for a linear layer, <c>BatchNormalization</c>, <c>Identity</c> for
     /// dropout, <c>Add</c> for a residual block, the activations by their ONNX names, GELU in opset-13 operators);
-    /// input "input" (N, inputs) and output "output" (N, outputs), float32, with N a dynamic batch dimension
+    /// input "input" (N, inputs), or (N, C, H, W) for a network declared with an image shape, and output "output" (N, outputs), float32, with N a dynamic batch dimension
     /// named "batch". Weights of a <c>Network&lt;double&gt;</c> are rounded to float32. The graph computes
     /// <see cref="Network{T}.Predict"/>.
     /// </summary>
@@ -34,7 +34,7 @@ public static class OnnxExport
     {
         network.Build();
         var graph = new GraphProto { Name = "scratchnet" };
-        graph.Input.Add(Value("input", network.Inputs));
+        graph.Input.Add(Value("input", network.InputShape));   // (N, C, H, W) for an image network
         graph.Output.Add(Value("output", network.Outputs));
         var builder = new GraphBuilder<T>(graph);
         string current = "input";
@@ -95,6 +95,14 @@ public static class OnnxExport
                 for (int k = 0; k < node.Output.Count; k++)
                     if (node.Output[k] == value) node.Output[k] = output;
         }
+    }
+
+    // A float32 (batch, sample shape…) value with a symbolic batch dimension.
+    private static ValueInfoProto Value(string name, Shape sample)
+    {
+        var value = Value(name, sample[0]);
+        for (int i = 1; i < sample.Rank; i++) value.Type.TensorType.Shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = sample[i] });
+        return value;
     }
 
     // A float32 (batch, width) value with a symbolic batch dimension.

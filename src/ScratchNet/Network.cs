@@ -24,7 +24,7 @@ namespace ScratchNet;
 /// net.AddLinear(10, w: 0.03, regularization: true); net.AddSoftmax();
 /// </code>
 /// </example>
-public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed partial class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private const int EvaluationChunk = 1024;
 
@@ -60,11 +60,20 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <param name="seed">Seeds the generator that draws generated weights.</param>
     /// <exception cref="ArgumentOutOfRangeException">A size is not positive, the factor is negative, or the rate is not positive.</exception>
     public Network(int inputs, int outputs, Loss loss = Loss.L2, double regularizationFactor = 0, double learningRate = 0.001, ulong seed = 0)
+        : this(new Shape(Positive(inputs, nameof(inputs))), outputs, loss, regularizationFactor, learningRate, seed)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputs);
+    }
+
+    /// <summary>
+    /// Declares a network whose samples have <paramref name="inputShape"/>, e.g. (3, 32, 32) for CIFAR-10 images
+    /// (stored as rows of C·H·W values, NCHW), and <paramref name="outputs"/> outputs.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The output count is not positive, the factor is negative, or the rate is not positive.</exception>
+    public Network(Shape inputShape, int outputs, Loss loss = Loss.L2, double regularizationFactor = 0, double learningRate = 0.001, ulong seed = 0)
+    {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outputs);
-        Inputs = inputs;
-        InputShape = new Shape(inputs);
+        Inputs = inputShape.Size;
+        InputShape = inputShape;
         Outputs = outputs;
         Loss = loss;
         _loss = LossFunction<T>.Create(loss);
@@ -178,7 +187,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The per-sample shape the next layer will read: the last layer's output shape, or the input's.</summary>
     public Shape CurrentShape => _layers.Count == 0 ? InputShape : _layers[^1].OutputShape;
 
-    /// <summary>The per-sample shape of the input, (<see cref="Inputs"/>).</summary>
+    /// <summary>The per-sample shape of the input: (<see cref="Inputs"/>), or the shape the network was declared with.</summary>
     public Shape InputShape { get; }
 
     /// <summary>
@@ -644,6 +653,12 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     // "784 features" (or a bare "784") for a flat shape, "samples of shape (3, 32, 32)" otherwise.
     private static string Describe(Shape shape, string? unit = null) =>
         shape.Rank != 1 ? $"samples of shape {shape}" : unit is null ? $"{shape[0]}" : $"{shape[0]} {unit}";
+
+    private static int Positive(int value, string name)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(value, name);
+        return value;
+    }
 
     /// <summary>Standard deviation of He-normal initialisation for a layer reading <paramref name="fanIn"/> features.</summary>
     public static double HeScale(int fanIn) => Math.Sqrt(2.0 / fanIn);

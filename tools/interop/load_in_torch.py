@@ -5,7 +5,9 @@ Usage: load_in_torch.py MODEL.safetensors EXPECTED.json
 
 EXPECTED.json, written by the C# side: {"input": [[...], ...], "output": [[...], ...]}.
 The file is parsed with json + struct (Debian 12 packages no `safetensors`), the network is built
-from __metadata__ alone, weights are loaded with load_state_dict(strict=True), and the outputs must
+from __metadata__ alone (image layers included: Conv2d, BatchNorm2d, MaxPool2d, AvgPool2d, global average
+pooling as AdaptiveAvgPool2d(1) + Flatten, Flatten), weights are loaded with load_state_dict(strict=True)
+(batch norm's num_batches_tracked, which ScratchNet does not keep, filled with 0), and the outputs must
 match within 1e-5 (float32) or 1e-12 (float64). Exits 1 on a mismatch. Run with Debian's python3-torch.
 """
 import json
@@ -37,7 +39,28 @@ def build(metadata):
     dtype = torch.float32 if metadata["dtype"] == "float32" else torch.float64
     modules = []
     for layer in json.loads(metadata["layers"]):
-        if layer["type"] == "linear":
+        if layer["type"] == "conv2d":
+            padding = layer["padding"] if isinstance(layer["padding"], str) else tuple(layer["padding"])
+            modules.append(torch.nn.Conv2d(layer["in_channels"], layer["out_channels"], tuple(layer["kernel_size"]), tuple(layer["stride"]),
+                                           padding, groups=layer["groups"], bias=layer["bias"]))
+        elif layer["type"] in ("batchnorm1d", "batchnorm2d"):
+            kind = torch.nn.BatchNorm1d if layer["type"] == "batchnorm1d" else torch.nn.BatchNorm2d
+            module = kind(layer["features"], eps=layer["eps"], momentum=layer["momentum"], affine=layer.get("affine", True))
+            if layer.get("frozen_weight"):
+                module.weight.requires_grad = False
+            modules.append(module)
+        elif layer["type"] == "maxpool2d":
+            modules.append(torch.nn.MaxPool2d(tuple(layer["kernel_size"]), tuple(layer["stride"]), tuple(layer["padding"])))
+        elif layer["type"] == "avgpool2d":
+            modules.append(torch.nn.AvgPool2d(tuple(layer["kernel_size"]), tuple(layer["stride"]), tuple(layer["padding"]),
+                                              count_include_pad=layer["count_include_pad"]))
+        elif layer["type"] == "global_avgpool2d":
+            modules.append(torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()))
+        elif layer["type"] == "flatten":
+            modules.append(torch.nn.Flatten())
+        elif layer["type"] == "dropout":
+            modules.append(torch.nn.Dropout(layer["rate"]))
+        elif layer["type"] == "linear":
             modules.append(torch.nn.Linear(layer["in"], layer["out"]))
         elif layer["type"] == "relu":
             modules.append(torch.nn.ReLU())
@@ -60,10 +83,17 @@ def main():
     model_path, expected_path = sys.argv[1], sys.argv[2]
     tensors, metadata = read_safetensors(model_path)
     net, dtype = build(metadata)
+    # ScratchNet keeps no batch-norm step counter (it only matters to momentum=None); PyTorch's state dict has one.
+    for name, buffer in net.state_dict().items():
+        if name.endswith(".num_batches_tracked") and name not in tensors:
+            tensors[name] = torch.zeros_like(buffer)
     net.load_state_dict(tensors, strict=True)
+    net.eval()
     with open(expected_path) as f:
         expected = json.load(f)
     x = torch.tensor(expected["input"], dtype=dtype)
+    if "input_shape" in metadata:   # an image network: rows of C·H·W values, NCHW
+        x = x.reshape(-1, *json.loads(metadata["input_shape"]))
     want = torch.tensor(expected["output"], dtype=dtype)
     with torch.no_grad():
         got = net(x)

@@ -21,6 +21,12 @@ public static class LayerRegistry
         ["softmax"] = new(Softmax<float>.Read, Softmax<double>.Read),
         ["dropout"] = new(Dropout<float>.Read, Dropout<double>.Read),
         ["batchnorm1d"] = new(BatchNorm1d<float>.Read, BatchNorm1d<double>.Read),
+        ["batchnorm2d"] = new(BatchNorm2d<float>.Read, BatchNorm2d<double>.Read),
+        ["conv2d"] = new(Conv2d<float>.Read, Conv2d<double>.Read),
+        ["maxpool2d"] = new(MaxPool2d<float>.Read, MaxPool2d<double>.Read),
+        ["avgpool2d"] = new(AvgPool2d<float>.Read, AvgPool2d<double>.Read),
+        ["global_avgpool2d"] = new(GlobalAvgPool2d<float>.Read, GlobalAvgPool2d<double>.Read),
+        ["flatten"] = new(Flatten<float>.Read, Flatten<double>.Read),
         ["sequential"] = new(Sequential<float>.Read, Sequential<double>.Read),
         ["residual"] = new(Residual<float>.Read, Residual<double>.Read),
     };

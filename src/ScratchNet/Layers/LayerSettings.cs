@@ -85,6 +85,18 @@ public sealed class LayerSettings
     /// <summary>The positive integer under <paramref name="key"/>.</summary>
     public int PositiveInt(string key) => _fields[key].Int(1);
 
+    /// <summary>The integer under <paramref name="key"/>, in [<paramref name="min"/>, <paramref name="max"/>].</summary>
+    public int Int(string key, int min, int max) => _fields[key].Int(min, max);
+
+    /// <summary>The <paramref name="length"/> integers of the array under <paramref name="key"/>, each in [<paramref name="min"/>, <paramref name="max"/>].</summary>
+    public int[] Ints(string key, int length, int min, int max) => [.. _fields[key].Longs(min, max, length).Select(v => (int)v)];
+
+    /// <summary>The string under <paramref name="key"/>, one of <paramref name="choices"/> when any are given.</summary>
+    public string String(string key, params string[] choices) => _fields[key].String(choices);
+
+    /// <summary>Whether the value under <paramref name="key"/> is a JSON string (for a setting that is a word or numbers, e.g. padding "same").</summary>
+    public bool IsString(string key) => _fields[key].Element.ValueKind == JsonValueKind.String;
+
     /// <summary>The boolean under <paramref name="key"/>.</summary>
     public bool Bool(string key) => _fields[key].Bool();
 

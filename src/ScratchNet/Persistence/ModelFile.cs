@@ -19,7 +19,7 @@ internal static class ModelFile
 {
     /// <summary>The <c>__metadata__</c> keys this format owns; <c>Save</c> refuses extra entries that reuse them.</summary>
     public static readonly IReadOnlySet<string> ReservedKeys = new HashSet<string>(
-        ["format", "library", "library_version", "dtype", "inputs", "outputs", "loss", "regularization_factor", "learning_rate", "layers"]);
+        ["format", "library", "library_version", "dtype", "inputs", "input_shape", "outputs", "loss", "regularization_factor", "learning_rate", "layers"]);
 
     /// <summary>Writes <paramref name="network"/> to <paramref name="path"/> atomically, with <paramref name="extraMetadata"/>
     /// (e.g. the dataset it was trained on) added to <c>__metadata__</c>.</summary>
@@ -60,7 +60,7 @@ internal static class ModelFile
     public static Dictionary<string, string> Metadata<T>(Network<T> network) where T : unmanaged, IFloatingPointIeee754<T>
     {
         network.Build();
-        return new Dictionary<string, string>
+        var metadata = new Dictionary<string, string>
         {
             ["format"] = "pt",
             ["library"] = "ScratchNet",
@@ -73,6 +73,9 @@ internal static class ModelFile
             ["learning_rate"] = network.LearningRate.ToString("R", CultureInfo.InvariantCulture),
             ["layers"] = JsonSerializer.Serialize(LayerRegistry.Describe(network.Layers)),
         };
+        // Image networks only: a flat network's file stays as earlier versions wrote it.
+        if (network.InputShape.Rank > 1) metadata["input_shape"] = JsonSerializer.Serialize(network.InputShape.ToArray());
+        return metadata;
     }
 
     /// <summary>The file's <c>__metadata__</c>, header checked as by <see cref="Load{T}(string)"/> but no tensor read.</summary>
@@ -137,8 +140,9 @@ internal static class ModelFile
             "float64" => SafeTensorDType.F64,
             var other => throw SafeTensors.Error(path, $"__metadata__ 'dtype' = '{other}' is neither 'float32' nor 'float64'"),
         };
-        var network = new Network<T>(inputs, outputs, loss, factor, rate);
-        foreach (var layer in ReadLayers<T>(Meta("layers"), inputs, header, path)) network.Add(layer);
+        var inputShape = meta.ContainsKey("input_shape") ? InputShape(Meta("input_shape"), inputs, path) : new Shape(inputs);
+        var network = new Network<T>(inputShape, outputs, loss, factor, rate);
+        foreach (var layer in ReadLayers<T>(Meta("layers"), inputShape, header, path)) network.Add(layer);
         if (network.CurrentWidth != outputs) throw SafeTensors.Error(path, $"the layers end with width {network.CurrentWidth}, but the network declares {outputs} outputs");
 
         // Check every tensor against the architecture's state before reading any of them.
@@ -165,16 +169,31 @@ internal static class ModelFile
     // The layers __metadata__ 'layers' describes, built through the registry; their state may take little more
     // than the file's tensors hold, so a lying entry fails before anything large is allocated (the slack lets a
     // small file with a tensor missing get to the message that says so).
-    private static List<Layer<T>> ReadLayers<T>(string json, int inputs, SafeTensors.Header header, string path) where T : unmanaged, IFloatingPointIeee754<T>
+    private static List<Layer<T>> ReadLayers<T>(string json, Shape inputs, SafeTensors.Header header, string path) where T : unmanaged, IFloatingPointIeee754<T>
     {
         long budget = header.Tensors.Sum(t => t.Count) + (1L << 24);
         try
         {
             using var document = JsonDocument.Parse(json);
-            return LayerSettings.ReadChain<T>(document.RootElement, new Shape(inputs), "__metadata__ 'layers'", what => SafeTensors.Error(path, what), budget);
+            return LayerSettings.ReadChain<T>(document.RootElement, inputs, "__metadata__ 'layers'", what => SafeTensors.Error(path, what), budget);
         }
         catch (JsonException e) { throw SafeTensors.Error(path, $"__metadata__ 'layers' is not valid JSON ({e.Message})", e); }
         catch (NetworkBuildException e) { throw SafeTensors.Error(path, $"the architecture does not build ({e.Message})", e); }
+    }
+
+    // __metadata__ 'input_shape': a JSON array of positive dimensions whose product is 'inputs'.
+    private static Shape InputShape(string json, int inputs, string path)
+    {
+        string fault = $"__metadata__ 'input_shape' = '{json}' is not a list of positive dimensions whose product is 'inputs' ({inputs})";
+        try
+        {
+            var dimensions = JsonSerializer.Deserialize<int[]>(json);
+            if (dimensions is null || dimensions.Length is 0 or > 8 || dimensions.Any(d => d <= 0)) throw SafeTensors.Error(path, fault);
+            long size = 1;
+            foreach (int d in dimensions) size *= d;
+            return size == inputs ? new Shape(dimensions) : throw SafeTensors.Error(path, fault);
+        }
+        catch (JsonException e) { throw SafeTensors.Error(path, fault, e); }
     }
 
     internal static Matrix<T> ReadTensor<T>(Stream file, SafeTensors.Header header, SafeTensorEntry entry, int rows, int cols, string path)

@@ -25,6 +25,8 @@ public class TorchInteropTests
             Write<float>(dir, "l2-float32", Loss.L2),
             Write<double>(dir, "l2-float64", Loss.L2),
             Write<double>(dir, "activations-float64", Loss.CrossEntropy, everyActivation: true),
+            WriteCnn<float>(dir, "cnn-global-float32", global: true),
+            WriteCnn<double>(dir, "cnn-flatten-float64", global: false),
         };
         if (Environment.GetEnvironmentVariable("SCRATCHNET_TORCH_INTEROP") != "1") return;
         string script = Path.Combine(RepoRoot(), "tools", "interop", "load_in_torch.py");
@@ -63,6 +65,25 @@ public class TorchInteropTests
         static double[][] Rows(Matrix<T> t) => [.. Enumerable.Range(0, t.Rows).Select(r => t.Row(r).ToArray().Select(double.CreateChecked).ToArray())];
         File.WriteAllText(expected, JsonSerializer.Serialize(new { input = Rows(x), output = Rows(y) }));
         Assert.True(new FileInfo(model).Length > 0);
+        return (model, expected);
+    }
+
+    // The CNN of CnnNetworkTests (every image layer: conv2d with groups, "same" and depthwise, batch norm plain, frozen
+    // and without affine, both poolings, global pooling or flatten), trained a few steps so the running estimates move.
+    private static (string, string) WriteCnn<T>(string dir, string name, bool global) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        var net = Convolution.CnnNetworkTests.SmallCnn<T>(global);
+        for (int step = 0; step < 3; step++)
+        {
+            var (bx, by) = Convolution.CnnNetworkTests.Batch<T>(5, step);
+            net.TrainStep(bx, by);
+        }
+        var (x, _) = Convolution.CnnNetworkTests.Batch<T>(6, 42);
+        string model = Path.Combine(dir, $"{name}.safetensors"), expected = Path.Combine(dir, $"{name}.json");
+        net.Save(model);
+        var y = net.Predict(x);
+        static double[][] Rows(Matrix<T> t) => [.. Enumerable.Range(0, t.Rows).Select(r => t.Row(r).ToArray().Select(double.CreateChecked).ToArray())];
+        File.WriteAllText(expected, JsonSerializer.Serialize(new { input = Rows(x), output = Rows(y) }));
         return (model, expected);
     }
 

@@ -153,15 +153,28 @@ public static unsafe class Gemm
             return (start, end);
         }
 
-        private void Run(int m, int n, T* a, T* b, T* c)
+        private void Run(int m, int n, T* a, T* b, T* c) =>
+            OnThisThread(_kernel, m, n, _k, _alpha, a, _lda, _transposeA, b, _ldb, _transposeB, _beta, c, _ldc);
+    }
+
+    /// <summary>
+    /// C (m×n, row stride ldc) = alpha·op(A)·op(B) + beta·C on raw storage, on the calling thread only: for kernels
+    /// that split a larger job between threads themselves (a convolution runs one GEMM per sample, samples
+    /// in parallel). The same arithmetic per element as <see cref="Multiply{T}"/>.
+    /// </summary>
+    internal static void MultiplyOnThisThread<T>(int m, int n, int k, T alpha, T* a, nint lda, bool transposeA, T* b, nint ldb, bool transposeB, T beta, T* c, nint ldc)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        OnThisThread(_kernel, m, n, k, alpha, a, lda, transposeA, b, ldb, transposeB, beta, c, ldc);
+
+    private static void OnThisThread<T>(GemmKernel kernel, int m, int n, int k, T alpha, T* a, nint lda, bool transposeA, T* b, nint ldb, bool transposeB, T beta, T* c, nint ldc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        switch (kernel)
         {
-            switch (_kernel)
-            {
-                case GemmKernel.Avx512: GemmDriver<T, Avx512Kernel<T>>.Run(m, n, _k, _alpha, a, _lda, _transposeA, b, _ldb, _transposeB, _beta, c, _ldc); break;
-                case GemmKernel.Avx2: GemmDriver<T, Avx2Kernel<T>>.Run(m, n, _k, _alpha, a, _lda, _transposeA, b, _ldb, _transposeB, _beta, c, _ldc); break;
-                case GemmKernel.Vector128: GemmDriver<T, Vector128Kernel<T>>.Run(m, n, _k, _alpha, a, _lda, _transposeA, b, _ldb, _transposeB, _beta, c, _ldc); break;
-                default: GemmDriver<T, ScalarKernel<T>>.Run(m, n, _k, _alpha, a, _lda, _transposeA, b, _ldb, _transposeB, _beta, c, _ldc); break;
-            }
+            case GemmKernel.Avx512: GemmDriver<T, Avx512Kernel<T>>.Run(m, n, k, alpha, a, lda, transposeA, b, ldb, transposeB, beta, c, ldc); break;
+            case GemmKernel.Avx2: GemmDriver<T, Avx2Kernel<T>>.Run(m, n, k, alpha, a, lda, transposeA, b, ldb, transposeB, beta, c, ldc); break;
+            case GemmKernel.Vector128: GemmDriver<T, Vector128Kernel<T>>.Run(m, n, k, alpha, a, lda, transposeA, b, ldb, transposeB, beta, c, ldc); break;
+            default: GemmDriver<T, ScalarKernel<T>>.Run(m, n, k, alpha, a, lda, transposeA, b, ldb, transposeB, beta, c, ldc); break;
         }
     }
 }

@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using ScratchNet.Compute;
+
+namespace ScratchNet.Bench;
+
+/// <summary>
+/// GFLOP/s of our convolution (NCHW: the direct kernel where it applies, else im2col + the core's GEMM; where the
+/// direct kernel serves a pass, the im2col + GEMM path is timed too, as ours_im2col_gemm) against PyTorch's (Debian's python3-torch with
+/// oneDNN, the better of NCHW and channels_last; bench/conv_peer.py) for every distinct convolution of airbench94
+/// at the given batch: forward, backward-data and backward-weights, the same thread count, interleaved shape by
+/// shape, each line with its share of the measured float32 FMA peak.
+/// </summary>
+internal static unsafe class ConvSuite
+{
+    // airbench94's convolutions: the 2×2 whitening conv, then each block's conv before its pool and the one after.
+    private static readonly (string Role, int C, int Size, int OC, int Kernel, int Padding)[] Shapes =
+    [
+        ("whitening 2x2", 3, 32, 24, 2, 0),
+        ("block 1 conv 1", 24, 32, 64, 3, 1),
+        ("block 1 conv 2", 64, 16, 64, 3, 1),
+        ("block 2 conv 1", 64, 16, 256, 3, 1),
+        ("block 2 conv 2", 256, 8, 256, 3, 1),
+        ("block 3 conv 2", 256, 4, 256, 3, 1),
+    ];
+
+    private static readonly string[] Passes = ["forward", "backward-data", "backward-weights"];
+
+    public static void Run(int threads, int batch, int rounds = 2)
+    {
+        var peaks = new FmaProbe.Peaks(threads);
+        peaks.Sample(all: false, attempts: 3);
+        string? script = FindPeer();
+        var lines = new List<Action<double>>();
+        foreach (var (role, c, size, oc, kernel, padding) in Shapes)
+        {
+            int outSize = size + 2 * padding - kernel + 1;
+            var g = new ConvGeometry(c, size, size, oc, 1, kernel, kernel, 1, 1, padding, padding, outSize, outSize);
+            double flops = 2.0 * batch * g.MultiplyAdds;
+            var ours = new double[3];
+            var peer = new Dictionary<string, (double GFlops, string Layout)>();
+            string? peerNote = script is null ? "peer skipped: bench/conv_peer.py or /usr/bin/python3 not found" : null;
+            var rng = new Rng(1);
+            float[] x = Random(batch * g.InputSize, rng), w = Random(oc * g.Patch, rng), dy = Random(batch * g.OutputSize, rng);
+            float[] y = GC.AllocateUninitializedArray<float>(batch * g.OutputSize, pinned: true);
+            float[] dx = GC.AllocateUninitializedArray<float>(batch * g.InputSize, pinned: true), dw = new float[w.Length];
+            var kernels = new Convolution<float>();
+            float* px = Pin(x), pw = Pin(w), pdy = Pin(dy), py = Pin(y), pdx = Pin(dx), pdw = Pin(dw);
+            Action[] actions =
+            [
+                () => kernels.Forward(g, batch, px, pw, null, py),
+                () => kernels.BackwardData(g, batch, pdy, pw, pdx),
+                () => kernels.BackwardWeights(g, batch, px, pdy, pdw),
+            ];
+            bool[] direct = [Convolution<float>.UsesDirect(g, backwardData: false), Convolution<float>.UsesDirect(g, backwardData: true), false];
+            var columnPath = new double[3];   // forward and backward-data through im2col + GEMM too, where the direct kernel serves them
+            for (int round = 0; round < rounds; round++)
+            {
+                if (script is not null && peerNote is null)
+                    peerNote = RunPeer(script, batch, c, size, oc, kernel, padding, threads, peer);
+                for (int p = 0; p < 3; p++)
+                {
+                    ours[p] = Math.Max(ours[p], flops / Report.SecondsPerCall(actions[p], seconds: 1.0) / 1e9);
+                    if (!direct[p]) continue;
+                    Convolution<float>.DirectEnabled = false;
+                    try { columnPath[p] = Math.Max(columnPath[p], flops / Report.SecondsPerCall(actions[p], seconds: 1.0) / 1e9); }
+                    finally { Convolution<float>.DirectEnabled = true; }
+                }
+                peaks.Sample(all: false, attempts: 1);
+            }
+            for (int p = 0; p < 3; p++)
+            {
+                string pass = Passes[p];
+                double value = ours[p];
+                double? viaColumns = direct[p] ? Math.Round(columnPath[p], 1) : null;   // outside the lambda: it runs after the loop
+                string path = direct[p] ? "NCHW direct (padded grid, 4x24 AVX2 tile)" : "NCHW im2col+GEMM";
+                bool hasPeer = peer.TryGetValue(pass, out var best);
+                string name = Report.Invariant($"conv {role} {c}->{oc} k{kernel} p{padding} at {size}px batch {batch} {pass}, {threads} threads");
+                lines.Add(peak => Report.Emit("conv", name, value, "pytorch 1.13 (oneDNN)", hasPeer ? best.GFlops : null, "GFLOP/s", peerNote,
+                [
+                    new("ours_path", path),
+                    new("ours_im2col_gemm", viaColumns),
+                    new("peer_layout", hasPeer ? best.Layout : null),
+                    new("peak", Math.Round(peak, 1)),
+                    new("share_of_peak", Math.Round(value / peak, 3)),
+                    new("peer_share_of_peak", hasPeer ? Math.Round(best.GFlops / peak, 3) : null),
+                ]));
+            }
+        }
+        peaks.Emit();
+        foreach (var line in lines) line(peaks.Single);
+    }
+
+    // Runs the peer for one shape, keeping each pass's best; returns a note when it failed.
+    private static string? RunPeer(string script, int batch, int c, int size, int oc, int kernel, int padding, int threads, Dictionary<string, (double, string)> best)
+    {
+        var start = new ProcessStartInfo("/usr/bin/python3", [script, .. new[] { batch, c, size, size, oc, kernel, padding, threads }.Select(v => v.ToString(CultureInfo.InvariantCulture)), "1.0"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        string stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0) return $"peer failed: {stderr.Result.Trim().Split('\n')[^1]}";
+        foreach (string line in stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            using var json = JsonDocument.Parse(line);
+            string pass = json.RootElement.GetProperty("pass").GetString()!;
+            double gflops = json.RootElement.GetProperty("gflops").GetDouble();
+            if (!best.TryGetValue(pass, out var kept) || gflops > kept.Item1) best[pass] = (gflops, json.RootElement.GetProperty("layout").GetString()!);
+        }
+        return null;
+    }
+
+    private static string? FindPeer()
+    {
+        if (!File.Exists("/usr/bin/python3")) return null;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "bench", "conv_peer.py");
+            if (File.Exists(candidate)) return candidate;
+        }
+        return null;
+    }
+
+    private static float* Pin(float[] array) => (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
+
+    private static float[] Random(int length, Rng rng)
+    {
+        var values = GC.AllocateUninitializedArray<float>(length, pinned: true);
+        for (int i = 0; i < length; i++) values[i] = (float)rng.NextNormal();
+        return values;
+    }
+}

@@ -1,0 +1,399 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace ScratchNet.Compute;
+
+/// <summary>
+/// 2-D convolution on (batch, C·H·W) storage, NCHW per row, through the core's GEMM: per sample and group,
+/// forward Y = W·cols(X), backward-data dX = col2im(Wᵀ·dY), backward-weights dW += dY·cols(X)ᵀ, where cols
+/// is <see cref="Im2Col"/>'s column matrix (skipped for a pointwise 1×1 convolution, whose input planes are it).
+/// </summary>
+/// <remarks>
+/// Threads: forward and backward-data split the batch (each sample's result is computed by one thread in a
+/// fixed order); backward-weights splits dW's columns (each element sums over the samples in order). Neither
+/// split changes any element's arithmetic, so results do not depend on <see cref="Threading.ThreadCount"/>.
+/// Scratch (a column matrix per thread) lives in pinned per-thread buffers that only grow: a warm call allocates nothing.
+/// One instance per layer: it holds the arguments of the call in progress.
+/// </remarks>
+internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private enum Pass { Forward, BackwardData, BackwardWeights }
+
+    private Pass _pass;
+    private ConvGeometry _g;
+    private int _batch;
+    private T* _x, _w, _b, _y;   // the pass's operands: see each entry point
+
+    /// <summary>y (batch, OC·OH·OW) = conv(x (batch, C·H·W), w (OC, C/G, KH, KW)) + b (OC, or null).</summary>
+    public void Forward(in ConvGeometry g, int batch, T* x, T* w, T* b, T* y)
+    {
+        if (UsesDirect(g, backwardData: false)) StartDirect(Pass.Forward, g, batch, x, w, b, y);
+        else Start(Pass.Forward, g, batch, x, w, b, y, parts: Math.Min(Threading.ThreadCount, Chunks(g, batch)));
+    }
+
+    /// <summary>dx (batch, C·H·W) = the input gradient of dy (batch, OC·OH·OW) through w; dx is overwritten.</summary>
+    public void BackwardData(in ConvGeometry g, int batch, T* dy, T* w, T* dx)
+    {
+        if (UsesDirect(g, backwardData: true)) StartDirect(Pass.BackwardData, g, batch, dy, w, null, dx);
+        else Start(Pass.BackwardData, g, batch, dy, w, null, dx, parts: Math.Min(Threading.ThreadCount, Chunks(g, batch)));
+    }
+
+    /// <summary>Whether forward and backward-data may take <see cref="DirectConvolution{T}"/> (tests and the bench turn it off to time the GEMM path).</summary>
+    internal static bool DirectEnabled { get; set; } = true;
+
+    /// <summary>The fewest channels a pass must write to take the direct kernel.</summary>
+    internal const int DirectMinimumChannels = 8;
+
+    /// <summary>
+    /// Whether <paramref name="g"/> runs forward and backward-data by <see cref="DirectConvolution{T}"/>: ungrouped, stride 1,
+    /// every padding below the kernel (so that backward-data's K − 1 − pad is a padding too), on the AVX2 or AVX-512
+    /// GEMM path (forcing a narrower GEMM kernel forces the column-matrix path, which has kernels for every width).
+    /// The pass must write at least <see cref="DirectMinimumChannels"/> channels (OC forward, C backward-data): the whitening
+    /// conv's backward-data, 3 channels in tiles of 4, measured 2× faster through im2col + GEMM.
+    /// Decided by the geometry and the instruction set alone, never by the thread count.
+    /// </summary>
+    internal static bool UsesDirect(in ConvGeometry g, bool backwardData)
+    {
+        if ((backwardData ? g.Channels : g.OutChannels) < DirectMinimumChannels) return false;
+        int bottom = g.OutHeight - 1 + g.KernelHeight - g.Height - g.PadTop, right = g.OutWidth - 1 + g.KernelWidth - g.Width - g.PadLeft;
+        return DirectEnabled && DirectConvolution<T>.IsSupported && Gemm.Kernel is GemmKernel.Avx2 or GemmKernel.Avx512
+            && g.Groups == 1 && g.StrideHeight == 1 && g.StrideWidth == 1
+            && g.PadTop < g.KernelHeight && g.PadLeft < g.KernelWidth && bottom >= 0 && bottom < g.KernelHeight && right >= 0 && right < g.KernelWidth;
+    }
+
+    /// <summary>dw (OC, C/G, KH, KW) += Σ over the batch of dy·cols(x)ᵀ.</summary>
+    public void BackwardWeights(in ConvGeometry g, int batch, T* x, T* dy, T* dw) =>
+        Start(Pass.BackwardWeights, g, batch, x, dy, null, dw, parts: Math.Min(Threading.ThreadCount, (g.Patch + 7) / 8));
+
+    // Small planes make thin GEMMs (n = OH·OW of 16 or 64): so many samples share one GEMM, side by side in
+    // its n, that n reaches about this width. Chosen from the geometry alone, never from the thread count.
+    private const int TargetWidth = 256;
+
+    /// <summary>Samples per GEMM for <paramref name="g"/>.</summary>
+    internal static int SamplesPerGemm(in ConvGeometry g, int batch) => Math.Clamp((TargetWidth + g.OutputPlane - 1) / g.OutputPlane, 1, Math.Max(batch, 1));
+
+    private static int Chunks(in ConvGeometry g, int batch) { int s = SamplesPerGemm(g, batch); return (batch + s - 1) / s; }
+
+    private void Start(Pass pass, in ConvGeometry g, int batch, T* x, T* w, T* b, T* y, int parts)
+    {
+        if (batch == 0) return;
+        (_pass, _g, _batch) = (pass, g, batch);
+        _x = x; _w = w; _b = b; _y = y;
+        try { WorkerTeam.Run(Math.Max(1, parts), this); }
+        finally { _x = _w = _b = _y = null; }
+    }
+
+    // The direct pass in progress: what it reads (channels, planes, padding), what it writes, its taps and packed weights.
+    private bool _direct;
+    private int _inChannels, _inHeight, _inWidth, _padTop, _padLeft, _paddedHeight, _paddedWidth;
+    private int _outChannels, _outHeight, _outWidth, _taps, _blocks, _positions, _positionsRounded;
+    private int[] _offsets = [];   // (taps): where each tap reads, relative to the output position
+    private T[] _packed = [];      // (blocks, taps, MR): the weights of MR output channels side by side, zero past the last
+    private readonly int[][] _offsetsByPass = [[], []];   // forward's and backward-data's, kept apart so neither reallocates
+    private readonly T[][] _packedByPass = [[], []];
+
+    private void StartDirect(Pass pass, in ConvGeometry g, int batch, T* input, T* w, T* b, T* output)
+    {
+        if (batch == 0) return;
+        int kh = g.KernelHeight, kw = g.KernelWidth;
+        if (pass == Pass.Forward)
+        {
+            (_inChannels, _inHeight, _inWidth, _padTop, _padLeft) = (g.Channels, g.Height, g.Width, g.PadTop, g.PadLeft);
+            (_outChannels, _outHeight, _outWidth) = (g.OutChannels, g.OutHeight, g.OutWidth);
+        }
+        else
+        {
+            // dx = conv(dy padded by K − 1 − pad, w flipped in space with in and out channels swapped)
+            (_inChannels, _inHeight, _inWidth, _padTop, _padLeft) = (g.OutChannels, g.OutHeight, g.OutWidth, kh - 1 - g.PadTop, kw - 1 - g.PadLeft);
+            (_outChannels, _outHeight, _outWidth) = (g.Channels, g.Height, g.Width);
+        }
+        _paddedWidth = _outWidth + kw - 1;
+        _paddedHeight = _outHeight + kh - 1;
+        _taps = _inChannels * kh * kw;
+        _blocks = (_outChannels + DirectConvolution<T>.MR - 1) / DirectConvolution<T>.MR;
+        _positions = _outHeight * _paddedWidth;
+        _positionsRounded = (_positions + DirectConvolution<T>.NR - 1) / DirectConvolution<T>.NR * DirectConvolution<T>.NR;
+        int slot = pass == Pass.Forward ? 0 : 1;
+        if (_offsetsByPass[slot].Length != _taps) _offsetsByPass[slot] = GC.AllocateUninitializedArray<int>(_taps, pinned: true);
+        _offsets = _offsetsByPass[slot];
+        for (int c = 0, t = 0; c < _inChannels; c++)
+            for (int ki = 0; ki < kh; ki++)
+                for (int kj = 0; kj < kw; kj++, t++) _offsets[t] = (c * _paddedHeight + ki) * _paddedWidth + kj;
+        int mr = DirectConvolution<T>.MR;
+        if (_packedByPass[slot].Length < _blocks * _taps * mr) _packedByPass[slot] = GC.AllocateUninitializedArray<T>(_blocks * _taps * mr, pinned: true);
+        _packed = _packedByPass[slot];
+        for (int block = 0; block < _blocks; block++)
+            for (int t = 0; t < _taps; t++)
+                for (int r = 0; r < mr; r++)
+                {
+                    int o = block * mr + r;
+                    T value = T.Zero;
+                    if (o < _outChannels)
+                    {
+                        if (pass == Pass.Forward) value = w[(nint)o * _taps + t];
+                        else
+                        {
+                            int inner = t % (kh * kw), k = t / (kh * kw);   // tap (k, ki', kj') of the flipped kernel: w[k, o, KH−1−ki', KW−1−kj']
+                            value = w[((nint)k * g.Channels + o) * kh * kw + (kh * kw - 1 - inner)];
+                        }
+                    }
+                    _packed[(block * _taps + t) * mr + r] = value;
+                }
+        _direct = true;
+        try { Start(pass, g, batch, input, w, b, output, parts: Math.Min(Threading.ThreadCount, batch)); }
+        finally { _direct = false; }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void DirectSample(int n)
+    {
+        int mr = DirectConvolution<T>.MR, nr = DirectConvolution<T>.NR;
+        int plane = _paddedHeight * _paddedWidth, inPlane = _inHeight * _inWidth, outPlane = _outHeight * _outWidth;
+        long length = (long)_inChannels * plane + _positionsRounded - _positions + nr + _paddedWidth;   // reads run past the last plane by < that slack
+        T* padded = Scratch.For(0, length), product = Scratch.For(1, (long)_blocks * mr * _positionsRounded);
+        new Span<T>(padded, (int)length).Clear();
+        T* input = _x + (nint)n * _inChannels * inPlane;
+        for (int c = 0; c < _inChannels; c++)
+            for (int h = 0; h < _inHeight; h++)
+                new ReadOnlySpan<T>(input + (nint)c * inPlane + h * _inWidth, _inWidth)
+                    .CopyTo(new Span<T>(padded + (nint)c * plane + (h + _padTop) * _paddedWidth + _padLeft, _inWidth));
+        fixed (int* offsets = _offsets)
+        fixed (T* packed = _packed)
+            for (int block = 0; block < _blocks; block++)
+            {
+                T* weights = packed + (nint)block * _taps * mr, rows = product + (nint)block * mr * _positionsRounded;
+                for (int q = 0; q < _positionsRounded; q += nr) DirectConvolution<T>.Tile(_taps, offsets, weights, padded + q, rows + q, _positionsRounded);
+            }
+        T* output = _y + (nint)n * _outChannels * outPlane;
+        for (int o = 0; o < _outChannels; o++)
+            for (int h = 0; h < _outHeight; h++)
+            {
+                var source = new ReadOnlySpan<T>(product + (nint)o * _positionsRounded + h * _paddedWidth, _outWidth);
+                var target = new Span<T>(output + (nint)o * outPlane + h * _outWidth, _outWidth);
+                if (_b == null) source.CopyTo(target);
+                else System.Numerics.Tensors.TensorPrimitives.Add(source, _b[o], target);
+            }
+    }
+
+    public void Execute(int part, int parts)
+    {
+        var g = _g;
+        if (_direct)
+        {
+            int from = (int)((long)_batch * part / parts), to = (int)((long)_batch * (part + 1) / parts);
+            for (int n = from; n < to; n++) DirectSample(n);
+            return;
+        }
+        if (_pass == Pass.BackwardWeights)
+        {
+            int start = (int)((long)g.Patch * part / parts), end = (int)((long)g.Patch * (part + 1) / parts);
+            if (end > start) BackwardWeights(g, start, end);
+            return;
+        }
+        int size = SamplesPerGemm(g, _batch), chunks = (_batch + size - 1) / size;
+        int first = (int)((long)chunks * part / parts), last = (int)((long)chunks * (part + 1) / parts);
+        for (int chunk = first; chunk < last; chunk++)
+        {
+            int n = chunk * size, count = Math.Min(size, _batch - n);
+            if (_pass == Pass.Forward)
+            {
+                if (count == 1) ForwardSample(g, n);
+                else ForwardChunk(g, n, count);
+            }
+            else if (count == 1) BackwardDataSample(g, n);
+            else BackwardDataChunk(g, n, count);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ForwardSample(in ConvGeometry g, int n)
+    {
+        int og = g.GroupOutChannels, patch = g.Patch, plane = g.OutputPlane;
+        T* x = _x + (nint)n * g.InputSize, y = _y + (nint)n * g.OutputSize;
+        T* columns = g.IsPointwise ? null : Scratch.For(0, (long)patch * plane);
+        T beta = T.Zero;
+        if (_b != null)
+        {
+            for (int o = 0; o < g.OutChannels; o++) new Span<T>(y + (nint)o * plane, plane).Fill(_b[o]);   // the bias enters as C, beta 1
+            beta = T.One;
+        }
+        for (int group = 0; group < g.Groups; group++)
+        {
+            T* image = x + (nint)group * g.GroupChannels * g.InputPlane;
+            if (columns != null) Im2Col.Gather(g, image, 0, patch, columns, plane);
+            Gemm.MultiplyOnThisThread(og, plane, patch, T.One, _w + (nint)group * og * patch, patch, false,
+                columns != null ? columns : image, plane, false, beta, y + (nint)group * og * plane, plane);   // (OC/G, patch)·(patch, plane)
+        }
+    }
+
+    // Samples n..n+count−1 in one GEMM per group: their column matrices side by side, (patch, count·plane).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ForwardChunk(in ConvGeometry g, int n, int count)
+    {
+        int og = g.GroupOutChannels, patch = g.Patch, plane = g.OutputPlane, width = count * plane;
+        T* columns = Scratch.For(0, (long)patch * width), product = Scratch.For(1, (long)og * width);
+        for (int group = 0; group < g.Groups; group++)
+        {
+            for (int j = 0; j < count; j++)
+                Im2Col.Gather(g, _x + (nint)(n + j) * g.InputSize + (nint)group * g.GroupChannels * g.InputPlane, 0, patch, columns + j * plane, width);
+            Gemm.MultiplyOnThisThread(og, width, patch, T.One, _w + (nint)group * og * patch, patch, false, columns, width, false, T.Zero, product, width);
+            for (int j = 0; j < count; j++)
+                for (int o = 0; o < og; o++)
+                {
+                    int channel = group * og + o;
+                    var source = new ReadOnlySpan<T>(product + (nint)o * width + j * plane, plane);
+                    var target = new Span<T>(_y + (nint)(n + j) * g.OutputSize + (nint)channel * plane, plane);
+                    if (_b == null) source.CopyTo(target);
+                    else System.Numerics.Tensors.TensorPrimitives.Add(source, _b[channel], target);
+                }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void BackwardDataSample(in ConvGeometry g, int n)
+    {
+        int og = g.GroupOutChannels, patch = g.Patch, plane = g.OutputPlane;
+        T* dy = _x + (nint)n * g.OutputSize, dx = _y + (nint)n * g.InputSize;
+        if (g.IsPointwise)
+        {
+            for (int group = 0; group < g.Groups; group++)
+                Gemm.MultiplyOnThisThread(patch, plane, og, T.One, _w + (nint)group * og * patch, patch, true,
+                    dy + (nint)group * og * plane, plane, false, T.Zero, dx + (nint)group * g.GroupChannels * g.InputPlane, plane);
+            return;
+        }
+        T* columns = Scratch.For(0, (long)patch * plane);
+        new Span<T>(dx, g.InputSize).Clear();
+        for (int group = 0; group < g.Groups; group++)
+        {
+            Gemm.MultiplyOnThisThread(patch, plane, og, T.One, _w + (nint)group * og * patch, patch, true,
+                dy + (nint)group * og * plane, plane, false, T.Zero, columns, plane);   // (patch, OC/G)·(OC/G, plane)
+            Im2Col.ScatterAdd(g, columns, plane, dx + (nint)group * g.GroupChannels * g.InputPlane);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void BackwardDataChunk(in ConvGeometry g, int n, int count)
+    {
+        int og = g.GroupOutChannels, patch = g.Patch, plane = g.OutputPlane, width = count * plane;
+        T* columns = Scratch.For(0, (long)patch * width), gradients = Scratch.For(1, (long)og * width);
+        for (int j = 0; j < count; j++) new Span<T>(_y + (nint)(n + j) * g.InputSize, g.InputSize).Clear();
+        for (int group = 0; group < g.Groups; group++)
+        {
+            SideBySide(g, _x, n, count, group, gradients);
+            Gemm.MultiplyOnThisThread(patch, width, og, T.One, _w + (nint)group * og * patch, patch, true, gradients, width, false, T.Zero, columns, width);
+            for (int j = 0; j < count; j++)
+                Im2Col.ScatterAdd(g, columns + j * plane, width, _y + (nint)(n + j) * g.InputSize + (nint)group * g.GroupChannels * g.InputPlane);
+        }
+    }
+
+    // dW[:, start..end) of every group, summing over the samples (chunk by chunk) in order.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void BackwardWeights(in ConvGeometry g, int start, int end)
+    {
+        int og = g.GroupOutChannels, patch = g.Patch, plane = g.OutputPlane, columnsWide = end - start;
+        int size = SamplesPerGemm(g, _batch);
+        T* columns = size == 1 && g.IsPointwise ? null : Scratch.For(0, (long)columnsWide * plane * size);
+        T* gradients = size == 1 ? null : Scratch.For(1, (long)og * plane * size);
+        for (int n = 0; n < _batch; n += size)
+        {
+            int count = Math.Min(size, _batch - n), width = count * plane;
+            for (int group = 0; group < g.Groups; group++)
+            {
+                T* rows = _x + (nint)n * g.InputSize + (nint)group * g.GroupChannels * g.InputPlane + (nint)start * plane;   // pointwise: input planes
+                T* dy = _w + (nint)n * g.OutputSize + (nint)group * og * plane;
+                if (columns != null)
+                {
+                    for (int j = 0; j < count; j++)
+                        Im2Col.Gather(g, _x + (nint)(n + j) * g.InputSize + (nint)group * g.GroupChannels * g.InputPlane, start, end, columns + j * plane, width);
+                    rows = columns;
+                }
+                if (count > 1)
+                {
+                    SideBySide(g, _w, n, count, group, gradients);
+                    dy = gradients;
+                }
+                Gemm.MultiplyOnThisThread(og, columnsWide, width, T.One, dy, width, false,
+                    rows, width, true, T.One, _y + (nint)group * og * patch + start, patch);   // (OC/G, width)·(width, end − start)
+            }
+        }
+    }
+
+    // The group's output-gradient planes of samples n..n+count−1 side by side: (OC/G, count·plane).
+    private static void SideBySide(in ConvGeometry g, T* dy, int n, int count, int group, T* target)
+    {
+        int og = g.GroupOutChannels, plane = g.OutputPlane, width = count * plane;
+        for (int j = 0; j < count; j++)
+            for (int o = 0; o < og; o++)
+                new ReadOnlySpan<T>(dy + (nint)(n + j) * g.OutputSize + (nint)(group * og + o) * plane, plane)
+                    .CopyTo(new Span<T>(target + (nint)o * width + j * plane, plane));
+    }
+
+    // Two pinned buffers per thread (column matrix, side-by-side planes), grown to the largest asked for and then reused.
+    private static class Scratch
+    {
+        [ThreadStatic] private static T[]? _first;
+        [ThreadStatic] private static T[]? _second;
+
+        public static T* For(int slot, long length)
+        {
+            ref T[]? buffer = ref slot == 0 ? ref _first : ref _second;
+            if (buffer is null || buffer.Length < length)
+                buffer = GC.AllocateUninitializedArray<T>(checked((int)length), pinned: true);
+            return (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+        }
+    }
+
+    /// <summary>The algorithmic truth of the forward pass: seven plain loops. Slow; for tests.</summary>
+    public static void ReferenceForward(in ConvGeometry g, int batch, ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> b, Span<T> y)
+    {
+        int cg = g.GroupChannels, og = g.GroupOutChannels;
+        for (int n = 0; n < batch; n++)
+            for (int o = 0; o < g.OutChannels; o++)
+                for (int oh = 0; oh < g.OutHeight; oh++)
+                    for (int ow = 0; ow < g.OutWidth; ow++)
+                    {
+                        T sum = b.IsEmpty ? T.Zero : b[o];
+                        int group = o / og;
+                        for (int c = 0; c < cg; c++)
+                            for (int ki = 0; ki < g.KernelHeight; ki++)
+                                for (int kj = 0; kj < g.KernelWidth; kj++)
+                                {
+                                    int ih = oh * g.StrideHeight - g.PadTop + ki, iw = ow * g.StrideWidth - g.PadLeft + kj;
+                                    if ((uint)ih >= (uint)g.Height || (uint)iw >= (uint)g.Width) continue;
+                                    sum += w[((o * cg + c) * g.KernelHeight + ki) * g.KernelWidth + kj]
+                                         * x[n * g.InputSize + (group * cg + c) * g.InputPlane + ih * g.Width + iw];
+                                }
+                        y[n * g.OutputSize + (o * g.OutHeight + oh) * g.OutWidth + ow] = sum;
+                    }
+    }
+
+    /// <summary>
+    /// The algorithmic truth of both backward halves from the same loops: dx (overwritten) and dw (added into)
+    /// for upstream gradient dy. Slow; for tests.
+    /// </summary>
+    public static void ReferenceBackward(in ConvGeometry g, int batch, ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> dy, Span<T> dx, Span<T> dw)
+    {
+        int cg = g.GroupChannels, og = g.GroupOutChannels;
+        dx.Clear();
+        for (int n = 0; n < batch; n++)
+            for (int o = 0; o < g.OutChannels; o++)
+                for (int oh = 0; oh < g.OutHeight; oh++)
+                    for (int ow = 0; ow < g.OutWidth; ow++)
+                    {
+                        T d = dy[n * g.OutputSize + (o * g.OutHeight + oh) * g.OutWidth + ow];
+                        int group = o / og;
+                        for (int c = 0; c < cg; c++)
+                            for (int ki = 0; ki < g.KernelHeight; ki++)
+                                for (int kj = 0; kj < g.KernelWidth; kj++)
+                                {
+                                    int ih = oh * g.StrideHeight - g.PadTop + ki, iw = ow * g.StrideWidth - g.PadLeft + kj;
+                                    if ((uint)ih >= (uint)g.Height || (uint)iw >= (uint)g.Width) continue;
+                                    int wi = ((o * cg + c) * g.KernelHeight + ki) * g.KernelWidth + kj;
+                                    int xi = n * g.InputSize + (group * cg + c) * g.InputPlane + ih * g.Width + iw;
+                                    dw[wi] += d * x[xi];
+                                    dx[xi] += d * w[wi];
+                                }
+                    }
+    }
+}

@@ -1,0 +1,283 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace ScratchNet.Layers;
+
+/// <summary>
+/// Batch normalisation of (C, H, W) samples per channel, as PyTorch's <c>nn.BatchNorm2d</c>:
+/// y = γ·(x − μ)/√(σ² + ε) + β, μ and σ² over the batch and the H·W positions of each channel. In training
+/// they are the batch's mean and biased variance, and the running estimates move towards the mean and the
+/// unbiased variance (M/(M − 1)·σ², M = batch·H·W) by <see cref="Momentum"/>; in inference the running
+/// estimates are used. Without <see cref="Affine"/> there is no γ or β; with <see cref="FrozenWeight"/> γ is
+/// kept (and saved as <c>weight</c>) but not trained, as PyTorch's <c>weight.requires_grad = False</c>.
+/// </summary>
+/// <remarks>
+/// Training backward, with x̂ = (x − μ)·s, s = 1/√(σ² + ε), sums over the M values of a channel:
+/// dβ = Σ dy, dγ = Σ dy·x̂, dx = γ·s/M · (M·dy − Σ dy − x̂·Σ dy·x̂). In inference: dx = γ·s·dy.
+/// </remarks>
+public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly T _momentum, _epsilon;
+    private readonly int _channels, _plane;
+    private readonly Matrix<T> _gamma, _beta;   // (1, C): the parameters' values, or ones and zeros without affine
+    private readonly Matrix<T> _mean;           // (1, C): batch mean, then scratch Σ dy in backward
+    private readonly Matrix<T> _variance;       // (1, C): batch biased variance, then scratch Σ dy·x̂
+    private readonly Matrix<T> _invStd;         // (1, C): s of the last forward pass
+    private readonly Matrix<T> _normalized;     // (B, C·H·W): x̂ of the last forward pass
+    private readonly Matrix<T> _output;         // (B, C·H·W)
+    private readonly Matrix<T> _inputGradient;  // (B, C·H·W)
+    private bool _batchStatistics;
+    private bool _ran;
+
+    /// <summary>Creates a layer over samples of <paramref name="inputShape"/>, (C, H, W), with γ = 1, β = 0, running mean 0 and variance 1.</summary>
+    /// <param name="inputShape">(C, H, W), kept by the output.</param>
+    /// <param name="momentum">Weight of the new batch in the running estimates; in [0, 1].</param>
+    /// <param name="epsilon">Added to the variance before the square root; positive.</param>
+    /// <param name="affine">Whether the layer has γ and β (PyTorch's <c>affine</c>).</param>
+    /// <param name="frozenWeight">Keeps γ out of training (it stays as set); needs <paramref name="affine"/>.</param>
+    /// <exception cref="ArgumentException">The input is not (C, H, W), a setting is out of range, or a frozen weight without affine.</exception>
+    public BatchNorm2d(Shape inputShape, double momentum = 0.1, double epsilon = 1e-5, bool affine = true, bool frozenWeight = false) : base(inputShape, inputShape)
+    {
+        (_channels, int height, int width) = ImageShape.Of(inputShape, "batchnorm2d");
+        _plane = height * width;
+        if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "The momentum must be in [0, 1].");
+        if (!(epsilon > 0 && double.IsFinite(epsilon))) throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "Epsilon must be positive.");
+        if (frozenWeight && !affine) throw new ArgumentException("A frozen weight needs an affine layer: without affine there is no weight.", nameof(frozenWeight));
+        (Momentum, Epsilon, Affine, FrozenWeight) = (momentum, epsilon, affine, frozenWeight);
+        _momentum = T.CreateChecked(momentum);
+        _epsilon = T.CreateChecked(epsilon);
+        var shape = new Shape(_channels);
+        _gamma = new Matrix<T>(1, _channels);
+        _gamma.Span.Fill(T.One);
+        _beta = new Matrix<T>(1, _channels);
+        RunningMean = new Matrix<T>(1, _channels);
+        RunningVariance = new Matrix<T>(1, _channels);
+        RunningVariance.Span.Fill(T.One);
+        var buffers = new List<NamedTensor<T>>();
+        if (affine)
+        {
+            Weight = new Parameter<T>("weight", _gamma, shape, regularized: false);
+            Bias = new Parameter<T>("bias", _beta, shape, regularized: false);
+            Parameters = frozenWeight ? [Bias] : [Weight, Bias];
+            if (frozenWeight) buffers.Add(new("weight", _gamma, shape));
+        }
+        else
+        {
+            Parameters = [];
+        }
+        buffers.Add(new("running_mean", RunningMean, shape));
+        buffers.Add(new("running_var", RunningVariance, shape));
+        Buffers = buffers;
+        _mean = new Matrix<T>(1, _channels);
+        _variance = new Matrix<T>(1, _channels);
+        _invStd = new Matrix<T>(1, _channels);
+        _normalized = new Matrix<T>(0, InputSize);
+        _output = new Matrix<T>(0, InputSize);
+        _inputGradient = new Matrix<T>(0, InputSize);
+    }
+
+    /// <summary>γ, (C), or null without <see cref="Affine"/>. Never regularised; with <see cref="FrozenWeight"/> not among the parameters (its value is still saved and loaded).</summary>
+    public Parameter<T>? Weight { get; }
+
+    /// <summary>β, (C), or null without <see cref="Affine"/>. Never regularised.</summary>
+    public Parameter<T>? Bias { get; }
+
+    /// <summary>The running mean, (1, C), used in inference. Writable in place.</summary>
+    public Matrix<T> RunningMean { get; }
+
+    /// <summary>The running (unbiased) variance, (1, C), used in inference. Writable in place.</summary>
+    public Matrix<T> RunningVariance { get; }
+
+    /// <summary>Weight of each new batch in the running estimates.</summary>
+    public double Momentum { get; }
+
+    /// <summary>ε, added to the variance before the square root.</summary>
+    public double Epsilon { get; }
+
+    /// <summary>Whether the layer has γ and β.</summary>
+    public bool Affine { get; }
+
+    /// <summary>Whether γ is kept out of training.</summary>
+    public bool FrozenWeight { get; }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<Parameter<T>> Parameters { get; }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<NamedTensor<T>> Buffers { get; }
+
+    /// <inheritdoc/>
+    public override string Kind => "batchnorm2d";
+
+    /// <inheritdoc/>
+    /// <remarks>Training needs more than one value per channel: two samples when a channel has one position.</remarks>
+    public override int MinimumTrainingBatch => _plane > 1 ? 1 : 2;
+
+    /// <inheritdoc/>
+    public override IEnumerable<KeyValuePair<string, object>> Settings =>
+        [new("features", _channels), new("momentum", Momentum), new("eps", Epsilon), new("affine", Affine), new("frozen_weight", FrozenWeight)];
+
+    /// <summary>Rebuilds the layer from its settings (γ = 1, β = 0 and fresh estimates for the state to fill): the registry's reader.</summary>
+    public static BatchNorm2d<T> Read(LayerSettings settings)
+    {
+        if (settings.Input.Rank != 3) throw settings.Fault($"reads (channels, height, width) samples but follows shape {settings.Input}");
+        int features = settings.PositiveInt("features");
+        if (features != settings.Input[0]) throw settings.Fault($"normalises {features} channels but follows shape {settings.Input}");
+        double momentum = settings.Number("momentum", 0, 1);
+        double epsilon = settings.Number("eps", 0, double.MaxValue, minExclusive: true);
+        bool affine = settings.Bool("affine"), frozen = settings.Bool("frozen_weight");
+        if (frozen && !affine) throw settings.Fault("has a frozen weight but no affine weight");
+        settings.Reserve(4L * features);
+        return new BatchNorm2d<T>(settings.Input, momentum, epsilon, affine, frozen);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>ONNX's BatchNormalization in inference form over axis 1 of (N, C, H, W); without affine, γ = 1 and β = 0 as constants.</remarks>
+    public override string Export(IGraphBuilder<T> graph, string input, string name)
+    {
+        var shape = new Shape(_channels);
+        return graph.AddNode("BatchNormalization", name,
+            [input,
+             graph.AddInitializer($"{name}.weight", _gamma.Span, shape),
+             graph.AddInitializer($"{name}.bias", _beta.Span, shape),
+             graph.AddInitializer($"{name}.running_mean", RunningMean.Span, shape),
+             graph.AddInitializer($"{name}.running_var", RunningVariance.Span, shape)],
+            [new("epsilon", (float)Epsilon), new("momentum", (float)(1 - Momentum))]);
+    }
+
+    /// <inheritdoc/>
+    protected override Matrix<T>? LastOutput => _ran ? _output : null;
+
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentException">Training mode with one value per channel (no variance to estimate; PyTorch refuses it too).</exception>
+    protected override Matrix<T> ForwardCore(Matrix<T> input)
+    {
+        int batch = input.Rows;
+        _normalized.SetRows(batch);
+        _output.SetRows(batch);
+        _batchStatistics = Training;
+        var mean = _mean.Span;
+        var variance = _variance.Span;
+        if (Training)
+        {
+            long values = (long)batch * _plane;
+            if (values < 2) throw new ArgumentException($"{this}: training needs more than one value per channel to estimate a variance.", nameof(input));
+            T count = T.CreateChecked(values);
+            mean.Clear();
+            variance.Clear();
+            for (int n = 0; n < batch; n++)
+            {
+                var x = input.Row(n);
+                for (int c = 0; c < _channels; c++) mean[c] += TensorPrimitives.Sum<T>(x.Slice(c * _plane, _plane));
+            }
+            TensorPrimitives.Divide(mean, count, mean);
+            for (int n = 0; n < batch; n++)
+            {
+                var x = input.Row(n);
+                var centred = _normalized.Row(n);
+                for (int c = 0; c < _channels; c++)
+                {
+                    var block = centred.Slice(c * _plane, _plane);
+                    TensorPrimitives.Subtract(x.Slice(c * _plane, _plane), mean[c], block);
+                    variance[c] += TensorPrimitives.SumOfSquares<T>(block);
+                }
+            }
+            TensorPrimitives.Divide(variance, count, variance);   // biased: normalisation
+            T keep = T.One - _momentum, unbias = _momentum * count / (count - T.One);
+            var runningMean = RunningMean.Span;
+            var runningVariance = RunningVariance.Span;
+            for (int c = 0; c < _channels; c++)
+            {
+                runningMean[c] = keep * runningMean[c] + _momentum * mean[c];
+                runningVariance[c] = keep * runningVariance[c] + unbias * variance[c];
+            }
+            InverseStd(variance);
+        }
+        else
+        {
+            InverseStd(RunningVariance.Span);
+            var runningMean = RunningMean.Span;
+            for (int n = 0; n < batch; n++)
+            {
+                var x = input.Row(n);
+                var centred = _normalized.Row(n);
+                for (int c = 0; c < _channels; c++) TensorPrimitives.Subtract(x.Slice(c * _plane, _plane), runningMean[c], centred.Slice(c * _plane, _plane));
+            }
+        }
+        var s = _invStd.Span;
+        var gamma = _gamma.Span;
+        var beta = _beta.Span;
+        for (int n = 0; n < batch; n++)
+        {
+            var xHat = _normalized.Row(n);
+            var y = _output.Row(n);
+            for (int c = 0; c < _channels; c++)
+            {
+                var block = xHat.Slice(c * _plane, _plane);
+                TensorPrimitives.Multiply(block, s[c], block);
+                var yc = y.Slice(c * _plane, _plane);
+                TensorPrimitives.Multiply(block, gamma[c], yc);
+                TensorPrimitives.Add(yc, beta[c], yc);
+            }
+        }
+        _ran = true;
+        return _output;
+    }
+
+    /// <inheritdoc/>
+    protected override Matrix<T> BackwardCore(Matrix<T> outputGradient)
+    {
+        int batch = outputGradient.Rows;
+        var sumDy = _mean.Span;             // Σ dy per channel (the batch mean is no longer needed)
+        var sumDyXHat = _variance.Span;     // Σ dy·x̂ per channel
+        sumDy.Clear();
+        sumDyXHat.Clear();
+        for (int n = 0; n < batch; n++)
+        {
+            var dy = outputGradient.Row(n);
+            var xHat = _normalized.Row(n);
+            for (int c = 0; c < _channels; c++)
+            {
+                sumDy[c] += TensorPrimitives.Sum<T>(dy.Slice(c * _plane, _plane));
+                sumDyXHat[c] += TensorPrimitives.Dot<T>(dy.Slice(c * _plane, _plane), xHat.Slice(c * _plane, _plane));
+            }
+        }
+        if (Bias is not null) TensorPrimitives.Add(Bias.Gradient.Span, sumDy, Bias.Gradient.Span);
+        if (Weight is not null && !FrozenWeight) TensorPrimitives.Add(Weight.Gradient.Span, sumDyXHat, Weight.Gradient.Span);
+
+        _inputGradient.SetRows(batch);
+        var gamma = _gamma.Span;
+        var s = _invStd.Span;
+        T count = T.CreateChecked((long)batch * _plane);
+        for (int n = 0; n < batch; n++)
+        {
+            var dy = outputGradient.Row(n);
+            var xHat = _normalized.Row(n);
+            var dx = _inputGradient.Row(n);
+            for (int c = 0; c < _channels; c++)
+            {
+                var dxc = dx.Slice(c * _plane, _plane);
+                var dyc = dy.Slice(c * _plane, _plane);
+                T scale = gamma[c] * s[c];
+                if (!_batchStatistics)
+                {
+                    TensorPrimitives.Multiply(dyc, scale, dxc);
+                    continue;
+                }
+                // dx = γ·s/M · (M·dy − Σ dy − x̂·Σ dy·x̂) = γ·s·dy − γ·s/M·Σ dy − x̂·(γ·s/M·Σ dy·x̂)
+                T shift = scale / count * sumDy[c], slope = scale / count * sumDyXHat[c];
+                var xc = xHat.Slice(c * _plane, _plane);
+                for (int p = 0; p < dxc.Length; p++) dxc[p] = scale * dyc[p] - shift - xc[p] * slope;
+            }
+        }
+        return _inputGradient;
+    }
+
+    private void InverseStd(ReadOnlySpan<T> variance)
+    {
+        var s = _invStd.Span;
+        TensorPrimitives.Add(variance, _epsilon, s);
+        TensorPrimitives.Sqrt(s, s);
+        TensorPrimitives.Reciprocal(s, s);
+    }
+}

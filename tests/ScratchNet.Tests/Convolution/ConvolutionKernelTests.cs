@@ -1,0 +1,222 @@
+using System.Globalization;
+using System.Numerics;
+using ScratchNet.Compute;
+using ScratchNet.Layers;
+using ScratchNet.Tests.Compute;
+
+namespace ScratchNet.Tests.Convolution;
+
+/// <summary>
+/// The GEMM-based convolution (forward, backward-data, backward-weights) against its seven-loop reference, on every
+/// GEMM micro-kernel this machine runs, over geometries that cross the kernels' tails (odd planes, strides, paddings,
+/// asymmetric "same" padding, groups, the pointwise shortcut); and bit-identical for 1 and 2 threads.
+/// </summary>
+[Collection(GlobalStateCollection.Name)]
+[Trait("Category", "Kernels")]
+public class ConvolutionKernelTests
+{
+    public static TheoryData<GemmKernel> SupportedKernels()
+    {
+        var data = new TheoryData<GemmKernel>();
+        foreach (var kernel in Enum.GetValues<GemmKernel>().Where(Gemm.IsSupported)) data.Add(kernel);
+        return data;
+    }
+
+    // (C, H, W, OC, groups, KH, KW, SH, SW, top, left, bottom, right)
+    private static readonly int[][] Geometries =
+    [
+        [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0],
+        [3, 5, 7, 4, 1, 3, 3, 1, 1, 1, 1, 1, 1],
+        [3, 7, 5, 6, 1, 3, 2, 2, 1, 0, 1, 0, 1],
+        [4, 9, 9, 8, 2, 3, 3, 2, 2, 1, 1, 1, 1],
+        [5, 6, 6, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1],     // depthwise
+        [6, 4, 4, 10, 1, 1, 1, 1, 1, 0, 0, 0, 0],    // pointwise
+        [6, 4, 4, 9, 3, 1, 1, 1, 1, 0, 0, 0, 0],     // pointwise, grouped
+        [3, 8, 8, 24, 1, 2, 2, 1, 1, 0, 0, 0, 0],    // airbench's whitening conv, smaller
+        [2, 6, 5, 3, 1, 4, 4, 1, 1, 1, 1, 2, 2],     // "same" for an even kernel
+        [3, 11, 13, 17, 1, 5, 3, 3, 2, 2, 0, 2, 0],
+        [16, 12, 12, 33, 1, 3, 3, 1, 1, 1, 1, 1, 1], // wide enough for whole micro-tiles and their tails
+        [2, 3, 3, 2, 1, 3, 3, 1, 1, 2, 2, 2, 2],     // padding wider than the image's border taps
+        [3, 17, 16, 5, 1, 3, 3, 1, 1, 1, 1, 1, 1],   // a plane of 272: one sample per GEMM
+        [4, 16, 16, 6, 2, 1, 1, 1, 1, 0, 0, 0, 0],   // pointwise at one sample per GEMM, grouped
+    ];
+
+    [Fact]
+    public void SmallPlanesShareAGemmAndLargeOnesDoNot()
+    {
+        Assert.Equal(1, Convolution<float>.SamplesPerGemm(Geometry([3, 17, 16, 5, 1, 3, 3, 1, 1, 1, 1, 1, 1]), 8));
+        Assert.Equal(2, Convolution<float>.SamplesPerGemm(Geometry([16, 12, 12, 33, 1, 3, 3, 1, 1, 1, 1, 1, 1]), 3));
+        Assert.Equal(3, Convolution<float>.SamplesPerGemm(Geometry([1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]), 3));
+    }
+
+    [Theory]
+    [MemberData(nameof(SupportedKernels))]
+    public void EveryGeometryMatchesTheReference_Float(GemmKernel kernel) => EveryGeometry<float>(kernel, 2e-4);   // sums of a few hundred float products
+
+    [Theory]
+    [MemberData(nameof(SupportedKernels))]
+    public void EveryGeometryMatchesTheReference_Double(GemmKernel kernel) => EveryGeometry<double>(kernel, 1e-12);
+
+    // Every output width 1..20 at kernel widths 1..3 and strides 1..2: each plane length crosses the micro-kernel's column tails.
+    [Theory]
+    [MemberData(nameof(SupportedKernels))]
+    public void EveryPlaneTailMatchesTheReference(GemmKernel kernel)
+    {
+        var saved = Gemm.Kernel;
+        try
+        {
+            Gemm.Kernel = kernel;
+            for (int width = 1; width <= 20; width++)
+                for (int k = 1; k <= 3; k++)
+                    for (int s = 1; s <= 2; s++)
+                    {
+                        if (width + 2 < k) continue;
+                        Check<double>(new ConvGeometry(2, 3, width, 7, 1, k, k, s, s, 1, 1,
+                            (int)ConvGeometry.OutputLength(3, k, s, 1, 1), (int)ConvGeometry.OutputLength(width, k, s, 1, 1)), batch: 2, 1e-12, $"{kernel} W={width} k={k} s={s}");
+                    }
+        }
+        finally { Gemm.Kernel = saved; }
+    }
+
+    [Fact]
+    public unsafe void TheDirectMicroKernelMatchesItsScalarReference()
+    {
+        if (!DirectConvolution<float>.IsSupported) return;   // the column-matrix path serves such machines (see UsesDirect)
+        TileMatches<float>(1e-5);
+        TileMatches<double>(1e-13);
+    }
+
+    private static unsafe void TileMatches<T>(double tolerance) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Rng(12);
+        int mr = DirectConvolution<T>.MR, nr = DirectConvolution<T>.NR;
+        for (int taps = 0; taps <= 40; taps++)
+        {
+            int[] offsets = [.. Enumerable.Range(0, taps).Select(_ => rng.NextInt(64))];
+            T[] w = Random<T>(rng, taps * mr), x = Random<T>(rng, 64 + nr), y = new T[mr * (nr + 3)], expected = new T[y.Length];
+            fixed (int* o = offsets)
+            fixed (T* pw = w, px = x, py = y, pe = expected)
+            {
+                DirectConvolution<T>.Tile(taps, o, pw, px, py, nr + 3);
+                DirectConvolution<T>.ReferenceTile(taps, o, pw, px, pe, nr + 3);
+            }
+            for (int r = 0; r < mr; r++)
+                Compare($"{typeof(T).Name} tile taps={taps} row {r}", expected[(r * (nr + 3))..(r * (nr + 3) + nr)], y[(r * (nr + 3))..(r * (nr + 3) + nr)], tolerance);
+        }
+    }
+
+    // Nine channel counts in a row cross the direct kernel's MR = 4 rows in both passes; plane widths 1..27 its NR positions; paddings 0..K−1.
+    [Fact]
+    public void TheDirectPathCoversEveryChannelAndPositionTail()
+    {
+        if (!DirectConvolution<float>.IsSupported) return;
+        foreach (int oc in Enumerable.Range(Convolution<float>.DirectMinimumChannels, 9))
+            foreach (int width in new[] { 1, 2, 5, 8, 11, 16, 23, 27 })
+                foreach (var (k, pad) in new[] { (1, 0), (3, 1), (3, 0), (3, 2), (2, 0), (5, 2) })
+                {
+                    if (width + 2 * pad < k) continue;
+                    var g = Geometry([oc + 1, 4, width, oc, 1, k, k, 1, 1, pad, pad, pad, pad]);
+                    bool avx = Gemm.Kernel is GemmKernel.Avx2 or GemmKernel.Avx512;
+                    Assert.True(!avx || Convolution<float>.UsesDirect(g, backwardData: false) && Convolution<float>.UsesDirect(g, backwardData: true), $"{g} takes the direct path");
+                    Check<float>(g, batch: 2, 2e-4, $"direct oc={oc} W={width} k={k} pad={pad}");
+                    Check<double>(g, batch: 2, 1e-12, $"direct oc={oc} W={width} k={k} pad={pad}");
+                }
+    }
+
+    [Fact]
+    public void ResultsAreIdenticalForOneAndTwoThreads()
+    {
+        var g = Geometry([16, 12, 12, 32, 1, 3, 3, 1, 1, 1, 1, 1, 1]);
+        var one = Run<float>(g, batch: 6, threads: 1);
+        var two = Run<float>(g, batch: 6, threads: 2);
+        for (int i = 0; i < one.Length; i++) Assert.True(one[i].AsSpan().SequenceEqual(two[i]), $"output {i} differs between 1 and 2 threads");
+    }
+
+    [Fact]
+    public void AWarmForwardAndBackwardAllocateNothing()
+    {
+        var rng = new Rng(8);
+        var layer = new Conv2d<float>(new Shape(8, 10, 10), 16, 3, padding: 1);
+        var x = new Matrix<float>(4, layer.InputSize);
+        var g = new Matrix<float>(4, layer.OutputSize);
+        foreach (ref float v in x.Span) v = (float)rng.NextNormal();
+        foreach (ref float v in g.Span) v = (float)rng.NextNormal();
+        for (int i = 0; i < 2; i++) { layer.Forward(x); layer.Backward(g); }
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        layer.Forward(x);
+        layer.Backward(g);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    private static void EveryGeometry<T>(GemmKernel kernel, double tolerance) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var saved = Gemm.Kernel;
+        try
+        {
+            Gemm.Kernel = kernel;
+            foreach (var numbers in Geometries)
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    using var scope = new ThreadCountScope(threads);
+                    Check<T>(Geometry(numbers), batch: 3, tolerance, $"{kernel} {typeof(T).Name} [{string.Join(", ", numbers)}] threads={threads}");
+                }
+        }
+        finally { Gemm.Kernel = saved; }
+    }
+
+    internal static ConvGeometry Geometry(int[] n) => new(n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8], n[9], n[10],
+        (int)ConvGeometry.OutputLength(n[1], n[5], n[7], n[9], n[11]), (int)ConvGeometry.OutputLength(n[2], n[6], n[8], n[10], n[12]));
+
+    // The fast passes and the reference on the same random operands; |fast − reference| ≤ tolerance·max(1, |reference|) per element.
+    private static void Check<T>(ConvGeometry g, int batch, double tolerance, string what) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Rng((ulong)what.Length * 7919);
+        T[] x = Random<T>(rng, batch * g.InputSize), w = Random<T>(rng, g.OutChannels * g.Patch), b = Random<T>(rng, g.OutChannels), dy = Random<T>(rng, batch * g.OutputSize);
+        T[] y = new T[batch * g.OutputSize], dx = Random<T>(rng, batch * g.InputSize), dw = Random<T>(rng, w.Length);
+        T[] yRef = new T[y.Length], dxRef = new T[dx.Length], dwRef = (T[])dw.Clone();   // dw accumulates onto what is there
+        Run(g, batch, x, w, b, dy, y, dx, dw);
+        Convolution<T>.ReferenceForward(g, batch, x, w, b, yRef);
+        Convolution<T>.ReferenceBackward(g, batch, x, w, dy, dxRef, dwRef);
+        Compare(what + " forward", yRef, y, tolerance);
+        Compare(what + " backward-data", dxRef, dx, tolerance);
+        Compare(what + " backward-weights", dwRef, dw, tolerance);
+    }
+
+    private static unsafe void Run<T>(ConvGeometry g, int batch, T[] x, T[] w, T[] b, T[] dy, T[] y, T[] dx, T[] dw) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var kernels = new Convolution<T>();
+        fixed (T* px = x, pw = w, pb = b, pdy = dy, py = y, pdx = dx, pdw = dw)
+        {
+            kernels.Forward(g, batch, px, pw, pb, py);
+            kernels.BackwardData(g, batch, pdy, pw, pdx);
+            kernels.BackwardWeights(g, batch, px, pdy, pdw);
+        }
+    }
+
+    private static T[][] Run<T>(ConvGeometry g, int batch, int threads) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        using var scope = new ThreadCountScope(threads);
+        var rng = new Rng(5);
+        T[] x = Random<T>(rng, batch * g.InputSize), w = Random<T>(rng, g.OutChannels * g.Patch), b = Random<T>(rng, g.OutChannels), dy = Random<T>(rng, batch * g.OutputSize);
+        T[] y = new T[batch * g.OutputSize], dx = new T[batch * g.InputSize], dw = new T[w.Length];
+        Run(g, batch, x, w, b, dy, y, dx, dw);
+        return [y, dx, dw];
+    }
+
+    private static T[] Random<T>(Rng rng, int length) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var values = new T[length];
+        for (int i = 0; i < length; i++) values[i] = T.CreateChecked(rng.NextNormal());
+        return values;
+    }
+
+    private static void Compare<T>(string what, T[] expected, T[] actual, double tolerance) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double e = double.CreateChecked(expected[i]), a = double.CreateChecked(actual[i]);
+            Assert.True(Math.Abs(a - e) <= tolerance * Math.Max(1, Math.Abs(e)),
+                string.Create(CultureInfo.InvariantCulture, $"{what}[{i}]: {a:R}, reference {e:R}"));
+        }
+    }
+}
