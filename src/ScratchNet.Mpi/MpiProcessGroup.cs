@@ -73,16 +73,24 @@ public sealed unsafe class MpiProcessGroup : IProcessGroup, IDisposable
     }
 
     /// <summary>
-    /// The MPI libraries this machine can load, each as "libmpi.so.40 (Open MPI v4.1.4)", without initialising any;
+    /// The MPI libraries this machine has, each as "libmpi.so.40 (Open MPI ABI, /usr/lib/…/libmpi.so.40)", found without loading any;
     /// for <c>scratchnet info</c>.
     /// </summary>
     public static IReadOnlyList<string> Available()
     {
+        // Looked for on disk, not loaded: an MPI library loaded into a process no launcher started installs its own
+        // signal handlers (UCX's among them), which take over the runtime's, and two ABIs' MPI_* symbols would clash.
         var found = new List<string>();
         string? forced = Environment.GetEnvironmentVariable(MpiLaunch.LibraryVariable);
-        IEnumerable<string> names = forced is not null ? [forced] : MpiLibrary.Candidates.Select(c => c.Name);
-        foreach (string name in names)
-            if (MpiLibrary.Open(name, null, out _) is { } mpi) found.Add($"{mpi.Name} ({mpi.Version()}, {(mpi.Abi == MpiAbi.OpenMpi ? "Open MPI" : "MPICH")} ABI)");
+        if (forced is not null) return File.Exists(forced) ? [Path.GetFileName(forced) + $" ({forced})"] : [];
+        string[] folders =
+        [
+            .. (Environment.GetEnvironmentVariable("LD_LIBRARY_PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries),
+            "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib",
+        ];
+        foreach (var (name, abi) in MpiLibrary.Candidates)
+            if (folders.Select(f => Path.Combine(f, name)).FirstOrDefault(File.Exists) is { } path)
+                found.Add($"{name} ({(abi == MpiAbi.OpenMpi ? "Open MPI" : "MPICH")} ABI, {path})");
         return found;
     }
 
