@@ -88,7 +88,7 @@ internal sealed class GpuNetwork<T> : NetworkDevice<T> where T : unmanaged, IFlo
         var buffers = new ParameterBuffers<T>(parameters, offsets, values, gradients, length);
         var views = new Dictionary<Parameter<T>, DeviceParameter<T>>(ReferenceEqualityComparer.Instance);
         for (int i = 0; i < parameters.Count; i++)
-            views[parameters[i]] = new DeviceParameter<T>(parameters[i], buffers.Segment(buffers.Values, i), buffers.Segment(buffers.Gradients, i));
+            views[parameters[i]] = new DeviceParameter<T>(buffers.Segment(buffers.Values, i), buffers.Segment(buffers.Gradients, i));
         var context = new DeviceContext<T>(device, views);
         context.Track(values);
         context.Track(gradients);
@@ -104,7 +104,7 @@ internal sealed class GpuNetwork<T> : NetworkDevice<T> where T : unmanaged, IFlo
     protected internal override void QueueTrainStep(Matrix<T> x, Matrix<T> y)
     {
         var optimizer = OptimizerHalf();
-        int rows = Backpropagate(x, y);
+        BackpropagateWithInputGradient(x, y, out int rows);
         var squares = _sums.View.SubView(GradientSquaresSlot, 1);
         if (optimizer.NeedsGradientSquares) _run.Sum(_buffers.Gradients, _buffers.Length, squares: true, _sums.View, GradientSquaresSlot);
         optimizer.Step(squares);
@@ -210,13 +210,7 @@ internal sealed class GpuNetwork<T> : NetworkDevice<T> where T : unmanaged, IFlo
     private void UploadParameters() => Upload(_buffers);
 
     // Forward, loss and backward of a batch into the zeroed gradients, the L2 gradient 2λ·W added and Σ W² taken
-    // before any step; the batch's loss sum in its slot. Returns the rows.
-    private int Backpropagate(Matrix<T> x, Matrix<T> y)
-    {
-        BackpropagateWithInputGradient(x, y, out int rows);
-        return rows;
-    }
-
+    // before any step; the batch's loss sum in its slot. Returns dL/dx; rows is the batch's.
     private DeviceMatrix<T> BackpropagateWithInputGradient(Matrix<T> x, Matrix<T> y, out int rows)
     {
         rows = x.Rows;

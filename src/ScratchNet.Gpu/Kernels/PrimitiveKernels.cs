@@ -147,10 +147,6 @@ internal static class PrimitiveKernels
     public static void Axpy<T>(Index1D e, ArrayView<T> x, ArrayView<T> y, T alpha) where T : unmanaged, IFloatingPointIeee754<T> =>
         y[e] += alpha * x[e];
 
-    /// <summary>y = α·y.</summary>
-    public static void Scale<T>(Index1D e, ArrayView<T> y, T alpha) where T : unmanaged, IFloatingPointIeee754<T> =>
-        y[e] *= alpha;
-
     /// <summary>y[r] = softmax(x[r]), one thread per row: max, Σ exp(x − max), then the quotients.</summary>
     public static void RowSoftmax<T>(Index1D r, ArrayView<T> x, ArrayView<T> y, int cols) where T : unmanaged, IFloatingPointIeee754<T>
     {

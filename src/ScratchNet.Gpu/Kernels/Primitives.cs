@@ -28,7 +28,6 @@ internal sealed class Primitives<T> where T : unmanaged, IFloatingPointIeee754<T
     private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, T, T, T, T> _mapGradient;
     private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>> _multiply, _add;
     private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, T> _axpy;
-    private readonly Action<Index1D, ArrayView<T>, T> _scale;
     private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, int> _rowSoftmax;
     private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, int> _rowSoftmaxGradient;
     private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, T, int> _crossEntropy, _squaredError;
@@ -51,7 +50,6 @@ internal sealed class Primitives<T> where T : unmanaged, IFloatingPointIeee754<T
         _multiply = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>>(PrimitiveKernels.Multiply);
         _add = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>>(PrimitiveKernels.Add);
         _axpy = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, T>(PrimitiveKernels.Axpy);
-        _scale = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, T>(PrimitiveKernels.Scale);
         _rowSoftmax = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, int>(PrimitiveKernels.RowSoftmax);
         _rowSoftmaxGradient = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, int>(PrimitiveKernels.RowSoftmaxGradient);
         _crossEntropy = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, T, int>(PrimitiveKernels.SoftmaxCrossEntropy);
@@ -125,18 +123,6 @@ internal sealed class Primitives<T> where T : unmanaged, IFloatingPointIeee754<T
     public void Axpy(ArrayView<T> x, ArrayView<T> y, T alpha, long length)
     {
         if (length > 0) _axpy(checked((int)length), x, y, alpha);
-    }
-
-    /// <summary>y = α·y over the first <paramref name="length"/> elements.</summary>
-    public void Scale(ArrayView<T> y, T alpha, long length)
-    {
-        if (length > 0) _scale(checked((int)length), y, alpha);
-    }
-
-    /// <summary>Copies the first <paramref name="length"/> elements of <paramref name="source"/> into <paramref name="target"/>.</summary>
-    public void Copy(ArrayView<T> source, ArrayView<T> target, long length)
-    {
-        if (length > 0) source.SubView(0, length).CopyTo(target.SubView(0, length));
     }
 
     /// <summary>Row-wise softmax.</summary>

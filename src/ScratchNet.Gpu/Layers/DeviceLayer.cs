@@ -51,10 +51,8 @@ internal abstract class DeviceLayer<T>(DeviceContext<T> context) : IDisposable w
     /// <exception cref="DeviceException">The layer type has no device half; the message names the layer at <paramref name="path"/>.</exception>
     public static DeviceLayer<T> Create(Layer<T> layer, string path, DeviceContext<T> context)
     {
-        var layerType = layer.GetType();
-        var definition = layerType.IsGenericType ? layerType.GetGenericTypeDefinition() : layerType;
-        var half = HalfOf.GetOrAdd(definition, FindHalf)
-            ?? throw new DeviceException($"layer {path} {layer} ({layerType.Name.Split('`')[0]}) has no device half: it runs on the CPU only");
+        var half = HalfTypeOf(layer)
+            ?? throw new DeviceException($"layer {path} {layer} ({layer.GetType().Name.Split('`')[0]}) has no device half: it runs on the CPU only");
         var constructed = half.IsGenericTypeDefinition ? half.MakeGenericType(typeof(T)) : half;
         try
         {
@@ -68,10 +66,12 @@ internal abstract class DeviceLayer<T>(DeviceContext<T> context) : IDisposable w
     }
 
     /// <summary>Whether <paramref name="layer"/>'s type has a device half (its children are checked on their own).</summary>
-    public static bool HasHalf(Layer<T> layer)
+    public static bool HasHalf(Layer<T> layer) => HalfTypeOf(layer) is not null;
+
+    private static Type? HalfTypeOf(Layer<T> layer)
     {
         var type = layer.GetType();
-        return HalfOf.GetOrAdd(type.IsGenericType ? type.GetGenericTypeDefinition() : type, FindHalf) is not null;
+        return HalfOf.GetOrAdd(type.IsGenericType ? type.GetGenericTypeDefinition() : type, FindHalf);
     }
 
     private static Type? FindHalf(Type layerDefinition) =>
@@ -87,15 +87,11 @@ internal sealed class DeviceHalfAttribute(Type layer) : Attribute
 }
 
 /// <summary>A host parameter's place in the network's flat device buffers: its values and its gradient.</summary>
-internal sealed class DeviceParameter<T>(Parameter<T> host, ArrayView<T> value, ArrayView<T> gradient) where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed class DeviceParameter<T>(ArrayView<T> value, ArrayView<T> gradient) where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public Parameter<T> Host { get; } = host;
-
     public ArrayView<T> Value { get; } = value;
 
     public ArrayView<T> Gradient { get; } = gradient;
-
-    public long Length => Value.Length;
 }
 
 /// <summary>What device halves are built with: the device, its primitives, and the device view of each host parameter.</summary>
