@@ -18,7 +18,8 @@ internal static class DeviceChoice
     /// </summary>
     /// <exception cref="UsageException"><c>--device cuda</c> with a network that has a layer or optimiser without a device half.</exception>
     /// <exception cref="DeviceException"><c>--device cuda</c> and no usable GPU.</exception>
-    public static IDisposable Select<T>(RunConfig c, Network<T> network, TextWriter output)
+    /// <remarks>Under mpirun, <paramref name="localRank"/> (the rank's number on its machine) picks the GPU, modulo their count.</remarks>
+    public static IDisposable Select<T>(RunConfig c, Network<T> network, TextWriter output, int localRank = 0)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         string device = c.Device ?? "auto";
@@ -37,7 +38,7 @@ internal static class DeviceChoice
         GpuDevice gpu;
         try
         {
-            gpu = GpuDevice.CreateCuda();
+            gpu = GpuDevice.CreateCuda(localRank == 0 ? 0 : localRank % Math.Max(1, GpuDevice.DescribeCudaDevices().Count));
         }
         catch (DeviceException e) when (device == "auto")
         {
