@@ -15,15 +15,17 @@ namespace ScratchNet.Bench;
 /// </summary>
 internal static unsafe class ConvSuite
 {
-    // airbench94's convolutions: the 2×2 whitening conv, then each block's conv before its pool and the one after.
+    // airbench94's convolutions as its network runs them on 32 px images: the 2×2 whitening conv (no padding: 32 → 31),
+    // then per block a conv before its 2×2 max-pool (which floors: 31 → 15 → 7 → 3) and one after it.
     private static readonly (string Role, int C, int Size, int OC, int Kernel, int Padding)[] Shapes =
     [
         ("whitening 2x2", 3, 32, 24, 2, 0),
-        ("block 1 conv 1", 24, 32, 64, 3, 1),
-        ("block 1 conv 2", 64, 16, 64, 3, 1),
-        ("block 2 conv 1", 64, 16, 256, 3, 1),
-        ("block 2 conv 2", 256, 8, 256, 3, 1),
-        ("block 3 conv 2", 256, 4, 256, 3, 1),
+        ("block 1 conv 1", 24, 31, 64, 3, 1),
+        ("block 1 conv 2", 64, 15, 64, 3, 1),
+        ("block 2 conv 1", 64, 15, 256, 3, 1),
+        ("block 2 conv 2", 256, 7, 256, 3, 1),
+        ("block 3 conv 1", 256, 7, 256, 3, 1),
+        ("block 3 conv 2", 256, 3, 256, 3, 1),
     ];
 
     private static readonly string[] Passes = ["forward", "backward-data", "backward-weights"];
