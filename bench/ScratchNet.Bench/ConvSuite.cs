@@ -56,7 +56,7 @@ internal static unsafe class ConvSuite
                 () => kernels.BackwardData(g, batch, pdy, pw, pdx),
                 () => kernels.BackwardWeights(g, batch, px, pdy, pdw),
             ];
-            bool[] direct = [Convolution<float>.UsesDirect(g, backwardData: false), Convolution<float>.UsesDirect(g, backwardData: true), false];
+            bool[] direct = [Convolution<float>.UsesDirect(g, backwardData: false), Convolution<float>.UsesDirect(g, backwardData: true), Convolution<float>.UsesDirectWeights(g)];
             var columnPath = new double[3];   // forward and backward-data through im2col + GEMM too, where the direct kernel serves them
             for (int round = 0; round < rounds; round++)
             {
@@ -77,7 +77,7 @@ internal static unsafe class ConvSuite
                 string pass = Passes[p];
                 double value = ours[p];
                 double? viaColumns = direct[p] ? Math.Round(columnPath[p], 1) : null;   // outside the lambda: it runs after the loop
-                string path = direct[p] ? "NCHW direct (padded grid, 4x24 AVX2 tile)" : "NCHW im2col+GEMM";
+                string path = !direct[p] ? "NCHW im2col+GEMM" : p < 2 ? "NCHW direct (padded grid, 4x24 AVX2 tile)" : "NCHW direct (dW 16 channels x 6 taps AVX2 tile)";
                 bool hasPeer = peer.TryGetValue(pass, out var best);
                 string name = Report.Invariant($"conv {role} {c}->{oc} k{kernel} p{padding} at {size}px batch {batch} {pass}, {threads} threads");
                 lines.Add(peak => Report.Emit("conv", name, value, "pytorch 1.13 (oneDNN)", hasPeer ? best.GFlops : null, "GFLOP/s", peerNote,

@@ -56,15 +56,121 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     internal static bool UsesDirect(in ConvGeometry g, bool backwardData)
     {
         if ((backwardData ? g.Channels : g.OutChannels) < DirectMinimumChannels) return false;
+        return DirectEnabled && DirectConvolution<T>.IsSupported && Gemm.Kernel is GemmKernel.Avx2 or GemmKernel.Avx512 && FitsPaddedGrid(g);
+    }
+
+    // Ungrouped, stride 1, and the input with its padding exactly the (OH + KH − 1, OW + KW − 1) grid, every padding below the kernel.
+    private static bool FitsPaddedGrid(in ConvGeometry g)
+    {
         int bottom = g.OutHeight - 1 + g.KernelHeight - g.Height - g.PadTop, right = g.OutWidth - 1 + g.KernelWidth - g.Width - g.PadLeft;
-        return DirectEnabled && DirectConvolution<T>.IsSupported && Gemm.Kernel is GemmKernel.Avx2 or GemmKernel.Avx512
-            && g.Groups == 1 && g.StrideHeight == 1 && g.StrideWidth == 1
+        return g.Groups == 1 && g.StrideHeight == 1 && g.StrideWidth == 1
             && g.PadTop < g.KernelHeight && g.PadLeft < g.KernelWidth && bottom >= 0 && bottom < g.KernelHeight && right >= 0 && right < g.KernelWidth;
     }
 
+    /// <summary>
+    /// Whether <paramref name="g"/> runs backward-weights by <see cref="DirectWeightGradient{T}"/>: the padded-grid geometry of
+    /// <see cref="UsesDirect"/>, on a GEMM path that has a tile for it (AVX2, AVX-512 through AVX2's tile, Vector128).
+    /// Decided by the geometry and the instruction set alone, never by the thread count.
+    /// </summary>
+    internal static bool UsesDirectWeights(in ConvGeometry g) => DirectEnabled && DirectWeightGradient<T>.Supports(Gemm.Kernel) && FitsPaddedGrid(g);
+
     /// <summary>dw (OC, C/G, KH, KW) += Σ over the batch of dy·cols(x)ᵀ.</summary>
-    public void BackwardWeights(in ConvGeometry g, int batch, T* x, T* dy, T* dw) =>
-        Start(Pass.BackwardWeights, g, batch, x, dy, null, dw, parts: Math.Min(Threading.ThreadCount, (g.Patch + 7) / 8));
+    public void BackwardWeights(in ConvGeometry g, int batch, T* x, T* dy, T* dw)
+    {
+        if (UsesDirectWeights(g)) StartDirectWeights(g, batch, x, dy, dw);
+        else Start(Pass.BackwardWeights, g, batch, x, dy, null, dw, parts: Math.Min(Threading.ThreadCount, (g.Patch + 7) / 8));
+    }
+
+    // The direct backward-weights pass in progress: its instruction set, channel blocks, taps rounded up to whole tiles,
+    // samples per chunk and the tap offsets into the padded planes (zero for the taps that round up).
+    private bool _directWeights;
+    private GemmKernel _weightsKernel;
+    private int _weightBlocks, _blockWidth, _tapsRounded, _chunkSamples;
+    private int[] _weightOffsets = [];
+
+    // A chunk's output gradients, transposed for one channel block, span about this many positions (128 KB of float at 16
+    // channels: they stay in L2 while the block's tiles sweep the taps), and its padded inputs at most LargestPaddedChunk elements.
+    private const int ChunkPositions = 2048;
+    private const int LargestPaddedChunk = 1 << 20;
+
+    /// <summary>Samples per chunk of the direct backward-weights pass: each dW element sums a chunk in registers, then adds it.</summary>
+    internal static int WeightChunkSamples(in ConvGeometry g, int batch)
+    {
+        long padded = (long)g.Channels * (g.OutHeight + g.KernelHeight - 1) * (g.OutWidth + g.KernelWidth - 1);
+        long samples = Math.Min(ChunkPositions / Math.Max(1, g.OutputPlane), LargestPaddedChunk / Math.Max(1, padded));
+        return (int)Math.Clamp(samples, 1, Math.Max(1, batch));
+    }
+
+    private void StartDirectWeights(in ConvGeometry g, int batch, T* x, T* dy, T* dw)
+    {
+        if (batch == 0) return;
+        _weightsKernel = Gemm.Kernel;
+        _blockWidth = DirectWeightGradient<T>.BlockWidth(_weightsKernel);
+        _weightBlocks = (g.OutChannels + _blockWidth - 1) / _blockWidth;
+        int taps = g.Patch, step = DirectWeightGradient<T>.Taps;
+        _tapsRounded = (taps + step - 1) / step * step;
+        _chunkSamples = WeightChunkSamples(g, batch);
+        if (_weightOffsets.Length != _tapsRounded) _weightOffsets = GC.AllocateUninitializedArray<int>(_tapsRounded, pinned: true);
+        int hp = g.OutHeight + g.KernelHeight - 1, wp = g.OutWidth + g.KernelWidth - 1;
+        for (int t = 0; t < _tapsRounded; t++)
+        {
+            int c = t / (g.KernelHeight * g.KernelWidth), ki = t / g.KernelWidth % g.KernelHeight, kj = t % g.KernelWidth;
+            _weightOffsets[t] = t < taps ? (c * hp + ki) * wp + kj : 0;
+        }
+        _directWeights = true;
+        try { Start(Pass.BackwardWeights, g, batch, x, dy, null, dw, parts: Math.Min(Threading.ThreadCount, _weightBlocks)); }
+        finally { _directWeights = false; }
+    }
+
+    // dW rows of channel blocks [first, last) over the whole batch, chunk by chunk in order: the partial sums of this
+    // thread's blocks, (blocks, taps rounded, BW), add each chunk, then dW adds them. No other thread touches these rows.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void DirectWeights(int part, int parts)
+    {
+        var g = _g;
+        int first = (int)((long)_weightBlocks * part / parts), last = (int)((long)_weightBlocks * (part + 1) / parts);
+        if (last == first) return;
+        int bw = _blockWidth, plane = g.OutputPlane, taps = g.Patch, hp = g.OutHeight + g.KernelHeight - 1, wp = g.OutWidth + g.KernelWidth - 1;
+        int chunk = _chunkSamples;
+        nint sampleStride = (nint)g.Channels * hp * wp;
+        T* padded = Scratch.For(0, sampleStride * chunk);                        // (chunk, C, Hp, Wp)
+        T* transposed = Scratch.For(1, (long)chunk * plane * bw);                // (chunk, OH, OW, BW)
+        T* partial = Scratch.For(2, (long)(last - first) * _tapsRounded * bw);   // (last − first, taps rounded, BW)
+        fixed (int* offsets = _weightOffsets)
+            for (int n = 0; n < _batch; n += chunk)
+            {
+                int count = Math.Min(chunk, _batch - n);
+                new Span<T>(padded, (int)(sampleStride * count)).Clear();
+                for (int s = 0; s < count; s++)
+                {
+                    T* image = _x + (nint)(n + s) * g.InputSize;
+                    for (int c = 0; c < g.Channels; c++)
+                        for (int h = 0; h < g.Height; h++)
+                            new ReadOnlySpan<T>(image + (nint)c * g.InputPlane + h * g.Width, g.Width)
+                                .CopyTo(new Span<T>(padded + s * sampleStride + (nint)c * hp * wp + (h + g.PadTop) * wp + g.PadLeft, g.Width));
+                }
+                for (int block = first; block < last; block++)
+                {
+                    int o0 = block * bw, rows = Math.Min(bw, g.OutChannels - o0);
+                    for (int s = 0; s < count; s++)
+                        Transpose.Pack(_w + (nint)(n + s) * g.OutputSize + (nint)o0 * plane, plane, rows, plane, bw, transposed + (nint)s * plane * bw);
+                    T* rowsOfBlock = partial + (nint)(block - first) * _tapsRounded * bw;
+                    for (int t = 0; t < _tapsRounded; t += DirectWeightGradient<T>.Taps)
+                        DirectWeightGradient<T>.Tile(_weightsKernel, count, sampleStride, g.OutHeight, g.OutWidth, wp, offsets + t, padded, transposed,
+                            rowsOfBlock + (nint)t * bw, accumulate: n > 0);
+                }
+            }
+        for (int block = first; block < last; block++)
+        {
+            int o0 = block * bw, rows = Math.Min(bw, g.OutChannels - o0);
+            T* rowsOfBlock = partial + (nint)(block - first) * _tapsRounded * bw;
+            for (int lane = 0; lane < rows; lane++)
+            {
+                T* target = _y + (nint)(o0 + lane) * taps;
+                for (int t = 0; t < taps; t++) target[t] += rowsOfBlock[(nint)t * bw + lane];
+            }
+        }
+    }
 
     // Small planes make thin GEMMs (n = OH·OW of 16 or 64): so many samples share one GEMM, side by side in
     // its n, that n reaches about this width. Chosen from the geometry alone, never from the thread count.
@@ -183,6 +289,11 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         {
             int from = (int)((long)_batch * part / parts), to = (int)((long)_batch * (part + 1) / parts);
             for (int n = from; n < to; n++) DirectSample(n);
+            return;
+        }
+        if (_directWeights)
+        {
+            DirectWeights(part, parts);
             return;
         }
         if (_pass == Pass.BackwardWeights)
@@ -329,15 +440,17 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
                     .CopyTo(new Span<T>(target + (nint)o * width + j * plane, plane));
     }
 
-    // Two pinned buffers per thread (column matrix, side-by-side planes), grown to the largest asked for and then reused.
+    // Three pinned buffers per thread (column matrix or padded planes, side-by-side or transposed planes, partial dW), grown to
+    // the largest asked for and then reused.
     private static class Scratch
     {
         [ThreadStatic] private static T[]? _first;
         [ThreadStatic] private static T[]? _second;
+        [ThreadStatic] private static T[]? _third;
 
         public static T* For(int slot, long length)
         {
-            ref T[]? buffer = ref slot == 0 ? ref _first : ref _second;
+            ref T[]? buffer = ref (slot == 0 ? ref _first : ref (slot == 1 ? ref _second : ref _third));
             if (buffer is null || buffer.Length < length)
                 buffer = GC.AllocateUninitializedArray<T>(checked((int)length), pinned: true);
             return (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
