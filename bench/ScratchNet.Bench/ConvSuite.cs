@@ -77,7 +77,10 @@ internal static unsafe class ConvSuite
                 string pass = Passes[p];
                 double value = ours[p];
                 double? viaColumns = direct[p] ? Math.Round(columnPath[p], 1) : null;   // outside the lambda: it runs after the loop
-                string path = !direct[p] ? "NCHW im2col+GEMM" : p < 2 ? "NCHW direct (padded grid, 4x24 AVX2 tile)" : "NCHW direct (dW 16 channels x 6 taps AVX2 tile)";
+                string path = !direct[p] ? "NCHW im2col+GEMM"
+                    : p == 2 ? "NCHW direct (dW tile: 16 channels x 6 taps, AVX2)"
+                    : Convolution<float>.DirectPath(g, backwardData: p == 1) == Convolution<float>.DirectKernel.ChannelVector ? "NCHW direct (channel vectors: 16 channels x 6 positions, AVX2)"
+                    : "NCHW direct (padded grid, 4x24 AVX2 tile)";
                 bool hasPeer = peer.TryGetValue(pass, out var best);
                 string name = Report.Invariant($"conv {role} {c}->{oc} k{kernel} p{padding} at {size}px batch {batch} {pass}, {threads} threads");
                 lines.Add(peak => Report.Emit("conv", name, value, "pytorch 1.13 (oneDNN)", hasPeer ? best.GFlops : null, "GFLOP/s", peerNote,

@@ -185,11 +185,65 @@ public class ConvolutionKernelTests
         finally { Gemm.Kernel = saved; }
     }
 
+    // Tap counts 0..40 with random offsets and bases, overwriting and accumulating.
+    [Theory]
+    [MemberData(nameof(WeightTileKernels))]
+    public unsafe void TheChannelVectorTileMatchesItsScalarReference(GemmKernel kernel)
+    {
+        ChannelVectorTileMatches<float>(kernel, 1e-5);
+        ChannelVectorTileMatches<double>(kernel, 1e-13);
+    }
+
+    private static unsafe void ChannelVectorTileMatches<T>(GemmKernel kernel, double tolerance) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Rng(33);
+        int bw = ChannelVectorConvolution<T>.BlockWidth(kernel), positions = ChannelVectorConvolution<T>.Positions;
+        for (int taps = 0; taps <= 40; taps++)
+            foreach (bool accumulate in new[] { false, true })
+            {
+                int[] offsets = [.. Enumerable.Range(0, taps).Select(_ => rng.NextInt(50))], bases = [.. Enumerable.Range(0, positions).Select(_ => rng.NextInt(30))];
+                T[] w = Random<T>(rng, taps * bw), x = Random<T>(rng, 80), y = Random<T>(rng, positions * bw), expected = (T[])y.Clone();
+                fixed (int* o = offsets, pb = bases)
+                fixed (T* pw = w, px = x, py = y, pe = expected)
+                {
+                    ChannelVectorConvolution<T>.Tile(kernel, taps, o, pw, px, pb, py, accumulate);
+                    ChannelVectorConvolution<T>.ReferenceTile(bw, taps, o, pw, px, pb, pe, accumulate);
+                }
+                Compare($"{kernel} {typeof(T).Name} channel-vector tile taps={taps} accumulate={accumulate}", expected, y, tolerance);
+            }
+    }
+
+    // Small planes take the channel-vector kernel on AVX2 as on Vector128: channel counts across its blocks of 4, 8 or 16
+    // lanes in both passes, 30 input channels (more than one block of taps), and 31 samples of 3×3 (more than one chunk).
+    [Theory]
+    [MemberData(nameof(WeightTileKernels))]
+    public void TheChannelVectorPathCoversEveryChannelTapAndChunkTail(GemmKernel kernel)
+    {
+        var saved = Gemm.Kernel;
+        try
+        {
+            Gemm.Kernel = kernel;
+            foreach (int oc in new[] { 9, 12, 16, 17, 24, 33 })
+                foreach (var (c, size, k, pad, batch) in new[] { (oc + 1, 3, 3, 1, 3), (30, 3, 3, 1, 3), (oc, 3, 2, 0, 3), (oc + 2, 3, 3, 1, 31) })
+                {
+                    if (batch > 3 && oc != 17) continue;
+                    var g = Geometry([c, size, size, oc, 1, k, k, 1, 1, pad, pad, pad, pad]);
+                    foreach (bool backwardData in new[] { false, true })
+                        Assert.True(Convolution<float>.DirectPath(g, backwardData) == Convolution<float>.DirectKernel.ChannelVector, $"{g} takes the channel-vector kernel (backward-data {backwardData})");
+                    Check<float>(g, batch, 2e-4, $"{kernel} channel vectors oc={oc} c={c} k={k} size={size} batch={batch}");
+                    Check<double>(g, batch, 1e-12, $"{kernel} channel vectors oc={oc} c={c} k={k} size={size} batch={batch}");
+                }
+        }
+        finally { Gemm.Kernel = saved; }
+    }
+
     [Fact]
     public void ResultsAreIdenticalForOneAndTwoThreads()
     {
         // The second geometry's plane (35·36) makes chunks of one sample and three channel blocks: the direct backward-weights split.
-        foreach (var (g, batch) in new[] { (Geometry([16, 12, 12, 32, 1, 3, 3, 1, 1, 1, 1, 1, 1]), 6), (Geometry([4, 35, 36, 40, 1, 3, 3, 1, 1, 1, 1, 1, 1]), 3) })
+        // The third's 3×3 planes take the channel-vector kernel, 60 samples in chunks of 29.
+        foreach (var (g, batch) in new[] { (Geometry([16, 12, 12, 32, 1, 3, 3, 1, 1, 1, 1, 1, 1]), 6), (Geometry([4, 35, 36, 40, 1, 3, 3, 1, 1, 1, 1, 1, 1]), 3),
+            (Geometry([20, 3, 3, 24, 1, 3, 3, 1, 1, 1, 1, 1, 1]), 60) })
         {
             var one = Run<float>(g, batch, threads: 1);
             var two = Run<float>(g, batch, threads: 2);

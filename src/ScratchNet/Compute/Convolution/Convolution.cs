@@ -28,18 +28,20 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     /// <summary>y (batch, OC·OH·OW) = conv(x (batch, C·H·W), w (OC, C/G, KH, KW)) + b (OC, or null).</summary>
     public void Forward(in ConvGeometry g, int batch, T* x, T* w, T* b, T* y)
     {
-        if (UsesDirect(g, backwardData: false)) StartDirect(Pass.Forward, g, batch, x, w, b, y);
+        var direct = DirectPath(g, backwardData: false);
+        if (direct != DirectKernel.None) StartDirect(Pass.Forward, direct, g, batch, x, w, b, y);
         else Start(Pass.Forward, g, batch, x, w, b, y, parts: Math.Min(Threading.ThreadCount, Chunks(g, batch)));
     }
 
     /// <summary>dx (batch, C·H·W) = the input gradient of dy (batch, OC·OH·OW) through w; dx is overwritten.</summary>
     public void BackwardData(in ConvGeometry g, int batch, T* dy, T* w, T* dx)
     {
-        if (UsesDirect(g, backwardData: true)) StartDirect(Pass.BackwardData, g, batch, dy, w, null, dx);
+        var direct = DirectPath(g, backwardData: true);
+        if (direct != DirectKernel.None) StartDirect(Pass.BackwardData, direct, g, batch, dy, w, null, dx);
         else Start(Pass.BackwardData, g, batch, dy, w, null, dx, parts: Math.Min(Threading.ThreadCount, Chunks(g, batch)));
     }
 
-    /// <summary>Whether forward and backward-data may take <see cref="DirectConvolution{T}"/> (tests and the bench turn it off to time the GEMM path).</summary>
+    /// <summary>Whether the passes may take the direct kernels (tests and the bench turn them off to time the GEMM path).</summary>
     internal static bool DirectEnabled { get; set; } = true;
 
     /// <summary>The fewest channels a pass must write to take the direct kernel.</summary>
@@ -53,11 +55,35 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     /// conv's backward-data, 3 channels in tiles of 4, measured 2× faster through im2col + GEMM.
     /// Decided by the geometry and the instruction set alone, never by the thread count.
     /// </summary>
-    internal static bool UsesDirect(in ConvGeometry g, bool backwardData)
+    internal static bool UsesDirect(in ConvGeometry g, bool backwardData) => DirectPath(g, backwardData) != DirectKernel.None;
+
+    /// <summary>The direct kernels of forward and backward-data.</summary>
+    internal enum DirectKernel { None, PaddedGrid, ChannelVector }
+
+    /// <summary>
+    /// Which direct kernel serves forward (or backward-data) of <paramref name="g"/>, if any (see <see cref="UsesDirect"/>):
+    /// <see cref="ChannelVectorConvolution{T}"/> on the Vector128 path, and on AVX2 where the padded grid would compute
+    /// and drop more positions than the channel blocks leave lanes empty (small planes: 7×7 computes 72 positions for 49,
+    /// 3×3 computes 24 for 9); <see cref="DirectConvolution{T}"/>'s padded grid otherwise.
+    /// </summary>
+    internal static DirectKernel DirectPath(in ConvGeometry g, bool backwardData)
     {
-        if ((backwardData ? g.Channels : g.OutChannels) < DirectMinimumChannels) return false;
-        return DirectEnabled && DirectConvolution<T>.IsSupported && Gemm.Kernel is GemmKernel.Avx2 or GemmKernel.Avx512 && FitsPaddedGrid(g);
+        int channels = backwardData ? g.Channels : g.OutChannels;
+        if (channels < DirectMinimumChannels || !DirectEnabled || !FitsPaddedGrid(g)) return DirectKernel.None;
+        var kernel = Gemm.Kernel;
+        if (kernel is GemmKernel.Vector128 && ChannelVectorConvolution<T>.Supports(kernel)) return DirectKernel.ChannelVector;
+        if (kernel is not (GemmKernel.Avx2 or GemmKernel.Avx512) || !DirectConvolution<T>.IsSupported) return DirectKernel.None;
+        int outHeight = backwardData ? g.Height : g.OutHeight, outWidth = backwardData ? g.Width : g.OutWidth;
+        int nr = DirectConvolution<T>.NR, bw = ChannelVectorConvolution<T>.BlockWidth(kernel);
+        long grid = (long)outHeight * (outWidth + g.KernelWidth - 1);
+        double gridShare = (double)outHeight * outWidth / ((grid + nr - 1) / nr * nr);
+        double laneShare = (double)channels / ((channels + bw - 1) / bw * bw);
+        return laneShare > gridShare + ChannelVectorMargin ? DirectKernel.ChannelVector : DirectKernel.PaddedGrid;
     }
+
+    // How much more of its work the channel-vector kernel must keep than the padded grid to be chosen: its tile loads
+    // nine values per twelve multiply-adds where the grid's loads seven, so it wins only where the grid wastes more.
+    private const double ChannelVectorMargin = 0.15;
 
     // Ungrouped, stride 1, and the input with its padding exactly the (OH + KH − 1, OW + KW − 1) grid, every padding below the kernel.
     private static bool FitsPaddedGrid(in ConvGeometry g)
@@ -199,7 +225,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     private readonly int[][] _offsetsByPass = [[], []];   // forward's and backward-data's, kept apart so neither reallocates
     private readonly T[][] _packedByPass = [[], []];
 
-    private void StartDirect(Pass pass, in ConvGeometry g, int batch, T* input, T* w, T* b, T* output)
+    private void StartDirect(Pass pass, DirectKernel kernel, in ConvGeometry g, int batch, T* input, T* w, T* b, T* output)
     {
         if (batch == 0) return;
         int kh = g.KernelHeight, kw = g.KernelWidth;
@@ -217,7 +243,10 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         _paddedWidth = _outWidth + kw - 1;
         _paddedHeight = _outHeight + kh - 1;
         _taps = _inChannels * kh * kw;
-        _blocks = (_outChannels + DirectConvolution<T>.MR - 1) / DirectConvolution<T>.MR;
+        _channelVector = kernel == DirectKernel.ChannelVector;
+        _vectorKernel = Gemm.Kernel;
+        int mr = _channelVector ? ChannelVectorConvolution<T>.BlockWidth(_vectorKernel) : DirectConvolution<T>.MR;
+        _blocks = (_outChannels + mr - 1) / mr;
         _positions = _outHeight * _paddedWidth;
         _positionsRounded = (_positions + DirectConvolution<T>.NR - 1) / DirectConvolution<T>.NR * DirectConvolution<T>.NR;
         int slot = pass == Pass.Forward ? 0 : 1;
@@ -226,7 +255,6 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         for (int c = 0, t = 0; c < _inChannels; c++)
             for (int ki = 0; ki < kh; ki++)
                 for (int kj = 0; kj < kw; kj++, t++) _offsets[t] = (c * _paddedHeight + ki) * _paddedWidth + kj;
-        int mr = DirectConvolution<T>.MR;
         if (_packedByPass[slot].Length < _blocks * _taps * mr) _packedByPass[slot] = GC.AllocateUninitializedArray<T>(_blocks * _taps * mr, pinned: true);
         _packed = _packedByPass[slot];
         for (int block = 0; block < _blocks; block++)
@@ -246,9 +274,85 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
                     }
                     _packed[(block * _taps + t) * mr + r] = value;
                 }
+        int parts = Math.Min(Threading.ThreadCount, batch);
+        if (_channelVector)
+        {
+            _chunkSamples = Math.Clamp((VectorChunkPositions + _outHeight * _outWidth - 1) / (_outHeight * _outWidth), 1, batch);
+            int positions = _chunkSamples * _outHeight * _outWidth, rounded = (positions + ChannelVectorConvolution<T>.Positions - 1) / ChannelVectorConvolution<T>.Positions * ChannelVectorConvolution<T>.Positions;
+            if (_basesByPass[slot].Length != rounded) _basesByPass[slot] = GC.AllocateUninitializedArray<int>(rounded, pinned: true);
+            _bases = _basesByPass[slot];
+            int outPlane = _outHeight * _outWidth;
+            for (int p = 0; p < rounded; p++)
+            {
+                int q = p < positions ? p : 0, s = q / outPlane, oh = q % outPlane / _outWidth, ow = q % _outWidth;   // the rounding-up positions repeat the first
+                _bases[p] = (s * _inChannels * _paddedHeight + oh) * _paddedWidth + ow;
+            }
+            parts = Math.Min(Threading.ThreadCount, (batch + _chunkSamples - 1) / _chunkSamples);
+        }
         _direct = true;
-        try { Start(pass, g, batch, input, w, b, output, parts: Math.Min(Threading.ThreadCount, batch)); }
+        try { Start(pass, g, batch, input, w, b, output, parts); }
         finally { _direct = false; }
+    }
+
+    // The channel-vector pass: chunks of samples whose output positions number about this many (their position-major
+    // product, positions × OC, stays in L2), and blocks of input channels whose taps number about VectorChunkTaps (a block's
+    // packed weights, taps × BW, stay in L1 while its tiles sweep the chunk's positions).
+    private const int VectorChunkPositions = 256;
+    private const int VectorChunkTaps = 256;
+    private bool _channelVector;
+    private GemmKernel _vectorKernel;
+    private int[] _bases = [];   // (chunk positions rounded up): where each output position of a chunk reads its padded input, tap (0, 0, 0)
+    private readonly int[][] _basesByPass = [[], []];
+
+    // Samples [from, to) chunk by chunk: pad a chunk's inputs, sum the tiles block of input channels by block, then transpose to NCHW.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ChannelVectorSamples(int from, int to)
+    {
+        int bw = ChannelVectorConvolution<T>.BlockWidth(_vectorKernel), step = ChannelVectorConvolution<T>.Positions;
+        int plane = _paddedHeight * _paddedWidth, inPlane = _inHeight * _inWidth, outPlane = _outHeight * _outWidth;
+        int kk = _taps / _inChannels, channelsPerBlock = Math.Max(1, VectorChunkTaps / kk);
+        nint sampleStride = (nint)_inChannels * plane;
+        T* padded = Scratch.For(0, sampleStride * _chunkSamples);
+        long roundedPositions = _bases.Length;
+        T* product = Scratch.For(1, _blocks * roundedPositions * bw);   // (blocks, chunk positions rounded, BW)
+        fixed (int* offsets = _offsets, bases = _bases)
+        fixed (T* packed = _packed)
+            for (int n = from; n < to; n += _chunkSamples)
+            {
+                int count = Math.Min(_chunkSamples, to - n), positions = count * outPlane, tiles = (positions + step - 1) / step;
+                new Span<T>(padded, (int)(sampleStride * count)).Clear();
+                for (int s = 0; s < count; s++)
+                {
+                    T* input = _x + (nint)(n + s) * _inChannels * inPlane;
+                    for (int c = 0; c < _inChannels; c++)
+                        for (int h = 0; h < _inHeight; h++)
+                            new ReadOnlySpan<T>(input + (nint)c * inPlane + h * _inWidth, _inWidth)
+                                .CopyTo(new Span<T>(padded + s * sampleStride + (nint)c * plane + (h + _padTop) * _paddedWidth + _padLeft, _inWidth));
+                }
+                for (int c0 = 0; c0 < _inChannels; c0 += channelsPerBlock)
+                {
+                    int t0 = c0 * kk, taps = Math.Min(channelsPerBlock, _inChannels - c0) * kk;
+                    for (int block = 0; block < _blocks; block++)
+                    {
+                        T* weights = packed + ((nint)block * _taps + t0) * bw, rows = product + block * roundedPositions * bw;
+                        for (int tile = 0; tile < tiles; tile++)
+                            ChannelVectorConvolution<T>.Tile(_vectorKernel, taps, offsets + t0, weights, padded, bases + tile * step, rows + (nint)tile * step * bw, accumulate: c0 > 0);
+                    }
+                }
+                for (int s = 0; s < count; s++)
+                    for (int block = 0; block < _blocks; block++)
+                    {
+                        int o0 = block * bw, channels = Math.Min(bw, _outChannels - o0);
+                        T* output = _y + ((nint)(n + s) * _outChannels + o0) * outPlane;
+                        Transpose.Pack(product + (block * roundedPositions + (long)s * outPlane) * bw, bw, outPlane, channels, outPlane, output);
+                        if (_b != null)
+                            for (int o = 0; o < channels; o++)
+                            {
+                                var row = new Span<T>(output + (nint)o * outPlane, outPlane);
+                                System.Numerics.Tensors.TensorPrimitives.Add(row, _b[o0 + o], row);
+                            }
+                    }
+            }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -285,6 +389,13 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     public void Execute(int part, int parts)
     {
         var g = _g;
+        if (_direct && _channelVector)
+        {
+            int vectorChunks = (_batch + _chunkSamples - 1) / _chunkSamples;
+            int from = (int)((long)vectorChunks * part / parts) * _chunkSamples, to = Math.Min(_batch, (int)((long)vectorChunks * (part + 1) / parts) * _chunkSamples);
+            if (to > from) ChannelVectorSamples(from, to);
+            return;
+        }
         if (_direct)
         {
             int from = (int)((long)_batch * part / parts), to = (int)((long)_batch * (part + 1) / parts);
