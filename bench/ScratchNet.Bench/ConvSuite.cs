@@ -8,7 +8,8 @@ namespace ScratchNet.Bench;
 
 /// <summary>
 /// GFLOP/s of our convolution (NCHW: the direct kernel where it applies, else im2col + the core's GEMM; where the
-/// direct kernel serves a pass, the im2col + GEMM path is timed too, as ours_im2col_gemm) against PyTorch's (Debian's python3-torch with
+/// direct kernel serves a pass, the im2col + GEMM path is timed too, as ours_im2col_gemm, and for forward and backward-data the
+/// direct kernel not chosen, as ours_other_direct) against PyTorch's (Debian's python3-torch with
 /// oneDNN, the better of NCHW and channels_last; bench/conv_peer.py) for every distinct convolution of airbench94
 /// at the given batch: forward, backward-data and backward-weights, the same thread count, interleaved shape by
 /// shape, each line with its share of the measured float32 FMA peak.
@@ -58,6 +59,8 @@ internal static unsafe class ConvSuite
             ];
             bool[] direct = [Convolution<float>.UsesDirect(g, backwardData: false), Convolution<float>.UsesDirect(g, backwardData: true), Convolution<float>.UsesDirectWeights(g)];
             var columnPath = new double[3];   // forward and backward-data through im2col + GEMM too, where the direct kernel serves them
+            var otherDirect = new double[2];  // and through the direct kernel DirectPath did not choose
+            var chosen = new[] { Convolution<float>.DirectPath(g, backwardData: false), Convolution<float>.DirectPath(g, backwardData: true) };
             for (int round = 0; round < rounds; round++)
             {
                 if (script is not null && peerNote is null)
@@ -69,6 +72,10 @@ internal static unsafe class ConvSuite
                     Convolution<float>.DirectEnabled = false;
                     try { columnPath[p] = Math.Max(columnPath[p], flops / Report.SecondsPerCall(actions[p], seconds: 1.0) / 1e9); }
                     finally { Convolution<float>.DirectEnabled = true; }
+                    if (p == 2) continue;
+                    Convolution<float>.DirectOverride = chosen[p] == Convolution<float>.DirectKernel.ChannelVector ? Convolution<float>.DirectKernel.PaddedGrid : Convolution<float>.DirectKernel.ChannelVector;
+                    try { otherDirect[p] = Math.Max(otherDirect[p], flops / Report.SecondsPerCall(actions[p], seconds: 1.0) / 1e9); }
+                    finally { Convolution<float>.DirectOverride = null; }
                 }
                 peaks.Sample(all: false, attempts: 1);
             }
@@ -77,6 +84,7 @@ internal static unsafe class ConvSuite
                 string pass = Passes[p];
                 double value = ours[p];
                 double? viaColumns = direct[p] ? Math.Round(columnPath[p], 1) : null;   // outside the lambda: it runs after the loop
+                double? other = direct[p] && p < 2 ? Math.Round(otherDirect[p], 1) : null;
                 string path = !direct[p] ? "NCHW im2col+GEMM"
                     : p == 2 ? "NCHW direct (dW tile: 16 channels x 6 taps, AVX2)"
                     : Convolution<float>.DirectPath(g, backwardData: p == 1) == Convolution<float>.DirectKernel.ChannelVector ? "NCHW direct (channel vectors: 16 channels x 6 positions, AVX2)"
@@ -87,6 +95,7 @@ internal static unsafe class ConvSuite
                 [
                     new("ours_path", path),
                     new("ours_im2col_gemm", viaColumns),
+                    new("ours_other_direct", other),
                     new("peer_layout", hasPeer ? best.Layout : null),
                     new("peak", Math.Round(peak, 1)),
                     new("share_of_peak", Math.Round(value / peak, 3)),

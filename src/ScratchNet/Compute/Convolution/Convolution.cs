@@ -5,16 +5,20 @@ using System.Runtime.InteropServices;
 namespace ScratchNet.Compute;
 
 /// <summary>
-/// 2-D convolution on (batch, C·H·W) storage, NCHW per row, through the core's GEMM: per sample and group,
-/// forward Y = W·cols(X), backward-data dX = col2im(Wᵀ·dY), backward-weights dW += dY·cols(X)ᵀ, where cols
-/// is <see cref="Im2Col"/>'s column matrix (skipped for a pointwise 1×1 convolution, whose input planes are it).
+/// 2-D convolution on (batch, C·H·W) storage, NCHW per row. Ungrouped stride-1 layers take direct kernels: forward and
+/// backward-data <see cref="DirectConvolution{T}"/> (the padded grid) or, on small planes, <see cref="ChannelVectorConvolution{T}"/>
+/// (see <see cref="DirectPath"/>), backward-weights <see cref="DirectWeightGradient{T}"/>. Everything else goes through the
+/// core's GEMM: per sample and group, forward Y = W·cols(X), backward-data dX = col2im(Wᵀ·dY), backward-weights
+/// dW += dY·cols(X)ᵀ, where cols is <see cref="Im2Col"/>'s column matrix (skipped for a pointwise 1×1 convolution, whose
+/// input planes are it).
 /// </summary>
 /// <remarks>
-/// Threads: forward and backward-data split the batch (each sample's result is computed by one thread in a
-/// fixed order); backward-weights splits dW's columns (each element sums over the samples in order). Neither
-/// split changes any element's arithmetic, so results do not depend on <see cref="Threading.ThreadCount"/>.
-/// Scratch (a column matrix per thread) lives in pinned per-thread buffers that only grow: a warm call allocates nothing.
-/// One instance per layer: it holds the arguments of the call in progress.
+/// Threads: forward and backward-data split the batch (each sample's result is computed by one thread in a fixed order,
+/// in chunks of samples fixed by the geometry); backward-weights splits dW, by columns on the GEMM path and by blocks of
+/// output channels on the direct one (each element sums over the samples in order, chunk by chunk). No split changes any
+/// element's arithmetic, so results do not depend on <see cref="Threading.ThreadCount"/>.
+/// Scratch (column matrices, padded planes, transposed gradients, partial dW) lives in pinned per-thread buffers that only
+/// grow: a warm call allocates nothing. One instance per layer: it holds the arguments of the call in progress.
 /// </remarks>
 internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -57,6 +61,9 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     /// </summary>
     internal static bool UsesDirect(in ConvGeometry g, bool backwardData) => DirectPath(g, backwardData) != DirectKernel.None;
 
+    /// <summary>On AVX2, the direct kernel forward and backward-data take wherever one applies, instead of <see cref="DirectPath"/>'s choice (the bench times both).</summary>
+    internal static DirectKernel? DirectOverride { get; set; }
+
     /// <summary>The direct kernels of forward and backward-data.</summary>
     internal enum DirectKernel { None, PaddedGrid, ChannelVector }
 
@@ -73,6 +80,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         var kernel = Gemm.Kernel;
         if (kernel is GemmKernel.Vector128 && ChannelVectorConvolution<T>.Supports(kernel)) return DirectKernel.ChannelVector;
         if (kernel is not (GemmKernel.Avx2 or GemmKernel.Avx512) || !DirectConvolution<T>.IsSupported) return DirectKernel.None;
+        if (DirectOverride is { } chosen and not DirectKernel.None) return chosen;
         int outHeight = backwardData ? g.Height : g.OutHeight, outWidth = backwardData ? g.Width : g.OutWidth;
         int nr = DirectConvolution<T>.NR, bw = ChannelVectorConvolution<T>.BlockWidth(kernel);
         long grid = (long)outHeight * (outWidth + g.KernelWidth - 1);
@@ -114,16 +122,18 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     private int _weightBlocks, _blockWidth, _tapsRounded, _chunkSamples;
     private int[] _weightOffsets = [];
 
-    // A chunk's output gradients, transposed for one channel block, span about this many positions (128 KB of float at 16
-    // channels: they stay in L2 while the block's tiles sweep the taps), and its padded inputs at most LargestPaddedChunk elements.
+    // A chunk's output gradients, transposed for one channel block, span at most this many positions (128 KB of float at 16
+    // channels: they stay in L2 while the block's tiles sweep the taps), and its padded inputs at most LargestPaddedChunkBytes,
+    // so that they stay in L2 too while every channel block sweeps them: on 3×3 planes a tile reads a few cache lines of
+    // each sample, and samples streamed from L3 left it waiting on memory (0.22 of peak with 4 MB chunks).
     private const int ChunkPositions = 2048;
-    private const int LargestPaddedChunk = 1 << 20;
+    private const int LargestPaddedChunkBytes = 192 << 10;
 
     /// <summary>Samples per chunk of the direct backward-weights pass: each dW element sums a chunk in registers, then adds it.</summary>
     internal static int WeightChunkSamples(in ConvGeometry g, int batch)
     {
         long padded = (long)g.Channels * (g.OutHeight + g.KernelHeight - 1) * (g.OutWidth + g.KernelWidth - 1);
-        long samples = Math.Min(ChunkPositions / Math.Max(1, g.OutputPlane), LargestPaddedChunk / Math.Max(1, padded));
+        long samples = Math.Min(ChunkPositions / Math.Max(1, g.OutputPlane), LargestPaddedChunkBytes / Unsafe.SizeOf<T>() / Math.Max(1, padded));
         return (int)Math.Clamp(samples, 1, Math.Max(1, batch));
     }
 
