@@ -70,8 +70,8 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     /// <summary>
     /// Which direct kernel serves forward (or backward-data) of <paramref name="g"/>, if any (see <see cref="UsesDirect"/>):
     /// <see cref="ChannelVectorConvolution{T}"/> on the Vector128 path, and on AVX2 where the padded grid would compute
-    /// and drop more positions than the channel blocks leave lanes empty (small planes: 7×7 computes 72 positions for 49,
-    /// 3×3 computes 24 for 9); <see cref="DirectConvolution{T}"/>'s padded grid otherwise.
+    /// and drop clearly more positions than the channel blocks leave lanes empty (small planes: 15×15 computes 264
+    /// positions for 225, 7×7 72 for 49, 3×3 24 for 9); <see cref="DirectConvolution{T}"/>'s padded grid otherwise.
     /// </summary>
     internal static DirectKernel DirectPath(in ConvGeometry g, bool backwardData)
     {
@@ -91,7 +91,8 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
 
     // How much more of its work the channel-vector kernel must keep than the padded grid to be chosen: its tile loads
     // nine values per twelve multiply-adds where the grid's loads seven, so it wins only where the grid wastes more.
-    private const double ChannelVectorMargin = 0.15;
+    // Measured (bench conv, ours_other_direct): it wins at 15 px (the grid keeps 0.85) and loses at 31 px (0.93).
+    private const double ChannelVectorMargin = 0.10;
 
     // Ungrouped, stride 1, and the input with its padding exactly the (OH + KH − 1, OW + KW − 1) grid, every padding below the kernel.
     private static bool FitsPaddedGrid(in ConvGeometry g)
@@ -289,8 +290,9 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         {
             _chunkSamples = Math.Clamp((VectorChunkPositions + _outHeight * _outWidth - 1) / (_outHeight * _outWidth), 1, batch);
             int positions = _chunkSamples * _outHeight * _outWidth, rounded = (positions + ChannelVectorConvolution<T>.Positions - 1) / ChannelVectorConvolution<T>.Positions * ChannelVectorConvolution<T>.Positions;
-            if (_basesByPass[slot].Length != rounded) _basesByPass[slot] = GC.AllocateUninitializedArray<int>(rounded, pinned: true);
+            if (_basesByPass[slot].Length < rounded) _basesByPass[slot] = GC.AllocateUninitializedArray<int>(rounded, pinned: true);   // grows only: a smaller last batch does not reallocate
             _bases = _basesByPass[slot];
+            _roundedPositions = rounded;
             int outPlane = _outHeight * _outWidth;
             for (int p = 0; p < rounded; p++)
             {
@@ -312,6 +314,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     private bool _channelVector;
     private GemmKernel _vectorKernel;
     private int[] _bases = [];   // (chunk positions rounded up): where each output position of a chunk reads its padded input, tap (0, 0, 0)
+    private int _roundedPositions;
     private readonly int[][] _basesByPass = [[], []];
 
     // Samples [from, to) chunk by chunk: pad a chunk's inputs, sum the tiles block of input channels by block, then transpose to NCHW.
@@ -323,7 +326,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         int kk = _taps / _inChannels, channelsPerBlock = Math.Max(1, VectorChunkTaps / kk);
         nint sampleStride = (nint)_inChannels * plane;
         T* padded = Scratch.For(0, sampleStride * _chunkSamples);
-        long roundedPositions = _bases.Length;
+        long roundedPositions = _roundedPositions;
         T* product = Scratch.For(1, _blocks * roundedPositions * bw);   // (blocks, chunk positions rounded, BW)
         fixed (int* offsets = _offsets, bases = _bases)
         fixed (T* packed = _packed)
