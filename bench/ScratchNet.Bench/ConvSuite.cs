@@ -8,22 +8,25 @@ namespace ScratchNet.Bench;
 
 /// <summary>
 /// GFLOP/s of our convolution (NCHW: the direct kernel where it applies, else im2col + the core's GEMM; where the
-/// direct kernel serves a pass, the im2col + GEMM path is timed too, as ours_im2col_gemm) against PyTorch's (Debian's python3-torch with
+/// direct kernel serves a pass, the im2col + GEMM path is timed too, as ours_im2col_gemm, and for forward and backward-data the
+/// direct kernel not chosen, as ours_other_direct) against PyTorch's (Debian's python3-torch with
 /// oneDNN, the better of NCHW and channels_last; bench/conv_peer.py) for every distinct convolution of airbench94
 /// at the given batch: forward, backward-data and backward-weights, the same thread count, interleaved shape by
 /// shape, each line with its share of the measured float32 FMA peak.
 /// </summary>
 internal static unsafe class ConvSuite
 {
-    // airbench94's convolutions: the 2×2 whitening conv, then each block's conv before its pool and the one after.
+    // airbench94's convolutions as its network runs them on 32 px images: the 2×2 whitening conv (no padding: 32 → 31),
+    // then per block a conv before its 2×2 max-pool (which floors: 31 → 15 → 7 → 3) and one after it.
     private static readonly (string Role, int C, int Size, int OC, int Kernel, int Padding)[] Shapes =
     [
         ("whitening 2x2", 3, 32, 24, 2, 0),
-        ("block 1 conv 1", 24, 32, 64, 3, 1),
-        ("block 1 conv 2", 64, 16, 64, 3, 1),
-        ("block 2 conv 1", 64, 16, 256, 3, 1),
-        ("block 2 conv 2", 256, 8, 256, 3, 1),
-        ("block 3 conv 2", 256, 4, 256, 3, 1),
+        ("block 1 conv 1", 24, 31, 64, 3, 1),
+        ("block 1 conv 2", 64, 15, 64, 3, 1),
+        ("block 2 conv 1", 64, 15, 256, 3, 1),
+        ("block 2 conv 2", 256, 7, 256, 3, 1),
+        ("block 3 conv 1", 256, 7, 256, 3, 1),
+        ("block 3 conv 2", 256, 3, 256, 3, 1),
     ];
 
     private static readonly string[] Passes = ["forward", "backward-data", "backward-weights"];
@@ -54,8 +57,10 @@ internal static unsafe class ConvSuite
                 () => kernels.BackwardData(g, batch, pdy, pw, pdx),
                 () => kernels.BackwardWeights(g, batch, px, pdy, pdw),
             ];
-            bool[] direct = [Convolution<float>.UsesDirect(g, backwardData: false), Convolution<float>.UsesDirect(g, backwardData: true), false];
+            bool[] direct = [Convolution<float>.UsesDirect(g, backwardData: false), Convolution<float>.UsesDirect(g, backwardData: true), Convolution<float>.UsesDirectWeights(g)];
             var columnPath = new double[3];   // forward and backward-data through im2col + GEMM too, where the direct kernel serves them
+            var otherDirect = new double[2];  // and through the direct kernel DirectPath did not choose
+            var chosen = new[] { Convolution<float>.DirectPath(g, backwardData: false), Convolution<float>.DirectPath(g, backwardData: true) };
             for (int round = 0; round < rounds; round++)
             {
                 if (script is not null && peerNote is null)
@@ -67,6 +72,10 @@ internal static unsafe class ConvSuite
                     Convolution<float>.DirectEnabled = false;
                     try { columnPath[p] = Math.Max(columnPath[p], flops / Report.SecondsPerCall(actions[p], seconds: 1.0) / 1e9); }
                     finally { Convolution<float>.DirectEnabled = true; }
+                    if (p == 2) continue;
+                    Convolution<float>.DirectOverride = chosen[p] == Convolution<float>.DirectKernel.ChannelVector ? Convolution<float>.DirectKernel.PaddedGrid : Convolution<float>.DirectKernel.ChannelVector;
+                    try { otherDirect[p] = Math.Max(otherDirect[p], flops / Report.SecondsPerCall(actions[p], seconds: 1.0) / 1e9); }
+                    finally { Convolution<float>.DirectOverride = null; }
                 }
                 peaks.Sample(all: false, attempts: 1);
             }
@@ -75,13 +84,18 @@ internal static unsafe class ConvSuite
                 string pass = Passes[p];
                 double value = ours[p];
                 double? viaColumns = direct[p] ? Math.Round(columnPath[p], 1) : null;   // outside the lambda: it runs after the loop
-                string path = direct[p] ? "NCHW direct (padded grid, 4x24 AVX2 tile)" : "NCHW im2col+GEMM";
+                double? other = direct[p] && p < 2 ? Math.Round(otherDirect[p], 1) : null;
+                string path = !direct[p] ? "NCHW im2col+GEMM"
+                    : p == 2 ? "NCHW direct (dW tile: 16 channels x 6 taps, AVX2)"
+                    : Convolution<float>.DirectPath(g, backwardData: p == 1) == Convolution<float>.DirectKernel.ChannelVector ? "NCHW direct (channel vectors: 16 channels x 6 positions, AVX2)"
+                    : "NCHW direct (padded grid, 4x24 AVX2 tile)";
                 bool hasPeer = peer.TryGetValue(pass, out var best);
                 string name = Report.Invariant($"conv {role} {c}->{oc} k{kernel} p{padding} at {size}px batch {batch} {pass}, {threads} threads");
                 lines.Add(peak => Report.Emit("conv", name, value, "pytorch 1.13 (oneDNN)", hasPeer ? best.GFlops : null, "GFLOP/s", peerNote,
                 [
                     new("ours_path", path),
                     new("ours_im2col_gemm", viaColumns),
+                    new("ours_other_direct", other),
                     new("peer_layout", hasPeer ? best.Layout : null),
                     new("peak", Math.Round(peak, 1)),
                     new("share_of_peak", Math.Round(value / peak, 3)),

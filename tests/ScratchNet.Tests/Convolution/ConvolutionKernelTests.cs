@@ -123,13 +123,132 @@ public class ConvolutionKernelTests
                 }
     }
 
+    public static TheoryData<GemmKernel> WeightTileKernels()
+    {
+        var data = new TheoryData<GemmKernel>();
+        foreach (var kernel in new[] { GemmKernel.Avx2, GemmKernel.Vector128 }.Where(k => Gemm.IsSupported(k) && DirectWeightGradient<float>.Supports(k))) data.Add(kernel);
+        return data;
+    }
+
+    // Every row length 0..11 over one to three rows of one or two samples, overwriting and accumulating: the tile's position loop and merge.
+    [Theory]
+    [MemberData(nameof(WeightTileKernels))]
+    public unsafe void TheDirectWeightTileMatchesItsScalarReference(GemmKernel kernel)
+    {
+        WeightTileMatches<float>(kernel, 1e-5);
+        WeightTileMatches<double>(kernel, 1e-13);
+    }
+
+    private static unsafe void WeightTileMatches<T>(GemmKernel kernel, double tolerance) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Rng(21);
+        int bw = DirectWeightGradient<T>.BlockWidth(kernel), taps = DirectWeightGradient<T>.Taps;
+        foreach (int samples in new[] { 1, 2 })
+            for (int rows = 1; rows <= 3; rows++)
+                for (int length = 0; length <= 11; length++)
+                    foreach (bool accumulate in new[] { false, true })
+                    {
+                        int rowStride = length + 3, sampleStride = rows * rowStride + 5;
+                        int[] offsets = [.. Enumerable.Range(0, taps).Select(_ => rng.NextInt(40))];
+                        T[] x = Random<T>(rng, samples * sampleStride + 40), dy = Random<T>(rng, samples * rows * length * bw);
+                        T[] partial = Random<T>(rng, taps * bw), expected = (T[])partial.Clone();
+                        fixed (int* o = offsets)
+                        fixed (T* px = x, pdy = dy, pp = partial, pe = expected)
+                        {
+                            DirectWeightGradient<T>.Tile(kernel, samples, sampleStride, rows, length, rowStride, o, px, pdy, pp, accumulate);
+                            DirectWeightGradient<T>.ReferenceTile(bw, samples, sampleStride, rows, length, rowStride, o, px, pdy, pe, accumulate);
+                        }
+                        Compare($"{kernel} {typeof(T).Name} weight tile samples={samples} rows={rows} length={length} accumulate={accumulate}", expected, partial, tolerance);
+                    }
+    }
+
+    // Channel counts that cross the weight tile's block of two vectors (4, 8 or 16 lanes) on both sides, tap counts that are not
+    // multiples of six (1·3·3, 2·2·2, 5·1·1, 3·5·5), and planes large enough for a chunk of one or two samples, so that dW adds several chunks.
+    [Theory]
+    [MemberData(nameof(WeightTileKernels))]
+    public void TheDirectWeightPathCoversEveryChannelTapAndChunkTail(GemmKernel kernel)
+    {
+        var saved = Gemm.Kernel;
+        try
+        {
+            Gemm.Kernel = kernel;
+            foreach (int oc in new[] { 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 24, 33 })
+                foreach (var (c, k, pad, size) in new[] { (1, 3, 1, 6), (2, 2, 0, 7), (5, 1, 0, 5), (3, 5, 2, 4), (1, 3, 1, 33) })
+                {
+                    var g = Geometry([c, size, size + 1, oc, 1, k, k, 1, 1, pad, pad, pad, pad]);
+                    Assert.True(Convolution<double>.UsesDirectWeights(g), $"{g} takes the direct backward-weights path");
+                    int batch = size > 30 ? 5 : 3;
+                    Check<float>(g, batch, 2e-4, $"{kernel} direct weights oc={oc} c={c} k={k} size={size}");
+                    Check<double>(g, batch, 1e-12, $"{kernel} direct weights oc={oc} c={c} k={k} size={size}");
+                }
+        }
+        finally { Gemm.Kernel = saved; }
+    }
+
+    // Tap counts 0..40 with random offsets and bases, overwriting and accumulating.
+    [Theory]
+    [MemberData(nameof(WeightTileKernels))]
+    public unsafe void TheChannelVectorTileMatchesItsScalarReference(GemmKernel kernel)
+    {
+        ChannelVectorTileMatches<float>(kernel, 1e-5);
+        ChannelVectorTileMatches<double>(kernel, 1e-13);
+    }
+
+    private static unsafe void ChannelVectorTileMatches<T>(GemmKernel kernel, double tolerance) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Rng(33);
+        int bw = ChannelVectorConvolution<T>.BlockWidth(kernel), positions = ChannelVectorConvolution<T>.Positions;
+        for (int taps = 0; taps <= 40; taps++)
+            foreach (bool accumulate in new[] { false, true })
+            {
+                int[] offsets = [.. Enumerable.Range(0, taps).Select(_ => rng.NextInt(50))], bases = [.. Enumerable.Range(0, positions).Select(_ => rng.NextInt(30))];
+                T[] w = Random<T>(rng, taps * bw), x = Random<T>(rng, 80), y = Random<T>(rng, positions * bw), expected = (T[])y.Clone();
+                fixed (int* o = offsets, pb = bases)
+                fixed (T* pw = w, px = x, py = y, pe = expected)
+                {
+                    ChannelVectorConvolution<T>.Tile(kernel, taps, o, pw, px, pb, py, accumulate);
+                    ChannelVectorConvolution<T>.ReferenceTile(bw, taps, o, pw, px, pb, pe, accumulate);
+                }
+                Compare($"{kernel} {typeof(T).Name} channel-vector tile taps={taps} accumulate={accumulate}", expected, y, tolerance);
+            }
+    }
+
+    // Small planes take the channel-vector kernel on AVX2 as on Vector128: channel counts across its blocks of 4, 8 or 16
+    // lanes in both passes, 30 input channels (more than one block of taps), and 31 samples of 3×3 (more than one chunk).
+    [Theory]
+    [MemberData(nameof(WeightTileKernels))]
+    public void TheChannelVectorPathCoversEveryChannelTapAndChunkTail(GemmKernel kernel)
+    {
+        var saved = Gemm.Kernel;
+        try
+        {
+            Gemm.Kernel = kernel;
+            foreach (int oc in new[] { 9, 12, 16, 17, 24, 33 })
+                foreach (var (c, size, k, pad, batch) in new[] { (oc + 1, 3, 3, 1, 3), (30, 3, 3, 1, 3), (oc, 3, 2, 0, 3), (oc + 2, 3, 3, 1, 31) })
+                {
+                    if (batch > 3 && oc != 17) continue;
+                    var g = Geometry([c, size, size, oc, 1, k, k, 1, 1, pad, pad, pad, pad]);
+                    foreach (bool backwardData in new[] { false, true })
+                        Assert.True(Convolution<float>.DirectPath(g, backwardData) == Convolution<float>.DirectKernel.ChannelVector, $"{g} takes the channel-vector kernel (backward-data {backwardData})");
+                    Check<float>(g, batch, 2e-4, $"{kernel} channel vectors oc={oc} c={c} k={k} size={size} batch={batch}");
+                    Check<double>(g, batch, 1e-12, $"{kernel} channel vectors oc={oc} c={c} k={k} size={size} batch={batch}");
+                }
+        }
+        finally { Gemm.Kernel = saved; }
+    }
+
     [Fact]
     public void ResultsAreIdenticalForOneAndTwoThreads()
     {
-        var g = Geometry([16, 12, 12, 32, 1, 3, 3, 1, 1, 1, 1, 1, 1]);
-        var one = Run<float>(g, batch: 6, threads: 1);
-        var two = Run<float>(g, batch: 6, threads: 2);
-        for (int i = 0; i < one.Length; i++) Assert.True(one[i].AsSpan().SequenceEqual(two[i]), $"output {i} differs between 1 and 2 threads");
+        // The second geometry's plane (35·36) makes chunks of one sample and three channel blocks: the direct backward-weights split.
+        // The third's 3×3 planes take the channel-vector kernel, 60 samples in chunks of 29.
+        foreach (var (g, batch) in new[] { (Geometry([16, 12, 12, 32, 1, 3, 3, 1, 1, 1, 1, 1, 1]), 6), (Geometry([4, 35, 36, 40, 1, 3, 3, 1, 1, 1, 1, 1, 1]), 3),
+            (Geometry([20, 3, 3, 24, 1, 3, 3, 1, 1, 1, 1, 1, 1]), 60) })
+        {
+            var one = Run<float>(g, batch, threads: 1);
+            var two = Run<float>(g, batch, threads: 2);
+            for (int i = 0; i < one.Length; i++) Assert.True(one[i].AsSpan().SequenceEqual(two[i]), $"{g}: output {i} differs between 1 and 2 threads");
+        }
     }
 
     [Fact]

@@ -5,16 +5,20 @@ using System.Runtime.InteropServices;
 namespace ScratchNet.Compute;
 
 /// <summary>
-/// 2-D convolution on (batch, C·H·W) storage, NCHW per row, through the core's GEMM: per sample and group,
-/// forward Y = W·cols(X), backward-data dX = col2im(Wᵀ·dY), backward-weights dW += dY·cols(X)ᵀ, where cols
-/// is <see cref="Im2Col"/>'s column matrix (skipped for a pointwise 1×1 convolution, whose input planes are it).
+/// 2-D convolution on (batch, C·H·W) storage, NCHW per row. Ungrouped stride-1 layers take direct kernels: forward and
+/// backward-data <see cref="DirectConvolution{T}"/> (the padded grid) or, on small planes, <see cref="ChannelVectorConvolution{T}"/>
+/// (see <see cref="DirectPath"/>), backward-weights <see cref="DirectWeightGradient{T}"/>. Everything else goes through the
+/// core's GEMM: per sample and group, forward Y = W·cols(X), backward-data dX = col2im(Wᵀ·dY), backward-weights
+/// dW += dY·cols(X)ᵀ, where cols is <see cref="Im2Col"/>'s column matrix (skipped for a pointwise 1×1 convolution, whose
+/// input planes are it).
 /// </summary>
 /// <remarks>
-/// Threads: forward and backward-data split the batch (each sample's result is computed by one thread in a
-/// fixed order); backward-weights splits dW's columns (each element sums over the samples in order). Neither
-/// split changes any element's arithmetic, so results do not depend on <see cref="Threading.ThreadCount"/>.
-/// Scratch (a column matrix per thread) lives in pinned per-thread buffers that only grow: a warm call allocates nothing.
-/// One instance per layer: it holds the arguments of the call in progress.
+/// Threads: forward and backward-data split the batch (each sample's result is computed by one thread in a fixed order,
+/// in chunks of samples fixed by the geometry); backward-weights splits dW, by columns on the GEMM path and by blocks of
+/// output channels on the direct one (each element sums over the samples in order, chunk by chunk). No split changes any
+/// element's arithmetic, so results do not depend on <see cref="Threading.ThreadCount"/>.
+/// Scratch (column matrices, padded planes, transposed gradients, partial dW) lives in pinned per-thread buffers that only
+/// grow: a warm call allocates nothing. One instance per layer: it holds the arguments of the call in progress.
 /// </remarks>
 internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -28,18 +32,20 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     /// <summary>y (batch, OC·OH·OW) = conv(x (batch, C·H·W), w (OC, C/G, KH, KW)) + b (OC, or null).</summary>
     public void Forward(in ConvGeometry g, int batch, T* x, T* w, T* b, T* y)
     {
-        if (UsesDirect(g, backwardData: false)) StartDirect(Pass.Forward, g, batch, x, w, b, y);
+        var direct = DirectPath(g, backwardData: false);
+        if (direct != DirectKernel.None) StartDirect(Pass.Forward, direct, g, batch, x, w, b, y);
         else Start(Pass.Forward, g, batch, x, w, b, y, parts: Math.Min(Threading.ThreadCount, Chunks(g, batch)));
     }
 
     /// <summary>dx (batch, C·H·W) = the input gradient of dy (batch, OC·OH·OW) through w; dx is overwritten.</summary>
     public void BackwardData(in ConvGeometry g, int batch, T* dy, T* w, T* dx)
     {
-        if (UsesDirect(g, backwardData: true)) StartDirect(Pass.BackwardData, g, batch, dy, w, null, dx);
+        var direct = DirectPath(g, backwardData: true);
+        if (direct != DirectKernel.None) StartDirect(Pass.BackwardData, direct, g, batch, dy, w, null, dx);
         else Start(Pass.BackwardData, g, batch, dy, w, null, dx, parts: Math.Min(Threading.ThreadCount, Chunks(g, batch)));
     }
 
-    /// <summary>Whether forward and backward-data may take <see cref="DirectConvolution{T}"/> (tests and the bench turn it off to time the GEMM path).</summary>
+    /// <summary>Whether the passes may take the direct kernels (tests and the bench turn them off to time the GEMM path).</summary>
     internal static bool DirectEnabled { get; set; } = true;
 
     /// <summary>The fewest channels a pass must write to take the direct kernel.</summary>
@@ -53,18 +59,155 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     /// conv's backward-data, 3 channels in tiles of 4, measured 2× faster through im2col + GEMM.
     /// Decided by the geometry and the instruction set alone, never by the thread count.
     /// </summary>
-    internal static bool UsesDirect(in ConvGeometry g, bool backwardData)
+    internal static bool UsesDirect(in ConvGeometry g, bool backwardData) => DirectPath(g, backwardData) != DirectKernel.None;
+
+    /// <summary>On AVX2, the direct kernel forward and backward-data take wherever one applies, instead of <see cref="DirectPath"/>'s choice (the bench times both).</summary>
+    internal static DirectKernel? DirectOverride { get; set; }
+
+    /// <summary>The direct kernels of forward and backward-data.</summary>
+    internal enum DirectKernel { None, PaddedGrid, ChannelVector }
+
+    /// <summary>
+    /// Which direct kernel serves forward (or backward-data) of <paramref name="g"/>, if any (see <see cref="UsesDirect"/>):
+    /// <see cref="ChannelVectorConvolution{T}"/> on the Vector128 path, and on AVX2 where the padded grid would compute
+    /// and drop clearly more positions than the channel blocks leave lanes empty (small planes: 15×15 computes 264
+    /// positions for 225, 7×7 72 for 49, 3×3 24 for 9); <see cref="DirectConvolution{T}"/>'s padded grid otherwise.
+    /// </summary>
+    internal static DirectKernel DirectPath(in ConvGeometry g, bool backwardData)
     {
-        if ((backwardData ? g.Channels : g.OutChannels) < DirectMinimumChannels) return false;
+        int channels = backwardData ? g.Channels : g.OutChannels;
+        if (channels < DirectMinimumChannels || !DirectEnabled || !FitsPaddedGrid(g)) return DirectKernel.None;
+        var kernel = Gemm.Kernel;
+        if (kernel is GemmKernel.Vector128 && ChannelVectorConvolution<T>.Supports(kernel)) return DirectKernel.ChannelVector;
+        if (kernel is not (GemmKernel.Avx2 or GemmKernel.Avx512) || !DirectConvolution<T>.IsSupported) return DirectKernel.None;
+        if (DirectOverride is { } chosen and not DirectKernel.None) return chosen;
+        int outHeight = backwardData ? g.Height : g.OutHeight, outWidth = backwardData ? g.Width : g.OutWidth;
+        int nr = DirectConvolution<T>.NR, bw = ChannelVectorConvolution<T>.BlockWidth(kernel);
+        long grid = (long)outHeight * (outWidth + g.KernelWidth - 1);
+        double gridShare = (double)outHeight * outWidth / ((grid + nr - 1) / nr * nr);
+        double laneShare = (double)channels / ((channels + bw - 1) / bw * bw);
+        return laneShare > gridShare + ChannelVectorMargin ? DirectKernel.ChannelVector : DirectKernel.PaddedGrid;
+    }
+
+    // How much more of its work the channel-vector kernel must keep than the padded grid to be chosen: its tile loads
+    // nine values per twelve multiply-adds where the grid's loads seven, so it wins only where the grid wastes more.
+    // Measured (bench conv, ours_other_direct): it wins at 15 px (the grid keeps 0.85) and loses at 31 px (0.93).
+    private const double ChannelVectorMargin = 0.10;
+
+    // Ungrouped, stride 1, and the input with its padding exactly the (OH + KH − 1, OW + KW − 1) grid, every padding below the kernel.
+    private static bool FitsPaddedGrid(in ConvGeometry g)
+    {
         int bottom = g.OutHeight - 1 + g.KernelHeight - g.Height - g.PadTop, right = g.OutWidth - 1 + g.KernelWidth - g.Width - g.PadLeft;
-        return DirectEnabled && DirectConvolution<T>.IsSupported && Gemm.Kernel is GemmKernel.Avx2 or GemmKernel.Avx512
-            && g.Groups == 1 && g.StrideHeight == 1 && g.StrideWidth == 1
+        return g.Groups == 1 && g.StrideHeight == 1 && g.StrideWidth == 1
             && g.PadTop < g.KernelHeight && g.PadLeft < g.KernelWidth && bottom >= 0 && bottom < g.KernelHeight && right >= 0 && right < g.KernelWidth;
     }
 
+    /// <summary>
+    /// Whether <paramref name="g"/> runs backward-weights by <see cref="DirectWeightGradient{T}"/>: the padded-grid geometry of
+    /// <see cref="UsesDirect"/>, on a GEMM path that has a tile for it (AVX2, AVX-512 through AVX2's tile, Vector128).
+    /// Decided by the geometry and the instruction set alone, never by the thread count.
+    /// </summary>
+    internal static bool UsesDirectWeights(in ConvGeometry g) => DirectEnabled && DirectWeightGradient<T>.Supports(Gemm.Kernel) && FitsPaddedGrid(g);
+
     /// <summary>dw (OC, C/G, KH, KW) += Σ over the batch of dy·cols(x)ᵀ.</summary>
-    public void BackwardWeights(in ConvGeometry g, int batch, T* x, T* dy, T* dw) =>
-        Start(Pass.BackwardWeights, g, batch, x, dy, null, dw, parts: Math.Min(Threading.ThreadCount, (g.Patch + 7) / 8));
+    public void BackwardWeights(in ConvGeometry g, int batch, T* x, T* dy, T* dw)
+    {
+        if (UsesDirectWeights(g)) StartDirectWeights(g, batch, x, dy, dw);
+        else Start(Pass.BackwardWeights, g, batch, x, dy, null, dw, parts: Math.Min(Threading.ThreadCount, (g.Patch + 7) / 8));
+    }
+
+    // The direct backward-weights pass in progress: its instruction set, channel blocks, taps rounded up to whole tiles,
+    // samples per chunk and the tap offsets into the padded planes (zero for the taps that round up).
+    private bool _directWeights;
+    private GemmKernel _weightsKernel;
+    private int _weightBlocks, _blockWidth, _tapsRounded, _chunkSamples;
+    private int[] _weightOffsets = [];
+
+    // A chunk's output gradients, transposed for one channel block, span at most this many positions (128 KB of float at 16
+    // channels: they stay in L2 while the block's tiles sweep the taps), and its padded inputs at most LargestPaddedChunkBytes,
+    // so that they stay in L2 too while every channel block sweeps them: on 3×3 planes a tile reads a few cache lines of
+    // each sample, and samples streamed from L3 left it waiting on memory (0.22 of peak with 4 MB chunks).
+    private const int ChunkPositions = 2048;
+    private const int LargestPaddedChunkBytes = 192 << 10;
+
+    /// <summary>Samples per chunk of the direct backward-weights pass: each dW element sums a chunk in registers, then adds it.</summary>
+    internal static int WeightChunkSamples(in ConvGeometry g, int batch)
+    {
+        long padded = (long)g.Channels * (g.OutHeight + g.KernelHeight - 1) * (g.OutWidth + g.KernelWidth - 1);
+        long samples = Math.Min(ChunkPositions / Math.Max(1, g.OutputPlane), LargestPaddedChunkBytes / Unsafe.SizeOf<T>() / Math.Max(1, padded));
+        return (int)Math.Clamp(samples, 1, Math.Max(1, batch));
+    }
+
+    private void StartDirectWeights(in ConvGeometry g, int batch, T* x, T* dy, T* dw)
+    {
+        if (batch == 0) return;
+        _weightsKernel = Gemm.Kernel;
+        _blockWidth = DirectWeightGradient<T>.BlockWidth(_weightsKernel);
+        _weightBlocks = (g.OutChannels + _blockWidth - 1) / _blockWidth;
+        int taps = g.Patch, step = DirectWeightGradient<T>.Taps;
+        _tapsRounded = (taps + step - 1) / step * step;
+        _chunkSamples = WeightChunkSamples(g, batch);
+        if (_weightOffsets.Length != _tapsRounded) _weightOffsets = GC.AllocateUninitializedArray<int>(_tapsRounded, pinned: true);
+        int hp = g.OutHeight + g.KernelHeight - 1, wp = g.OutWidth + g.KernelWidth - 1;
+        for (int t = 0; t < _tapsRounded; t++)
+        {
+            int c = t / (g.KernelHeight * g.KernelWidth), ki = t / g.KernelWidth % g.KernelHeight, kj = t % g.KernelWidth;
+            _weightOffsets[t] = t < taps ? (c * hp + ki) * wp + kj : 0;
+        }
+        _directWeights = true;
+        try { Start(Pass.BackwardWeights, g, batch, x, dy, null, dw, parts: Math.Min(Threading.ThreadCount, _weightBlocks)); }
+        finally { _directWeights = false; }
+    }
+
+    // dW rows of channel blocks [first, last) over the whole batch, chunk by chunk in order: the partial sums of this
+    // thread's blocks, (blocks, taps rounded, BW), add each chunk, then dW adds them. No other thread touches these rows.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void DirectWeights(int part, int parts)
+    {
+        var g = _g;
+        int first = (int)((long)_weightBlocks * part / parts), last = (int)((long)_weightBlocks * (part + 1) / parts);
+        if (last == first) return;
+        int bw = _blockWidth, plane = g.OutputPlane, taps = g.Patch, hp = g.OutHeight + g.KernelHeight - 1, wp = g.OutWidth + g.KernelWidth - 1;
+        int chunk = _chunkSamples;
+        nint sampleStride = (nint)g.Channels * hp * wp;
+        T* padded = Scratch.For(0, sampleStride * chunk);                        // (chunk, C, Hp, Wp)
+        T* transposed = Scratch.For(1, (long)chunk * plane * bw);                // (chunk, OH, OW, BW)
+        T* partial = Scratch.For(2, (long)(last - first) * _tapsRounded * bw);   // (last − first, taps rounded, BW)
+        fixed (int* offsets = _weightOffsets)
+            for (int n = 0; n < _batch; n += chunk)
+            {
+                int count = Math.Min(chunk, _batch - n);
+                new Span<T>(padded, (int)(sampleStride * count)).Clear();
+                for (int s = 0; s < count; s++)
+                {
+                    T* image = _x + (nint)(n + s) * g.InputSize;
+                    for (int c = 0; c < g.Channels; c++)
+                        for (int h = 0; h < g.Height; h++)
+                            new ReadOnlySpan<T>(image + (nint)c * g.InputPlane + h * g.Width, g.Width)
+                                .CopyTo(new Span<T>(padded + s * sampleStride + (nint)c * hp * wp + (h + g.PadTop) * wp + g.PadLeft, g.Width));
+                }
+                for (int block = first; block < last; block++)
+                {
+                    int o0 = block * bw, rows = Math.Min(bw, g.OutChannels - o0);
+                    for (int s = 0; s < count; s++)
+                        Transpose.Pack(_w + (nint)(n + s) * g.OutputSize + (nint)o0 * plane, plane, rows, plane, bw, transposed + (nint)s * plane * bw);
+                    T* rowsOfBlock = partial + (nint)(block - first) * _tapsRounded * bw;
+                    for (int t = 0; t < _tapsRounded; t += DirectWeightGradient<T>.Taps)
+                        DirectWeightGradient<T>.Tile(_weightsKernel, count, sampleStride, g.OutHeight, g.OutWidth, wp, offsets + t, padded, transposed,
+                            rowsOfBlock + (nint)t * bw, accumulate: n > 0);
+                }
+            }
+        for (int block = first; block < last; block++)
+        {
+            int o0 = block * bw, rows = Math.Min(bw, g.OutChannels - o0);
+            T* rowsOfBlock = partial + (nint)(block - first) * _tapsRounded * bw;
+            for (int lane = 0; lane < rows; lane++)
+            {
+                T* target = _y + (nint)(o0 + lane) * taps;
+                for (int t = 0; t < taps; t++) target[t] += rowsOfBlock[(nint)t * bw + lane];
+            }
+        }
+    }
 
     // Small planes make thin GEMMs (n = OH·OW of 16 or 64): so many samples share one GEMM, side by side in
     // its n, that n reaches about this width. Chosen from the geometry alone, never from the thread count.
@@ -93,7 +236,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     private readonly int[][] _offsetsByPass = [[], []];   // forward's and backward-data's, kept apart so neither reallocates
     private readonly T[][] _packedByPass = [[], []];
 
-    private void StartDirect(Pass pass, in ConvGeometry g, int batch, T* input, T* w, T* b, T* output)
+    private void StartDirect(Pass pass, DirectKernel kernel, in ConvGeometry g, int batch, T* input, T* w, T* b, T* output)
     {
         if (batch == 0) return;
         int kh = g.KernelHeight, kw = g.KernelWidth;
@@ -111,7 +254,10 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         _paddedWidth = _outWidth + kw - 1;
         _paddedHeight = _outHeight + kh - 1;
         _taps = _inChannels * kh * kw;
-        _blocks = (_outChannels + DirectConvolution<T>.MR - 1) / DirectConvolution<T>.MR;
+        _channelVector = kernel == DirectKernel.ChannelVector;
+        _vectorKernel = Gemm.Kernel;
+        int mr = _channelVector ? ChannelVectorConvolution<T>.BlockWidth(_vectorKernel) : DirectConvolution<T>.MR;
+        _blocks = (_outChannels + mr - 1) / mr;
         _positions = _outHeight * _paddedWidth;
         _positionsRounded = (_positions + DirectConvolution<T>.NR - 1) / DirectConvolution<T>.NR * DirectConvolution<T>.NR;
         int slot = pass == Pass.Forward ? 0 : 1;
@@ -120,7 +266,6 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         for (int c = 0, t = 0; c < _inChannels; c++)
             for (int ki = 0; ki < kh; ki++)
                 for (int kj = 0; kj < kw; kj++, t++) _offsets[t] = (c * _paddedHeight + ki) * _paddedWidth + kj;
-        int mr = DirectConvolution<T>.MR;
         if (_packedByPass[slot].Length < _blocks * _taps * mr) _packedByPass[slot] = GC.AllocateUninitializedArray<T>(_blocks * _taps * mr, pinned: true);
         _packed = _packedByPass[slot];
         for (int block = 0; block < _blocks; block++)
@@ -140,9 +285,87 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
                     }
                     _packed[(block * _taps + t) * mr + r] = value;
                 }
+        int parts = Math.Min(Threading.ThreadCount, batch);
+        if (_channelVector)
+        {
+            _chunkSamples = Math.Clamp((VectorChunkPositions + _outHeight * _outWidth - 1) / (_outHeight * _outWidth), 1, batch);
+            int positions = _chunkSamples * _outHeight * _outWidth, rounded = (positions + ChannelVectorConvolution<T>.Positions - 1) / ChannelVectorConvolution<T>.Positions * ChannelVectorConvolution<T>.Positions;
+            if (_basesByPass[slot].Length < rounded) _basesByPass[slot] = GC.AllocateUninitializedArray<int>(rounded, pinned: true);   // grows only: a smaller last batch does not reallocate
+            _bases = _basesByPass[slot];
+            _roundedPositions = rounded;
+            int outPlane = _outHeight * _outWidth;
+            for (int p = 0; p < rounded; p++)
+            {
+                int q = p < positions ? p : 0, s = q / outPlane, oh = q % outPlane / _outWidth, ow = q % _outWidth;   // the rounding-up positions repeat the first
+                _bases[p] = (s * _inChannels * _paddedHeight + oh) * _paddedWidth + ow;
+            }
+            parts = Math.Min(Threading.ThreadCount, (batch + _chunkSamples - 1) / _chunkSamples);
+        }
         _direct = true;
-        try { Start(pass, g, batch, input, w, b, output, parts: Math.Min(Threading.ThreadCount, batch)); }
+        try { Start(pass, g, batch, input, w, b, output, parts); }
         finally { _direct = false; }
+    }
+
+    // The channel-vector pass: chunks of samples whose output positions number about this many (their position-major
+    // product, positions × OC, stays in L2), and blocks of input channels whose taps number about VectorChunkTaps (a block's
+    // packed weights, taps × BW, stay in L1 while its tiles sweep the chunk's positions).
+    private const int VectorChunkPositions = 256;
+    private const int VectorChunkTaps = 256;
+    private bool _channelVector;
+    private GemmKernel _vectorKernel;
+    private int[] _bases = [];   // (chunk positions rounded up): where each output position of a chunk reads its padded input, tap (0, 0, 0)
+    private int _roundedPositions;
+    private readonly int[][] _basesByPass = [[], []];
+
+    // Samples [from, to) chunk by chunk: pad a chunk's inputs, sum the tiles block of input channels by block, then transpose to NCHW.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ChannelVectorSamples(int from, int to)
+    {
+        int bw = ChannelVectorConvolution<T>.BlockWidth(_vectorKernel), step = ChannelVectorConvolution<T>.Positions;
+        int plane = _paddedHeight * _paddedWidth, inPlane = _inHeight * _inWidth, outPlane = _outHeight * _outWidth;
+        int kk = _taps / _inChannels, channelsPerBlock = Math.Max(1, VectorChunkTaps / kk);
+        nint sampleStride = (nint)_inChannels * plane;
+        T* padded = Scratch.For(0, sampleStride * _chunkSamples);
+        long roundedPositions = _roundedPositions;
+        T* product = Scratch.For(1, _blocks * roundedPositions * bw);   // (blocks, chunk positions rounded, BW)
+        fixed (int* offsets = _offsets, bases = _bases)
+        fixed (T* packed = _packed)
+            for (int n = from; n < to; n += _chunkSamples)
+            {
+                int count = Math.Min(_chunkSamples, to - n), positions = count * outPlane, tiles = (positions + step - 1) / step;
+                new Span<T>(padded, (int)(sampleStride * count)).Clear();
+                for (int s = 0; s < count; s++)
+                {
+                    T* input = _x + (nint)(n + s) * _inChannels * inPlane;
+                    for (int c = 0; c < _inChannels; c++)
+                        for (int h = 0; h < _inHeight; h++)
+                            new ReadOnlySpan<T>(input + (nint)c * inPlane + h * _inWidth, _inWidth)
+                                .CopyTo(new Span<T>(padded + s * sampleStride + (nint)c * plane + (h + _padTop) * _paddedWidth + _padLeft, _inWidth));
+                }
+                for (int c0 = 0; c0 < _inChannels; c0 += channelsPerBlock)
+                {
+                    int t0 = c0 * kk, taps = Math.Min(channelsPerBlock, _inChannels - c0) * kk;
+                    for (int block = 0; block < _blocks; block++)
+                    {
+                        T* weights = packed + ((nint)block * _taps + t0) * bw, rows = product + block * roundedPositions * bw;
+                        for (int tile = 0; tile < tiles; tile++)
+                            ChannelVectorConvolution<T>.Tile(_vectorKernel, taps, offsets + t0, weights, padded, bases + tile * step, rows + (nint)tile * step * bw, accumulate: c0 > 0);
+                    }
+                }
+                for (int s = 0; s < count; s++)
+                    for (int block = 0; block < _blocks; block++)
+                    {
+                        int o0 = block * bw, channels = Math.Min(bw, _outChannels - o0);
+                        T* output = _y + ((nint)(n + s) * _outChannels + o0) * outPlane;
+                        Transpose.Pack(product + (block * roundedPositions + (long)s * outPlane) * bw, bw, outPlane, channels, outPlane, output);
+                        if (_b != null)
+                            for (int o = 0; o < channels; o++)
+                            {
+                                var row = new Span<T>(output + (nint)o * outPlane, outPlane);
+                                System.Numerics.Tensors.TensorPrimitives.Add(row, _b[o0 + o], row);
+                            }
+                    }
+            }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -179,10 +402,22 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     public void Execute(int part, int parts)
     {
         var g = _g;
+        if (_direct && _channelVector)
+        {
+            int vectorChunks = (_batch + _chunkSamples - 1) / _chunkSamples;
+            int from = (int)((long)vectorChunks * part / parts) * _chunkSamples, to = Math.Min(_batch, (int)((long)vectorChunks * (part + 1) / parts) * _chunkSamples);
+            if (to > from) ChannelVectorSamples(from, to);
+            return;
+        }
         if (_direct)
         {
             int from = (int)((long)_batch * part / parts), to = (int)((long)_batch * (part + 1) / parts);
             for (int n = from; n < to; n++) DirectSample(n);
+            return;
+        }
+        if (_directWeights)
+        {
+            DirectWeights(part, parts);
             return;
         }
         if (_pass == Pass.BackwardWeights)
@@ -329,15 +564,17 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
                     .CopyTo(new Span<T>(target + (nint)o * width + j * plane, plane));
     }
 
-    // Two pinned buffers per thread (column matrix, side-by-side planes), grown to the largest asked for and then reused.
+    // Three pinned buffers per thread (column matrix or padded planes, side-by-side or transposed planes, partial dW), grown to
+    // the largest asked for and then reused.
     private static class Scratch
     {
         [ThreadStatic] private static T[]? _first;
         [ThreadStatic] private static T[]? _second;
+        [ThreadStatic] private static T[]? _third;
 
         public static T* For(int slot, long length)
         {
-            ref T[]? buffer = ref slot == 0 ? ref _first : ref _second;
+            ref T[]? buffer = ref (slot == 0 ? ref _first : ref (slot == 1 ? ref _second : ref _third));
             if (buffer is null || buffer.Length < length)
                 buffer = GC.AllocateUninitializedArray<T>(checked((int)length), pinned: true);
             return (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));

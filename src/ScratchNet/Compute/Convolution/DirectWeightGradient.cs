@@ -1,0 +1,173 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace ScratchNet.Compute;
+
+/// <summary>
+/// Backward-weights at stride 1 without a column matrix: dW[o, t] = Σ over samples and output positions of
+/// dy[o, oh, ow]·x[c, oh + ki, ow + kj] on the zero-padded input planes (Hp, Wp), tap t = (c, ki, kj). A register
+/// tile holds <see cref="Taps"/> taps × one block of output channels, the channels along the vector lanes: per output
+/// position it loads the block's gradients (two vectors of the output gradient transposed to position-major, lanes
+/// past the last channel zero) and broadcasts the input under each of the six taps, so every position of the dense
+/// output grid is used once (no padded-grid waste, no tails in the position loop) and dW stays in registers over a
+/// whole chunk of samples.
+/// </summary>
+/// <remarks>
+/// Two vectors × six taps: 12 accumulators, two gradient vectors and one broadcast. AVX2 + FMA (<see cref="TileAvx2"/>,
+/// 16 channels of float or 8 of double) and <see cref="Vector128"/> (<see cref="TileVector128"/>, 8 or 4); each lane
+/// sums its positions in order with fused multiply-adds, exactly as <see cref="ReferenceTile"/> does.
+/// </remarks>
+internal static unsafe class DirectWeightGradient<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Kernel taps per register tile.</summary>
+    public const int Taps = 6;
+
+    /// <summary>Whether this machine runs the tile of <paramref name="kernel"/>'s instruction set (none for the scalar GEMM path).</summary>
+    public static bool Supports(GemmKernel kernel) => kernel switch
+    {
+        GemmKernel.Avx2 or GemmKernel.Avx512 => Avx2.IsSupported && Fma.IsSupported,
+        GemmKernel.Vector128 => Vector128.IsHardwareAccelerated,
+        _ => false,
+    };
+
+    /// <summary>Output channels per tile on <paramref name="kernel"/>'s path: two vectors.</summary>
+    public static int BlockWidth(GemmKernel kernel) => kernel is GemmKernel.Vector128 ? 2 * Vector128<T>.Count : 2 * Vector256<T>.Count;
+
+    /// <summary>
+    /// The tile's contract, with BW = <see cref="BlockWidth"/>: for j &lt; <see cref="Taps"/> and lane &lt; BW,
+    /// partial[j·BW + lane] = (accumulate ? partial[j·BW + lane] : 0) + Σ_s Σ_{r &lt; rows} Σ_{q &lt; rowLength}
+    /// dy[((s·rows + r)·rowLength + q)·BW + lane] · x[s·sampleStride + r·rowStride + q + offsets[j]], the sum taken
+    /// from zero in that order.
+    /// </summary>
+    public static void Tile(GemmKernel kernel, int samples, nint sampleStride, int rows, int rowLength, nint rowStride, int* offsets, T* x, T* dy, T* partial, bool accumulate)
+    {
+        if (kernel is GemmKernel.Vector128) TileVector128(samples, sampleStride, rows, rowLength, rowStride, offsets, x, dy, partial, accumulate);
+        else TileAvx2(samples, sampleStride, rows, rowLength, rowStride, offsets, x, dy, partial, accumulate);
+    }
+
+    /// <summary><see cref="Tile"/> on AVX2 + FMA.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void TileAvx2(int samples, nint sampleStride, int rows, int rowLength, nint rowStride, int* offsets, T* x, T* dy, T* partial, bool accumulate)
+    {
+        int l = Vector256<T>.Count;
+        nint o0 = offsets[0], o1 = offsets[1], o2 = offsets[2], o3 = offsets[3], o4 = offsets[4], o5 = offsets[5];
+        Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int s = 0; s < samples; s++)
+            for (int r = 0; r < rows; r++)
+            {
+                T* p = x + s * sampleStride + r * rowStride;
+                T* end = p + rowLength;
+                for (; p < end; p++, dy += 2 * l)
+                {
+                    var d0 = Vector256.Load(dy);
+                    var d1 = Vector256.Load(dy + l);
+                    var v = Vector256.Create(p[o0]); c00 = MulAdd(v, d0, c00); c01 = MulAdd(v, d1, c01);
+                    v = Vector256.Create(p[o1]); c10 = MulAdd(v, d0, c10); c11 = MulAdd(v, d1, c11);
+                    v = Vector256.Create(p[o2]); c20 = MulAdd(v, d0, c20); c21 = MulAdd(v, d1, c21);
+                    v = Vector256.Create(p[o3]); c30 = MulAdd(v, d0, c30); c31 = MulAdd(v, d1, c31);
+                    v = Vector256.Create(p[o4]); c40 = MulAdd(v, d0, c40); c41 = MulAdd(v, d1, c41);
+                    v = Vector256.Create(p[o5]); c50 = MulAdd(v, d0, c50); c51 = MulAdd(v, d1, c51);
+                }
+            }
+        Store(partial, c00, c01, accumulate); partial += 2 * l;
+        Store(partial, c10, c11, accumulate); partial += 2 * l;
+        Store(partial, c20, c21, accumulate); partial += 2 * l;
+        Store(partial, c30, c31, accumulate); partial += 2 * l;
+        Store(partial, c40, c41, accumulate); partial += 2 * l;
+        Store(partial, c50, c51, accumulate);
+    }
+
+    /// <summary><see cref="Tile"/> through <see cref="Vector128"/> (SSE on x64, AdvSimd on ARM64).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void TileVector128(int samples, nint sampleStride, int rows, int rowLength, nint rowStride, int* offsets, T* x, T* dy, T* partial, bool accumulate)
+    {
+        int l = Vector128<T>.Count;
+        nint o0 = offsets[0], o1 = offsets[1], o2 = offsets[2], o3 = offsets[3], o4 = offsets[4], o5 = offsets[5];
+        Vector128<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector128<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int s = 0; s < samples; s++)
+            for (int r = 0; r < rows; r++)
+            {
+                T* p = x + s * sampleStride + r * rowStride;
+                T* end = p + rowLength;
+                for (; p < end; p++, dy += 2 * l)
+                {
+                    var d0 = Vector128.Load(dy);
+                    var d1 = Vector128.Load(dy + l);
+                    var v = Vector128.Create(p[o0]); c00 = MulAdd(v, d0, c00); c01 = MulAdd(v, d1, c01);
+                    v = Vector128.Create(p[o1]); c10 = MulAdd(v, d0, c10); c11 = MulAdd(v, d1, c11);
+                    v = Vector128.Create(p[o2]); c20 = MulAdd(v, d0, c20); c21 = MulAdd(v, d1, c21);
+                    v = Vector128.Create(p[o3]); c30 = MulAdd(v, d0, c30); c31 = MulAdd(v, d1, c31);
+                    v = Vector128.Create(p[o4]); c40 = MulAdd(v, d0, c40); c41 = MulAdd(v, d1, c41);
+                    v = Vector128.Create(p[o5]); c50 = MulAdd(v, d0, c50); c51 = MulAdd(v, d1, c51);
+                }
+            }
+        Store(partial, c00, c01, accumulate); partial += 2 * l;
+        Store(partial, c10, c11, accumulate); partial += 2 * l;
+        Store(partial, c20, c21, accumulate); partial += 2 * l;
+        Store(partial, c30, c31, accumulate); partial += 2 * l;
+        Store(partial, c40, c41, accumulate); partial += 2 * l;
+        Store(partial, c50, c51, accumulate);
+    }
+
+    /// <summary>The tile's algorithmic truth for a block of <paramref name="blockWidth"/> channels: the same sums, one fused multiply-add at a time, in the same order.</summary>
+    public static void ReferenceTile(int blockWidth, int samples, nint sampleStride, int rows, int rowLength, nint rowStride, int* offsets, T* x, T* dy, T* partial, bool accumulate)
+    {
+        for (int j = 0; j < Taps; j++)
+            for (int lane = 0; lane < blockWidth; lane++)
+            {
+                T sum = T.Zero;
+                T* d = dy + lane;
+                for (int s = 0; s < samples; s++)
+                    for (int r = 0; r < rows; r++)
+                        for (int q = 0; q < rowLength; q++, d += blockWidth)
+                            sum = T.FusedMultiplyAdd(*d, x[s * sampleStride + r * rowStride + q + offsets[j]], sum);
+                partial[j * blockWidth + lane] = accumulate ? partial[j * blockWidth + lane] + sum : sum;
+            }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(T* target, Vector256<T> v0, Vector256<T> v1, bool accumulate)
+    {
+        int l = Vector256<T>.Count;
+        if (accumulate)
+        {
+            v0 += Vector256.Load(target);
+            v1 += Vector256.Load(target + l);
+        }
+        v0.Store(target);
+        v1.Store(target + l);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(T* target, Vector128<T> v0, Vector128<T> v1, bool accumulate)
+    {
+        int l = Vector128<T>.Count;
+        if (accumulate)
+        {
+            v0 += Vector128.Load(target);
+            v1 += Vector128.Load(target + l);
+        }
+        v0.Store(target);
+        v1.Store(target + l);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> MulAdd(Vector256<T> x, Vector256<T> y, Vector256<T> addend)
+    {
+        if (typeof(T) == typeof(float)) return Fma.MultiplyAdd(x.AsSingle(), y.AsSingle(), addend.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Fma.MultiplyAdd(x.AsDouble(), y.AsDouble(), addend.AsDouble()).As<double, T>();
+        throw new NotSupportedException(typeof(T).Name);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<T> MulAdd(Vector128<T> x, Vector128<T> y, Vector128<T> addend)
+    {
+        if (typeof(T) == typeof(float)) return Vector128.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), addend.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector128.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), addend.AsDouble()).As<double, T>();
+        throw new NotSupportedException(typeof(T).Name);
+    }
+}
