@@ -73,6 +73,7 @@ public static class ParityCheck
     {
         var rng = new Rng(seed);
         var shape = new Shape(Width);
+        var image = new Shape(3, 7, 6);
         Linear<T> Dense(int inputs, int outputs) => Linear<T>.Generate(inputs, outputs, 0.5, 0, 0.5, 0, regularized: false, rng);
         var cases = new (string Name, Func<Layer<T>> Create, bool Training)[]
         {
@@ -90,6 +91,23 @@ public static class ParityCheck
             ("sequential", () => new Sequential<T>(Dense(Width, 6), new Gelu<T>(new Shape(6)), Dense(6, 4)), true),
             ("residual", () => new Residual<T>(new Sequential<T>(Dense(Width, Width), new Tanh<T>(shape))), true),
             ("residual with projection", () => new Residual<T>(Dense(Width, 3), Dense(Width, 3)), true),
+            // Image layers on odd sizes: (3, 7, 6) samples, strides and paddings that leave partial windows.
+            ("conv2d 3x3 pad 1", () => Conv(new Conv2d<T>(image, 4, 3, stride: 1, padding: 1), rng), true),
+            ("conv2d 2x3 stride (2, 1) pad (1, 0) no bias", () => Conv(new Conv2d<T>(image, 5, (2, 3), (2, 1), (1, 0), bias: false), rng), true),
+            ("conv2d 2x2 same", () => Conv(Conv2d<T>.Same(image, 2, (2, 2)), rng), true),
+            ("conv2d 1x1", () => Conv(new Conv2d<T>(image, 3, 1), rng), true),
+            ("conv2d 3x3 stride 2 pad 1 groups 2", () => Conv(new Conv2d<T>(new Shape(4, 7, 6), 6, 3, stride: 2, padding: 1, groups: 2), rng), true),
+            ("maxpool2d 2", () => new MaxPool2d<T>(image, 2), true),
+            ("maxpool2d 3 stride 2 pad 1", () => new MaxPool2d<T>(image, 3, stride: 2, padding: 1), true),
+            ("avgpool2d 3 stride 2 pad 1", () => new AvgPool2d<T>(image, 3, stride: 2, padding: 1), true),
+            ("avgpool2d 2x3 stride (1, 2) pad (1, 1) without pad", () => new AvgPool2d<T>(image, (2, 3), (1, 2), (1, 1), countIncludePad: false), true),
+            ("global_avgpool2d", () => new GlobalAvgPool2d<T>(image), true),
+            ("flatten", () => new Flatten<T>(image), true),
+            ("batchnorm2d (training)", () => WithStatistics(new BatchNorm2d<T>(image, momentum: 0.2), rng), true),
+            ("batchnorm2d (inference)", () => WithStatistics(new BatchNorm2d<T>(image), rng), false),
+            ("batchnorm2d without affine (training)", () => WithStatistics(new BatchNorm2d<T>(image, affine: false), rng), true),
+            ("batchnorm2d frozen weight (training)", () => WithStatistics(new BatchNorm2d<T>(image, frozenWeight: true), rng), true),
+            ("batchnorm2d frozen weight (inference)", () => WithStatistics(new BatchNorm2d<T>(image, frozenWeight: true), rng), false),
         };
         foreach (var (name, create, training) in cases)
             Compare(device, $"{name} {typeof(T).Name}", create(), training, rng, tolerance, results);
@@ -100,6 +118,23 @@ public static class ParityCheck
     {
         foreach (ref T v in layer.Weight.Value.Span) v = T.CreateChecked(1 + 0.3 * rng.NextNormal());
         foreach (ref T v in layer.Bias.Value.Span) v = T.CreateChecked(0.3 * rng.NextNormal());
+        foreach (ref T v in layer.RunningMean.Span) v = T.CreateChecked(0.5 * rng.NextNormal());
+        foreach (ref T v in layer.RunningVariance.Span) v = T.CreateChecked(0.5 + rng.NextDouble());
+        return layer;
+    }
+
+    // Random weights and bias (the constructor's are zero).
+    private static Conv2d<T> Conv<T>(Conv2d<T> layer, Rng rng) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        foreach (ref T v in layer.Weight.Value.Span) v = T.CreateChecked(0.4 * rng.NextNormal());
+        if (layer.Bias is { } bias) foreach (ref T v in bias.Value.Span) v = T.CreateChecked(0.3 * rng.NextNormal());
+        return layer;
+    }
+
+    private static BatchNorm2d<T> WithStatistics<T>(BatchNorm2d<T> layer, Rng rng) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (layer.Weight is { } weight) foreach (ref T v in weight.Value.Span) v = T.CreateChecked(1 + 0.3 * rng.NextNormal());
+        if (layer.Bias is { } bias) foreach (ref T v in bias.Value.Span) v = T.CreateChecked(0.3 * rng.NextNormal());
         foreach (ref T v in layer.RunningMean.Span) v = T.CreateChecked(0.5 * rng.NextNormal());
         foreach (ref T v in layer.RunningVariance.Span) v = T.CreateChecked(0.5 + rng.NextDouble());
         return layer;
