@@ -46,16 +46,91 @@ public static class ParityCheck
 
     /// <summary>
     /// Trainings of about <paramref name="steps"/> steps through the one <see cref="Trainer{T}"/>, on the device and on the
-    /// CPU from the same seeds, with every optimiser, dropout, batch norm, a residual block, both losses, the L2 penalty,
-    /// a schedule and clipping: the final weights, batch-norm estimates and every epoch's statistics compared.
+    /// CPU from the same seeds: <see cref="OptimizerTrainings"/> and <see cref="ImageTrainings"/>.
     /// </summary>
-    public static IReadOnlyList<ParityResult> Training(GpuDevice device, int steps = 20, ulong seed = 2)
+    public static IReadOnlyList<ParityResult> Training(GpuDevice device, int steps = 20, ulong seed = 2) =>
+        [.. OptimizerTrainings(device, steps, seed), .. ImageTrainings(device, steps, seed)];
+
+    /// <summary>
+    /// Trainings with every optimiser, dropout, batch norm, a residual block, both losses, the L2 penalty, a schedule and
+    /// clipping: the final weights, batch-norm estimates and every epoch's statistics compared.
+    /// </summary>
+    public static IReadOnlyList<ParityResult> OptimizerTrainings(GpuDevice device, int steps = 20, ulong seed = 2)
     {
         var results = new List<ParityResult>();
         foreach (var (name, optimizer) in Optimizers())
             Train(device, $"train {name}, dropout + batch norm, ce", steps, seed, results, Loss.CrossEntropy, optimizer, schedule: name == "sgd");
         Train(device, "train sgd, residual + tanh/sigmoid/leaky relu, l2", steps, seed + 1, results, Loss.L2, () => new Sgd<float>(0.05), schedule: false);
         return results;
+    }
+
+    /// <summary>
+    /// A small CNN (convolutions, batchnorm2d, pooling) with label smoothing, Nesterov SGD with decoupled weight decay, a
+    /// bias learning-rate scale and a per-step schedule; then each optimiser kind with parameter groups (the biases at
+    /// another rate and decay) and label smoothing.
+    /// </summary>
+    public static IReadOnlyList<ParityResult> ImageTrainings(GpuDevice device, int steps = 20, ulong seed = 2)
+    {
+        var results = new List<ParityResult>();
+        TrainCnn(device, steps, seed + 2, results);
+        foreach (var (name, optimizer) in GroupedOptimizers())
+            Train(device, $"train {name}, parameter groups, label smoothing", steps, seed + 3, results, Loss.CrossEntropy, optimizer, schedule: false, groups: true);
+        return results;
+    }
+
+    // What the parameter groups change in each optimiser: the rate scale of the biases and their own decay.
+    private static IEnumerable<(string Name, Func<IOptimizer<float>> Create)> GroupedOptimizers() =>
+    [
+        ("sgd", () => new Sgd<float>(0.1)),
+        ("momentum with coupled weight decay", () => new SgdMomentum<float>(0.05, 0.9, weightDecay: 0.01)),
+        ("adamw", () => new AdamW<float>(0.01, weightDecay: 0.05)),
+        ("rmsprop", () => new RmsProp<float>(0.005)),
+    ];
+
+    /// <summary>
+    /// The small CNN of the CIFAR recipe's kind — conv → batchnorm2d → GELU → maxpool → conv → global average pool →
+    /// flatten → linear — with label smoothing, Nesterov SGD with decoupled weight decay, the biases at a scaled learning
+    /// rate (and decay / scale, as the CLI's --bias-lr-scale sets them), a per-step triangular schedule and lookahead
+    /// weight averaging (its copies between host and device), trained on (2, 6, 6) samples on both devices.
+    /// </summary>
+    private static void TrainCnn(GpuDevice device, int steps, ulong seed, List<ParityResult> results)
+    {
+        const int BatchSize = 4;
+        int samples = (int)Math.Ceiling(steps * BatchSize / 2 / 0.8);
+        var rng = new Rng(seed);
+        var shape = new Shape(2, 6, 6);   // small: the CPU accelerator runs every GPU thread of the convolutions in turn
+        var x = Random<float>(samples, shape.Size, rng);
+        var y = OneHot(samples, 3, rng);
+        var options = new TrainOptions
+        {
+            Epochs = 2, BatchSize = BatchSize, StepSchedule = new Triangular(0.02, peakFraction: 0.3, startFactor: 0.2, endFactor: 0.1),
+            WeightAveraging = new WeightAveraging(0.8, Every: 3, Power: 1, Lookahead: true),
+        };
+        Network<float> Build()
+        {
+            var network = new Network<float>(shape, 3, Loss.CrossEntropy, seed: seed)
+            {
+                Optimizer = new SgdMomentum<float>(0.02, 0.9, nesterov: true, weightDecay: 5e-3, decoupled: true),
+                LabelSmoothing = 0.2,
+            };
+            network.AddConv2d(3, 3, padding: 1, bias: false);
+            network.AddBatchNorm2d();
+            network.Add(new Gelu<float>(network.CurrentShape));
+            network.AddMaxPool2d(2);
+            network.AddConv2d(4, 3, padding: 1);
+            network.AddGlobalAvgPool2d();
+            network.AddFlatten();
+            network.AddLinear(3);
+            network.AddSoftmax();
+            foreach (var parameter in network.Parameters.Where(p => p.Name == "bias"))
+            {
+                parameter.LearningRateScale = 4;
+                parameter.WeightDecay = 5e-3 / 4;
+            }
+            return network;
+        }
+        Compare(device, "train nesterov + decoupled decay, cnn (conv, batchnorm2d, gelu, maxpool, global pool), bias lr x4, label smoothing, triangular, lookahead",
+                Build, x, y, options, seed, results);
     }
 
     private static IEnumerable<(string Name, Func<IOptimizer<float>> Create)> Optimizers() =>
@@ -185,18 +260,43 @@ public static class ParityCheck
         }
     }
 
-    private static void Train(GpuDevice device, string name, int steps, ulong seed, List<ParityResult> results, Loss loss, Func<IOptimizer<float>> optimizer, bool schedule)
+    private static void Train(GpuDevice device, string name, int steps, ulong seed, List<ParityResult> results, Loss loss, Func<IOptimizer<float>> optimizer, bool schedule,
+                              bool groups = false)
     {
         const int BatchSize = 4;
         int samples = (int)Math.Ceiling(steps * BatchSize / 2 / 0.8);   // two epochs of about steps/2 batches after the 80/20 split
         var rng = new Rng(seed);
         var x = Random<float>(samples, 6, rng);
-        var y = new Matrix<float>(samples, 3);
-        for (int r = 0; r < samples; r++) y[r, (int)(rng.NextUInt64() % 3)] = 1;
+        var y = OneHot(samples, 3, rng);
         var options = new TrainOptions { Epochs = 2, BatchSize = BatchSize, Schedule = schedule ? new StepDecay(0.1, stepSize: 1, gamma: 0.5) : null };
+        Network<float> Grouped()
+        {
+            var network = Build(loss, seed, optimizer());
+            if (!groups) return network;
+            network.LabelSmoothing = 0.1;
+            foreach (var parameter in network.Parameters.Where(p => p.Name == "bias"))
+            {
+                parameter.LearningRateScale = 3;
+                parameter.WeightDecay = 0;
+            }
+            return network;
+        }
+        Compare(device, name, Grouped, x, y, options, seed, results);
+    }
 
-        var host = Build(loss, seed, optimizer());
-        var onDevice = Build(loss, seed, optimizer()).MoveTo(device);
+    private static Matrix<float> OneHot(int samples, int classes, Rng rng)
+    {
+        var y = new Matrix<float>(samples, classes);
+        for (int r = 0; r < samples; r++) y[r, (int)(rng.NextUInt64() % (ulong)classes)] = 1;
+        return y;
+    }
+
+    // The same training on the host and on the device: every state tensor and the epochs' statistics compared.
+    private static void Compare(GpuDevice device, string name, Func<Network<float>> build, Matrix<float> x, Matrix<float> y, TrainOptions options, ulong seed,
+                                List<ParityResult> results)
+    {
+        var host = build();
+        var onDevice = build().MoveTo(device);
         var hostHistory = new Trainer<float>(host, x, y, seed: seed).Train(options);
         var deviceHistory = new Trainer<float>(onDevice, x, y, seed: seed).Train(options);
         onDevice.MoveToHost();

@@ -5,6 +5,16 @@ using ScratchNet.Layers;
 
 namespace ScratchNet.Gpu.Layers;
 
+/// <summary>How much scratch a convolution's device half takes at once.</summary>
+internal static class Conv2dChunks
+{
+    /// <summary>
+    /// Elements of a column matrix of one chunk at most (2²⁶, 256 MiB in float32): the batch is cut into chunks of
+    /// samples under it. Settable so that tests run the chunked path on small batches.
+    /// </summary>
+    internal static long MaxElements { get; set; } = 1L << 26;
+}
+
 /// <summary>
 /// <see cref="Conv2d{T}"/> on the device, as im2col + the primitives' GEMM over a chunk of samples at a time, group by
 /// group. A group's column matrix, cols (Patch, count·OH·OW), holds column n·OH·OW + p of sample n; then
@@ -15,9 +25,6 @@ namespace ScratchNet.Gpu.Layers;
 [DeviceHalf(typeof(Conv2d<>))]
 internal sealed class Conv2dDevice<T> : DeviceLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    // Elements of the column matrix of one chunk at most (256 MiB in float32): the batch is cut into chunks under it.
-    private const long ChunkElements = 1L << 26;
-
     private readonly ConvShape _shape;
     private readonly DeviceParameter<T> _weight;
     private readonly DeviceParameter<T>? _bias;
@@ -106,7 +113,7 @@ internal sealed class Conv2dDevice<T> : DeviceLayer<T> where T : unmanaged, IFlo
     private int SamplesPerChunk(int batch)
     {
         long perSample = (long)Math.Max(_shape.Patch, _shape.GroupOutChannels) * _shape.OutputPlane;
-        return (int)Math.Clamp(ChunkElements / Math.Max(1, perSample), 1, Math.Max(1, batch));
+        return (int)Math.Clamp(Conv2dChunks.MaxElements / Math.Max(1, perSample), 1, Math.Max(1, batch));
     }
 
     private (ArrayView<T> Columns, ArrayView<T> Product) Scratch(int count)
