@@ -35,6 +35,17 @@ def read_safetensors(path):
     return tensors, metadata
 
 
+class Scale(torch.nn.Module):
+    """ScratchNet's scale layer (airbench's Mul): y = factor * x."""
+
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return x * self.factor
+
+
 def build(metadata):
     dtype = torch.float32 if metadata["dtype"] == "float32" else torch.float64
     modules = []
@@ -43,6 +54,8 @@ def build(metadata):
             padding = layer["padding"] if isinstance(layer["padding"], str) else tuple(layer["padding"])
             modules.append(torch.nn.Conv2d(layer["in_channels"], layer["out_channels"], tuple(layer["kernel_size"]), tuple(layer["stride"]),
                                            padding, groups=layer["groups"], bias=layer["bias"]))
+            if layer.get("frozen_weight"):
+                modules[-1].weight.requires_grad = False
         elif layer["type"] in ("batchnorm1d", "batchnorm2d"):
             kind = torch.nn.BatchNorm1d if layer["type"] == "batchnorm1d" else torch.nn.BatchNorm2d
             module = kind(layer["features"], eps=layer["eps"], momentum=layer["momentum"], affine=layer.get("affine", True))
@@ -72,6 +85,8 @@ def build(metadata):
             modules.append(torch.nn.Tanh())
         elif layer["type"] == "gelu":
             modules.append(torch.nn.GELU(approximate="tanh"))   # ScratchNet's GELU is the tanh form
+        elif layer["type"] == "scale":
+            modules.append(Scale(layer["factor"]))
         elif layer["type"] == "leaky_relu":
             modules.append(torch.nn.LeakyReLU(layer["negative_slope"]))
         else:

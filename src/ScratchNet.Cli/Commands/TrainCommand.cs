@@ -78,12 +78,13 @@ public static class TrainCommand
                 : string.Join('-', c.Layers!.Prepend(samples.FeatureCount).Append(samples.TargetCount));
             var network = Memory.While(
                 string.Create(CultureInfo.InvariantCulture, $"building the network {widths} ({typeof(T).Name} weights)"),
-                () => BuildNetwork<T>(c, samples.FeatureCount, samples.TargetCount));
+                () => BuildNetwork<T>(c, samples.FeatureCount, samples.TargetCount, ListInputShape(c, data.Images)));
             foreach (string warning in network.Warnings) error.WriteLine($"warning: {warning}");
 
             network.Optimizer = TrainingSetup.Optimizer<T>(c);
             RecipeSetup.Apply(c, network);
             var trainer = new Trainer<T>(network, samples, c.ValFraction!.Value, c.Stratify!.Value, c.Seed!.Value);
+            WhitenFromData(c, network, samples, trainer.TrainRows);
             if (c.Test == true)
             {
                 var test = DataLoader.Load<T>(DataOptions.Read(c.Dataset!, DatasetSplit.Test, c.DataDir, c.Labels, c.CsvLabel, c.CsvHeader), c.Seed!.Value, error);
@@ -174,10 +175,10 @@ public static class TrainCommand
     }
 
     /// <summary>The MLP the configuration describes: linear layers of the hidden widths with ReLU between, then the output layer (and softmax for ce).</summary>
-    internal static Network<T> BuildNetwork<T>(RunConfig c, int inputs, int outputs) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static Network<T> BuildNetwork<T>(RunConfig c, int inputs, int outputs, Shape? inputShape = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var loss = c.Loss == "l2" ? Loss.L2 : Loss.CrossEntropy;
-        var network = new Network<T>(inputs, outputs, loss, c.Reg!.Value, c.Lr!.Value, c.Seed!.Value);
+        var network = new Network<T>(inputShape ?? new Shape(inputs), outputs, loss, c.Reg!.Value, c.Lr!.Value, c.Seed!.Value);
         if (c.Network is { } list) return BuildFromList(network, list, c.InitScheme, c.Seed!.Value);
         int[] widths = [.. c.Layers!, outputs];
         for (int k = 0; k < widths.Length; k++)
@@ -192,6 +193,17 @@ public static class TrainCommand
         network.Build();
         return network;
     }
+
+    /// <summary>
+    /// The sample shape a <c>network</c> list reads on an image dataset: (C, H, W) for image layers, unless the list
+    /// opens with a linear layer (an MLP reads the flat pixels, and a PyTorch <c>nn.Linear</c> loading its model file
+    /// expects them flat). Null (flat) otherwise.
+    /// </summary>
+    internal static Shape? ListInputShape(RunConfig c, Data.ImageSet? images) =>
+        c.Network is { ValueKind: System.Text.Json.JsonValueKind.Array } list && images is not null && list.GetArrayLength() > 0
+        && !(list[0].ValueKind == System.Text.Json.JsonValueKind.Object && list[0].TryGetProperty("type", out var type) && type.ValueKind == System.Text.Json.JsonValueKind.String && type.GetString() == "linear")
+            ? new Shape(images.Channels, images.Height, images.Width)
+            : null;
 
     /// <summary>
     /// The network a <c>network</c> list describes: each entry is a layer in the model file's format (<c>{"type": "linear", "in": 3072,
@@ -211,15 +223,71 @@ public static class TrainCommand
         }
         var init = initScheme is null ? Layers.Init.HeNormal : TrainingSetup.InitOf(initScheme);
         var rng = new Rng(seed);
-        foreach (var parameter in network.Parameters)
+        // The trained weights, and a frozen convolution's (which a whitening init may overwrite), in parameter order.
+        var weights = network.Parameters.Where(p => p.Name == "weight" && p.Shape.Rank >= 2)
+            .Concat(network.Layers.OfType<Layers.Conv2d<T>>().Where(conv => conv.FrozenWeight).Select(conv => conv.Weight));
+        foreach (var parameter in weights)
         {
-            if (parameter.Name != "weight" || parameter.Shape.Rank < 2) continue;
             int fanOut = parameter.Shape[0], fanIn = parameter.Shape.Size / fanOut;
             Layers.Initializers.Fill(parameter.Value.Span, init, fanIn, fanOut, rng);
+        }
+        foreach (var (index, how) in EntryInits(list))
+        {
+            if (how != "dirac") continue;   // "whiten" needs the training images: WhitenFromData, once they are loaded
+            Layers.ConvolutionInit.Dirac((Layers.Conv2d<T>)network.Layers[index]);
         }
         try { network.Build(); }
         catch (NetworkBuildException e) { throw new UsageException($"'network' in the configuration: {e.Message}"); }
         return network;
+    }
+
+    /// <summary>
+    /// The <c>init</c> of the top-level <c>network</c> entries that give one: <c>dirac</c> (a convolution that starts
+    /// as the identity on its first channels, over the random weights) or <c>whiten</c> (a convolution whose filters
+    /// whiten the training images' patches, airbench's first layer; see <see cref="Layers.ConvolutionInit"/>), by index.
+    /// </summary>
+    /// <exception cref="UsageException">An <c>init</c> other than those, or on an entry that is not a conv2d.</exception>
+    internal static List<(int Index, string Init)> EntryInits(System.Text.Json.JsonElement list)
+    {
+        var inits = new List<(int, string)>();
+        int index = 0;
+        foreach (var entry in list.EnumerateArray())
+        {
+            if (entry.ValueKind == System.Text.Json.JsonValueKind.Object && entry.TryGetProperty("init", out var init))
+            {
+                string where = $"'network' in the configuration: layer {index}";
+                if (init.ValueKind != System.Text.Json.JsonValueKind.String || init.GetString() is not ("dirac" or "whiten") )
+                    throw new UsageException($"{where} has init {init.GetRawText()}; expected \"dirac\" or \"whiten\".");
+                if (!entry.TryGetProperty("type", out var type) || type.ValueKind != System.Text.Json.JsonValueKind.String || type.GetString() != "conv2d")
+                    throw new UsageException($"{where} has an init ({init.GetString()}), which only conv2d layers take.");
+                if (init.GetString() == "whiten" && index != 0)
+                    throw new UsageException($"{where} has init \"whiten\", which only the first layer can take (it whitens the images themselves).");
+                inits.Add((index, init.GetString()!));
+            }
+            index++;
+        }
+        return inits;
+    }
+
+    /// <summary>
+    /// Sets the filters of the <c>"init": "whiten"</c> convolutions from the first (up to) 5,000 training images,
+    /// normalised as the batches are but not augmented (airbench's choice); a no-op without such an entry.
+    /// </summary>
+    internal static void WhitenFromData<T>(RunConfig c, Network<T> network, Data.ISampleSource<T> samples, IReadOnlyList<int> trainRows) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (c.Network is not { } list) return;
+        var whitened = EntryInits(list).Where(e => e.Init == "whiten").ToList();
+        if (whitened.Count == 0) return;
+        int count = Math.Min(5000, trainRows.Count);
+        var rows = trainRows.Take(count).ToArray();
+        var images = new Matrix<T>(count, samples.FeatureCount);
+        samples.Gather(rows, images, new Matrix<T>(count, samples.TargetCount));
+        foreach (var (index, _) in whitened)
+        {
+            var conv = (Layers.Conv2d<T>)network.Layers[index];
+            try { Layers.ConvolutionInit.Whiten(conv, images); }
+            catch (ArgumentException e) { throw new UsageException($"'network' in the configuration: layer {index}: {e.Message.Split(" (Parameter")[0]}"); }
+        }
     }
 }
 

@@ -19,6 +19,7 @@ public static class LayerRegistry
         ["tanh"] = new(Tanh<float>.Read, Tanh<double>.Read),
         ["gelu"] = new(Gelu<float>.Read, Gelu<double>.Read),
         ["softmax"] = new(Softmax<float>.Read, Softmax<double>.Read),
+        ["scale"] = new(Scale<float>.Read, Scale<double>.Read),
         ["dropout"] = new(Dropout<float>.Read, Dropout<double>.Read),
         ["batchnorm1d"] = new(BatchNorm1d<float>.Read, BatchNorm1d<double>.Read),
         ["batchnorm2d"] = new(BatchNorm2d<float>.Read, BatchNorm2d<double>.Read),

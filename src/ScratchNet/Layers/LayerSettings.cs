@@ -100,6 +100,9 @@ public sealed class LayerSettings
     /// <summary>The boolean under <paramref name="key"/>.</summary>
     public bool Bool(string key) => _fields[key].Bool();
 
+    /// <summary>As <see cref="Bool(string)"/>, or <paramref name="fallback"/> when the entry has no <paramref name="key"/> (a setting added later).</summary>
+    public bool Bool(string key, bool fallback) => _fields[key].Exists ? Bool(key) : fallback;
+
     /// <summary>The finite number under <paramref name="key"/>, in [<paramref name="min"/>, <paramref name="max"/>] (ends excluded as flagged).</summary>
     public double Number(string key, double min, double max, bool minExclusive = false, bool maxExclusive = false) =>
         _fields[key].Double(min, max, minExclusive, maxExclusive);

@@ -22,9 +22,12 @@ public sealed class RecipeOptionsCliTests : IDisposable
 
     // Five training batches of 24 images and a test batch of 30; class k's images are brighter in channel k % 3, so a
     // small MLP learns something.
-    private string CifarFolder()
+    private string CifarFolder() => WriteTinyCifar(_folder.Path);
+
+    /// <summary>Writes the tiny CIFAR-10 files under <paramref name="root"/>/cifar and returns that folder.</summary>
+    internal static string WriteTinyCifar(string root)
     {
-        string dir = Path.Combine(_folder.Path, "cifar");
+        string dir = Path.Combine(root, "cifar");
         Directory.CreateDirectory(dir);
         var random = new Random(5);
         void Batch(string name, int count)

@@ -20,7 +20,10 @@ namespace ScratchNet.Tests.Convolution;
 [Collection(GlobalStateCollection.Name)]
 public class CnnNetworkTests
 {
-    /// <summary>A small CNN over (3, 10, 9) images touching every image layer; <paramref name="global"/> ends in global average pooling, else in a flatten.</summary>
+    /// <summary>
+    /// A small CNN over (3, 10, 9) images touching every image layer (a frozen convolution and a scaled output among
+    /// them); <paramref name="global"/> ends in global average pooling, else in a flatten.
+    /// </summary>
     internal static Network<T> SmallCnn<T>(bool global, ulong seed = 3) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var net = new Network<T>(new Shape(3, 10, 9), 4, Loss.CrossEntropy, regularizationFactor: 1e-4, learningRate: 0.05, seed: seed);
@@ -34,9 +37,13 @@ public class CnnNetworkTests
         net.AddAvgPool2d(3, stride: 1, padding: 1);
         net.AddConv2d(8, 3, stride: 2, padding: 1, groups: 8, bias: false);   // depthwise, (8, 3, 2)
         net.AddBatchNorm2d(affine: false);
+        var frozen = net.Add(new Conv2d<T>(net.CurrentShape, 8, 1, frozenWeight: true));   // pointwise, its weight fixed (a whitening layer's role)
+        var random = new Random((int)seed);
+        foreach (ref T v in frozen.Weight.Value.Span) v = T.CreateChecked(random.NextDouble() - 0.5);
         if (global) net.AddGlobalAvgPool2d();
         else net.AddFlatten();
         net.AddLinear(4, Init.XavierNormal);
+        net.Add(new Scale<T>(net.CurrentShape, 0.5));
         net.AddSoftmax();
         return net;
     }
@@ -163,7 +170,7 @@ public class CnnNetworkTests
         { "3", "padding", "[2, 2]" },
         { "1", "features", "7" },
         { "1", "eps", "0" },
-        { "10", "type", "\"conv2d\"" },
+        { "11", "type", "\"conv2d\"" },
     };
 
     [Theory]

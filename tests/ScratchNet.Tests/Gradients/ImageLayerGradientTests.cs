@@ -95,6 +95,30 @@ public class ImageLayerGradientTests(ITestOutputHelper output)
         if (frozenWeight) Assert.DoesNotContain(layer.Weight!, layer.Parameters);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void AFrozenConv2dPassesGradientsToItsInputAndBiasButNotItsWeight(bool bias)
+    {
+        var rng = new Rng(91);
+        var layer = new Conv2d<double>(new Shape(3, 6, 5), 4, (2, 2), (1, 1), (0, 0), bias, frozenWeight: true);
+        foreach (ref double v in layer.Weight.Value.Span) v = 0.5 * rng.NextNormal();
+        Assert.DoesNotContain(layer.Weight, layer.Parameters);
+        Assert.Equal(bias ? 1 : 0, layer.Parameters.Count);
+        CheckLayer($"conv2d frozen weight, bias={bias}", layer, Normal(rng, 3, layer.InputSize), rng);
+        Assert.All(layer.Weight.Gradient.ToArray(), g => Assert.Equal(0.0, g));   // dW skipped, not merely unused
+    }
+
+    [Fact]
+    public void ScaleGradientsMatchFiniteDifferences()
+    {
+        var rng = new Rng(92);
+        var layer = new Scale<double>(new Shape(2, 3, 3), -1 / 9.0);
+        var x = Normal(rng, 3, layer.InputSize);
+        Assert.Equal(x.ToArray().Select(v => v * (-1 / 9.0)), layer.Forward(x).ToArray());
+        CheckLayer("scale", layer, x, rng);
+    }
+
     private void CheckLayer(string what, Layer<double> layer, Matrix<double> x, Rng rng)
     {
         var g = Normal(rng, x.Rows, layer.OutputSize);

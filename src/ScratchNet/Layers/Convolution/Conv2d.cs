@@ -27,16 +27,17 @@ public sealed unsafe class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPo
 
     /// <summary>A square kernel with the same stride and padding on both axes.</summary>
     /// <exception cref="ArgumentException">The input is not (C, H, W), the groups divide neither channel count, or the kernel does not fit.</exception>
-    public Conv2d(Shape inputShape, int outChannels, int kernelSize, int stride = 1, int padding = 0, bool bias = true, int groups = 1, Matrix<T>? weight = null)
-        : this(inputShape, outChannels, (kernelSize, kernelSize), (stride, stride), (padding, padding, padding, padding), same: false, bias, groups, weight)
+    public Conv2d(Shape inputShape, int outChannels, int kernelSize, int stride = 1, int padding = 0, bool bias = true, int groups = 1, Matrix<T>? weight = null,
+        bool frozenWeight = false)
+        : this(inputShape, outChannels, (kernelSize, kernelSize), (stride, stride), (padding, padding, padding, padding), same: false, bias, groups, weight, frozenWeight)
     {
     }
 
     /// <summary>A (KH, KW) kernel, stride (SH, SW) and symmetric padding (PH, PW).</summary>
     /// <exception cref="ArgumentException">The input is not (C, H, W), the groups divide neither channel count, or the kernel does not fit.</exception>
     public Conv2d(Shape inputShape, int outChannels, (int Height, int Width) kernelSize, (int Height, int Width) stride, (int Height, int Width) padding,
-        bool bias = true, int groups = 1, Matrix<T>? weight = null)
-        : this(inputShape, outChannels, kernelSize, stride, (padding.Height, padding.Width, padding.Height, padding.Width), same: false, bias, groups, weight)
+        bool bias = true, int groups = 1, Matrix<T>? weight = null, bool frozenWeight = false)
+        : this(inputShape, outChannels, kernelSize, stride, (padding.Height, padding.Width, padding.Height, padding.Width), same: false, bias, groups, weight, frozenWeight)
     {
     }
 
@@ -44,14 +45,15 @@ public sealed unsafe class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPo
     /// PyTorch's <c>padding="same"</c> at stride 1: the output keeps H and W; a kernel of even size pads one more
     /// row (column) below (right) than above (left), as PyTorch does.
     /// </summary>
-    public static Conv2d<T> Same(Shape inputShape, int outChannels, (int Height, int Width) kernelSize, bool bias = true, int groups = 1, Matrix<T>? weight = null)
+    public static Conv2d<T> Same(Shape inputShape, int outChannels, (int Height, int Width) kernelSize, bool bias = true, int groups = 1, Matrix<T>? weight = null,
+        bool frozenWeight = false)
     {
         int kh = ImageShape.InRange(kernelSize.Height, 1, ImageShape.MaxExtent, "kernel height"), kw = ImageShape.InRange(kernelSize.Width, 1, ImageShape.MaxExtent, "kernel width");
-        return new(inputShape, outChannels, kernelSize, (1, 1), ((kh - 1) / 2, (kw - 1) / 2, kh - 1 - (kh - 1) / 2, kw - 1 - (kw - 1) / 2), same: true, bias, groups, weight);
+        return new(inputShape, outChannels, kernelSize, (1, 1), ((kh - 1) / 2, (kw - 1) / 2, kh - 1 - (kh - 1) / 2, kw - 1 - (kw - 1) / 2), same: true, bias, groups, weight, frozenWeight);
     }
 
     private Conv2d(Shape inputShape, int outChannels, (int Height, int Width) kernel, (int Height, int Width) stride,
-        (int Top, int Left, int Bottom, int Right) padding, bool same, bool bias, int groups, Matrix<T>? weight)
+        (int Top, int Left, int Bottom, int Right) padding, bool same, bool bias, int groups, Matrix<T>? weight, bool frozenWeight)
         : base(inputShape, OutputShapeOf(inputShape, outChannels, kernel, stride, padding, groups))
     {
         var (channels, height, width) = ImageShape.Of(inputShape, "conv2d");
@@ -64,15 +66,30 @@ public sealed unsafe class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPo
         SamePadding = same;
         weight ??= new Matrix<T>(outChannels, _geometry.Patch);
         weight.RequireShape(outChannels, _geometry.Patch, "Conv2d weight");
-        Weight = new Parameter<T>("weight", weight, new Shape(outChannels, channels / groups, kernel.Height, kernel.Width), regularized: true);
+        var weightShape = new Shape(outChannels, channels / groups, kernel.Height, kernel.Width);
+        Weight = new Parameter<T>("weight", weight, weightShape, regularized: !frozenWeight);
         if (bias) Bias = new Parameter<T>("bias", new Matrix<T>(1, outChannels), new Shape(outChannels), regularized: false);
-        Parameters = Bias is null ? [Weight] : [Weight, Bias];
+        FrozenWeight = frozenWeight;
+        Parameters = [.. new[] { frozenWeight ? null : Weight, Bias }.OfType<Parameter<T>>()];
+        Buffers = frozenWeight ? [new("weight", weight, weightShape)] : [];
         _output = new Matrix<T>(0, OutputSize);
         _inputGradient = new Matrix<T>(0, InputSize);
     }
 
-    /// <summary>W, stored (OC, C/groups·KH·KW): PyTorch's (OC, C/groups, KH, KW) row-major. Regularised by the network's L2 penalty.</summary>
+    /// <summary>
+    /// W, stored (OC, C/groups·KH·KW): PyTorch's (OC, C/groups, KH, KW) row-major. Regularised by the network's L2
+    /// penalty; with <see cref="FrozenWeight"/> neither regularised nor among the parameters (saved and loaded as a buffer).
+    /// </summary>
     public Parameter<T> Weight { get; }
+
+    /// <summary>
+    /// Whether W stays as set (airbench's whitening layer, whose weights come from the data's patch covariance): no
+    /// optimiser steps it and the backward pass skips dW.
+    /// </summary>
+    public bool FrozenWeight { get; }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<NamedTensor<T>> Buffers { get; }
 
     /// <summary>b, (OC), or null for a convolution without bias. Never regularised.</summary>
     public Parameter<T>? Bias { get; }
@@ -113,7 +130,7 @@ public sealed unsafe class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPo
         new("in_channels", InChannels), new("out_channels", OutChannels),
         new("kernel_size", new[] { KernelSize.Height, KernelSize.Width }), new("stride", new[] { Stride.Height, Stride.Width }),
         new("padding", SamePadding ? "same" : new[] { Padding.Top, Padding.Left }),
-        new("bias", Bias is not null), new("groups", Groups),
+        new("bias", Bias is not null), new("groups", Groups), new("frozen_weight", FrozenWeight),
     ];
 
     /// <summary>Rebuilds the layer from its settings, with zero weights for the state to fill: the registry's reader.</summary>
@@ -125,7 +142,7 @@ public sealed unsafe class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPo
         int[] kernel = settings.Ints("kernel_size", 2, 1, ImageShape.MaxExtent), stride = settings.Ints("stride", 2, 1, ImageShape.MaxExtent);
         bool same = settings.IsString("padding") && settings.String("padding", "same") == "same";
         int[] padding = same ? [0, 0] : settings.Ints("padding", 2, 0, ImageShape.MaxExtent);
-        bool bias = settings.Bool("bias");
+        bool bias = settings.Bool("bias"), frozen = settings.Bool("frozen_weight", fallback: false);
         int groups = settings.Int("groups", 1, inChannels);
         if (inChannels % groups != 0 || outChannels % groups != 0)
             throw settings.Fault($"has {groups} groups, which do not divide {inChannels} input and {outChannels} output channels");
@@ -133,8 +150,8 @@ public sealed unsafe class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPo
         settings.Reserve((long)outChannels * (inChannels / groups) * kernel[0] * kernel[1] + outChannels);
         try
         {
-            return same ? Same(settings.Input, outChannels, (kernel[0], kernel[1]), bias, groups)
-                : new Conv2d<T>(settings.Input, outChannels, (kernel[0], kernel[1]), (stride[0], stride[1]), (padding[0], padding[1]), bias, groups);
+            return same ? Same(settings.Input, outChannels, (kernel[0], kernel[1]), bias, groups, frozenWeight: frozen)
+                : new Conv2d<T>(settings.Input, outChannels, (kernel[0], kernel[1]), (stride[0], stride[1]), (padding[0], padding[1]), bias, groups, frozenWeight: frozen);
         }
         catch (ArgumentException e) { throw settings.Fault(e.Message); }
     }
@@ -176,7 +193,7 @@ public sealed unsafe class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPo
         _inputGradient.SetRows(batch);
         fixed (T* x = input.Span, w = Weight.Value.Span, dy = outputGradient.Span, dw = Weight.Gradient.Span, dx = _inputGradient.Span)
         {
-            _kernels.BackwardWeights(_geometry, batch, x, dy, dw);
+            if (!FrozenWeight) _kernels.BackwardWeights(_geometry, batch, x, dy, dw);
             _kernels.BackwardData(_geometry, batch, dy, w, dx);
         }
         if (Bias is not null)

@@ -1,0 +1,78 @@
+using ScratchNet.Cli;
+using ScratchNet.Tests.DataFormats;
+using static ScratchNet.Tests.Cli.CliRunner;
+
+namespace ScratchNet.Tests.Cli;
+
+/// <summary>
+/// experiments/cifar10-cnn-quick.json as a user runs it, on tiny CIFAR-10 files in the official layout: the whitening
+/// and Dirac initialisations, frozen weights and scaled logits train, rerun identically from config.json and reach
+/// <c>evaluate</c>; a bad <c>init</c> in a layer list is one error line.
+/// </summary>
+[Collection(GlobalStateCollection.Name)]
+public sealed class CnnRecipeCliTests : IDisposable
+{
+    private readonly TempFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    private string CifarFolder() => RecipeOptionsCliTests.WriteTinyCifar(_folder.Path);
+
+    private string Out(string name) => Path.Combine(_folder.Path, name);
+
+    [Fact]
+    public void TheShippedCnnRecipeTrainsRerunsIdenticallyAndEvaluates()
+    {
+        string data = CifarFolder(), first = Out("cnn-first"), second = Out("cnn-second");
+        string recipe = Path.Combine(RepoRoot(), "experiments", "cifar10-cnn-quick.json");
+        string[] Args(string config, string outDir) =>
+            ["train", "--config", config, "--data-dir", data, "--epochs", "2", "--batch-size", "18", "--threads", "1", "--out", outDir];
+        var (code, output, error) = Run(Args(recipe, first));
+        Assert.True(code == 0, error + output);
+        Assert.Matches(@"# tta flip-translate: validation loss \d+\.\d{4}, accuracy \d\.\d{4}", output);
+        var net = Network<float>.Load(Path.Combine(first, "model.safetensors"));
+        Assert.Equal(new Shape(3, 32, 32), net.InputShape);
+        var whitening = Assert.IsType<ScratchNet.Layers.Conv2d<float>>(net.Layers[0]);
+        Assert.True(whitening.FrozenWeight);
+        var w = whitening.Weight.Value.Span;
+        Assert.Contains(w.ToArray(), v => v != 0);
+        for (int i = 0; i < w.Length / 2; i++) Assert.Equal(-w[i], w[w.Length / 2 + i]);   // each eigenvector and its negation
+        Assert.IsType<ScratchNet.Layers.Scale<float>>(net.Layers[^2]);
+
+        (code, _, error) = Run(Args(Path.Combine(first, "config.json"), second));
+        Assert.True(code == 0, error);
+        Assert.Equal(File.ReadAllLines(Path.Combine(first, "history.csv")).Select(l => string.Join(',', l.Split(',')[..5])),
+                     File.ReadAllLines(Path.Combine(second, "history.csv")).Select(l => string.Join(',', l.Split(',')[..5])));
+
+        (code, output, error) = Run("evaluate", "--model", Path.Combine(first, "model.safetensors"), "--data-dir", data);
+        Assert.True(code == 0, error + output);
+        Assert.Contains("accuracy", output);
+    }
+
+    [Theory]
+    [InlineData("""{"type": "conv2d", "in_channels": 3, "out_channels": 24, "kernel_size": [2, 2], "stride": [1, 1], "padding": [0, 0], "bias": false, "groups": 1, "init": "orthogonal"}""",
+                "layer 0 has init \"orthogonal\"; expected \"dirac\" or \"whiten\"")]
+    [InlineData("""{"type": "maxpool2d", "kernel_size": [2, 2], "stride": [2, 2], "padding": [0, 0], "init": "dirac"}""", "layer 0 has an init (dirac), which only conv2d layers take")]
+    [InlineData("""{"type": "conv2d", "in_channels": 3, "out_channels": 16, "kernel_size": [2, 2], "stride": [1, 1], "padding": [0, 0], "bias": false, "groups": 1, "init": "whiten"}""",
+                "layer 0: Whitening a 3×2×2 patch needs 24 output channels")]
+    [InlineData("""{"type": "maxpool2d", "kernel_size": [2, 2], "stride": [2, 2], "padding": [0, 0]}, {"type": "conv2d", "in_channels": 3, "out_channels": 24, "kernel_size": [2, 2], "stride": [1, 1], "padding": [0, 0], "bias": false, "groups": 1, "init": "whiten"}""",
+                "layer 1 has init \"whiten\", which only the first layer can take")]
+    public void BadConvolutionInitsAreOneErrorLine(string first, string message)
+    {
+        string list = $$"""[{{first}}, {"type": "global_avgpool2d"}, {"type": "linear", "in": {{(first.Contains("\"out_channels\": 16", StringComparison.Ordinal) ? 16 : first.Contains("\"out_channels\"", StringComparison.Ordinal) ? 24 : 3)}}, "out": 10, "regularized": false}, {"type": "softmax"}]""";
+        string config = _folder.Write("init.json", System.Text.Encoding.UTF8.GetBytes($$"""{"dataset": "cifar-10", "epochs": 1, "threads": 1, "network": {{list}}}"""));
+        var (code, _, error) = Run("train", "--config", config, "--data-dir", CifarFolder(), "--out", Out("init"));
+        Assert.Equal(CliApp.UsageError, code);
+        Assert.StartsWith("error: ", error);
+        Assert.Contains(message, error);
+        Assert.Single(error.Trim().Split('\n'));
+    }
+
+    private static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !Directory.Exists(Path.Combine(dir.FullName, "experiments"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new DirectoryNotFoundException("experiments/ not found above the test binaries");
+    }
+
+}
