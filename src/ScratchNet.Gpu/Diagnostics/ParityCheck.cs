@@ -88,8 +88,8 @@ public static class ParityCheck
     ];
 
     /// <summary>
-    /// The small CNN of the CIFAR recipe's kind — conv → batchnorm2d → GELU → maxpool → conv → global average pool →
-    /// flatten → linear — with label smoothing, Nesterov SGD with decoupled weight decay, the biases at a scaled learning
+    /// The small CNN of the CIFAR recipe's kind — frozen conv → conv → batchnorm2d → GELU → maxpool → conv → global average
+    /// pool → flatten → linear → scale — with label smoothing, Nesterov SGD with decoupled weight decay, the biases at a scaled learning
     /// rate (and decay / scale, as the CLI's --bias-lr-scale sets them), a per-step triangular schedule and lookahead
     /// weight averaging (its copies between host and device), trained on (2, 6, 6) samples on both devices.
     /// </summary>
@@ -113,7 +113,11 @@ public static class ParityCheck
                 Optimizer = new SgdMomentum<float>(0.02, 0.9, nesterov: true, weightDecay: 5e-3, decoupled: true),
                 LabelSmoothing = 0.2,
             };
-            network.AddConv2d(3, 3, padding: 1, bias: false);
+            // A frozen 2×2 convolution first, as airbench's whitening layer: its weight is a buffer, not a parameter.
+            var whitening = network.Add(new Conv2d<float>(network.CurrentShape, 3, 2, bias: false, frozenWeight: true));
+            var draw = new Rng(seed + 7);   // the same weights for both networks
+            foreach (ref float v in whitening.Weight.Value.Span) v = (float)(0.5 * draw.NextNormal());
+            network.AddConv2d(4, 3, padding: 1, bias: false);
             network.AddBatchNorm2d();
             network.Add(new Gelu<float>(network.CurrentShape));
             network.AddMaxPool2d(2);
@@ -121,6 +125,7 @@ public static class ParityCheck
             network.AddGlobalAvgPool2d();
             network.AddFlatten();
             network.AddLinear(3);
+            network.Add(new Scale<float>(network.CurrentShape, 1.0 / 3));
             network.AddSoftmax();
             foreach (var parameter in network.Parameters.Where(p => p.Name == "bias"))
             {
@@ -129,7 +134,7 @@ public static class ParityCheck
             }
             return network;
         }
-        Compare(device, "train nesterov + decoupled decay, cnn (conv, batchnorm2d, gelu, maxpool, global pool), bias lr x4, label smoothing, triangular, lookahead",
+        Compare(device, "train nesterov + decoupled decay, cnn (frozen conv, conv, batchnorm2d, gelu, maxpool, global pool, scale), bias lr x4, label smoothing, triangular, lookahead",
                 Build, x, y, options, seed, results);
     }
 
@@ -172,6 +177,8 @@ public static class ParityCheck
             ("conv2d 2x2 same", () => Conv(Conv2d<T>.Same(image, 2, (2, 2)), rng), true),
             ("conv2d 1x1", () => Conv(new Conv2d<T>(image, 3, 1), rng), true),
             ("conv2d 3x3 stride 2 pad 1 groups 2", () => Conv(new Conv2d<T>(new Shape(4, 7, 6), 6, 3, stride: 2, padding: 1, groups: 2), rng), true),
+            ("conv2d 2x2 frozen weight", () => Conv(new Conv2d<T>(image, 4, 2, frozenWeight: true), rng), true),
+            ("scale", () => new Scale<T>(image, -1.0 / 9), true),
             ("maxpool2d 2", () => new MaxPool2d<T>(image, 2), true),
             ("maxpool2d 3 stride 2 pad 1", () => new MaxPool2d<T>(image, 3, stride: 2, padding: 1), true),
             ("avgpool2d 3 stride 2 pad 1", () => new AvgPool2d<T>(image, 3, stride: 2, padding: 1), true),

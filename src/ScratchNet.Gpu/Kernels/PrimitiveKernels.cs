@@ -107,6 +107,7 @@ internal static class PrimitiveKernels
             (int)ElementOp.Sigmoid => T.One / (T.One + T.Exp(-v)),
             (int)ElementOp.Tanh => T.Tanh(v),
             (int)ElementOp.Gelu => half * v * (T.One + T.Tanh(root2OverPi * (v + cubic * v * v * v))),
+            (int)ElementOp.Scale => v * parameter,
             _ => v,
         };
     }
@@ -131,6 +132,7 @@ internal static class PrimitiveKernels
             (int)ElementOp.LeakyRelu => o > T.Zero ? g : parameter * g,
             (int)ElementOp.Sigmoid => g * o * (T.One - o),
             (int)ElementOp.Tanh => g * (T.One - o * o),
+            (int)ElementOp.Scale => g * parameter,
             _ => g,
         };
     }
@@ -264,4 +266,5 @@ internal enum ElementOp
     Sigmoid = 3,
     Tanh = 4,
     Gelu = 5,
+    Scale = 6,   // y = s·x with the parameter s
 }

@@ -25,8 +25,11 @@ internal static class Conv2dChunks
 [DeviceHalf(typeof(Conv2d<>))]
 internal sealed class Conv2dDevice<T> : DeviceLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    private readonly Conv2d<T> _layer;
     private readonly ConvShape _shape;
-    private readonly DeviceParameter<T> _weight;
+    private readonly ArrayView<T> _weight;                       // W, (OC, Patch): the parameter's view, or a frozen W's copy
+    private readonly ArrayView<T> _weightGradient;               // dW; unused when W is frozen
+    private readonly MemoryBuffer1D<T, Stride1D.Dense>? _frozenWeight;
     private readonly DeviceParameter<T>? _bias;
     private readonly MemoryBuffer1D<T, Stride1D.Dense> _noBias;
     private readonly DeviceMatrix<T> _output, _inputGradient;
@@ -45,9 +48,20 @@ internal sealed class Conv2dDevice<T> : DeviceLayer<T> where T : unmanaged, IFlo
         var output = layer.OutputShape;
         _shape = new ConvShape(input[0], input[1], input[2], layer.OutChannels, layer.Groups, layer.KernelSize.Height, layer.KernelSize.Width,
             layer.Stride.Height, layer.Stride.Width, layer.Padding.Top, layer.Padding.Left, output[1], output[2]);
-        _weight = context.Parameter(layer.Weight);
-        _bias = layer.Bias is null ? null : context.Parameter(layer.Bias);
+        _layer = layer;
         var device = context.Device;
+        if (layer.FrozenWeight)
+        {
+            // Not a parameter: a buffer of the host layer, sent again whenever the host writes its state.
+            _frozenWeight = context.Track(device.Allocate<T>(layer.Weight.Value.Length));
+            _weight = _frozenWeight.View;
+        }
+        else
+        {
+            var weight = context.Parameter(layer.Weight);
+            (_weight, _weightGradient) = (weight.Value, weight.Gradient);
+        }
+        _bias = layer.Bias is null ? null : context.Parameter(layer.Bias);
         _noBias = context.Track(device.Allocate<T>(1));
         _output = NewMatrix(layer.OutputSize);
         _inputGradient = NewMatrix(layer.InputSize);
@@ -59,7 +73,10 @@ internal sealed class Conv2dDevice<T> : DeviceLayer<T> where T : unmanaged, IFlo
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ConvShape, int, int, int, int>(ScatterOutput));
         _gatherGradient = device.Kernel("conv2d.gather-gradient", a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ConvShape, int, int, int>(GatherGradient));
         _biasGradient = device.Kernel("conv2d.bias-gradient", a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, int, int, int>(BiasGradient));
+        CopyFromHost();
     }
+
+    public override void CopyFromHost() => _frozenWeight?.View.BaseView.CopyFromCPU(_layer.Weight.Value.Span);
 
     public override DeviceMatrix<T> Forward(DeviceMatrix<T> input)
     {
@@ -75,7 +92,7 @@ internal sealed class Conv2dDevice<T> : DeviceLayer<T> where T : unmanaged, IFlo
             for (int g = 0; g < s.Groups; g++)
             {
                 _im2col(s.Patch * span, input.View, columns, s, g, first, count);
-                Run.Gemm(false, false, s.GroupOutChannels, span, s.Patch, T.One, WeightOf(_weight.Value, g), s.Patch, columns, span, T.Zero, product, span);
+                Run.Gemm(false, false, s.GroupOutChannels, span, s.Patch, T.One, WeightOf(_weight, g), s.Patch, columns, span, T.Zero, product, span);
                 _scatterOutput(s.GroupOutChannels * span, product, _bias?.Value ?? _noBias.View, _output.View, s, g, first, count, _bias is null ? 0 : 1);
             }
         }
@@ -96,11 +113,14 @@ internal sealed class Conv2dDevice<T> : DeviceLayer<T> where T : unmanaged, IFlo
             var (columns, product) = Scratch(count);
             for (int g = 0; g < s.Groups; g++)
             {
-                _im2col(s.Patch * span, input.View, columns, s, g, first, count);
                 _gatherGradient(s.GroupOutChannels * span, outputGradient.View, product, s, g, first, count);
-                // dW_g += dY'·colsᵀ, then the columns' gradient Wᵀ·dY' over the columns, then back to the image.
-                Run.Gemm(false, true, s.GroupOutChannels, s.Patch, span, T.One, product, span, columns, span, T.One, WeightOf(_weight.Gradient, g), s.Patch);
-                Run.Gemm(true, false, s.Patch, span, s.GroupOutChannels, T.One, WeightOf(_weight.Value, g), s.Patch, product, span, T.Zero, columns, span);
+                // dW_g += dY'·colsᵀ (unless W is frozen), then the columns' gradient Wᵀ·dY', then back to the image.
+                if (_frozenWeight is null)
+                {
+                    _im2col(s.Patch * span, input.View, columns, s, g, first, count);
+                    Run.Gemm(false, true, s.GroupOutChannels, s.Patch, span, T.One, product, span, columns, span, T.One, WeightOf(_weightGradient, g), s.Patch);
+                }
+                Run.Gemm(true, false, s.Patch, span, s.GroupOutChannels, T.One, WeightOf(_weight, g), s.Patch, product, span, T.Zero, columns, span);
                 _col2im(count * s.GroupChannels * s.Height * s.Width, columns, _inputGradient.View, s, g, first, count);
             }
         }
