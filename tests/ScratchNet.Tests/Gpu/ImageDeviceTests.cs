@@ -28,7 +28,13 @@ public sealed class ImageDeviceTests : IClassFixture<DeviceTests.Simulator>
     [Fact]
     public void ACnnWithTheRecipesSettingsAndEveryOptimiserWithParameterGroupsTrainAsOnTheCpu()
     {
-        var results = ParityCheck.ImageTrainings(_device, steps: 20, seed: 5);
+        // With the one-thread-per-element GEMM, which equals the tiled one bit for bit (DeviceTests checks it on every tail)
+        // and runs three times faster here: the CPU accelerator gives each thread of a tile an OS thread and a barrier.
+        var primitives = _device.Primitives<float>();
+        primitives.Tiled = false;
+        IReadOnlyList<ParityResult> results;
+        try { results = ParityCheck.ImageTrainings(_device, steps: 20, seed: 5); }
+        finally { primitives.Tiled = null; }
         Assert.All(results, r => Assert.True(r.Passed, $"{r.Name}: relative error {r.RelativeError:E2} (bound {r.Tolerance:E0})"));
         Assert.Equal(11 + 4 * 9, results.Count);   // the CNN's 10 state tensors, each grouped run's 8, and their statistics
         Assert.Contains(results, r => r.Name.Contains("cnn", StringComparison.Ordinal) && r.Name.Contains("running_var", StringComparison.Ordinal));
