@@ -9,8 +9,9 @@ namespace ScratchNet.Bench;
 
 /// <summary>
 /// The GPU: parity of every layer's device half and of whole training runs against the CPU, then training
-/// samples/s of the report's networks at batch 1 and 64, against PyTorch on the same GPU (the peer's
-/// numbers come from <c>bench/gpu_peer.py</c>, run just before by <c>bench/gpu-check.sh</c>).
+/// samples/s of the report's networks at batch 1 and 64 and images/s of airbench94's training step at batch 1024,
+/// against PyTorch on the same GPU (the peer's numbers come from <c>bench/gpu_peer.py --cnn</c>, run just before by
+/// <c>bench/gpu-check.sh</c>).
 /// </summary>
 internal static class GpuSuite
 {
