@@ -141,6 +141,26 @@ internal sealed class GpuNetwork<T> : NetworkDevice<T> where T : unmanaged, IFlo
         return LossOfStep(rows);
     }
 
+    // The gradients an accumulation or a reduction across processes summed on the host, back on the device, and the
+    // optimiser's step from them; Σ g² for clipping is taken there, and told to the host optimiser as a queued step's is.
+    protected internal override void StepFromHostGradients()
+    {
+        var optimizer = OptimizerHalf();
+        if (_buffers.Length > 0) _buffers.Gradients.SubView(0, _buffers.Length).CopyFromCPU(_network.Gradients.Span);
+        var squares = _sums.View.SubView(GradientSquaresSlot, 1);
+        if (optimizer.NeedsGradientSquares)
+        {
+            squares.MemSetToZero();
+            _run.Sum(_buffers.Gradients, _buffers.Length, squares: true, _sums.View, GradientSquaresSlot);
+        }
+        optimizer.Step(squares);
+        if (optimizer.NeedsGradientSquares)
+        {
+            ReadSums();
+            optimizer.Observe(double.CreateChecked(_hostSums[GradientSquaresSlot]));
+        }
+    }
+
     protected internal override void Predict(Matrix<T> x, Matrix<T> output)
     {
         var result = _x.Upload(x);

@@ -21,7 +21,7 @@ public sealed unsafe class MpiProcessGroup : IProcessGroup, IDisposable
     public const string TimeoutVariable = "SCRATCHNET_MPI_TIMEOUT";
 
     private readonly MpiLibrary _mpi;
-    private readonly Stack<PendingReduction> _idle = new();   // finished reductions, reused: a warm step allocates nothing
+    private readonly Stack<PendingCollective> _idle = new();   // finished collectives, reused: a warm step allocates nothing
     private bool _finalized;
 
     private MpiProcessGroup(MpiLibrary mpi, int rank, int size, string version)
@@ -144,8 +144,8 @@ public sealed unsafe class MpiProcessGroup : IProcessGroup, IDisposable
     public IPendingReduction StartAllReduceSum<T>(Memory<T> buffer) where T : unmanaged
     {
         nint type = DataType<T>();
-        var pending = _idle.Count > 0 ? _idle.Pop() : new PendingReduction(this);
-        pending.Begin(buffer.Pin(), buffer.Length, typeof(T).Name);   // pinned until the reduction completes
+        var pending = Rent();
+        pending.Begin(buffer.Pin(), default, buffer.Length, typeof(T).Name, "an all-reduce");   // pinned until the reduction completes
         if (buffer.Length == 0) return pending;
         int rc = _mpi.Iallreduce((void*)_mpi.InPlace, pending.Pin.Pointer, buffer.Length, type, _mpi.Sum, _mpi.CommWorld, pending.Request);
         if (rc != MpiLibrary.Success)
@@ -155,6 +155,26 @@ public sealed unsafe class MpiProcessGroup : IProcessGroup, IDisposable
         }
         return pending;
     }
+
+    /// <inheritdoc/>
+    public IPendingReduction StartAllGather<T>(Memory<T> mine, Memory<T> all) where T : unmanaged
+    {
+        if (all.Length != (long)mine.Length * Size) throw new ArgumentException($"An all-gather of {mine.Length} elements from {Size} ranks needs {mine.Length * (long)Size}, not {all.Length}.", nameof(all));
+        long bytes = (long)mine.Length * sizeof(T);
+        if (bytes * Size > int.MaxValue) throw new ArgumentException($"An all-gather of {bytes * Size} bytes is more than one MPI call carries.", nameof(all));
+        var pending = Rent();
+        pending.Begin(mine.Pin(), all.Pin(), bytes, "bytes per rank", "an all-gather");   // both pinned until it completes
+        if (bytes == 0) return pending;
+        int rc = _mpi.Iallgather(pending.Pin.Pointer, (int)bytes, _mpi.Byte, pending.Received.Pointer, (int)bytes, _mpi.Byte, _mpi.CommWorld, pending.Request);
+        if (rc != MpiLibrary.Success)
+        {
+            pending.End();
+            Check(rc, "MPI_Iallgather");
+        }
+        return pending;
+    }
+
+    private PendingCollective Rent() => _idle.Count > 0 ? _idle.Pop() : new PendingCollective(this);
 
     /// <summary>MPI_Allreduce itself, blocking and without the watchdog: the benchmark's peer for <see cref="AllReduceSum{T}(Span{T})"/>.</summary>
     internal void BlockingAllReduceSum(Span<float> buffer)
@@ -226,22 +246,25 @@ public sealed unsafe class MpiProcessGroup : IProcessGroup, IDisposable
         if (rc != MpiLibrary.Success) throw new MpiException($"{function} failed with MPI error code {rc}.");
     }
 
-    // One started all-reduce: its request slot (native memory, kept with the object) and its pinned buffer.
-    private sealed class PendingReduction(MpiProcessGroup group) : IPendingReduction
+    // One started collective: its request slot (native memory, kept with the object) and its pinned buffers.
+    private sealed class PendingCollective(MpiProcessGroup group) : IPendingReduction
     {
         private long _count;
-        private string _unit = "";
+        private string _unit = "", _collective = "";
         private bool _active;
 
         public nint* Request { get; } = (nint*)NativeMemory.AllocZeroed((nuint)sizeof(nint));
         public System.Buffers.MemoryHandle Pin { get; private set; }
+        public System.Buffers.MemoryHandle Received { get; private set; }
 
-        public void Begin(System.Buffers.MemoryHandle pin, long count, string unit)
+        public void Begin(System.Buffers.MemoryHandle pin, System.Buffers.MemoryHandle received, long count, string unit, string collective)
         {
             *Request = 0;
             Pin = pin;
+            Received = received;
             _count = count;
             _unit = unit;
+            _collective = collective;
             _active = count > 0;
             if (!_active) Unpin();
         }
@@ -258,7 +281,7 @@ public sealed unsafe class MpiProcessGroup : IProcessGroup, IDisposable
         // The caller is done with it: back to the group for the next start.
         public void Wait()
         {
-            if (_active) group.Complete(Request, "an all-reduce", _count, _unit);
+            if (_active) group.Complete(Request, _collective, _count, _unit);
             Unpin();
             group._idle.Push(this);
         }
@@ -274,6 +297,8 @@ public sealed unsafe class MpiProcessGroup : IProcessGroup, IDisposable
             _active = false;
             Pin.Dispose();
             Pin = default;
+            Received.Dispose();
+            Received = default;
         }
     }
 }

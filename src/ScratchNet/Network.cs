@@ -336,22 +336,6 @@ public sealed partial class Network<T> where T : unmanaged, IFloatingPointIeee75
         var y = new Matrix<T>(0, Outputs);
         double lossSum = 0;
         long correct = 0;
-        if (_device is not null)
-        {
-            bool wasTraining = SetTraining(false);
-            try
-            {
-                _device.BeginEvaluation();
-                for (int start = 0; start < rows.Length; start += EvaluationChunk)
-                {
-                    samples.Gather(rows.Slice(start, Math.Min(EvaluationChunk, rows.Length - start)), x, y);
-                    _device.Evaluate(x, y);
-                }
-                (lossSum, correct) = _device.EndEvaluation();
-            }
-            finally { SetTraining(wasTraining); }
-            return EvaluationResult(lossSum, correct, rows.Length);
-        }
         for (int start = 0; start < rows.Length; start += EvaluationChunk)
         {
             var (chunkLoss, chunkCorrect) = EvaluateChunk(samples, rows.Slice(start, Math.Min(EvaluationChunk, rows.Length - start)), x, y);
@@ -364,13 +348,22 @@ public sealed partial class Network<T> where T : unmanaged, IFloatingPointIeee75
     /// <summary>The rows <see cref="Evaluate(ISampleSource{T}, ReadOnlySpan{int})"/> runs at a time; a data-parallel evaluation shares out these chunks, so that its ordered sum is this one's.</summary>
     internal const int EvaluationChunkRows = EvaluationChunk;
 
-    /// <summary>One chunk of an evaluation on the host, in inference mode: the sum of its rows' losses and how many it got right.</summary>
+    /// <summary>
+    /// One chunk of an evaluation, in inference mode: the sum of its rows' losses and how many it got right. On a device the
+    /// chunk's sums are read back one by one too, so that the host adds them in the same order (in double) wherever it runs.
+    /// </summary>
     internal (double LossSum, long Correct) EvaluateChunk(ISampleSource<T> samples, ReadOnlySpan<int> rows, Matrix<T> x, Matrix<T> y)
     {
         bool wasTraining = SetTraining(false);
         try
         {
             samples.Gather(rows, x, y);
+            if (_device is not null)
+            {
+                _device.BeginEvaluation();
+                _device.Evaluate(x, y);
+                return _device.EndEvaluation();
+            }
             double lossSum = _loss.Forward(ForwardToLoss(x, tape: null), y) * x.Rows;
             return (lossSum, CountCorrect(_loss.Prediction, y));
         }
@@ -398,7 +391,7 @@ public sealed partial class Network<T> where T : unmanaged, IFloatingPointIeee75
         Build();
         CheckBatch(x, y);
         if (x.Rows == 0) throw new ArgumentException("A training batch needs at least one row.", nameof(x));
-        FinishDeferredSteps();
+        if (_device is null) FinishDeferredSteps();   // a device defers nothing; its host copy is brought up to date when read
         Array.Clear(_gradients);
         _gradientsHeld = true;
         _tape.Clear();
@@ -541,6 +534,21 @@ public sealed partial class Network<T> where T : unmanaged, IFloatingPointIeee75
         }
         if (_hostQueued) losses[0] = _hostLoss;
         _hostQueued = false;
+    }
+
+    /// <summary>
+    /// The optimiser's step from <see cref="Gradients"/> as the host holds them (summed over micro-batches or processes):
+    /// on the host, or sent to the device and stepped there.
+    /// </summary>
+    internal void StepFromGradients()
+    {
+        if (_device is null)
+        {
+            Optimizer.Step(_parameters);
+            return;
+        }
+        _device.StepFromHostGradients();
+        _hostStale = true;
     }
 
     /// <summary>Where the network computes: null on the host, else the device it was moved to (ScratchNet.Gpu's <c>MoveTo</c>).</summary>

@@ -12,8 +12,8 @@ internal static class DeviceChoice
 {
     public static readonly string[] Names = ["auto", "cpu", "cuda"];
 
-    /// <summary>How the GPU is opened: CUDA's first device; the tests put ILGPU's CPU accelerator in its place.</summary>
-    internal static Func<GpuDevice> OpenGpu { get; set; } = () => GpuDevice.CreateCuda();
+    /// <summary>How the GPU of an index is opened: that CUDA device; the tests put ILGPU's CPU accelerator in its place.</summary>
+    internal static Func<int, GpuDevice> OpenGpu { get; set; } = index => GpuDevice.CreateCuda(index);
 
     /// <summary>
     /// Moves <paramref name="network"/> to the chosen GPU, or leaves it on the CPU; writes one "# device: …" line. Disposing
@@ -21,7 +21,8 @@ internal static class DeviceChoice
     /// </summary>
     /// <exception cref="UsageException"><c>--device cuda</c> with a network that has a layer or optimiser without a device half.</exception>
     /// <exception cref="DeviceException"><c>--device cuda</c> and no usable GPU.</exception>
-    public static IDisposable Select<T>(RunConfig c, Network<T> network, TextWriter output)
+    /// <remarks>Under mpirun, <paramref name="localRank"/> (the rank's number on its machine) picks the GPU, modulo their count.</remarks>
+    public static IDisposable Select<T>(RunConfig c, Network<T> network, TextWriter output, int localRank = 0)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         string device = c.Device ?? "auto";
@@ -42,7 +43,7 @@ internal static class DeviceChoice
         GpuDevice gpu;
         try
         {
-            gpu = OpenGpu();
+            gpu = OpenGpu(localRank == 0 ? 0 : localRank % Math.Max(1, GpuDevice.DescribeCudaDevices().Count));
         }
         catch (DeviceException e) when (device == "auto")
         {

@@ -34,10 +34,9 @@ internal sealed class MpiRun : IDisposable
         int size = launch.Size;
         if (c.BatchSize % size != 0)
             throw new UsageException($"--batch-size {c.BatchSize} is the global batch and must divide over the {size} ranks; give a multiple of {size}.");
-        if (c.Accumulate > 1)
-            throw new UsageException($"--accumulate {c.Accumulate} with {size} ranks: each rank already computes one part of the batch; leave out --accumulate.");
-        if (c.Device == "cuda")
-            throw new UsageException("--device cuda under mpirun: data-parallel training runs on the CPU so far; use --device cpu or auto.");
+        int accumulate = c.Accumulate ?? 1;
+        if (c.BatchSize % (size * accumulate) != 0)
+            throw new UsageException($"--batch-size {c.BatchSize} is the global batch and must divide into the {size} ranks × --accumulate {accumulate} micro-batches; give a multiple of {size * accumulate}.");
         var group = MpiProcessGroup.Initialize(launch);
         if (group.Size != size)
             throw new MpiException($"the launcher says {size} ranks but MPI_COMM_WORLD has {group.Size}: {group.Library} belongs to another MPI than the launcher (set {MpiLaunch.LibraryVariable}).");
@@ -72,6 +71,14 @@ internal sealed class MpiRun : IDisposable
     /// disagree on the run are met by every rank together; rank 0 reports those and all exit normally.
     /// </summary>
     public static bool IsLocal(Exception e) => e is not (DivergenceException or UsageException or ProcessGroupException);
+
+    /// <summary>This rank's number among the ranks on its machine, as the launcher tells it (0 when it does not): which GPU it takes.</summary>
+    public static int LocalRank()
+    {
+        foreach (string name in (string[])["OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"])
+            if (int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.None, CultureInfo.InvariantCulture, out int local)) return local;
+        return 0;
+    }
 
     /// <summary>Kernel threads per rank by default: the cores shared among the ranks on this machine, as the launcher tells it.</summary>
     public static int DefaultThreads()

@@ -261,7 +261,37 @@ internal static class ArchPresets
                 """),
             InitScheme = "he",
         },
+        // airbench94's network (experiments/cifar10-cnn.json): a frozen 2×2 whitening conv, then three blocks of
+        // conv-pool-BN-GELU-conv-BN-GELU (widths 64, 256, 256; Dirac-initialised convs, BN with γ frozen at 1), a 3×3
+        // max-pool, a linear layer and logits × 1/9.
+        ["cnn-airbench94"] = new() { Network = Airbench([64, 256, 256]) },
+        // The same with widths 64, 128, 128 (airbench93's): experiments/cifar10-cnn-quick.json.
+        ["cnn-airbench-quick"] = new() { Network = Airbench([64, 128, 128]) },
     };
+
+    /// <summary>airbench's network with the given block widths, as a <c>network</c> layer list.</summary>
+    internal static System.Text.Json.JsonElement Airbench(int[] widths)
+    {
+        var layers = new List<string>
+        {
+            """{"type": "conv2d", "in_channels": 3, "out_channels": 24, "kernel_size": [2, 2], "stride": [1, 1], "padding": [0, 0], "bias": false, "groups": 1, "frozen_weight": true, "init": "whiten"}""",
+            """{"type": "gelu"}""",
+        };
+        string Conv(int from, int to) =>
+            $$"""{"type": "conv2d", "in_channels": {{from}}, "out_channels": {{to}}, "kernel_size": [3, 3], "stride": [1, 1], "padding": "same", "bias": false, "groups": 1, "init": "dirac"}""";
+        // torch momentum 0.4 is airbench's 0.6 (it passes 1 − momentum), eps 1e-12.
+        string Norm(int channels) => $$"""{"type": "batchnorm2d", "features": {{channels}}, "momentum": 0.4, "eps": 1e-12, "affine": true, "frozen_weight": true}""";
+        int channels = 24;
+        foreach (int width in widths)
+        {
+            layers.AddRange([Conv(channels, width), """{"type": "maxpool2d", "kernel_size": [2, 2], "stride": [2, 2], "padding": [0, 0]}""", Norm(width), """{"type": "gelu"}""",
+                             Conv(width, width), Norm(width), """{"type": "gelu"}"""]);
+            channels = width;
+        }
+        layers.AddRange(["""{"type": "maxpool2d", "kernel_size": [3, 3], "stride": [3, 3], "padding": [0, 0]}""", """{"type": "flatten"}""",
+                         $$"""{"type": "linear", "in": {{channels}}, "out": 10, "regularized": false}""", """{"type": "scale", "factor": 0.1111111111111111}""", """{"type": "softmax"}"""]);
+        return Layers($"[{string.Join(", ", layers)}]");
+    }
 
     private static System.Text.Json.JsonElement Layers(string json)
     {

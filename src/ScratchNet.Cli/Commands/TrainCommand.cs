@@ -107,14 +107,15 @@ public static class TrainCommand
                 $"optimizer {c.Optimizer}{(c.ClipNorm is { } clip ? $" (clip {clip})" : "")}, schedule {c.Schedule}"));
             output.WriteLine($"# run folder: {s.OutDir}");
             if (mpi is not null)
-                output.WriteLine($"# data-parallel on {mpi.Group.Size} ranks ({mpi.Group.Library}, {mpi.Group.Version}): global batch {c.BatchSize}, {c.BatchSize / mpi.Group.Size} rows per rank, {c.Reduce} reduction");
+                output.WriteLine($"# data-parallel on {mpi.Group.Size} ranks ({mpi.Group.Library}, {mpi.Group.Version}): global batch {c.BatchSize}, {c.BatchSize / mpi.Group.Size} rows per rank" +
+                                 (c.Accumulate > 1 ? $" in {c.Accumulate} micro-batches" : "") + $", {c.Reduce} reduction");
             else if (c.Accumulate > 1)
                 output.WriteLine($"# gradient accumulation: {c.Accumulate} micro-batches of {c.BatchSize / c.Accumulate} rows per step");
             output.Flush();
 
-            // Accumulation and data parallelism run on the CPU (they keep host gradients, which the device path does not).
-            if (c.Accumulate > 1 && c.Device == "cuda") throw new UsageException("--accumulate with --device cuda: gradient accumulation runs on the CPU so far; use --device cpu or auto.");
-            using var placement = mpi is null && c.Accumulate == 1 ? DeviceChoice.Select(c, network, output) : null;
+            // Under mpirun each rank takes a GPU of its machine (its local rank modulo their count); accumulation and
+            // data parallelism stage the gradients through the host.
+            using var placement = DeviceChoice.Select(c, network, output, mpi is null ? 0 : MpiRun.LocalRank());
             // Before any training: the folder must take files (config.json is written first), and an earlier run's
             // checkpoint in it is removed only when --overwrite said so (Resolve refused it otherwise).
             var folder = new RunFolder(s.OutDir);

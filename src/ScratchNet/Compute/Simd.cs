@@ -15,6 +15,15 @@ internal static class Simd
         throw new NotSupportedException(typeof(T).Name);
     }
 
+    /// <summary>eˣ per lane (the BCL's vectorised exponential).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Exp<T>(Vector<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return Vector.Exp(x.As<T, float>()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector.Exp(x.As<T, double>()).As<double, T>();
+        throw new NotSupportedException(typeof(T).Name);
+    }
+
     /// <summary>Σ x·y over <paramref name="length"/> elements, four vector accumulators, fused multiply-adds, then a scalar tail.</summary>
     public static unsafe T Dot<T>(T* x, T* y, int length) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -42,6 +42,12 @@ public abstract class NetworkDevice<T> : IDisposable where T : unmanaged, IFloat
     /// </summary>
     protected internal abstract double ComputeGradients(Matrix<T> x, Matrix<T> y, Matrix<T> inputGradient);
 
+    /// <summary>
+    /// Sends the host's flat gradient buffer (<see cref="Network{T}.Gradients"/>, as an accumulation or a reduction across
+    /// processes left it after <see cref="ComputeGradients"/>) to the device and queues the optimiser's step from it there.
+    /// </summary>
+    protected internal abstract void StepFromHostGradients();
+
     /// <summary>Inference on <paramref name="x"/>, every layer included, into <paramref name="output"/> (x's rows, the network's outputs).</summary>
     protected internal abstract void Predict(Matrix<T> x, Matrix<T> output);
 

@@ -7,63 +7,70 @@ using ScratchNet.Optimizers;
 namespace ScratchNet.Training;
 
 /// <summary>
-/// A training step over parts of a batch: gradient accumulation in one process (<see cref="TrainOptions.Accumulate"/>)
-/// or data parallelism over a process group (<see cref="TrainOptions.Processes"/>). Both split a batch of c rows into
-/// the same parts (part i: rows c·i/N to c·(i + 1)/N), weight part i's mean gradient by its share of the batch,
-/// and sum the parts in order, so that N ranks with the ordered reduction give bit for bit the weights of
-/// accumulating N parts. The fast reduction sends the gradients in buckets of about 1 MB, from the last layer back,
-/// each started as soon as its layers' backward is done, so that communication overlaps the rest of the backward pass. Gradients are kept (the optimiser steps <see cref="Network{T}.Gradients"/>): the fused SGD
-/// path of <see cref="Network{T}.TrainStep"/> never stores them, so it is not used here.
+/// A training step over parts of a batch: gradient accumulation in one process (<see cref="TrainOptions.Accumulate"/>),
+/// data parallelism over a process group (<see cref="TrainOptions.Processes"/>), or both. All split a batch of c rows into
+/// the same P = ranks × accumulate parts (part p: rows c·p/P to c·(p + 1)/P; rank r computes parts r, r + ranks, …, one
+/// micro-batch after another), weight part p's mean gradient by its share of the batch, and sum the parts in order p,
+/// so that N ranks with the ordered reduction give bit for bit the weights of accumulating N parts in one process.
+/// The gradients travel in buckets of about 1 MB, from the last layer back, each started as soon as its layers' backward
+/// is done, so that communication overlaps the rest of the backward pass: the ordered reduction all-gathers every bucket
+/// (summed in rank order once all have arrived), the fast one all-reduces it. A network on a device computes its backward
+/// there and hands the whole gradient to the host, which starts every bucket then, reduces, and sends the sum back for the
+/// device's optimiser step (the gradients are staged through the host). Gradients are kept (the optimiser steps
+/// <see cref="Network{T}.Gradients"/>): the fused SGD path of <see cref="Network{T}.TrainStep"/> never stores them, so it is not used here.
 /// </summary>
 internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    // Buckets: gradient ranges of whole layers, from the last layer back, of at least this many bytes (but the first layers').
+    private const int BucketBytes = 1 << 20;
+
     private readonly Network<T> _network;
     private readonly IProcessGroup? _group;
     private readonly GradientReduction _reduction;
+    private readonly int _ranks, _rank, _microBatches;    // micro-batches per rank and step: the accumulation count
     private readonly List<Layer<T>> _randomLayers;        // layers that draw in training (dropout), skipped over others' rows
     private readonly Matrix<T> _x, _y;                    // this part's rows
-    private readonly T[] _accumulated;                    // accumulation: the ordered sum so far
-    private readonly T[] _gathered;                       // ordered reduction: every rank's weighted gradient, rank after rank
-    private readonly double[] _mine = new double[2];      // this rank's weighted loss and its cancellation flag
+    private readonly T[] _accumulated;                    // the ordered sum of the parts so far (accumulating, or several micro-batches per rank)
+    private readonly Memory<T> _gathered;                 // ordered: bucket [s, e) of every rank, rank after rank, at [ranks·s, ranks·e)
+    private readonly double[] _mine;                      // this rank's weighted loss per micro-batch, then its cancellation flag
     private readonly double[] _all;
-
-    // The fast reduction in buckets: gradient ranges, layer by layer from the last, reduced as soon as about this many
-    // bytes are final, while the backward pass goes on (see Network.ComputeGradientsLayerByLayer).
-    private const int BucketBytes = 1 << 20;
+    private readonly (int Start, int End)[] _buckets;     // from the last layer back, covering every gradient
     private readonly List<IPendingReduction> _inFlight = new(64);
-    private readonly Action<int, int>? _gradientsReady;
-    private int _bucketStart, _bucketEnd;                 // the range of Gradients final but not yet sent, [start, end)
+    private readonly Action<int, int> _gradientsReady;
+    private int _nextBucket;                              // the next bucket to start in this micro-batch's backward pass
     private T _share;                                     // this part's share of the batch
 
-    private DataParallel(Network<T> network, int parts, IProcessGroup? group, GradientReduction reduction, ISampleSource<T> samples)
+    private DataParallel(Network<T> network, int microBatches, IProcessGroup? group, GradientReduction reduction, ISampleSource<T> samples)
     {
         _network = network;
-        Parts = parts;
         _group = group;
         _reduction = reduction;
+        _ranks = group?.Size ?? 1;
+        _rank = group?.Rank ?? 0;
+        _microBatches = microBatches;
+        Parts = _ranks * microBatches;
         _randomLayers = [.. ModuleState.Modules(network.Layers).Select(m => m.Value).Where(l => l.Generator is not null)];
         _x = new Matrix<T>(0, samples.FeatureCount);
         _y = new Matrix<T>(0, samples.TargetCount);
         int length = network.Gradients.Length;
-        _accumulated = group is null ? new T[length] : [];
-        _gathered = group is not null && reduction == GradientReduction.Ordered ? new T[(long)length * group.Size] : [];
-        _all = new double[2 * (group?.Size ?? 1)];
-        if (group is not null && reduction == GradientReduction.Fast) _gradientsReady = GradientsReady;
+        bool ordered = reduction == GradientReduction.Ordered;
+        _accumulated = group is null || microBatches > 1 ? new T[length] : [];
+        _gathered = group is not null && ordered ? GC.AllocateArray<T>(checked(length * _ranks), pinned: true) : Memory<T>.Empty;
+        _mine = new double[microBatches + 1];
+        _all = new double[_mine.Length * _ranks];
+        _buckets = Buckets(network);
+        _gradientsReady = GradientsReady;
     }
 
     /// <summary>The step the options ask for, or null when a batch is one part in one process (the plain step).</summary>
-    /// <exception cref="NotSupportedException">The network is on a device.</exception>
     public static DataParallel<T>? For(TrainOptions options, Network<T> network, ISampleSource<T> samples)
     {
         var group = options.Processes is { Size: > 1 } g ? g : null;
-        int parts = group?.Size ?? options.Accumulate;
-        if (parts == 1) return null;
-        if (network.Device is not null)
-            throw new NotSupportedException("Gradient accumulation and training across processes run on the host so far; train this network on the CPU.");
-        return new DataParallel<T>(network, parts, group, options.Reduce, samples);
+        if (group is null && options.Accumulate == 1) return null;
+        return new DataParallel<T>(network, options.Accumulate, group, options.Reduce, samples);
     }
 
-    /// <summary>Parts per batch: the accumulation count, or the number of ranks.</summary>
+    /// <summary>Parts per batch: the number of ranks times the accumulation count.</summary>
     public int Parts { get; }
 
     /// <summary>Whether this process prints and writes the run's files (no group, or rank 0).</summary>
@@ -79,50 +86,49 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
     public double Step(ISampleSource<T> samples, ReadOnlySpan<int> rows, bool cancel, int epoch = 0)
     {
         var gradients = _network.Gradients.Span;
+        bool ordered = _reduction == GradientReduction.Ordered;
+        int drawn = 0;   // rows of the batch the dropout generators have gone past
+        for (int k = 0; k < _microBatches; k++)
+        {
+            int part = k * _ranks + _rank;
+            var (start, count) = Part(rows.Length, part);
+            Skip(start - drawn);
+            drawn = start + count;
+            // In a group, the buckets travel during the backward pass: every micro-batch's when ordered (each part is
+            // summed in its place), the last one's, carrying this rank's sum of the others, when fast.
+            bool reduce = _group is not null && (ordered || k == _microBatches - 1);
+            _mine[k] = PartGradient(samples, rows, part, epoch, reduce);
+            if (!reduce)
+            {
+                if (k == 0) gradients.CopyTo(_accumulated);
+                else TensorPrimitives.Add(_accumulated, gradients, _accumulated);
+                continue;
+            }
+            for (int i = 0; i < _inFlight.Count; i++) _inFlight[i].Wait();
+            _inFlight.Clear();
+            if (ordered) SumInRankOrder(_microBatches == 1 ? gradients : _accumulated, first: k == 0);
+        }
+        Skip(rows.Length - drawn);
+        if (_group is null || (ordered && _microBatches > 1)) _accumulated.CopyTo(gradients);
+
         double loss = 0;
         if (_group is null)
         {
-            for (int part = 0; part < Parts; part++)
-            {
-                double weighted = PartGradient(samples, rows, part, epoch);
-                if (part == 0) gradients.CopyTo(_accumulated);
-                else TensorPrimitives.Add(_accumulated, gradients, _accumulated);
-                loss += weighted;
-            }
-            _accumulated.CopyTo(gradients);
+            for (int k = 0; k < _microBatches; k++) loss += _mine[k];
             Cancelled = cancel;
         }
         else
         {
-            int rank = _group.Rank;
-            var (start, count) = Part(rows.Length, rank);
-            Skip(start);
-            _mine[0] = PartGradient(samples, rows, rank, epoch);
-            Skip(rows.Length - start - count);
-            _mine[1] = cancel ? 1 : 0;
-            if (_reduction == GradientReduction.Fast)
-            {
-                // Reduced in buckets during the backward pass (PartGradient); what is left goes now.
-                SendBucket();
-                for (int i = 0; i < _inFlight.Count; i++) _inFlight[i].Wait();
-                _inFlight.Clear();
-            }
-            else
-            {
-                _group.AllGather<T>(gradients, _gathered);
-                _gathered.AsSpan(0, gradients.Length).CopyTo(gradients);
-                for (int r = 1; r < _group.Size; r++) TensorPrimitives.Add(gradients, _gathered.AsSpan(r * gradients.Length, gradients.Length), gradients);
-            }
+            _mine[^1] = cancel ? 1 : 0;
             _group.AllGather<double>(_mine, _all);
+            // Part p is micro-batch p / ranks of rank p % ranks: the losses summed in part order, as one process would.
+            int stride = _mine.Length;
+            for (int p = 0; p < Parts; p++) loss += _all[(p % _ranks) * stride + p / _ranks];
             bool stop = false;
-            for (int r = 0; r < _group.Size; r++)
-            {
-                loss += _all[2 * r];
-                stop |= _all[2 * r + 1] != 0;
-            }
+            for (int r = 0; r < _ranks; r++) stop |= _all[r * stride + stride - 1] != 0;
             Cancelled = stop;
         }
-        _network.Optimizer.Step(_network.Parameters);
+        _network.StepFromGradients();
         return loss;
     }
 
@@ -189,6 +195,7 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
         _group.Broadcast(trainRows);
         _group.Broadcast(validationRows);
         _group.Broadcast<int>(state.Order);
+        _network.HostStateWritten();   // a network on a device takes rank 0's state there
     }
 
     /// <summary>
@@ -234,7 +241,11 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
     public void ShareBuffers()
     {
         if (_group is null) return;
-        foreach (var buffer in ModuleState.Buffers(_network.Layers)) _group.Broadcast(buffer.Span);
+        var buffers = ModuleState.Buffers(_network.Layers);
+        if (buffers.Count == 0) return;
+        _network.FinishDeferredSteps();   // a device's buffers to the host first, and rank 0's back after
+        foreach (var buffer in buffers) _group.Broadcast(buffer.Span);
+        _network.HostStateWritten();
     }
 
     /// <summary>Rows [start, start + count) of a batch of <paramref name="rows"/> rows form part <paramref name="part"/>.</summary>
@@ -246,8 +257,8 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
     }
 
     // The gradient of one part, weighted by its share of the batch, in the network's gradient buffer; returns its
-    // loss weighted the same way.
-    private double PartGradient(ISampleSource<T> samples, ReadOnlySpan<int> rows, int part, int epoch)
+    // loss weighted the same way. With reduce, each bucket is weighted and started as soon as it is final.
+    private double PartGradient(ISampleSource<T> samples, ReadOnlySpan<int> rows, int part, int epoch, bool reduce)
     {
         var (start, count) = Part(rows.Length, part);
         // Augmented sources draw per (seed, epoch, row): every rank and micro-batch sees what one process would.
@@ -255,9 +266,10 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
         else samples.Gather(rows.Slice(start, count), _x, _y);
         double share = (double)count / rows.Length;
         _share = T.CreateChecked(share);
-        _bucketStart = _bucketEnd = -1;
-        double loss = _network.ComputeGradientsLayerByLayer(_x, _y, out _, _gradientsReady);
-        if (_gradientsReady is null)
+        _nextBucket = 0;
+        double loss = _network.ComputeGradientsLayerByLayer(_x, _y, out _, reduce ? _gradientsReady : null);
+        if (reduce) GradientsReady(0, 0);   // all final: the buckets not started yet (every one, for a network on a device)
+        else
         {
             var gradients = _network.Gradients.Span;
             TensorPrimitives.Multiply(gradients, _share, gradients);
@@ -265,25 +277,58 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
         return loss * share;
     }
 
-    // A range of the gradients is final: it joins the bucket (ranges come from the last layer back, each just below the
-    // one before), and a full bucket is weighted and its all-reduce started. Every rank forms the same buckets in the
-    // same order, as MPI requires of collectives.
+    // Gradients from start on are final (ranges come from the last layer back): every bucket that lies there is started.
+    // Every rank forms the same buckets in the same order, wherever its network computes, as MPI requires of collectives.
     private void GradientsReady(int start, int length)
     {
-        if (_bucketStart >= 0 && start + length != _bucketStart) SendBucket();
-        if (_bucketStart < 0) _bucketEnd = start + length;
-        _bucketStart = start;
-        if ((long)(_bucketEnd - _bucketStart) * System.Runtime.CompilerServices.Unsafe.SizeOf<T>() >= BucketBytes) SendBucket();
+        while (_nextBucket < _buckets.Length && _buckets[_nextBucket].Start >= start) StartBucket(_buckets[_nextBucket++]);
         for (int i = 0; i < _inFlight.Count; i++) _inFlight[i].Poll();   // progress for those in flight
     }
 
-    private void SendBucket()
+    private void StartBucket((int Start, int End) range)
     {
-        if (_bucketStart < 0 || _bucketEnd <= _bucketStart) return;
-        var bucket = _network.Gradients.Slice(_bucketStart, _bucketEnd - _bucketStart);
+        int length = range.End - range.Start;
+        var bucket = _network.Gradients.Slice(range.Start, length);
         TensorPrimitives.Multiply(bucket.Span, _share, bucket.Span);
+        if (_reduction == GradientReduction.Ordered)
+        {
+            _inFlight.Add(_group!.StartAllGather(bucket, _gathered.Slice(_ranks * range.Start, _ranks * length)));
+            return;
+        }
+        if (_microBatches > 1) TensorPrimitives.Add(bucket.Span, _accumulated.AsSpan(range.Start, length), bucket.Span);
         _inFlight.Add(_group!.StartAllReduceSum(bucket));
-        _bucketStart = _bucketEnd = -1;
+    }
+
+    // Adds every rank's weighted gradient, rank after rank, to the sum (or, for the first micro-batch, starts it).
+    private void SumInRankOrder(Span<T> sum, bool first)
+    {
+        var gathered = _gathered.Span;
+        foreach (var (start, end) in _buckets)
+        {
+            int length = end - start;
+            var target = sum.Slice(start, length);
+            var ranks = gathered.Slice(_ranks * start, _ranks * length);
+            if (first) ranks[..length].CopyTo(target);
+            for (int r = first ? 1 : 0; r < _ranks; r++) TensorPrimitives.Add(target, ranks.Slice(r * length, length), target);
+        }
+    }
+
+    // The buckets of the network's gradient buffer: whole layers' ranges, from the last layer back, joined until a bucket
+    // holds at least BucketBytes.
+    private static (int Start, int End)[] Buckets(Network<T> network)
+    {
+        var buckets = new List<(int, int)>();
+        int end = network.Gradients.Length, start = end;
+        long bucketValues = BucketBytes / System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        for (int i = network.Layers.Count - 1; i >= 0; i--)
+        {
+            start -= ModuleState.Parameters<T>([network.Layers[i]]).Sum(p => p.Gradient.Length);
+            if (end - start < bucketValues) continue;
+            buckets.Add((start, end));
+            end = start;
+        }
+        if (end > 0) buckets.Add((0, end));
+        return [.. buckets];
     }
 
     // Advances the dropout generators over rows that other ranks train on.

@@ -36,9 +36,18 @@ public interface IProcessGroup
     /// compute while it travels; the buffer must not be touched until <see cref="IPendingReduction.Wait"/> returns.
     /// </summary>
     IPendingReduction StartAllReduceSum<T>(Memory<T> buffer) where T : unmanaged;
+
+    /// <summary>
+    /// Starts <see cref="AllGather{T}(ReadOnlySpan{T}, Span{T})"/> of <paramref name="mine"/> into <paramref name="all"/>
+    /// without waiting; neither buffer may be touched until <see cref="IPendingReduction.Wait"/> returns.
+    /// </summary>
+    IPendingReduction StartAllGather<T>(Memory<T> mine, Memory<T> all) where T : unmanaged;
 }
 
-/// <summary>A collective in flight (see <see cref="IProcessGroup.StartAllReduceSum{T}(Memory{T})"/>).</summary>
+/// <summary>
+/// A collective in flight (see <see cref="IProcessGroup.StartAllReduceSum{T}(Memory{T})"/> and
+/// <see cref="IProcessGroup.StartAllGather{T}(Memory{T}, Memory{T})"/>).
+/// </summary>
 public interface IPendingReduction
 {
     /// <summary>Blocks until the collective has completed on this rank; its buffer then holds the result. Call it once: the object may be reused after.</summary>
@@ -52,8 +61,9 @@ public interface IPendingReduction
 public enum GradientReduction
 {
     /// <summary>
-    /// Every rank's gradient is gathered and summed in rank order: N ranks give bit for bit the weights of one
-    /// process that accumulates the same N micro-batches in order (<see cref="TrainOptions.Accumulate"/>).
+    /// Every rank's gradient is gathered (in buckets, during the backward pass) and summed in rank order: N ranks give
+    /// bit for bit the weights of one process that accumulates the same N micro-batches in order
+    /// (<see cref="TrainOptions.Accumulate"/>). It sends N − 1 times what <see cref="Fast"/> sends and holds N copies of the gradients.
     /// </summary>
     Ordered,
 

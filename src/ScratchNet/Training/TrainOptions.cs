@@ -99,6 +99,8 @@ public sealed record TrainOptions
     /// Gradient accumulation, ≥ 1: each batch of <see cref="BatchSize"/> rows (which it must divide) is split into this
     /// many micro-batches, their gradients are summed in order, weighted by their share of the batch, and the optimiser
     /// steps once; the same step as one batch of <see cref="BatchSize"/> (within rounding) in a fraction of the memory.
+    /// With <see cref="Processes"/>, each rank's slice is split so: N ranks accumulating A give bit for bit (ordered) the
+    /// weights of one process accumulating N·A, and the batch must divide into N·A parts.
     /// </summary>
     public int Accumulate { get; init; } = 1;
 
@@ -118,12 +120,12 @@ public sealed record TrainOptions
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(BatchSize, nameof(BatchSize));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Accumulate, nameof(Accumulate));
         int ranks = Processes?.Size ?? 1;
-        if (Accumulate > 1 && ranks > 1)
-            throw new ArgumentException($"Gradient accumulation ({Accumulate}) and {ranks} processes do not combine; give one of them.", nameof(Accumulate));
         if (BatchSize % Accumulate != 0)
             throw new ArgumentException($"The batch size {BatchSize} does not divide into {Accumulate} accumulated micro-batches.", nameof(Accumulate));
         if (BatchSize % ranks != 0)
             throw new ArgumentException($"The global batch size {BatchSize} does not divide over {ranks} processes; give a multiple of {ranks}.", nameof(BatchSize));
+        if (BatchSize % ((long)ranks * Accumulate) != 0)
+            throw new ArgumentException($"The global batch size {BatchSize} does not divide into {ranks} processes × {Accumulate} micro-batches; give a multiple of {ranks * (long)Accumulate}.", nameof(Accumulate));
         if (!Enum.IsDefined(Reduce)) throw new ArgumentOutOfRangeException(nameof(Reduce), Reduce, "Unknown reduction.");
         ArgumentOutOfRangeException.ThrowIfNegative(CheckpointEvery, nameof(CheckpointEvery));
         EarlyStopping?.Validate();

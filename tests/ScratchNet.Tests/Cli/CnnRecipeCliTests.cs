@@ -68,6 +68,17 @@ public sealed class CnnRecipeCliTests : IDisposable
         Assert.Single(error.Trim().Split('\n'));
     }
 
+    // The presets are the shipped experiments' networks, so --arch and --config cannot drift apart.
+    [Theory]
+    [InlineData("cifar10-cnn.json", new[] { 64, 256, 256 })]
+    [InlineData("cifar10-cnn-quick.json", new[] { 64, 128, 128 })]
+    public void TheAirbenchPresetsAreTheExperimentsNetworks(string experiment, int[] widths)
+    {
+        using var file = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoRoot(), "experiments", experiment)));
+        static string Canonical(System.Text.Json.JsonElement e) => System.Text.Json.JsonSerializer.Serialize(e);
+        Assert.Equal(Canonical(file.RootElement.GetProperty("network")), Canonical(ScratchNet.Cli.Commands.ArchPresets.Airbench(widths)));
+    }
+
     private static string RepoRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);

@@ -61,8 +61,13 @@ public class CompatTests
         var x = new Matrix<T>(input.Shape[0], input.Shape[1]);
         for (int i = 0; i < x.Span.Length; i++) x.Span[i] = input.At<T>(i);
         Assert.Equal(CompatFixtureWriter.ToNpy(x).Data, input.Data);   // the input came through unchanged
-        Same<T>(Npy.Read(Fixture($"{name}.output.npy")).Data, CompatFixtureWriter.ToNpy(net.Predict(x)).Data, typeof(T) == typeof(float) ? 1e-5 : 1e-12);
+        Same<T>(Npy.Read(Fixture($"{name}.output.npy")).Data, CompatFixtureWriter.ToNpy(net.Predict(x)).Data, typeof(T) == typeof(float) ? 1e-5 : 1e-12,
+                exact: !KernelsChangedSince.Any(kind => architecture.Contains(kind, StringComparison.Ordinal)));
     }
+
+    // Layers whose kernels were rewritten after the fixtures were written: the same function, other last bits. GELU's tanh
+    // became vectorised (sign(u)·(1 − e)/(1 + e), e = exp(−2|u|)) in December 2026; its fixtures hold within the tolerance.
+    private static readonly string[] KernelsChangedSince = ["gelu"];
 
     [Theory]
     [InlineData(Setup.SgdBatch1, "epoch1")]
@@ -134,11 +139,11 @@ public class CompatTests
 
     /// <summary>
     /// The same bytes, read as little-endian <typeparamref name="T"/>; on other instruction sets (see
-    /// <see cref="SameInstructionSets"/>), elementwise within <paramref name="tolerance"/> · max(1, max |expected|), NaN matching NaN.
+    /// <see cref="SameInstructionSets"/>) or where the kernels changed (not <paramref name="exact"/>), elementwise within <paramref name="tolerance"/> · max(1, max |expected|), NaN matching NaN.
     /// </summary>
-    private static void Same<T>(byte[] expected, byte[] actual, double tolerance) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void Same<T>(byte[] expected, byte[] actual, double tolerance, bool exact = true) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (SameInstructionSets || expected.Length != actual.Length)
+        if ((SameInstructionSets && exact) || expected.Length != actual.Length)
         {
             Assert.Equal(expected, actual);
             return;

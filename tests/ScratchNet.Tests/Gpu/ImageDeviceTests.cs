@@ -121,7 +121,7 @@ public sealed class ImageDeviceTests : IClassFixture<DeviceTests.Simulator>
         Assert.Null(NetworkPlacement.WhyNotOnDevice(network));
 
         var saved = DeviceChoice.OpenGpu;
-        DeviceChoice.OpenGpu = GpuDevice.CreateCpuSimulator;   // the GPU a machine with one would open
+        DeviceChoice.OpenGpu = _ => GpuDevice.CreateCpuSimulator();   // the GPU a machine with one would open
         try
         {
             var output = new StringWriter();

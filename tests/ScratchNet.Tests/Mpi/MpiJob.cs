@@ -71,8 +71,12 @@ internal static class MpiJob
     private static string Dotnet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
 
     /// <summary>The start of <c>mpirun -np ranks dotnet program args</c> in <paramref name="folder"/>, with the marker (and <paramref name="environment"/>) passed to every rank.</summary>
+    /// <remarks>
+    /// With <paramref name="rankFolders"/>, rank r runs in rankFolders[r] (one MPMD context per rank, <c>-wdir</c>), as ranks
+    /// on machines whose disks differ; <paramref name="ranks"/> must be their count.
+    /// </remarks>
     public static ProcessStartInfo StartInfo(Launcher launcher, int ranks, string program, IEnumerable<string> args, string folder, string marker,
-        IReadOnlyDictionary<string, string>? environment = null)
+        IReadOnlyDictionary<string, string>? environment = null, IReadOnlyList<string>? rankFolders = null)
     {
         var variables = new Dictionary<string, string>(environment ?? new Dictionary<string, string>()) { [MarkerVariable] = marker };
         var arguments = new List<string>();
@@ -85,7 +89,16 @@ internal static class MpiJob
         {
             foreach (var (name, value) in variables) arguments.AddRange(["-genv", name, value]);
         }
-        arguments.AddRange(["-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), Dotnet, program, .. args]);
+        if (rankFolders is null) arguments.AddRange(["-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), Dotnet, program, .. args]);
+        else
+        {
+            Assert.Equal(ranks, rankFolders.Count);
+            for (int rank = 0; rank < ranks; rank++)
+            {
+                if (rank > 0) arguments.Add(":");
+                arguments.AddRange(["-np", "1", "-wdir", rankFolders[rank], Dotnet, program, .. args]);
+            }
+        }
         var start = new ProcessStartInfo(Program(launcher), arguments)
         {
             RedirectStandardOutput = true,
@@ -101,10 +114,10 @@ internal static class MpiJob
 
     /// <summary>Runs a job to its end (killing it after <paramref name="timeoutSeconds"/>): exit code, standard output and error, seconds.</summary>
     public static (int ExitCode, string Output, string Error, double Seconds) Run(Launcher launcher, int ranks, string program, IEnumerable<string> args, string folder,
-        IReadOnlyDictionary<string, string>? environment = null, int timeoutSeconds = 120)
+        IReadOnlyDictionary<string, string>? environment = null, int timeoutSeconds = 120, IReadOnlyList<string>? rankFolders = null)
     {
         var clock = Stopwatch.StartNew();
-        using var process = Process.Start(StartInfo(launcher, ranks, program, args, folder, Guid.NewGuid().ToString("N"), environment))!;
+        using var process = Process.Start(StartInfo(launcher, ranks, program, args, folder, Guid.NewGuid().ToString("N"), environment, rankFolders))!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(TimeSpan.FromSeconds(timeoutSeconds)))

@@ -41,24 +41,26 @@ public sealed class MpiTests
     [InlineData(2, "sgd", null)]
     [InlineData(4, "adam", "0.2")]
     [InlineData(1, "sgd", "0.2")]
-    public void Open_MPI_ranks_with_the_ordered_reduction_give_the_weights_of_one_process_accumulating_as_many_parts(int ranks, string optimizer, string? dropout) =>
-        OrderedEqualsAccumulation(Launcher.OpenMpi, ranks, optimizer, dropout);
+    [InlineData(2, "adam", "0.2", 3)]
+    public void Open_MPI_ranks_with_the_ordered_reduction_give_the_weights_of_one_process_accumulating_as_many_parts(int ranks, string optimizer, string? dropout, int accumulate = 1) =>
+        OrderedEqualsAccumulation(Launcher.OpenMpi, ranks, optimizer, dropout, accumulate);
 
     [MpiTheory(Launcher.Mpich)]
     [InlineData(3, "sgd", "0.3")]
     public void MPICH_ranks_with_the_ordered_reduction_give_the_weights_of_one_process_accumulating_as_many_parts(int ranks, string optimizer, string? dropout) =>
         OrderedEqualsAccumulation(Launcher.Mpich, ranks, optimizer, dropout);
 
-    private static void OrderedEqualsAccumulation(Launcher launcher, int ranks, string optimizer, string? dropout)
+    // N ranks, each accumulating A micro-batches (A = 1: none), against one process accumulating N·A.
+    private static void OrderedEqualsAccumulation(Launcher launcher, int ranks, string optimizer, string? dropout, int accumulate = 1)
     {
         using var folder = new TempFolder();
         string[] run = [.. Digits, "--optimizer", optimizer, .. dropout is null ? Array.Empty<string>() : ["--dropout", dropout]];
         string single = Path.Combine(folder.Path, "single"), parallel = Path.Combine(folder.Path, "parallel");
-        // One rank is the plain step (no accumulation), as without a launcher.
-        string[] accumulate = ranks == 1 ? [] : ["--accumulate", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture)];
-        var one = CliRunner.Run([.. run, .. accumulate, "--out", single]);
+        // One part is the plain step (no accumulation), as without a launcher.
+        string[] Accumulate(int parts) => parts == 1 ? [] : ["--accumulate", parts.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        var one = CliRunner.Run([.. run, .. Accumulate(ranks * accumulate), "--out", single]);
         Assert.True(one.ExitCode == 0, one.Error);
-        var (exit, output, error, _) = MpiJob.Run(launcher, ranks, MpiJob.Cli, [.. run, "--out", parallel], folder.Path);
+        var (exit, output, error, _) = MpiJob.Run(launcher, ranks, MpiJob.Cli, [.. run, .. Accumulate(accumulate), "--out", parallel], folder.Path);
         Assert.True(exit == 0, $"exit {exit}\n{output}\n{error}");
         if (ranks > 1) Assert.Contains($"# data-parallel on {ranks} ranks", output);
         Assert.Equal(MpiJob.History(single), MpiJob.History(parallel));
@@ -185,6 +187,61 @@ public sealed class MpiTests
     }
 
     [MpiFact(Launcher.OpenMpi)]
+    public void A_rank_that_cannot_read_its_data_ends_the_job_within_30_seconds_with_one_line_naming_the_rank_and_the_cause()
+    {
+        // Each rank runs in its own folder, as on machines with their own disks; rank 1's copy of the file is damaged.
+        using var folder = new TempFolder();
+        string good = Path.Combine(folder.Path, "rank0"), damaged = Path.Combine(folder.Path, "rank1");
+        var random = new Random(3);
+        string[] rows = [.. Enumerable.Range(0, 200).Select(i => FormattableString.Invariant($"{random.NextDouble():F4},{random.NextDouble():F4},{random.NextDouble():F4},{i % 2}"))];
+        Directory.CreateDirectory(good);
+        Directory.CreateDirectory(damaged);
+        File.WriteAllLines(Path.Combine(good, "data.csv"), rows);
+        rows[120] = "0.5,zero,0.1,1";
+        File.WriteAllLines(Path.Combine(damaged, "data.csv"), rows);
+        var (exit, output, error, seconds) = MpiJob.Run(Launcher.OpenMpi, 2, MpiJob.Cli,
+            ["train", "--dataset", "csv:data.csv", "--epochs", "50", "--batch-size", "8", "--out", "run"], folder.Path, rankFolders: [good, damaged], timeoutSeconds: 60);
+        Assert.NotEqual(0, exit);
+        Assert.True(seconds < 30, $"the job took {seconds:F0} s to end");
+        var lines = error.Split('\n').Where(l => l.StartsWith("error: ", StringComparison.Ordinal)).ToArray();
+        Assert.Equal([$"error: rank 1 of 2: {Path.Combine(damaged, "data.csv")}, line 121, column 1: 'zero' is not a finite number."], lines);
+        Assert.DoesNotContain("E: 0", output);   // no rank trained
+        if (Directory.Exists(Path.Combine(good, "run"))) Assert.Empty(Directory.GetFiles(Path.Combine(good, "run"), "*.tmp*"));
+    }
+
+    [MpiFact(Launcher.OpenMpi)]
+    public async Task SIGTERM_to_mpirun_stops_every_rank_after_rank_0_saved_a_checkpoint_that_resumes()
+    {
+        using var folder = new TempFolder();
+        string run = Path.Combine(folder.Path, "run");
+        string marker = Guid.NewGuid().ToString("N");
+        var start = MpiJob.StartInfo(Launcher.OpenMpi, 2, MpiJob.Cli,
+            ["train", "--dataset", "digits", "--layers", "64", "--epochs", "500", "--batch-size", "8", "--checkpoint-every", "1", "--out", run], folder.Path, marker);
+        using var job = Process.Start(start)!;
+        var error = job.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        while (await job.StandardOutput.ReadLineAsync(timeout.Token) is { } line && !line.StartsWith("E: 1", StringComparison.Ordinal)) { }
+        var rest = job.StandardOutput.ReadToEndAsync();
+        ChildCliSignals.Terminate(job.Id);   // as kill, timeout or a batch scheduler would: mpirun passes it on to every rank
+        bool ended = job.WaitForExit(TimeSpan.FromSeconds(30));
+        if (!ended) job.Kill(entireProcessTree: true);
+        Assert.True(ended, "the job did not end within 30 s of SIGTERM");
+        job.WaitForExit();
+        Assert.NotEqual(0, job.ExitCode);
+        string output = await rest;
+        _ = await error;
+        Assert.Null(MpiJob.RankProcess(marker, 0));
+        Assert.Null(MpiJob.RankProcess(marker, 1));
+        // Rank 0 stopped at a batch boundary and wrote its checkpoint before anything ended it.
+        Assert.Contains("# interrupted after ", output);
+        Assert.Empty(Directory.GetFiles(run, "*.tmp*"));
+        int done = CompletedEpochs(run);
+        var resumed = CliRunner.Run(["train", "--resume", run, "--epochs", (done + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        Assert.True(resumed.ExitCode == 0, resumed.Error);
+        Assert.Equal(done + 2, MpiJob.History(run).Length - 1);
+    }
+
+    [MpiFact(Launcher.OpenMpi)]
     public void A_checkpoint_of_two_ranks_resumes_on_one_rank_and_on_four()
     {
         using var folder = new TempFolder();
@@ -254,4 +311,6 @@ internal static partial class ChildCliSignals
     private static partial int Kill(int pid, int signal);
 
     public static void Stop(int pid) => Assert.Equal(0, Kill(pid, 19));
+
+    public static void Terminate(int pid) => Assert.Equal(0, Kill(pid, 15));
 }

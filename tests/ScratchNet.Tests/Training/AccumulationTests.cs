@@ -121,6 +121,60 @@ public class AccumulationTests
         Assert.Equal([last + middle, first, last + middle, first], used.Started);
     }
 
+    [Theory]
+    [InlineData(2, 2, "adam", GradientReduction.Ordered)]
+    [InlineData(3, 2, "sgd", GradientReduction.Ordered)]
+    [InlineData(2, 3, "adam", GradientReduction.Fast)]
+    public void Ranks_that_accumulate_give_the_run_of_one_process_accumulating_ranks_times_as_many_parts(int ranks, int accumulate, string optimizer, GradientReduction reduce)
+    {
+        using var scope = new ThreadCountScope(1);
+        var data = Digits.Load<double>();
+        var single = Network(optimizer, dropout: true);
+        var expected = new Trainer<double>(single, data, seed: 3).Train(new TrainOptions { Epochs = 2, BatchSize = 48, Accumulate = ranks * accumulate });
+        var results = ThreadProcessGroup.Run(ranks, group =>
+        {
+            var net = Network(optimizer, dropout: true, seed: 7 + (ulong)group.Rank);
+            var history = new Trainer<double>(net, data, seed: 3).Train(new TrainOptions { Epochs = 2, BatchSize = 48, Processes = group, Accumulate = accumulate, Reduce = reduce });
+            return (Weights: Weights(net), History: history);
+        });
+        foreach (var (weights, history) in results)
+        {
+            if (reduce == GradientReduction.Ordered)
+            {
+                Assert.Equal(Weights(single), weights);
+                Assert.Equal(expected.Select(e => (e.TrainLoss, e.ValidationLoss, e.ValidationAccuracy)), history.Select(e => (e.TrainLoss, e.ValidationLoss, e.ValidationAccuracy)));
+                continue;
+            }
+            // Fast: each rank sums its micro-batches, then MPI (here: the group) sums the ranks; the same within rounding.
+            double worst = Weights(single).Zip(weights, (u, v) => Math.Abs(u - v)).Max();
+            Assert.True(worst < 1e-10, $"weights differ by {worst:E2}");
+            Assert.Equal(results[0].Weights, weights);
+        }
+    }
+
+    [Fact]
+    public void The_ordered_reduction_gathers_the_gradients_in_buckets_from_the_last_layer_back_for_every_micro_batch()
+    {
+        using var scope = new ThreadCountScope(1);
+        var data = Digits.Load<double>();
+        ThreadProcessGroup.Run(2, group =>
+        {
+            // As in the fast reduction's test: the last two layers fill one 1 MB bucket, the first is sent at the end.
+            var net = new Network<double>(Digits.Features, Digits.Classes, Loss.CrossEntropy, learningRate: 0.01, seed: 1);
+            net.AddLinear(600);
+            net.AddRelu();
+            net.AddLinear(600);
+            net.AddRelu();
+            net.AddLinear(Digits.Classes);
+            net.AddSoftmax();
+            new Trainer<double>(net, data, seed: 3).Train(new TrainOptions { Epochs = 1, BatchSize = 720, Processes = group, Accumulate = 2 });   // 2 steps of 2 micro-batches
+            return 0;
+        }, out var used);
+        int last = 600 * 10 + 10, middle = 600 * 600 + 600, first = 64 * 600 + 600;
+        Assert.Empty(used.Started);
+        Assert.Equal([.. Enumerable.Repeat<int[]>([last + middle, first], 4).SelectMany(b => b)], used.StartedGathers);
+    }
+
     [Fact]
     public void Skipping_dropout_rows_draws_the_masks_a_forward_pass_over_them_would()
     {

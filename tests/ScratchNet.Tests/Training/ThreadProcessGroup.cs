@@ -25,6 +25,9 @@ internal sealed class ThreadProcessGroup
     /// <summary>The length of every <see cref="IProcessGroup.StartAllReduceSum{T}"/> rank 0 made, in order.</summary>
     public List<int> Started { get; } = [];
 
+    /// <summary>The length sent by every <see cref="IProcessGroup.StartAllGather{T}"/> rank 0 made, in order.</summary>
+    public List<int> StartedGathers { get; } = [];
+
     /// <summary>Runs <paramref name="work"/> on <paramref name="size"/> threads, one rank each; returns their results in rank order.</summary>
     public static TResult[] Run<TResult>(int size, Func<IProcessGroup, TResult> work) => Run(size, work, out _);
 
@@ -85,6 +88,13 @@ internal sealed class ThreadProcessGroup
         {
             if (rank == 0) group.Started.Add(buffer.Length);
             AllReduceSum(buffer.Span);
+            return new Done();
+        }
+
+        public IPendingReduction StartAllGather<T>(Memory<T> mine, Memory<T> all) where T : unmanaged
+        {
+            if (rank == 0) group.StartedGathers.Add(mine.Length);
+            AllGather<T>(mine.Span, all.Span);
             return new Done();
         }
 

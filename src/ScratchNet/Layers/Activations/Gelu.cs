@@ -1,20 +1,19 @@
 using System.Numerics;
+using ScratchNet.Compute;
 
 namespace ScratchNet.Layers;
 
 /// <summary>
 /// GELU in its tanh form (PyTorch's <c>gelu(approximate='tanh')</c>): y = x·(1 + tanh u)/2 with
 /// u = √(2/π)·(x + 0.044715·x³); dy/dx = (1 + t)/2 + x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²)/2, t = tanh u.
-/// The derivative needs x, so the layer keeps a copy of its input.
+/// The derivative needs x and t, so the layer keeps a copy of its input and the forward's t (<see cref="GeluKernels"/>:
+/// vectorised, over the thread team).
 /// </summary>
 public sealed class Gelu<T>(Shape shape) : Activation<T>(shape) where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private static readonly T Root2OverPi = T.CreateChecked(Math.Sqrt(2 / Math.PI));
-    private static readonly T Cubic = T.CreateChecked(0.044715);
-    private static readonly T Half = T.CreateChecked(0.5);
-    private static readonly T Three = T.CreateChecked(3);
-
     private readonly Matrix<T> _input = new(0, shape.Size);   // (B, size): x of the last forward pass
+    private readonly Matrix<T> _tanh = new(0, shape.Size);    // (B, size): t = tanh u of the last forward pass
+    private readonly GeluJob<T> _job = new();
 
     /// <inheritdoc/>
     public override string Kind => "gelu";
@@ -38,28 +37,12 @@ public sealed class Gelu<T>(Shape shape) : Activation<T>(shape) where T : unmana
     protected override void Activate(Matrix<T> input, Matrix<T> output)
     {
         _input.SetRows(input.Rows);
+        _tanh.SetRows(input.Rows);
         input.Span.CopyTo(_input.Span);
-        var x = input.Span;
-        var y = output.Span;
-        for (int i = 0; i < y.Length; i++)
-        {
-            T xi = x[i];
-            y[i] = Half * xi * (T.One + T.Tanh(Root2OverPi * (xi + Cubic * xi * xi * xi)));
-        }
+        GeluKernels.Forward<T>(input.Span, output.Span, _tanh.Span, _job);
     }
 
     /// <inheritdoc/>
-    protected override void Backpropagate(Matrix<T> output, Matrix<T> outputGradient, Matrix<T> inputGradient)
-    {
-        var x = _input.Span;
-        var dy = outputGradient.Span;
-        var dx = inputGradient.Span;
-        for (int i = 0; i < dx.Length; i++)
-        {
-            T xi = x[i];
-            T t = T.Tanh(Root2OverPi * (xi + Cubic * xi * xi * xi));
-            T du = Root2OverPi * (T.One + Three * Cubic * xi * xi);
-            dx[i] = dy[i] * Half * (T.One + t + xi * (T.One - t * t) * du);
-        }
-    }
+    protected override void Backpropagate(Matrix<T> output, Matrix<T> outputGradient, Matrix<T> inputGradient) =>
+        GeluKernels.Backward<T>(_input.Span, _tanh.Span, outputGradient.Span, inputGradient.Span, _job);
 }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using ScratchNet.Compute;
 
 namespace ScratchNet.Layers;
 
@@ -14,6 +15,7 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
     private readonly Matrix<T> _inputGradient;   // (B, C·H·W)
     private int[] _argmax = [];                  // (B, C·OH·OW): the winning input's index within its sample
     private bool _ran;
+    private readonly SampleJob _job;
 
     /// <summary>A square window; the stride defaults to the window (PyTorch's default), padding at most half the window.</summary>
     /// <exception cref="ArgumentException">The input is not (C, H, W), the padding exceeds half the window, or the window does not fit.</exception>
@@ -33,6 +35,7 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
         _windows = windows;
         _output = new Matrix<T>(0, OutputSize);
         _inputGradient = new Matrix<T>(0, InputSize);
+        _job = new SampleJob(this);
     }
 
     /// <summary>The window's (height, width).</summary>
@@ -66,33 +69,7 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
         int batch = input.Rows;
         _output.SetRows(batch);
         if (_argmax.Length < batch * OutputSize) _argmax = new int[batch * OutputSize];
-        var w = _windows;
-        for (int n = 0; n < batch; n++)
-        {
-            var x = input.Row(n);
-            var y = _output.Row(n);
-            var winners = _argmax.AsSpan(n * OutputSize, OutputSize);
-            int o = 0;
-            for (int c = 0; c < w.Channels; c++)
-                for (int oh = 0; oh < w.OutHeight; oh++)
-                {
-                    var (h0, h1) = w.Rows(oh);
-                    for (int ow = 0; ow < w.OutWidth; ow++, o++)
-                    {
-                        var (w0, w1) = w.Columns(ow);
-                        T best = T.NegativeInfinity;
-                        int at = -1;
-                        for (int ih = h0; ih < h1; ih++)
-                            for (int iw = w0; iw < w1; iw++)
-                            {
-                                int i = (c * w.Height + ih) * w.Width + iw;
-                                if (at < 0 || x[i] > best || T.IsNaN(x[i]) && !T.IsNaN(best)) (best, at) = (x[i], i);
-                            }
-                        y[o] = best;
-                        winners[o] = at;
-                    }
-                }
-        }
+        _job.Run(input, forward: true);
         _ran = true;
         return _output;
     }
@@ -100,16 +77,102 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
     /// <inheritdoc/>
     protected override Matrix<T> BackwardCore(Matrix<T> outputGradient)
     {
-        int batch = outputGradient.Rows;
-        _inputGradient.SetRows(batch);
-        _inputGradient.Span.Clear();
-        for (int n = 0; n < batch; n++)
-        {
-            var dy = outputGradient.Row(n);
-            var dx = _inputGradient.Row(n);
-            var winners = _argmax.AsSpan(n * OutputSize, OutputSize);
-            for (int o = 0; o < dy.Length; o++) dx[winners[o]] += dy[o];
-        }
+        _inputGradient.SetRows(outputGradient.Rows);
+        _job.Run(outputGradient, forward: false);
         return _inputGradient;
+    }
+
+    private void ForwardSample(Matrix<T> input, int n)
+    {
+        var w = _windows;
+        var x = input.Row(n);
+        var y = _output.Row(n);
+        var winners = _argmax.AsSpan(n * OutputSize, OutputSize);
+        if (w.Kernel == (2, 2) && w.Stride == (2, 2) && w.Padding == (0, 0))
+        {
+            ForwardTwoByTwo(x, y, winners);
+            return;
+        }
+        int o = 0;
+        for (int c = 0; c < w.Channels; c++)
+            for (int oh = 0; oh < w.OutHeight; oh++)
+            {
+                var (h0, h1) = w.Rows(oh);
+                for (int ow = 0; ow < w.OutWidth; ow++, o++)
+                {
+                    var (w0, w1) = w.Columns(ow);
+                    T best = T.NegativeInfinity;
+                    int at = -1;
+                    for (int ih = h0; ih < h1; ih++)
+                    {
+                        int row = (c * w.Height + ih) * w.Width;
+                        for (int i = row + w0; i < row + w1; i++)
+                            if (at < 0 || x[i] > best || T.IsNaN(x[i]) && !T.IsNaN(best)) (best, at) = (x[i], i);
+                    }
+                    y[o] = best;
+                    winners[o] = at;
+                }
+            }
+    }
+
+    // The recipe's pool (2×2, stride 2, no padding: every window inside the image), with the general loop's order
+    // and tie and NaN rules, without its per-window clipping.
+    private void ForwardTwoByTwo(ReadOnlySpan<T> x, Span<T> y, Span<int> winners)
+    {
+        var w = _windows;
+        int o = 0;
+        for (int c = 0; c < w.Channels; c++)
+            for (int oh = 0; oh < w.OutHeight; oh++)
+            {
+                int top = (c * w.Height + 2 * oh) * w.Width, bottom = top + w.Width;
+                for (int ow = 0; ow < w.OutWidth; ow++, o++)
+                {
+                    int i = top + 2 * ow, j = bottom + 2 * ow, at = i;
+                    T best = x[i];
+                    if (Beats(x[i + 1], best)) (best, at) = (x[i + 1], i + 1);
+                    if (Beats(x[j], best)) (best, at) = (x[j], j);
+                    if (Beats(x[j + 1], best)) (best, at) = (x[j + 1], j + 1);
+                    y[o] = best;
+                    winners[o] = at;
+                }
+            }
+    }
+
+    // Whether a later input takes the window from the best so far: larger, or the first NaN (PyTorch propagates NaN).
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static bool Beats(T value, T best) => value > best || T.IsNaN(value) && !T.IsNaN(best);
+
+    private void BackwardSample(Matrix<T> outputGradient, int n)
+    {
+        var dy = outputGradient.Row(n);
+        var dx = _inputGradient.Row(n);
+        dx.Clear();
+        var winners = _argmax.AsSpan(n * OutputSize, OutputSize);
+        for (int o = 0; o < dy.Length; o++) dx[winners[o]] += dy[o];
+    }
+
+    // Samples are independent: the batch is split among the thread team, the same result for any thread count.
+    private sealed class SampleJob(MaxPool2d<T> layer) : IParallelWork
+    {
+        private Matrix<T>? _matrix;
+        private bool _forward;
+
+        public void Run(Matrix<T> matrix, bool forward)
+        {
+            (_matrix, _forward) = (matrix, forward);
+            long work = (long)matrix.Rows * layer.InputSize;
+            int parts = (int)Math.Clamp(work / (1 << 15), 1, Math.Min(Threading.ThreadCount, matrix.Rows));
+            try { WorkerTeam.Run(parts, this); }
+            finally { _matrix = null; }
+        }
+
+        void IParallelWork.Execute(int part, int parts)
+        {
+            var matrix = _matrix!;
+            int first = (int)((long)matrix.Rows * part / parts), end = (int)((long)matrix.Rows * (part + 1) / parts);
+            for (int n = first; n < end; n++)
+                if (_forward) layer.ForwardSample(matrix, n);
+                else layer.BackwardSample(matrix, n);
+        }
     }
 }

@@ -1,0 +1,150 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace ScratchNet.Compute;
+
+/// <summary>
+/// GELU in its tanh form over spans, y = x·(1 + t)/2 with t = tanh(√(2/π)·(x + 0.044715·x³)), and its backward,
+/// dx = dy·((1 + t)/2 + x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²)/2). The vector path computes tanh as
+/// sign(u)·(1 − e)/(1 + e), e = exp(−2|u|) (never overflowing), for every element: the last partial vector goes
+/// through a padded copy, so each element's value depends on neither the span's length nor how the span is split
+/// among threads. The scalar versions are the reference the tests hold the vector ones to.
+/// </summary>
+internal static class GeluKernels
+{
+    private const double Root2OverPi = 0.79788456080286535588;   // √(2/π)
+    private const double Cubic = 0.044715;
+
+    /// <summary>y and t from x, parallel over the thread team in parts that are whole vectors.</summary>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, Span<T> t, GeluJob<T> job) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!Vector.IsHardwareAccelerated) { ForwardScalar(x, y, t); return; }
+        job.Run(x, t, y, default, forward: true);
+    }
+
+    /// <summary>dx from x, the forward's t and dy, parallel as <see cref="Forward{T}"/>.</summary>
+    public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> t, ReadOnlySpan<T> dy, Span<T> dx, GeluJob<T> job) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!Vector.IsHardwareAccelerated) { BackwardScalar(x, t, dy, dx); return; }
+        job.Run(x, t, dx, dy, forward: false);
+    }
+
+    /// <summary>The scalar reference of the forward pass.</summary>
+    public static void ForwardScalar<T>(ReadOnlySpan<T> x, Span<T> y, Span<T> t) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T k = T.CreateChecked(Root2OverPi), c = T.CreateChecked(Cubic), half = T.CreateChecked(0.5);
+        for (int i = 0; i < x.Length; i++)
+        {
+            T xi = x[i];
+            t[i] = T.Tanh(k * (xi + c * xi * xi * xi));
+            y[i] = half * xi * (T.One + t[i]);
+        }
+    }
+
+    /// <summary>The scalar reference of the backward pass.</summary>
+    public static void BackwardScalar<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> t, ReadOnlySpan<T> dy, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T k = T.CreateChecked(Root2OverPi), c3 = T.CreateChecked(3 * Cubic), half = T.CreateChecked(0.5);
+        for (int i = 0; i < x.Length; i++)
+        {
+            T xi = x[i], ti = t[i];
+            T du = k * (T.One + c3 * xi * xi);
+            dx[i] = dy[i] * half * (T.One + ti + xi * (T.One - ti * ti) * du);
+        }
+    }
+
+    /// <summary>Forward on whole vectors: <paramref name="length"/> a multiple of the vector width.</summary>
+    internal static unsafe void ForwardVectors<T>(T* x, T* y, T* t, int length) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var k = new Vector<T>(T.CreateChecked(Root2OverPi));
+        var kc = new Vector<T>(T.CreateChecked(Root2OverPi * Cubic));
+        var half = new Vector<T>(T.CreateChecked(0.5));
+        for (int i = 0; i < length; i += Vector<T>.Count)
+        {
+            var xv = Vector.Load(x + i);
+            var u = xv * Simd.Fma(kc, xv * xv, k);   // k·x + k·c·x³
+            var tv = Tanh(u);
+            Vector.Store(tv, t + i);
+            Vector.Store(half * Simd.Fma(xv, tv, xv), y + i);
+        }
+    }
+
+    /// <summary>Backward on whole vectors: <paramref name="length"/> a multiple of the vector width.</summary>
+    internal static unsafe void BackwardVectors<T>(T* x, T* t, T* dy, T* dx, int length) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var k = new Vector<T>(T.CreateChecked(Root2OverPi));
+        var kc3 = new Vector<T>(T.CreateChecked(Root2OverPi * 3 * Cubic));
+        var half = new Vector<T>(T.CreateChecked(0.5));
+        for (int i = 0; i < length; i += Vector<T>.Count)
+        {
+            var xv = Vector.Load(x + i);
+            var tv = Vector.Load(t + i);
+            var du = Simd.Fma(kc3, xv * xv, k);
+            var slope = Simd.Fma(xv * (Vector<T>.One - tv * tv), du, Vector<T>.One + tv);
+            Vector.Store(Vector.Load(dy + i) * half * slope, dx + i);
+        }
+    }
+
+    // tanh u = sign(u)·(1 − e)/(1 + e), e = exp(−2|u|) ∈ (0, 1].
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<T> Tanh<T>(Vector<T> u) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var e = Simd.Exp(Vector.Abs(u) * new Vector<T>(-T.CreateChecked(2)));
+        var magnitude = (Vector<T>.One - e) / (Vector<T>.One + e);
+        return Vector.ConditionalSelect(Vector.LessThan(u, Vector<T>.Zero), -magnitude, magnitude);
+    }
+}
+
+/// <summary>
+/// A GELU pass split over the thread team; each layer owns one, so that a warm pass allocates nothing. Parts are
+/// runs of whole vectors; the span's last partial vector is computed padded, by part 0's caller after the team.
+/// </summary>
+internal sealed unsafe class GeluJob<T> : IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private const int MinPerPart = 1 << 14;
+    private T* _x, _t, _out, _dy;
+    private int _vectors;
+    private bool _forward;
+
+    public void Run(ReadOnlySpan<T> x, ReadOnlySpan<T> t, Span<T> output, ReadOnlySpan<T> dy, bool forward)
+    {
+        int width = Vector<T>.Count, whole = x.Length / width * width;
+        fixed (T* px = x, pt = t, po = output, pdy = dy)
+        {
+            _x = px; _t = pt; _out = po; _dy = pdy;
+            (_vectors, _forward) = (whole / width, forward);
+            int parts = (int)Math.Clamp((long)whole / MinPerPart, 1, Threading.ThreadCount);
+            try { WorkerTeam.Run(parts, this); }
+            finally { _x = _t = _out = _dy = null; }
+            int rest = x.Length - whole;
+            if (rest == 0) return;
+            // The tail, padded to one vector with zeros: the same vector arithmetic as every other element.
+            var bx = stackalloc T[width];
+            var bt = stackalloc T[width];
+            var bo = stackalloc T[width];
+            var bdy = stackalloc T[width];
+            for (int i = 0; i < width; i++) bx[i] = bt[i] = bdy[i] = T.Zero;
+            for (int i = 0; i < rest; i++)
+            {
+                bx[i] = px[whole + i];
+                if (!forward) { bt[i] = pt[whole + i]; bdy[i] = pdy[whole + i]; }
+            }
+            if (forward) GeluKernels.ForwardVectors(bx, bo, bt, width);
+            else GeluKernels.BackwardVectors(bx, bt, bdy, bo, width);
+            for (int i = 0; i < rest; i++)
+            {
+                po[whole + i] = bo[i];
+                if (forward) pt[whole + i] = bt[i];
+            }
+        }
+    }
+
+    void IParallelWork.Execute(int part, int parts)
+    {
+        int width = Vector<T>.Count;
+        int start = (int)((long)_vectors * part / parts) * width, end = (int)((long)_vectors * (part + 1) / parts) * width;
+        if (end <= start) return;
+        if (_forward) GeluKernels.ForwardVectors(_x + start, _out + start, _t + start, end - start);
+        else GeluKernels.BackwardVectors(_x + start, _t + start, _dy + start, _out + start, end - start);
+    }
+}
