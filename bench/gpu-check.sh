@@ -2,8 +2,8 @@
 # The GPU check, one script for one short lease of a GPU machine (CUDA, PyTorch, Python; no .NET):
 #   1. unpacks the carried .NET runtime (bench/pack-gpu-check.sh makes .gpu/ here first),
 #   2. runs PyTorch's loops on the GPU (bench/gpu_peer.py),
-#   3. runs ScratchNet's GPU suite: every layer's device half and 20-step trainings with every optimiser against the CPU, then samples/s
-#      against the PyTorch numbers (bench/ScratchNet.Bench gpu),
+#   3. runs ScratchNet's GPU suite: every layer's device half and 20-step trainings with every optimiser and a small CNN against the CPU,
+#      then samples/s of the report's networks and images/s of airbench94's training step against the PyTorch numbers (bench/ScratchNet.Bench gpu),
 #   4. with .gpu/cli.tar.xz: scratchnet info --check, and a digits run with --device cuda;
 #   5. with .gpu/data: the report's Fashion-MNIST experiment (784-800-300-10, batch 1, 50 epochs) on the GPU.
 # Stages whose inputs were not packed (bench/pack-gpu-check.sh) are skipped.
@@ -35,7 +35,7 @@ suite=0
 if [ -d .gpu/bench ]; then
   if [ "$device" = cuda ]; then
     log "PyTorch peer"
-    PYTHONUNBUFFERED=1 timeout 240 python3 bench/gpu_peer.py ${QUICK:+--quick} 2>&1 | tee "$out/peer.jsonl"
+    PYTHONUNBUFFERED=1 timeout 300 python3 bench/gpu_peer.py ${QUICK:+--quick} --cnn 2>&1 | tee "$out/peer.jsonl"
   fi
   log "ScratchNet GPU suite ($device)"
   timeout 300 dotnet .gpu/bench/ScratchNet.Bench.dll gpu --device "$device" --peer "$out/peer.jsonl" 2>&1 | tee "$out/gpu.jsonl"

@@ -9,8 +9,9 @@ namespace ScratchNet.Bench;
 
 /// <summary>
 /// The GPU: parity of every layer's device half and of whole training runs against the CPU, then training
-/// samples/s of the report's networks at batch 1 and 64, against PyTorch on the same GPU (the peer's
-/// numbers come from <c>bench/gpu_peer.py</c>, run just before by <c>bench/gpu-check.sh</c>).
+/// samples/s of the report's networks at batch 1 and 64 and images/s of airbench94's training step at batch 1024,
+/// against PyTorch on the same GPU (the peer's numbers come from <c>bench/gpu_peer.py --cnn</c>, run just before by
+/// <c>bench/gpu-check.sh</c>).
 /// </summary>
 internal static class GpuSuite
 {
@@ -49,6 +50,7 @@ internal static class GpuSuite
                         peer.Peer is null ? "peer missing: run bench/gpu_peer.py first (bench/gpu-check.sh does)" : null);
                 }
             if (!simulated) GemmTimes(backend);
+            CnnStep(backend, simulated, peers);
             EpochRun(backend, simulated);
             DigitsRun(backend, simulated);
             return parityPassed ? 0 : 1;
@@ -110,6 +112,109 @@ internal static class GpuSuite
         }
         network.MoveToHost();
         return 1 / best;
+    }
+
+    /// <summary>
+    /// airbench94's network (experiments/cifar10-cnn.json): a frozen 2×2 whitening convolution to 24 channels, GELU, three
+    /// blocks of conv-pool-BN-GELU-conv-BN-GELU of widths 64/256/256 (3×3 "same", no bias, BN with a frozen weight,
+    /// momentum 0.4, eps 1e-12), a 3×3 max-pool, a linear layer to 10 and the scale 1/9; Nesterov SGD (momentum 0.85,
+    /// coupled weight decay), the biases at 64× the rate, label smoothing 0.2. He-initialised: the speed does not
+    /// depend on the values. The simulator's dry run narrows it to 4/8/8 channels.
+    /// </summary>
+    internal static Network<float> Airbench(bool narrow, ulong seed = 1)
+    {
+        int[] widths = narrow ? [4, 8, 8] : [64, 256, 256];
+        var network = new Network<float>(new Shape(3, 32, 32), 10, Loss.CrossEntropy, seed: seed)
+        {
+            Optimizer = new Optimizers.SgdMomentum<float>(0.02, 0.85, nesterov: true, weightDecay: 0.00133043),
+            LabelSmoothing = 0.2,
+        };
+        int whitening = narrow ? 12 : 24;
+        var whiten = network.Add(new Layers.Conv2d<float>(network.CurrentShape, whitening, 2, bias: false, frozenWeight: true));
+        var rng = new Rng(seed);
+        foreach (ref float v in whiten.Weight.Value.Span) v = (float)(0.3 * rng.NextNormal());
+        network.Add(new Layers.Gelu<float>(network.CurrentShape));
+        foreach (int width in widths)
+        {
+            network.AddConv2dSame(width, 3, bias: false);
+            network.AddMaxPool2d(2);
+            network.AddBatchNorm2d(momentum: 0.4, epsilon: 1e-12, frozenWeight: true);
+            network.Add(new Layers.Gelu<float>(network.CurrentShape));
+            network.AddConv2dSame(width, 3, bias: false);
+            network.AddBatchNorm2d(momentum: 0.4, epsilon: 1e-12, frozenWeight: true);
+            network.Add(new Layers.Gelu<float>(network.CurrentShape));
+        }
+        network.AddMaxPool2d(3);
+        network.AddFlatten();
+        network.AddLinear(10);
+        network.Add(new Layers.Scale<float>(network.CurrentShape, 1.0 / 9));
+        network.AddSoftmax();
+        foreach (var parameter in network.Parameters.Where(p => p.Name == "bias"))
+        {
+            parameter.LearningRateScale = 64;
+            parameter.WeightDecay = 0.00133043 / 64;   // lr·64·λ/64 = lr·λ per step, as the CLI's --bias-lr-scale sets it
+        }
+        return network;
+    }
+
+    // airbench94's training step on synthetic CIFAR-shaped data (random pixels, random labels: the speed does not depend
+    // on them), batch 1024 as the recipe; images/s and GFLOP/s (2 flops per multiply-add of every convolution and the
+    // linear layer, forward and both backward halves, none for the frozen layer's dW), against PyTorch's same network
+    // from gpu_peer.py. Batches are gathered on the host and uploaded per step, as the trainer does; the peer keeps its
+    // data on the GPU.
+    private static void CnnStep(GpuDevice backend, bool simulated, List<PeerResult> peers)
+    {
+        int batch = simulated ? 2 : 1024, rows = simulated ? 4 : 8192;
+        // The dry run takes the one-thread-per-element GEMM (bit-equal to the tiled one): the CPU accelerator runs a tile's
+        // barriers through OS threads, minutes per step at CIFAR's size.
+        if (simulated) backend.Primitives<float>().Tiled = false;
+        var network = Airbench(narrow: simulated);
+        var rng = new Rng(5);
+        var x = new Matrix<float>(rows, network.Inputs);
+        foreach (ref float v in x.Span) v = (float)rng.NextNormal();
+        var y = new Matrix<float>(rows, 10);
+        for (int r = 0; r < rows; r++) y[r, rng.NextInt(10)] = 1;
+        var data = new Dataset<float>("synthetic cifar", x, y);
+        double multiplyAdds = 0;
+        foreach (var (_, layer) in Layers.ModuleState.Modules(network.Layers))
+            if (layer is Layers.Conv2d<float> conv) multiplyAdds += conv.MultiplyAddsPerSample * (conv.FrozenWeight ? 2 : 3);
+            else if (layer is Layers.Linear<float> linear) multiplyAdds += 3.0 * linear.InputSize * linear.OutputSize;
+        network.MoveTo(backend);
+        var bx = new Matrix<float>(0, network.Inputs);
+        var by = new Matrix<float>(0, 10);
+        int[] order = [.. Enumerable.Range(0, rows)];
+        int next = 0;
+        void Steps(int count)
+        {
+            for (int s = 0; s < count; s++)
+            {
+                if (next + batch > rows) next = 0;
+                data.Gather(order.AsSpan(next, batch), bx, by);
+                network.TrainStep(bx, by);
+                next += batch;
+            }
+        }
+        if (!simulated) Steps(5);
+        int perWindow = simulated ? 1 : 10;
+        double best = double.MaxValue;
+        for (int window = 0; window < (simulated ? 1 : 5); window++)
+        {
+            var watch = Stopwatch.StartNew();
+            Steps(perWindow);
+            best = Math.Min(best, watch.Elapsed.TotalSeconds / perWindow);
+        }
+        network.MoveToHost();
+        backend.Primitives<float>().Tiled = null;
+        double images = batch / best;
+        string key = $"airbench94 batch {batch}";
+        // The ratio is against PyTorch in the same arithmetic (float32, TF32 off); its TF32 rate is quoted beside it.
+        var peer = peers.FirstOrDefault(p => p.Case == key && p.Peer!.Contains("TF32 off", StringComparison.Ordinal));
+        var tf32 = peers.FirstOrDefault(p => p.Case == key && !p.Peer!.Contains("TF32 off", StringComparison.Ordinal));
+        Report.Emit("gpu", $"airbench94 training step{(simulated ? " (4/8/8 channels)" : "")}, batch {batch}, synthetic CIFAR-shaped data, float32, {backend.Name}", images,
+            peer.Peer, peer.Peer is null ? null : peer.SamplesPerSecond, "images/s",
+            peer.Peer is null ? "peer missing: run bench/gpu_peer.py --cnn first (bench/gpu-check.sh does)" : null,
+            [new("gflops", Math.Round(images * 2 * multiplyAdds / 1e9, 1)), new("seconds_per_step", Math.Round(best, 4)),
+             new("peer_tf32_images_per_s", tf32.Peer is null ? null : tf32.SamplesPerSecond)]);
     }
 
     // Microseconds per GEMM primitive of a batch-64 step of the report's first layer (forward, input gradient, weight

@@ -271,7 +271,7 @@ internal sealed class GpuNetwork<T> : NetworkDevice<T> where T : unmanaged, IFlo
         _rowLoss.SetRows(rows);
         _rowCorrect.SetRows(rows);
         if (_network.Loss == Losses.Loss.CrossEntropy)
-            _run.SoftmaxCrossEntropy(output, _y, T.One / T.CreateChecked(rows), gradient, _rowLoss, _rowCorrect);
+            _run.SoftmaxCrossEntropy(output, _y, T.One / T.CreateChecked(rows), gradient, _rowLoss, _rowCorrect, _network.LabelSmoothing);
         else
             _run.SquaredError(output, _y, T.CreateChecked(2.0 / rows), gradient, _rowLoss, _rowCorrect);
     }
@@ -315,10 +315,6 @@ public static class NetworkPlacement
             if (!DeviceLayer<T>.HasHalf(layer)) return $"layer {path} {layer} has no device half: it runs on the CPU only";
         if (!DeviceOptimizer<T>.HasHalf(network.Optimizer))
             return $"the optimiser {network.Optimizer.GetType().Name.Split('`')[0]} has no device half: it runs on the CPU only";
-        // What the device halves do not compute yet: refused, rather than trained differently.
-        if (network.LabelSmoothing > 0) return "label smoothing has no device half yet: it runs on the CPU only";
-        if (network.Parameters.Any(p => p.LearningRateScale != 1 || p.WeightDecay is not null))
-            return "per-parameter learning rates and weight decays have no device half yet: they run on the CPU only";
         return null;
     }
 }

@@ -12,6 +12,9 @@ internal static class DeviceChoice
 {
     public static readonly string[] Names = ["auto", "cpu", "cuda"];
 
+    /// <summary>How the GPU of an index is opened: that CUDA device; the tests put ILGPU's CPU accelerator in its place.</summary>
+    internal static Func<int, GpuDevice> OpenGpu { get; set; } = index => GpuDevice.CreateCuda(index);
+
     /// <summary>
     /// Moves <paramref name="network"/> to the chosen GPU, or leaves it on the CPU; writes one "# device: …" line. Disposing
     /// the result brings the network back to the host and releases the GPU.
@@ -28,7 +31,9 @@ internal static class DeviceChoice
             output.WriteLine("# device: cpu");
             return Placement<T>.None;
         }
-        if ((RecipeSetup.WhyNotOnDevice(c) ?? NetworkPlacement.WhyNotOnDevice(network)) is { } unsupported)
+        // Every recipe setting runs on the device (label smoothing, parameter groups, SGD's weight decay, per-step schedules,
+        // weight averaging through the host's copy); only a layer or optimiser without a device half keeps a run here.
+        if (NetworkPlacement.WhyNotOnDevice(network) is { } unsupported)
         {
             // Only a network built in code can hold a layer without a device half; the CPU runs it.
             if (device == "cuda") throw new UsageException($"--device cuda: {unsupported}; use --device cpu or auto.");
@@ -38,7 +43,7 @@ internal static class DeviceChoice
         GpuDevice gpu;
         try
         {
-            gpu = GpuDevice.CreateCuda(localRank == 0 ? 0 : localRank % Math.Max(1, GpuDevice.DescribeCudaDevices().Count));
+            gpu = OpenGpu(localRank == 0 ? 0 : localRank % Math.Max(1, GpuDevice.DescribeCudaDevices().Count));
         }
         catch (DeviceException e) when (device == "auto")
         {

@@ -174,19 +174,6 @@ internal sealed class RecipeSetup
         config.Lookahead = given.Ema is not null && given.Lookahead == true ? true : null;
     }
 
-    /// <summary>
-    /// Why the recipe's settings keep a run on the CPU, or null: the device halves do not (yet) smooth labels, scale a
-    /// parameter's rate, decay SGD's weights, or rate steps one by one, and weight averaging writes the host's weights.
-    /// Augmentation, normalisation and test-time augmentation happen as batches are gathered and run anywhere.
-    /// </summary>
-    public static string? WhyNotOnDevice(RunConfig c) =>
-        c.LabelSmoothing is not null ? "label smoothing runs on the CPU (--label-smoothing given)"
-        : c.BiasLrScale is not null ? "per-parameter learning rates run on the CPU (--bias-lr-scale given)"
-        : c.WeightDecay is not null && c.Optimizer is "momentum" or "nesterov" ? "SGD's weight decay runs on the CPU (--weight-decay given)"
-        : c.Schedule is "triangular" or "one-cycle" ? $"per-step schedules run on the CPU (--schedule {c.Schedule} given)"
-        : c.Ema is not null ? "weight averaging runs on the CPU (--ema given)"
-        : null;
-
     /// <summary>Whether training batches are drawn through an <see cref="AugmentedImages{T}"/> (augmentation or normalisation).</summary>
     public static bool UsesImageSource(RunConfig c) =>
         c.CropPadding is not null || c.Flip is not null || c.Cutout is not null || c.Normalize is not null || c.Tta is not null;

@@ -46,16 +46,96 @@ public static class ParityCheck
 
     /// <summary>
     /// Trainings of about <paramref name="steps"/> steps through the one <see cref="Trainer{T}"/>, on the device and on the
-    /// CPU from the same seeds, with every optimiser, dropout, batch norm, a residual block, both losses, the L2 penalty,
-    /// a schedule and clipping: the final weights, batch-norm estimates and every epoch's statistics compared.
+    /// CPU from the same seeds: <see cref="OptimizerTrainings"/> and <see cref="ImageTrainings"/>.
     /// </summary>
-    public static IReadOnlyList<ParityResult> Training(GpuDevice device, int steps = 20, ulong seed = 2)
+    public static IReadOnlyList<ParityResult> Training(GpuDevice device, int steps = 20, ulong seed = 2) =>
+        [.. OptimizerTrainings(device, steps, seed), .. ImageTrainings(device, steps, seed)];
+
+    /// <summary>
+    /// Trainings with every optimiser, dropout, batch norm, a residual block, both losses, the L2 penalty, a schedule and
+    /// clipping: the final weights, batch-norm estimates and every epoch's statistics compared.
+    /// </summary>
+    public static IReadOnlyList<ParityResult> OptimizerTrainings(GpuDevice device, int steps = 20, ulong seed = 2)
     {
         var results = new List<ParityResult>();
         foreach (var (name, optimizer) in Optimizers())
             Train(device, $"train {name}, dropout + batch norm, ce", steps, seed, results, Loss.CrossEntropy, optimizer, schedule: name == "sgd");
         Train(device, "train sgd, residual + tanh/sigmoid/leaky relu, l2", steps, seed + 1, results, Loss.L2, () => new Sgd<float>(0.05), schedule: false);
         return results;
+    }
+
+    /// <summary>
+    /// A small CNN (convolutions, batchnorm2d, pooling) with label smoothing, Nesterov SGD with decoupled weight decay, a
+    /// bias learning-rate scale and a per-step schedule; then each optimiser kind with parameter groups (the biases at
+    /// another rate and decay) and label smoothing.
+    /// </summary>
+    public static IReadOnlyList<ParityResult> ImageTrainings(GpuDevice device, int steps = 20, ulong seed = 2)
+    {
+        var results = new List<ParityResult>();
+        TrainCnn(device, steps, seed + 2, results);
+        foreach (var (name, optimizer) in GroupedOptimizers())
+            Train(device, $"train {name}, parameter groups, label smoothing", steps, seed + 3, results, Loss.CrossEntropy, optimizer, schedule: false, groups: true);
+        return results;
+    }
+
+    // What the parameter groups change in each optimiser: the rate scale of the biases and their own decay.
+    private static IEnumerable<(string Name, Func<IOptimizer<float>> Create)> GroupedOptimizers() =>
+    [
+        ("sgd", () => new Sgd<float>(0.1)),
+        ("momentum with coupled weight decay", () => new SgdMomentum<float>(0.05, 0.9, weightDecay: 0.01)),
+        ("adamw", () => new AdamW<float>(0.01, weightDecay: 0.05)),
+        ("rmsprop", () => new RmsProp<float>(0.005)),
+    ];
+
+    /// <summary>
+    /// The small CNN of the CIFAR recipe's kind — frozen conv → conv → batchnorm2d → GELU → maxpool → conv → global average
+    /// pool → flatten → linear → scale — with label smoothing, Nesterov SGD with decoupled weight decay, the biases at a scaled learning
+    /// rate (and decay / scale, as the CLI's --bias-lr-scale sets them), a per-step triangular schedule and lookahead
+    /// weight averaging (its copies between host and device), trained on (2, 6, 6) samples on both devices.
+    /// </summary>
+    private static void TrainCnn(GpuDevice device, int steps, ulong seed, List<ParityResult> results)
+    {
+        const int BatchSize = 4;
+        int samples = (int)Math.Ceiling(steps * BatchSize / 2 / 0.8);
+        var rng = new Rng(seed);
+        var shape = new Shape(2, 6, 6);   // small: the CPU accelerator runs every GPU thread of the convolutions in turn
+        var x = Random<float>(samples, shape.Size, rng);
+        var y = OneHot(samples, 3, rng);
+        var options = new TrainOptions
+        {
+            Epochs = 2, BatchSize = BatchSize, StepSchedule = new Triangular(0.02, peakFraction: 0.3, startFactor: 0.2, endFactor: 0.1),
+            WeightAveraging = new WeightAveraging(0.8, Every: 3, Power: 1, Lookahead: true),
+        };
+        Network<float> Build()
+        {
+            var network = new Network<float>(shape, 3, Loss.CrossEntropy, seed: seed)
+            {
+                Optimizer = new SgdMomentum<float>(0.02, 0.9, nesterov: true, weightDecay: 5e-3, decoupled: true),
+                LabelSmoothing = 0.2,
+            };
+            // A frozen 2×2 convolution first, as airbench's whitening layer: its weight is a buffer, not a parameter.
+            var whitening = network.Add(new Conv2d<float>(network.CurrentShape, 3, 2, bias: false, frozenWeight: true));
+            var draw = new Rng(seed + 7);   // the same weights for both networks
+            foreach (ref float v in whitening.Weight.Value.Span) v = (float)(0.5 * draw.NextNormal());
+            network.AddConv2d(4, 3, padding: 1, bias: false);
+            network.AddBatchNorm2d();
+            network.Add(new Gelu<float>(network.CurrentShape));
+            network.AddMaxPool2d(2);
+            network.AddConv2d(4, 3, padding: 1);
+            network.AddGlobalAvgPool2d();
+            network.AddFlatten();
+            network.AddLinear(3);
+            network.Add(new Scale<float>(network.CurrentShape, 1.0 / 3));
+            network.AddSoftmax();
+            foreach (var parameter in network.Parameters.Where(p => p.Name == "bias"))
+            {
+                parameter.LearningRateScale = 4;
+                parameter.WeightDecay = 5e-3 / 4;
+            }
+            return network;
+        }
+        Compare(device, "train nesterov + decoupled decay, cnn (frozen conv, conv, batchnorm2d, gelu, maxpool, global pool, scale), bias lr x4, label smoothing, triangular, lookahead",
+                Build, x, y, options, seed, results);
     }
 
     private static IEnumerable<(string Name, Func<IOptimizer<float>> Create)> Optimizers() =>
@@ -73,6 +153,7 @@ public static class ParityCheck
     {
         var rng = new Rng(seed);
         var shape = new Shape(Width);
+        var image = new Shape(3, 7, 6);
         Linear<T> Dense(int inputs, int outputs) => Linear<T>.Generate(inputs, outputs, 0.5, 0, 0.5, 0, regularized: false, rng);
         var cases = new (string Name, Func<Layer<T>> Create, bool Training)[]
         {
@@ -90,6 +171,25 @@ public static class ParityCheck
             ("sequential", () => new Sequential<T>(Dense(Width, 6), new Gelu<T>(new Shape(6)), Dense(6, 4)), true),
             ("residual", () => new Residual<T>(new Sequential<T>(Dense(Width, Width), new Tanh<T>(shape))), true),
             ("residual with projection", () => new Residual<T>(Dense(Width, 3), Dense(Width, 3)), true),
+            // Image layers on odd sizes: (3, 7, 6) samples, strides and paddings that leave partial windows.
+            ("conv2d 3x3 pad 1", () => Conv(new Conv2d<T>(image, 4, 3, stride: 1, padding: 1), rng), true),
+            ("conv2d 2x3 stride (2, 1) pad (1, 0) no bias", () => Conv(new Conv2d<T>(image, 5, (2, 3), (2, 1), (1, 0), bias: false), rng), true),
+            ("conv2d 2x2 same", () => Conv(Conv2d<T>.Same(image, 2, (2, 2)), rng), true),
+            ("conv2d 1x1", () => Conv(new Conv2d<T>(image, 3, 1), rng), true),
+            ("conv2d 3x3 stride 2 pad 1 groups 2", () => Conv(new Conv2d<T>(new Shape(4, 7, 6), 6, 3, stride: 2, padding: 1, groups: 2), rng), true),
+            ("conv2d 2x2 frozen weight", () => Conv(new Conv2d<T>(image, 4, 2, frozenWeight: true), rng), true),
+            ("scale", () => new Scale<T>(image, -1.0 / 9), true),
+            ("maxpool2d 2", () => new MaxPool2d<T>(image, 2), true),
+            ("maxpool2d 3 stride 2 pad 1", () => new MaxPool2d<T>(image, 3, stride: 2, padding: 1), true),
+            ("avgpool2d 3 stride 2 pad 1", () => new AvgPool2d<T>(image, 3, stride: 2, padding: 1), true),
+            ("avgpool2d 2x3 stride (1, 2) pad (1, 1) without pad", () => new AvgPool2d<T>(image, (2, 3), (1, 2), (1, 1), countIncludePad: false), true),
+            ("global_avgpool2d", () => new GlobalAvgPool2d<T>(image), true),
+            ("flatten", () => new Flatten<T>(image), true),
+            ("batchnorm2d (training)", () => WithStatistics(new BatchNorm2d<T>(image, momentum: 0.2), rng), true),
+            ("batchnorm2d (inference)", () => WithStatistics(new BatchNorm2d<T>(image), rng), false),
+            ("batchnorm2d without affine (training)", () => WithStatistics(new BatchNorm2d<T>(image, affine: false), rng), true),
+            ("batchnorm2d frozen weight (training)", () => WithStatistics(new BatchNorm2d<T>(image, frozenWeight: true), rng), true),
+            ("batchnorm2d frozen weight (inference)", () => WithStatistics(new BatchNorm2d<T>(image, frozenWeight: true), rng), false),
         };
         foreach (var (name, create, training) in cases)
             Compare(device, $"{name} {typeof(T).Name}", create(), training, rng, tolerance, results);
@@ -100,6 +200,23 @@ public static class ParityCheck
     {
         foreach (ref T v in layer.Weight.Value.Span) v = T.CreateChecked(1 + 0.3 * rng.NextNormal());
         foreach (ref T v in layer.Bias.Value.Span) v = T.CreateChecked(0.3 * rng.NextNormal());
+        foreach (ref T v in layer.RunningMean.Span) v = T.CreateChecked(0.5 * rng.NextNormal());
+        foreach (ref T v in layer.RunningVariance.Span) v = T.CreateChecked(0.5 + rng.NextDouble());
+        return layer;
+    }
+
+    // Random weights and bias (the constructor's are zero).
+    private static Conv2d<T> Conv<T>(Conv2d<T> layer, Rng rng) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        foreach (ref T v in layer.Weight.Value.Span) v = T.CreateChecked(0.4 * rng.NextNormal());
+        if (layer.Bias is { } bias) foreach (ref T v in bias.Value.Span) v = T.CreateChecked(0.3 * rng.NextNormal());
+        return layer;
+    }
+
+    private static BatchNorm2d<T> WithStatistics<T>(BatchNorm2d<T> layer, Rng rng) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (layer.Weight is { } weight) foreach (ref T v in weight.Value.Span) v = T.CreateChecked(1 + 0.3 * rng.NextNormal());
+        if (layer.Bias is { } bias) foreach (ref T v in bias.Value.Span) v = T.CreateChecked(0.3 * rng.NextNormal());
         foreach (ref T v in layer.RunningMean.Span) v = T.CreateChecked(0.5 * rng.NextNormal());
         foreach (ref T v in layer.RunningVariance.Span) v = T.CreateChecked(0.5 + rng.NextDouble());
         return layer;
@@ -150,18 +267,43 @@ public static class ParityCheck
         }
     }
 
-    private static void Train(GpuDevice device, string name, int steps, ulong seed, List<ParityResult> results, Loss loss, Func<IOptimizer<float>> optimizer, bool schedule)
+    private static void Train(GpuDevice device, string name, int steps, ulong seed, List<ParityResult> results, Loss loss, Func<IOptimizer<float>> optimizer, bool schedule,
+                              bool groups = false)
     {
         const int BatchSize = 4;
         int samples = (int)Math.Ceiling(steps * BatchSize / 2 / 0.8);   // two epochs of about steps/2 batches after the 80/20 split
         var rng = new Rng(seed);
         var x = Random<float>(samples, 6, rng);
-        var y = new Matrix<float>(samples, 3);
-        for (int r = 0; r < samples; r++) y[r, (int)(rng.NextUInt64() % 3)] = 1;
+        var y = OneHot(samples, 3, rng);
         var options = new TrainOptions { Epochs = 2, BatchSize = BatchSize, Schedule = schedule ? new StepDecay(0.1, stepSize: 1, gamma: 0.5) : null };
+        Network<float> Grouped()
+        {
+            var network = Build(loss, seed, optimizer());
+            if (!groups) return network;
+            network.LabelSmoothing = 0.1;
+            foreach (var parameter in network.Parameters.Where(p => p.Name == "bias"))
+            {
+                parameter.LearningRateScale = 3;
+                parameter.WeightDecay = 0;
+            }
+            return network;
+        }
+        Compare(device, name, Grouped, x, y, options, seed, results);
+    }
 
-        var host = Build(loss, seed, optimizer());
-        var onDevice = Build(loss, seed, optimizer()).MoveTo(device);
+    private static Matrix<float> OneHot(int samples, int classes, Rng rng)
+    {
+        var y = new Matrix<float>(samples, classes);
+        for (int r = 0; r < samples; r++) y[r, (int)(rng.NextUInt64() % (ulong)classes)] = 1;
+        return y;
+    }
+
+    // The same training on the host and on the device: every state tensor and the epochs' statistics compared.
+    private static void Compare(GpuDevice device, string name, Func<Network<float>> build, Matrix<float> x, Matrix<float> y, TrainOptions options, ulong seed,
+                                List<ParityResult> results)
+    {
+        var host = build();
+        var onDevice = build().MoveTo(device);
         var hostHistory = new Trainer<float>(host, x, y, seed: seed).Train(options);
         var deviceHistory = new Trainer<float>(onDevice, x, y, seed: seed).Train(options);
         onDevice.MoveToHost();

@@ -107,6 +107,7 @@ internal static class PrimitiveKernels
             (int)ElementOp.Sigmoid => T.One / (T.One + T.Exp(-v)),
             (int)ElementOp.Tanh => T.Tanh(v),
             (int)ElementOp.Gelu => half * v * (T.One + T.Tanh(root2OverPi * (v + cubic * v * v * v))),
+            (int)ElementOp.Scale => v * parameter,
             _ => v,
         };
     }
@@ -131,6 +132,7 @@ internal static class PrimitiveKernels
             (int)ElementOp.LeakyRelu => o > T.Zero ? g : parameter * g,
             (int)ElementOp.Sigmoid => g * o * (T.One - o),
             (int)ElementOp.Tanh => g * (T.One - o * o),
+            (int)ElementOp.Scale => g * parameter,
             _ => g,
         };
     }
@@ -174,17 +176,18 @@ internal static class PrimitiveKernels
     }
 
     /// <summary>
-    /// Softmax cross-entropy from logits z, one thread per row: loss lse·Σy − Σ y·z into rowLoss, 1 or 0 into rowCorrect
-    /// (argmax of the probabilities = argmax y, first index on ties), and, when <paramref name="withGradient"/> is 1,
-    /// (p·Σy − y)·scale into the gradient.
+    /// Softmax cross-entropy from logits z against the smoothed targets y' = keep·y + spread (keep = 1 − ε, spread = ε/k;
+    /// keep = 1, spread = 0 without smoothing), one thread per row: loss lse·Σy' − keep·Σ y·z − spread·Σ z into rowLoss,
+    /// 1 or 0 into rowCorrect (argmax of the probabilities = argmax y, first index on ties), and, when
+    /// <paramref name="withGradient"/> is 1, (p·Σy' − keep·y − spread)·scale into the gradient.
     /// </summary>
     public static void SoftmaxCrossEntropy<T>(Index1D r, ArrayView<T> z, ArrayView<T> y, ArrayView<T> gradient, ArrayView<T> rowLoss, ArrayView<T> rowCorrect,
-                                              int cols, T scale, int withGradient) where T : unmanaged, IFloatingPointIeee754<T>
+                                              int cols, T scale, int withGradient, T keep, T spread, T classes) where T : unmanaged, IFloatingPointIeee754<T>
     {
         long row = (long)r.X * cols;
         T max = z[row];
         for (int j = 1; j < cols; j++) max = T.Max(max, z[row + j]);
-        T sum = T.Zero, mass = T.Zero, targetDot = T.Zero, best = T.Zero, bestTarget = y[row];
+        T sum = T.Zero, mass = T.Zero, targetDot = T.Zero, logitSum = T.Zero, best = T.Zero, bestTarget = y[row];
         int predicted = 0, label = 0;
         for (int j = 0; j < cols; j++)
         {
@@ -194,19 +197,21 @@ internal static class PrimitiveKernels
             T t = y[row + j];
             mass += t;
             targetDot += t * z[row + j];
+            logitSum += z[row + j];
             if (t > bestTarget) { bestTarget = t; label = j; }
         }
         T logSumExp = max + T.Log(sum);
-        rowLoss[r] = logSumExp * mass - targetDot;
+        T smoothedMass = keep * mass + spread * classes;
+        rowLoss[r] = logSumExp * smoothedMass - keep * targetDot - spread * logitSum;
         rowCorrect[r] = predicted == label ? T.One : T.Zero;
         if (withGradient == 0) return;
         T inverse = T.One / sum;
-        for (int j = 0; j < cols; j++) gradient[row + j] = (T.Exp(z[row + j] - max) * inverse * mass - y[row + j]) * scale;
+        for (int j = 0; j < cols; j++) gradient[row + j] = (T.Exp(z[row + j] - max) * inverse * smoothedMass - keep * y[row + j] - spread) * scale;
     }
 
     /// <summary>The L2 loss Σ (o − y)² per row, the argmax match, and, when <paramref name="withGradient"/> is 1, (o − y)·scale (scale = 2/B).</summary>
     public static void SquaredError<T>(Index1D r, ArrayView<T> o, ArrayView<T> y, ArrayView<T> gradient, ArrayView<T> rowLoss, ArrayView<T> rowCorrect,
-                                       int cols, T scale, int withGradient) where T : unmanaged, IFloatingPointIeee754<T>
+                                       int cols, T scale, int withGradient, T unusedKeep, T unusedSpread, T unusedClasses) where T : unmanaged, IFloatingPointIeee754<T>
     {
         long row = (long)r.X * cols;
         T sum = T.Zero, best = o[row], bestTarget = y[row];
@@ -261,4 +266,5 @@ internal enum ElementOp
     Sigmoid = 3,
     Tanh = 4,
     Gelu = 5,
+    Scale = 6,   // y = s·x with the parameter s
 }

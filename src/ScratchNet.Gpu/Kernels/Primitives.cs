@@ -30,7 +30,7 @@ internal sealed class Primitives<T> where T : unmanaged, IFloatingPointIeee754<T
     private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, T> _axpy;
     private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, int> _rowSoftmax;
     private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, int> _rowSoftmaxGradient;
-    private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, T, int> _crossEntropy, _squaredError;
+    private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, T, int, T, T, T> _crossEntropy, _squaredError;
     private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, long, long, int> _partialSums;
     private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, int, int> _finishSum;
 
@@ -52,8 +52,8 @@ internal sealed class Primitives<T> where T : unmanaged, IFloatingPointIeee754<T
         _axpy = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, T>(PrimitiveKernels.Axpy);
         _rowSoftmax = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, int>(PrimitiveKernels.RowSoftmax);
         _rowSoftmaxGradient = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, int>(PrimitiveKernels.RowSoftmaxGradient);
-        _crossEntropy = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, T, int>(PrimitiveKernels.SoftmaxCrossEntropy);
-        _squaredError = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, T, int>(PrimitiveKernels.SquaredError);
+        _crossEntropy = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, T, int, T, T, T>(PrimitiveKernels.SoftmaxCrossEntropy);
+        _squaredError = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, T, int, T, T, T>(PrimitiveKernels.SquaredError);
         _partialSums = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, long, long, int>(PrimitiveKernels.PartialSums);
         _finishSum = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, int, int>(PrimitiveKernels.FinishSum);
     }
@@ -137,18 +137,26 @@ internal sealed class Primitives<T> where T : unmanaged, IFloatingPointIeee754<T
         if (y.Rows > 0) _rowSoftmaxGradient(y.Rows, y.View, dy.View, dx.View, y.Cols);
     }
 
-    /// <summary>Softmax cross-entropy per row into rowLoss and rowCorrect; the logits' gradient (p·Σy − y)·scale unless null.</summary>
-    public void SoftmaxCrossEntropy(DeviceMatrix<T> logits, DeviceMatrix<T> targets, T scale, DeviceMatrix<T>? gradient, DeviceMatrix<T> rowLoss, DeviceMatrix<T> rowCorrect)
+    /// <summary>
+    /// Softmax cross-entropy per row into rowLoss and rowCorrect, against the targets smoothed by ε = <paramref name="labelSmoothing"/>
+    /// (y' = (1 − ε)·y + ε/k, as the host's loss); the logits' gradient (p·Σy' − y')·scale unless null.
+    /// </summary>
+    public void SoftmaxCrossEntropy(DeviceMatrix<T> logits, DeviceMatrix<T> targets, T scale, DeviceMatrix<T>? gradient, DeviceMatrix<T> rowLoss, DeviceMatrix<T> rowCorrect,
+                                    double labelSmoothing = 0)
     {
+        // The host's constants, converted as it converts them: keep = 1 − ε, spread = ε / k in the element type.
+        T keep = T.CreateChecked(1 - labelSmoothing), spread = T.CreateChecked(labelSmoothing) / T.CreateChecked(logits.Cols);
         if (logits.Rows > 0)
-            _crossEntropy(logits.Rows, logits.View, targets.View, gradient?.View ?? _empty.View, rowLoss.View, rowCorrect.View, logits.Cols, scale, gradient is null ? 0 : 1);
+            _crossEntropy(logits.Rows, logits.View, targets.View, gradient?.View ?? _empty.View, rowLoss.View, rowCorrect.View, logits.Cols, scale, gradient is null ? 0 : 1,
+                          keep, spread, T.CreateChecked(logits.Cols));
     }
 
     /// <summary>Σ (o − y)² per row into rowLoss, the argmax match into rowCorrect; (o − y)·scale into the gradient unless null.</summary>
     public void SquaredError(DeviceMatrix<T> output, DeviceMatrix<T> targets, T scale, DeviceMatrix<T>? gradient, DeviceMatrix<T> rowLoss, DeviceMatrix<T> rowCorrect)
     {
         if (output.Rows > 0)
-            _squaredError(output.Rows, output.View, targets.View, gradient?.View ?? _empty.View, rowLoss.View, rowCorrect.View, output.Cols, scale, gradient is null ? 0 : 1);
+            _squaredError(output.Rows, output.View, targets.View, gradient?.View ?? _empty.View, rowLoss.View, rowCorrect.View, output.Cols, scale, gradient is null ? 0 : 1,
+                          T.One, T.Zero, T.Zero);
     }
 
     /// <summary>sums[slot] += Σ values[0..count) (of the squares, when <paramref name="squares"/>), in a fixed order.</summary>

@@ -54,6 +54,10 @@ internal sealed class TanhDevice<T>(Tanh<T> layer, DeviceContext<T> context)
 internal sealed class GeluDevice<T>(Gelu<T> layer, DeviceContext<T> context)
     : ActivationDevice<T>(layer, context, ElementOp.Gelu) where T : unmanaged, IFloatingPointIeee754<T>;
 
+[DeviceHalf(typeof(Scale<>))]
+internal sealed class ScaleDevice<T>(Scale<T> layer, DeviceContext<T> context)
+    : ActivationDevice<T>(layer, context, ElementOp.Scale, layer.Factor) where T : unmanaged, IFloatingPointIeee754<T>;
+
 /// <summary><see cref="Softmax{T}"/> on the device, row by row (a final softmax under cross-entropy is fused into the loss instead).</summary>
 [DeviceHalf(typeof(Softmax<>))]
 internal sealed class SoftmaxDevice<T> : DeviceLayer<T> where T : unmanaged, IFloatingPointIeee754<T>

@@ -33,6 +33,11 @@ internal sealed class SequentialDevice<T> : DeviceLayer<T> where T : unmanaged, 
     {
         foreach (var child in _children) child.CopyFromHost();
     }
+
+    public override void Dispose()
+    {
+        foreach (var child in _children) child.Dispose();
+    }
 }
 
 /// <summary><see cref="Residual{T}"/> on the device: y = body(x) + (projection(x) or x); dx = body′ + skip′.</summary>
@@ -77,5 +82,11 @@ internal sealed class ResidualDevice<T> : DeviceLayer<T> where T : unmanaged, IF
     {
         _body.CopyFromHost();
         _projection?.CopyFromHost();
+    }
+
+    public override void Dispose()
+    {
+        _body.Dispose();
+        _projection?.Dispose();
     }
 }

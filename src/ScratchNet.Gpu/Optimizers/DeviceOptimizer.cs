@@ -58,6 +58,47 @@ internal abstract class DeviceOptimizer<T>(GpuDevice device, ParameterBuffers<T>
     /// <summary>The host optimiser whose state this half keeps, or null for a stateless one.</summary>
     protected virtual StatefulOptimizer<T>? Stateful => null;
 
+    private ParameterRun[]? _runs;
+    private (double Scale, double? Decay)[] _groupOf = [];   // each parameter's settings when _runs was made
+
+    /// <summary>
+    /// The parameters as runs of neighbours that share a learning-rate scale and a weight decay (PyTorch's parameter
+    /// groups; one run when none sets its own): each run is one kernel launch, with the constants computed on the host
+    /// in double as the host optimiser computes them. Made again only when a parameter's settings changed.
+    /// </summary>
+    protected ReadOnlySpan<ParameterRun> Runs
+    {
+        get
+        {
+            var parameters = Buffers.Parameters;
+            bool current = _runs is not null;
+            for (int i = 0; i < parameters.Count && current; i++)
+                current = _groupOf[i] == (parameters[i].LearningRateScale, parameters[i].WeightDecay);
+            if (!current)
+            {
+                _groupOf = [.. parameters.Select(p => (p.LearningRateScale, p.WeightDecay))];
+                _runs = MakeRuns();
+            }
+            return _runs;
+        }
+    }
+
+    private ParameterRun[] MakeRuns()
+    {
+        var runs = new List<ParameterRun>();
+        var parameters = Buffers.Parameters;
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            var p = parameters[i];
+            long length = p.Value.Length;
+            if (runs.Count > 0 && runs[^1].Scale == p.LearningRateScale && runs[^1].Decay == p.WeightDecay)
+                runs[^1] = runs[^1] with { Length = runs[^1].Length + length };
+            else
+                runs.Add(new ParameterRun(Buffers.Offsets[i], length, p.LearningRateScale, p.WeightDecay));
+        }
+        return [.. runs.Where(r => r.Length > 0)];
+    }
+
     /// <summary>State tensor <paramref name="k"/> of every parameter, end to end.</summary>
     protected ArrayView<T> State(int k) => _state[k].View.SubView(0, Math.Max(1, Buffers.Length));
 
@@ -95,7 +136,7 @@ internal abstract class DeviceOptimizer<T>(GpuDevice device, ParameterBuffers<T>
     public static bool HasHalf(IOptimizer<T> optimizer) => optimizer switch
     {
         Sgd<T> or Adam<T> or RmsProp<T> => true,
-        SgdMomentum<T> momentum => momentum.WeightDecay == 0,   // SGD's own weight decay: not on the device yet
+        SgdMomentum<T> => true,
         ClippedOptimizer<T> clipped => HasHalf(clipped.Inner),
         _ => false,
     };
@@ -118,4 +159,11 @@ internal abstract class DeviceOptimizer<T>(GpuDevice device, ParameterBuffers<T>
         half.CopyFromHost();
         return half;
     }
+}
+
+/// <summary>Neighbouring parameters stepped by one kernel launch: where they start and end in the flat buffers, their learning-rate scale and own weight decay.</summary>
+internal readonly record struct ParameterRun(long Offset, long Length, double Scale, double? Decay)
+{
+    /// <summary>The run's part of <paramref name="buffer"/>.</summary>
+    public ArrayView<T> Of<T>(ArrayView<T> buffer) where T : unmanaged => buffer.SubView(Offset, Length);
 }

@@ -5,24 +5,30 @@ using ScratchNet.Optimizers;
 
 namespace ScratchNet.Gpu.Optimizers;
 
-/// <summary><see cref="Sgd{T}"/>: p ← p − lr·g.</summary>
+/// <summary><see cref="Sgd{T}"/>: p ← p − lr·scale·g.</summary>
 internal sealed class SgdDevice<T>(Sgd<T> host, GpuDevice device, ParameterBuffers<T> buffers) : DeviceOptimizer<T>(device, buffers)
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public override void Step(ArrayView<T> gradientSquares) =>
-        Device.Primitives<T>().Axpy(Buffers.Gradients, Buffers.Values, T.CreateChecked(-host.LearningRate), Buffers.Length);
+    public override void Step(ArrayView<T> gradientSquares)
+    {
+        foreach (var run in Runs)
+            Device.Primitives<T>().Axpy(run.Of(Buffers.Gradients), run.Of(Buffers.Values), T.CreateChecked(-host.LearningRate * run.Scale), run.Length);
+    }
 }
 
-/// <summary><see cref="SgdMomentum{T}"/>: b ← μ·b + g; p ← p − lr·(Nesterov ? g + μ·b : b).</summary>
+/// <summary>
+/// <see cref="SgdMomentum{T}"/>: with decoupled decay p ← p·(1 − lr·λ) first, else g ← g + λ·p; b ← μ·b + g;
+/// p ← p − lr·(Nesterov ? g + μ·b : b), lr and λ per parameter group.
+/// </summary>
 internal sealed class SgdMomentumDevice<T> : DeviceOptimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly SgdMomentum<T> _host;
-    private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, T, T, int> _kernel;
+    private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, MomentumConstants> _kernel;
 
     public SgdMomentumDevice(SgdMomentum<T> host, GpuDevice device, ParameterBuffers<T> buffers) : base(device, buffers)
     {
         _host = host;
-        _kernel = device.Kernel("sgd-momentum", a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, T, T, int>(Update));
+        _kernel = device.Kernel("sgd-momentum", a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, MomentumConstants>(Update));
     }
 
     protected override StatefulOptimizer<T> Stateful => _host;
@@ -30,16 +36,31 @@ internal sealed class SgdMomentumDevice<T> : DeviceOptimizer<T> where T : unmana
     public override void Step(ArrayView<T> gradientSquares)
     {
         _host.StepCount++;
-        if (Buffers.Length > 0)
-            _kernel(checked((int)Buffers.Length), Buffers.Values, Buffers.Gradients, State(0), T.CreateChecked(_host.LearningRate), T.CreateChecked(_host.Momentum), _host.Nesterov ? 1 : 0);
+        foreach (var run in Runs)
+        {
+            // As the host: rate = lr·scale and the group's decay in double, then converted.
+            double rate = _host.LearningRate * run.Scale, decay = run.Decay ?? _host.WeightDecay;
+            bool shrinks = _host.Decoupled && decay != 0;
+            var constants = new MomentumConstants(T.CreateChecked(rate), T.CreateChecked(_host.Momentum), _host.Nesterov ? 1 : 0,
+                shrinks ? 1 : 0, shrinks ? T.CreateChecked(1 - rate * decay) : T.One, _host.Decoupled ? T.Zero : T.CreateChecked(decay));
+            _kernel(checked((int)run.Length), run.Of(Buffers.Values), run.Of(Buffers.Gradients), run.Of(State(0)), constants);
+        }
     }
 
-    private static void Update(Index1D e, ArrayView<T> value, ArrayView<T> gradient, ArrayView<T> buffer, T lr, T mu, int nesterov)
+    internal readonly struct MomentumConstants(T rate, T momentum, int nesterov, int shrinks, T shrink, T coupled)
     {
-        T g = gradient[e];
-        T b = mu * buffer[e] + g;
+        public readonly T Rate = rate, Momentum = momentum, Shrink = shrink, Coupled = coupled;
+        public readonly int Nesterov = nesterov, Shrinks = shrinks;
+    }
+
+    private static void Update(Index1D e, ArrayView<T> value, ArrayView<T> gradient, ArrayView<T> buffer, MomentumConstants c)
+    {
+        T p = value[e];
+        if (c.Shrinks != 0) p *= c.Shrink;
+        T g = gradient[e] + c.Coupled * p;
+        T b = c.Momentum * buffer[e] + g;
         buffer[e] = b;
-        value[e] -= lr * (nesterov != 0 ? g + mu * b : b);
+        value[e] = p - c.Rate * (c.Nesterov != 0 ? g + c.Momentum * b : b);
     }
 }
 
@@ -60,12 +81,17 @@ internal sealed class AdamDevice<T> : DeviceOptimizer<T> where T : unmanaged, IF
     public override void Step(ArrayView<T> gradientSquares)
     {
         long t = ++_host.StepCount;
-        double decay = _host is AdamW<T> w ? 1 - _host.LearningRate * w.WeightDecay : 1;
-        var constants = new AdamConstants(
-            T.CreateChecked(_host.Beta1), T.CreateChecked(_host.Beta2), T.CreateChecked(_host.Epsilon),
-            T.CreateChecked(_host.LearningRate / (1 - Math.Pow(_host.Beta1, t))), T.CreateChecked(Math.Sqrt(1 - Math.Pow(_host.Beta2, t))),
-            T.CreateChecked(decay), _host is AdamW<T> ? 1 : 0);
-        if (Buffers.Length > 0) _kernel(checked((int)Buffers.Length), Buffers.Values, Buffers.Gradients, State(0), State(1), constants);
+        T stepSize = T.CreateChecked(_host.LearningRate / (1 - Math.Pow(_host.Beta1, t)));
+        foreach (var run in Runs)
+        {
+            // As the host: the step size scaled in the element type, AdamW's factor 1 − lr·scale·λ in double.
+            double decay = _host is AdamW<T> w ? 1 - _host.LearningRate * run.Scale * (run.Decay ?? w.WeightDecay) : 1;
+            var constants = new AdamConstants(
+                T.CreateChecked(_host.Beta1), T.CreateChecked(_host.Beta2), T.CreateChecked(_host.Epsilon),
+                run.Scale == 1 ? stepSize : stepSize * T.CreateChecked(run.Scale), T.CreateChecked(Math.Sqrt(1 - Math.Pow(_host.Beta2, t))),
+                T.CreateChecked(decay), _host is AdamW<T> ? 1 : 0);
+            _kernel(checked((int)run.Length), run.Of(Buffers.Values), run.Of(Buffers.Gradients), run.Of(State(0)), run.Of(State(1)), constants);
+        }
     }
 
     internal readonly struct AdamConstants(T beta1, T beta2, T epsilon, T stepSize, T correction2Root, T decay, int decoupled)
@@ -104,9 +130,9 @@ internal sealed class RmsPropDevice<T> : DeviceOptimizer<T> where T : unmanaged,
     public override void Step(ArrayView<T> gradientSquares)
     {
         _host.StepCount++;
-        if (Buffers.Length > 0)
-            _kernel(checked((int)Buffers.Length), Buffers.Values, Buffers.Gradients, State(0), State(1),
-                    T.CreateChecked(_host.Alpha), T.CreateChecked(_host.Epsilon), T.CreateChecked(_host.Momentum), T.CreateChecked(_host.LearningRate));
+        foreach (var run in Runs)
+            _kernel(checked((int)run.Length), run.Of(Buffers.Values), run.Of(Buffers.Gradients), run.Of(State(0)), run.Of(State(1)),
+                    T.CreateChecked(_host.Alpha), T.CreateChecked(_host.Epsilon), T.CreateChecked(_host.Momentum), T.CreateChecked(_host.LearningRate * run.Scale));
     }
 
     private static void Update(Index1D e, ArrayView<T> value, ArrayView<T> gradient, ArrayView<T> s, ArrayView<T> buffer, T alpha, T epsilon, T mu, T lr)
