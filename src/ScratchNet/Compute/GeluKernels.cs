@@ -19,14 +19,14 @@ internal static class GeluKernels
     public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, Span<T> t, GeluJob<T> job) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (!Vector.IsHardwareAccelerated) { ForwardScalar(x, y, t); return; }
-        job.Run(x, t, y, default, forward: true);
+        job.Forward(x, y, t);
     }
 
     /// <summary>dx from x, the forward's t and dy, parallel as <see cref="Forward{T}"/>.</summary>
     public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> t, ReadOnlySpan<T> dy, Span<T> dx, GeluJob<T> job) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (!Vector.IsHardwareAccelerated) { BackwardScalar(x, t, dy, dx); return; }
-        job.Run(x, t, dx, dy, forward: false);
+        job.Backward(x, t, dy, dx);
     }
 
     /// <summary>The scalar reference of the forward pass.</summary>
@@ -106,36 +106,45 @@ internal sealed unsafe class GeluJob<T> : IParallelWork where T : unmanaged, IFl
     private int _vectors;
     private bool _forward;
 
-    public void Run(ReadOnlySpan<T> x, ReadOnlySpan<T> t, Span<T> output, ReadOnlySpan<T> dy, bool forward)
+    /// <summary>y and t (written) from x.</summary>
+    public void Forward(ReadOnlySpan<T> x, Span<T> y, Span<T> t)
     {
-        int width = Vector<T>.Count, whole = x.Length / width * width;
-        fixed (T* px = x, pt = t, po = output, pdy = dy)
+        fixed (T* px = x, pt = t, py = y) Run(px, pt, py, null, x.Length, forward: true);
+    }
+
+    /// <summary>dx from x, t and dy (all read).</summary>
+    public void Backward(ReadOnlySpan<T> x, ReadOnlySpan<T> t, ReadOnlySpan<T> dy, Span<T> dx)
+    {
+        fixed (T* px = x, pt = t, pdy = dy, pdx = dx) Run(px, pt, pdx, pdy, x.Length, forward: false);
+    }
+
+    private void Run(T* px, T* pt, T* po, T* pdy, int length, bool forward)
+    {
+        int width = Vector<T>.Count, whole = length / width * width;
+        _x = px; _t = pt; _out = po; _dy = pdy;
+        (_vectors, _forward) = (whole / width, forward);
+        int parts = (int)Math.Clamp((long)whole / MinPerPart, 1, Threading.ThreadCount);
+        try { WorkerTeam.Run(parts, this); }
+        finally { _x = _t = _out = _dy = null; }
+        int rest = length - whole;
+        if (rest == 0) return;
+        // The tail, padded to one vector with zeros: the same vector arithmetic as every other element.
+        var bx = stackalloc T[width];
+        var bt = stackalloc T[width];
+        var bo = stackalloc T[width];
+        var bdy = stackalloc T[width];
+        for (int i = 0; i < width; i++) bx[i] = bt[i] = bdy[i] = T.Zero;
+        for (int i = 0; i < rest; i++)
         {
-            _x = px; _t = pt; _out = po; _dy = pdy;
-            (_vectors, _forward) = (whole / width, forward);
-            int parts = (int)Math.Clamp((long)whole / MinPerPart, 1, Threading.ThreadCount);
-            try { WorkerTeam.Run(parts, this); }
-            finally { _x = _t = _out = _dy = null; }
-            int rest = x.Length - whole;
-            if (rest == 0) return;
-            // The tail, padded to one vector with zeros: the same vector arithmetic as every other element.
-            var bx = stackalloc T[width];
-            var bt = stackalloc T[width];
-            var bo = stackalloc T[width];
-            var bdy = stackalloc T[width];
-            for (int i = 0; i < width; i++) bx[i] = bt[i] = bdy[i] = T.Zero;
-            for (int i = 0; i < rest; i++)
-            {
-                bx[i] = px[whole + i];
-                if (!forward) { bt[i] = pt[whole + i]; bdy[i] = pdy[whole + i]; }
-            }
-            if (forward) GeluKernels.ForwardVectors(bx, bo, bt, width);
-            else GeluKernels.BackwardVectors(bx, bt, bdy, bo, width);
-            for (int i = 0; i < rest; i++)
-            {
-                po[whole + i] = bo[i];
-                if (forward) pt[whole + i] = bt[i];
-            }
+            bx[i] = px[whole + i];
+            if (!forward) { bt[i] = pt[whole + i]; bdy[i] = pdy[whole + i]; }
+        }
+        if (forward) GeluKernels.ForwardVectors(bx, bo, bt, width);
+        else GeluKernels.BackwardVectors(bx, bt, bdy, bo, width);
+        for (int i = 0; i < rest; i++)
+        {
+            po[whole + i] = bo[i];
+            if (forward) pt[whole + i] = bt[i];
         }
     }
 
