@@ -54,6 +54,7 @@ public sealed class RunConfig
     public double? MinDelta { get; set; }
     public bool? Test { get; set; }
     public int? CheckpointEvery { get; set; }
+    public int? TrainEvalRows { get; set; }
     public string? Device { get; set; }
 
     // Across micro-batches and processes: gradient accumulation, and how ranks sum their gradients under MPI.

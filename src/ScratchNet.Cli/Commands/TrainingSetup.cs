@@ -45,6 +45,7 @@ internal sealed class TrainingSetup
     private readonly Option<string?> _monitor = Options.Choice("--monitor", "The metric early stopping and plateau watch (default val_loss).", Monitors);
     private readonly Option<double?> _minDelta = Options.Number<double>("--min-delta", "Early stopping: the improvement that counts (default 0).");
     private readonly Option<bool> _test = new("--test") { Description = "Evaluate on the dataset's official test split after every epoch (test_loss, test_acc in history.csv)." };
+    private readonly Option<int?> _trainEvalRows = Options.Number<int>("--train-eval-rows", "Measure each epoch's training loss and accuracy on a fixed sample of N training rows instead of all of them (default: all).");
     private readonly Option<int?> _accumulate = Options.Number<int>("--accumulate", "Gradient accumulation: split each batch into N micro-batches, sum their gradients in order, step once (default 1; N must divide --batch-size).");
     private readonly Option<string?> _reduce = Options.Choice("--reduce", "Under mpirun: how ranks sum gradients: ordered (rank order, bit-identical to one process with --accumulate N; the default) or fast (MPI_Allreduce).", Reductions);
     private readonly Option<int?> _checkpointEvery = Options.Number<int>("--checkpoint-every", $"Write RUN/{CheckpointFile} every N epochs and at the end (resume with --resume RUN).");
@@ -58,7 +59,7 @@ internal sealed class TrainingSetup
     public void AddTo(Command command)
     {
         foreach (var option in (Option[])[_activation, _dropout, _optimizer, _momentum, _weightDecay, _clipNorm, _schedule, _warmup, _stepSize, _gamma, _minLr,
-                     _plateauPatience, _earlyStopping, _monitor, _minDelta, _test, _accumulate, _reduce, _checkpointEvery, Resume, Overwrite])
+                     _plateauPatience, _earlyStopping, _monitor, _minDelta, _test, _trainEvalRows, _accumulate, _reduce, _checkpointEvery, Resume, Overwrite])
             command.Options.Add(option);
     }
 
@@ -82,6 +83,7 @@ internal sealed class TrainingSetup
         config.MinDelta = parse.GetValue(_minDelta);
         config.Test = parse.GetValue(_test) ? true : null;
         config.CheckpointEvery = parse.GetValue(_checkpointEvery);
+        config.TrainEvalRows = parse.GetValue(_trainEvalRows);
         config.Accumulate = parse.GetValue(_accumulate);
         config.Reduce = parse.GetValue(_reduce);
     }
@@ -154,6 +156,8 @@ internal sealed class TrainingSetup
               $"needs a dataset with an official test split (fashion-mnist, mnist, cifar-10, cifar-100); '{config.Dataset}' has none.");
         config.CheckpointEvery = given.CheckpointEvery;
         Check(config.CheckpointEvery is null or >= 1, "checkpoint_every", "must be at least 1.");
+        config.TrainEvalRows = given.TrainEvalRows;
+        Check(config.TrainEvalRows is null or >= 1, "train_eval_rows", "must be at least 1 (leave it out to measure every training row).");
 
         Choice(given.Reduce, "reduce", Reductions);
         config.Reduce = given.Reduce ?? "ordered";
@@ -224,6 +228,7 @@ internal sealed class TrainingSetup
             EarlyStopping = c.EarlyStopping is { } patience ? new EarlyStopping(patience, monitor, c.MinDelta ?? 0) : null,
             CheckpointPath = c.CheckpointEvery is not null ? Path.Combine(runFolder, CheckpointFile) : null,
             CheckpointEvery = c.CheckpointEvery ?? 0,
+            TrainEvaluationRows = c.TrainEvalRows ?? 0,
             Config = c.ToJson(),
             Accumulate = c.Accumulate ?? 1,
             Reduce = c.Reduce == "fast" ? GradientReduction.Fast : GradientReduction.Ordered,

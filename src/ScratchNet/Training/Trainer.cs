@@ -162,6 +162,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         public double LearningRate { get; set; }
         public WeightAverager<T>? Average { get; init; }
         public bool IsRoot { get; init; } = true;                 // this process prints and writes checkpoints
+        public int[] TrainEvaluationRows { get; init; } = [];     // the training rows each epoch's train loss and accuracy are measured on
     }
 
     // Checks the options and sets up the run: fresh, or where Resume left off.
@@ -192,6 +193,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         return new Run(options, state, resumed, new NetworkSnapshot<T>(Network, withOptimizer: true), best, minimumBatch)
         {
             IsRoot = _parallel?.IsRoot ?? true,
+            TrainEvaluationRows = options.TrainEvaluationRows is > 0 and var n && n < _trainRows.Length ? _trainRows[..n] : _trainRows,
             Reason = state.StopReason == StopReason.EarlyStopped ? StopReason.EarlyStopped : StopReason.Completed,
             X = new Matrix<T>(0, Samples.FeatureCount),
             Y = new Matrix<T>(0, Samples.TargetCount),
@@ -341,7 +343,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
         // Across ranks when training in parallel; the epoch lines' three pairs.
         ((double, double), (double, double), (double, double)) Evaluate() => (
-            _parallel?.Evaluate(Samples, _trainRows) ?? TrainStats(),
+            _parallel?.Evaluate(Samples, run.TrainEvaluationRows) ?? Network.Evaluate(Samples, run.TrainEvaluationRows),
             _parallel?.Evaluate(Samples, _validationRows) ?? ValidationStats(),
             _parallel is not null && _testSamples is not null ? _parallel.Evaluate(_testSamples, _testRows) : TestStats());
     }

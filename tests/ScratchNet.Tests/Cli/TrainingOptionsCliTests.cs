@@ -28,7 +28,7 @@ public sealed class TrainingOptionsCliTests : IDisposable
         string dir = Folder("adam");
         var (code, output, error) = Run("train", "--dataset", "digits", "--epochs", "4", "--threads", "1", "--out", dir,
             "--optimizer", "adamw", "--weight-decay", "0.001", "--lr", "0.003", "--schedule", "cosine", "--warmup", "1", "--clip-norm", "5",
-            "--activation", "gelu", "--dropout", "0.1", "--init", "xavier-uniform", "--early-stopping", "3", "--monitor", "val_acc", "--checkpoint-every", "2");
+            "--activation", "gelu", "--dropout", "0.1", "--init", "xavier-uniform", "--early-stopping", "3", "--monitor", "val_acc", "--checkpoint-every", "2", "--train-eval-rows", "40");
 
         Assert.True(code == 0, error + output);
         using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "config.json")));
@@ -45,12 +45,16 @@ public sealed class TrainingOptionsCliTests : IDisposable
         Assert.Equal(3, root.GetProperty("early_stopping").GetInt32());
         Assert.Equal("val_acc", root.GetProperty("monitor").GetString());
         Assert.Equal(2, root.GetProperty("checkpoint_every").GetInt32());
+        Assert.Equal(40, root.GetProperty("train_eval_rows").GetInt32());
         Assert.False(root.TryGetProperty("momentum", out _));   // does not apply to adamw
         Assert.True(File.Exists(Path.Combine(dir, "checkpoint.safetensors")));
         var net = Network<float>.Load(Path.Combine(dir, "model.safetensors"));
         Assert.Equal("64-128-64-10 linear gelu dropout linear gelu dropout linear softmax, ce", net.ToString());
         Assert.Contains("# the model holds the weights of epoch", output);
-        Assert.True(double.Parse(File.ReadAllLines(Path.Combine(dir, "history.csv"))[^1].Split(',')[4], CultureInfo.InvariantCulture) > 0.9);
+        var last = File.ReadAllLines(Path.Combine(dir, "history.csv"))[^1].Split(',');
+        Assert.True(double.Parse(last[4], CultureInfo.InvariantCulture) > 0.9);
+        double trainAccuracy = double.Parse(last[2], CultureInfo.InvariantCulture) * 40;   // measured on 40 rows
+        Assert.Equal(Math.Round(trainAccuracy), trainAccuracy, 1e-9);
     }
 
     [Fact]
@@ -100,6 +104,7 @@ public sealed class TrainingOptionsCliTests : IDisposable
     [InlineData("--min-delta 0.1", "--min-delta")]
     [InlineData("--test", "--test")]
     [InlineData("--checkpoint-every 0", "--checkpoint-every")]
+    [InlineData("--train-eval-rows 0", "--train-eval-rows")]
     [InlineData("--optimizer lbfgs", "--optimizer")]
     [InlineData("--activation swish", "--activation")]
     [InlineData("--init kaiming", "--init")]

@@ -55,6 +55,34 @@ public class TrainerTests
     }
 
     [Fact]
+    public void TrainEvaluationRowsMeasuresTheFirstRowsOfTheSplitEveryEpoch()
+    {
+        var (sampled, _) = ProbedTrainer(rows: 25);
+        var (whole, _) = ProbedTrainer(rows: 25);
+        var first = sampled.TrainRows.Take(7).ToArray();
+
+        var history = sampled.Train(new TrainOptions { Epochs = 2, BatchSize = 5, TrainEvaluationRows = 7 });
+        var reference = whole.Train(new TrainOptions { Epochs = 2, BatchSize = 5 });
+
+        var (loss, accuracy) = sampled.Network.Evaluate(sampled.Samples, first);
+        Assert.Equal(loss, history.Final.TrainLoss);
+        Assert.Equal(accuracy, history.Final.TrainAccuracy);
+        Assert.NotEqual(reference.Final.TrainLoss, history.Final.TrainLoss);
+        // The sample changes what is measured, not what is trained: weights and validation are those of the whole run.
+        Assert.Equal(reference.Select(e => e.ValidationLoss), history.Select(e => e.ValidationLoss));
+        Assert.Equal(whole.TrainStats().Loss, sampled.TrainStats().Loss);
+    }
+
+    [Fact]
+    public void TrainEvaluationRowsBeyondTheSetMeasuresItAllAndNegativeThrows()
+    {
+        var (trainer, _) = ProbedTrainer(rows: 25);
+        var history = trainer.Train(new TrainOptions { Epochs = 1, BatchSize = 5, TrainEvaluationRows = 1000 });
+        Assert.Equal(trainer.TrainStats().Loss, history.Final.TrainLoss);
+        Assert.Throws<ArgumentOutOfRangeException>(() => trainer.Train(new TrainOptions { TrainEvaluationRows = -1 }));
+    }
+
+    [Fact]
     public void ZeroEpochsRecordsOnlyTheStart()
     {
         var (trainer, probe) = ProbedTrainer(rows: 25);
