@@ -273,7 +273,36 @@ public sealed partial class Network<T> where T : unmanaged, IFloatingPointIeee75
         _warnings.Clear();
         if (Loss == Loss.L2 && _layers[^1] is Softmax<T>)
             _warnings.Add("A softmax feeds the L2 loss: its outputs are squashed into (0, 1) and learn slowly; the report removes it for L2 tasks.");
+        ShareInputGradients();
         _built = true;
+    }
+
+    // The chain's input gradients take turns in two buffers: the gradient a layer returns is read by the layer before it and is
+    // dead once that one has run, so each layer writes into the buffer its incoming gradient is not in. A layer that passes on
+    // what it was given (flatten) or a child's keeps the incoming buffer where it was; layer 0's gradient stays its own, as
+    // ComputeGradients returns it. A CNN's backward then holds two activations' worth of gradients instead of one per layer.
+    // The same two buffers are free during the forward pass: an output that neither its layer's backward nor the next layer's
+    // reads (a convolution's, feeding a max-pool) is dead once the next layer has run, and goes in buffer i mod 2, so that
+    // consecutive such outputs never overlap. The last layer's output is the loss's input and stays its own.
+    private void ShareInputGradients()
+    {
+        SharedStorage<T>[] turns = [new(), new()];
+        int incoming = -1;   // the turn the gradient reaching layer i is in; -1: the loss's buffer or a layer's own
+        for (int i = _layers.Count - 1; i >= 0; i--)
+        {
+            var layer = _layers[i];
+            bool scratch = i + 1 < _layers.Count && layer.ForwardReturnsOutput && !layer.BackwardReadsOutput && !_layers[i + 1].BackwardReadsInput;
+            layer.ShareOutput(scratch ? turns[i % 2] : null);
+            if (i == 0 || !layer.BackwardReturnsInputGradient)
+            {
+                layer.ShareInputGradient(null);
+                if (layer.BackwardReturnsInputGradient) incoming = -1;
+                continue;
+            }
+            int turn = incoming == 0 ? 1 : 0;
+            layer.ShareInputGradient(turns[turn]);
+            incoming = turn;
+        }
     }
 
     /// <summary>The network's outputs, (rows, <see cref="Outputs"/>), for <paramref name="x"/>, (rows, <see cref="Inputs"/>).</summary>

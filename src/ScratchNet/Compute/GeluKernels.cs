@@ -5,7 +5,9 @@ namespace ScratchNet.Compute;
 
 /// <summary>
 /// GELU in its tanh form over spans, y = x·(1 + t)/2 with t = tanh(√(2/π)·(x + 0.044715·x³)), and its backward,
-/// dx = dy·((1 + t)/2 + x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²)/2). The vector path computes tanh as
+/// dx = dy·((1 + t)/2 + x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²)/2). The backward recomputes t from x rather than
+/// reading a stored copy: one tanh per element costs less than keeping a tensor of them alive from forward to backward
+/// (in a CNN, one per GELU layer: hundreds of megabytes at batch 1024) and streaming it back. The vector path computes tanh as
 /// sign(u)·(1 − e)/(1 + e), e = exp(−2|u|) (never overflowing), for every element: the last partial vector goes
 /// through a padded copy, so each element's value depends on neither the span's length nor how the span is split
 /// among threads. The scalar versions are the reference the tests hold the vector ones to.
@@ -15,46 +17,47 @@ internal static class GeluKernels
     private const double Root2OverPi = 0.79788456080286535588;   // √(2/π)
     private const double Cubic = 0.044715;
 
-    /// <summary>y and t from x, parallel over the thread team in parts that are whole vectors.</summary>
-    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, Span<T> t, GeluJob<T> job) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>y from x, parallel over the thread team in parts that are whole vectors.</summary>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, GeluJob<T> job) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (!Vector.IsHardwareAccelerated) { ForwardScalar(x, y, t); return; }
-        job.Forward(x, y, t);
+        if (!Vector.IsHardwareAccelerated) { ForwardScalar(x, y); return; }
+        job.Forward(x, y);
     }
 
-    /// <summary>dx from x, the forward's t and dy, parallel as <see cref="Forward{T}"/>.</summary>
-    public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> t, ReadOnlySpan<T> dy, Span<T> dx, GeluJob<T> job) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>dx from x and dy, parallel as <see cref="Forward{T}"/>.</summary>
+    public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx, GeluJob<T> job) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (!Vector.IsHardwareAccelerated) { BackwardScalar(x, t, dy, dx); return; }
-        job.Backward(x, t, dy, dx);
+        if (!Vector.IsHardwareAccelerated) { BackwardScalar(x, dy, dx); return; }
+        job.Backward(x, dy, dx);
     }
 
     /// <summary>The scalar reference of the forward pass.</summary>
-    public static void ForwardScalar<T>(ReadOnlySpan<T> x, Span<T> y, Span<T> t) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void ForwardScalar<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         T k = T.CreateChecked(Root2OverPi), c = T.CreateChecked(Cubic), half = T.CreateChecked(0.5);
         for (int i = 0; i < x.Length; i++)
         {
             T xi = x[i];
-            t[i] = T.Tanh(k * (xi + c * xi * xi * xi));
-            y[i] = half * xi * (T.One + t[i]);
+            T t = T.Tanh(k * (xi + c * xi * xi * xi));
+            y[i] = half * xi * (T.One + t);
         }
     }
 
     /// <summary>The scalar reference of the backward pass.</summary>
-    public static void BackwardScalar<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> t, ReadOnlySpan<T> dy, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void BackwardScalar<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        T k = T.CreateChecked(Root2OverPi), c3 = T.CreateChecked(3 * Cubic), half = T.CreateChecked(0.5);
+        T k = T.CreateChecked(Root2OverPi), c = T.CreateChecked(Cubic), c3 = T.CreateChecked(3 * Cubic), half = T.CreateChecked(0.5);
         for (int i = 0; i < x.Length; i++)
         {
-            T xi = x[i], ti = t[i];
+            T xi = x[i];
+            T t = T.Tanh(k * (xi + c * xi * xi * xi));
             T du = k * (T.One + c3 * xi * xi);
-            dx[i] = dy[i] * half * (T.One + ti + xi * (T.One - ti * ti) * du);
+            dx[i] = dy[i] * half * (T.One + t + xi * (T.One - t * t) * du);
         }
     }
 
     /// <summary>Forward on whole vectors: <paramref name="length"/> a multiple of the vector width.</summary>
-    internal static unsafe void ForwardVectors<T>(T* x, T* y, T* t, int length) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static unsafe void ForwardVectors<T>(T* x, T* y, int length) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var k = new Vector<T>(T.CreateChecked(Root2OverPi));
         var kc = new Vector<T>(T.CreateChecked(Root2OverPi * Cubic));
@@ -62,24 +65,24 @@ internal static class GeluKernels
         for (int i = 0; i < length; i += Vector<T>.Count)
         {
             var xv = Vector.Load(x + i);
-            var u = xv * Simd.Fma(kc, xv * xv, k);   // k·x + k·c·x³
-            var tv = Tanh(u);
-            Vector.Store(tv, t + i);
+            var tv = Tanh(xv * Simd.Fma(kc, xv * xv, k));   // u = k·x + k·c·x³
             Vector.Store(half * Simd.Fma(xv, tv, xv), y + i);
         }
     }
 
     /// <summary>Backward on whole vectors: <paramref name="length"/> a multiple of the vector width.</summary>
-    internal static unsafe void BackwardVectors<T>(T* x, T* t, T* dy, T* dx, int length) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static unsafe void BackwardVectors<T>(T* x, T* dy, T* dx, int length) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var k = new Vector<T>(T.CreateChecked(Root2OverPi));
+        var kc = new Vector<T>(T.CreateChecked(Root2OverPi * Cubic));
         var kc3 = new Vector<T>(T.CreateChecked(Root2OverPi * 3 * Cubic));
         var half = new Vector<T>(T.CreateChecked(0.5));
         for (int i = 0; i < length; i += Vector<T>.Count)
         {
             var xv = Vector.Load(x + i);
-            var tv = Vector.Load(t + i);
-            var du = Simd.Fma(kc3, xv * xv, k);
+            var x2 = xv * xv;
+            var tv = Tanh(xv * Simd.Fma(kc, x2, k));        // the forward's t, bit for bit
+            var du = Simd.Fma(kc3, x2, k);
             var slope = Simd.Fma(xv * (Vector<T>.One - tv * tv), du, Vector<T>.One + tv);
             Vector.Store(Vector.Load(dy + i) * half * slope, dx + i);
         }
@@ -102,50 +105,45 @@ internal static class GeluKernels
 internal sealed unsafe class GeluJob<T> : IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
 {
     private const int MinPerPart = 1 << 14;
-    private T* _x, _t, _out, _dy;
+    private T* _x, _out, _dy;
     private int _vectors;
-    private bool _forward;
 
-    /// <summary>y and t (written) from x.</summary>
-    public void Forward(ReadOnlySpan<T> x, Span<T> y, Span<T> t)
+    /// <summary>y (written) from x.</summary>
+    public void Forward(ReadOnlySpan<T> x, Span<T> y)
     {
-        fixed (T* px = x, pt = t, py = y) Run(px, pt, py, null, x.Length, forward: true);
+        fixed (T* px = x, py = y) Run(px, py, null, x.Length);
     }
 
-    /// <summary>dx from x, t and dy (all read).</summary>
-    public void Backward(ReadOnlySpan<T> x, ReadOnlySpan<T> t, ReadOnlySpan<T> dy, Span<T> dx)
+    /// <summary>dx from x and dy (both read).</summary>
+    public void Backward(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx)
     {
-        fixed (T* px = x, pt = t, pdy = dy, pdx = dx) Run(px, pt, pdx, pdy, x.Length, forward: false);
+        fixed (T* px = x, pdy = dy, pdx = dx) Run(px, pdx, pdy, x.Length);
     }
 
-    private void Run(T* px, T* pt, T* po, T* pdy, int length, bool forward)
+    // Forward when pdy is null.
+    private void Run(T* px, T* po, T* pdy, int length)
     {
         int width = Vector<T>.Count, whole = length / width * width;
-        _x = px; _t = pt; _out = po; _dy = pdy;
-        (_vectors, _forward) = (whole / width, forward);
+        _x = px; _out = po; _dy = pdy;
+        _vectors = whole / width;
         int parts = (int)Math.Clamp((long)whole / MinPerPart, 1, Threading.ThreadCount);
         try { WorkerTeam.Run(parts, this); }
-        finally { _x = _t = _out = _dy = null; }
+        finally { _x = _out = _dy = null; }
         int rest = length - whole;
         if (rest == 0) return;
         // The tail, padded to one vector with zeros: the same vector arithmetic as every other element.
         var bx = stackalloc T[width];
-        var bt = stackalloc T[width];
         var bo = stackalloc T[width];
         var bdy = stackalloc T[width];
-        for (int i = 0; i < width; i++) bx[i] = bt[i] = bdy[i] = T.Zero;
+        for (int i = 0; i < width; i++) bx[i] = bdy[i] = T.Zero;
         for (int i = 0; i < rest; i++)
         {
             bx[i] = px[whole + i];
-            if (!forward) { bt[i] = pt[whole + i]; bdy[i] = pdy[whole + i]; }
+            if (pdy is not null) bdy[i] = pdy[whole + i];
         }
-        if (forward) GeluKernels.ForwardVectors(bx, bo, bt, width);
-        else GeluKernels.BackwardVectors(bx, bt, bdy, bo, width);
-        for (int i = 0; i < rest; i++)
-        {
-            po[whole + i] = bo[i];
-            if (forward) pt[whole + i] = bt[i];
-        }
+        if (pdy is null) GeluKernels.ForwardVectors(bx, bo, width);
+        else GeluKernels.BackwardVectors(bx, bdy, bo, width);
+        for (int i = 0; i < rest; i++) po[whole + i] = bo[i];
     }
 
     void IParallelWork.Execute(int part, int parts)
@@ -153,7 +151,7 @@ internal sealed unsafe class GeluJob<T> : IParallelWork where T : unmanaged, IFl
         int width = Vector<T>.Count;
         int start = (int)((long)_vectors * part / parts) * width, end = (int)((long)_vectors * (part + 1) / parts) * width;
         if (end <= start) return;
-        if (_forward) GeluKernels.ForwardVectors(_x + start, _out + start, _t + start, end - start);
-        else GeluKernels.BackwardVectors(_x + start, _t + start, _dy + start, _out + start, end - start);
+        if (_dy is null) GeluKernels.ForwardVectors(_x + start, _out + start, end - start);
+        else GeluKernels.BackwardVectors(_x + start, _dy + start, _out + start, end - start);
     }
 }

@@ -11,7 +11,7 @@ namespace ScratchNet.Layers;
 /// <remarks>
 /// <see cref="Forward"/> caches what <see cref="Backward"/> needs; <see cref="Backward"/> must follow the
 /// <see cref="Forward"/> of the same batch. Both return matrices the layer owns and reuses: they stay
-/// valid until the layer's next call. Backward never modifies the gradient it is given, and adds into
+/// valid until the layer's next call (in a network, an input gradient until the layer before has run backward). Backward never modifies the gradient it is given, and adds into
 /// its parameters' gradients (the network zeroes them once per step).
 /// A layer type is saved and loaded through the <see cref="LayerRegistry"/>: its <see cref="Kind"/> names
 /// it and its <see cref="Settings"/> rebuild it.
@@ -27,6 +27,8 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
         OutputShape = outputShape;
         InputSize = inputShape.Size;
         OutputSize = outputShape.Size;
+        InputGradient = new Matrix<T>(0, InputSize);
+        Output = new Matrix<T>(0, OutputSize);
     }
 
     /// <summary>Creates a layer that reads <paramref name="inputSize"/> features and writes <paramref name="outputSize"/>.</summary>
@@ -47,6 +49,51 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>Elements per output sample.</summary>
     public int OutputSize { get; }
+
+    /// <summary>
+    /// dL/d input, (batch, <see cref="InputSize"/>): the matrix a layer's backward pass sizes (SetRows), writes and returns.
+    /// Outside a network it is the layer's own. In a network's chain the layers after the first take turns in two buffers the
+    /// network shares among them (see <see cref="BackwardReturnsInputGradient"/>): the gradient a layer returns is read by
+    /// the layer before it and is dead once that layer's backward has run, so one network holds two gradients at a time
+    /// instead of one per layer.
+    /// </summary>
+    protected Matrix<T> InputGradient { get; }
+
+    /// <summary>
+    /// Whether <see cref="Backward"/> returns <see cref="InputGradient"/> (and nothing else): only then may the network let
+    /// the layer share that buffer. False (the default) for a layer that returns the gradient it was given (a reshape) or
+    /// one of its children's: the network then treats the gradient as still the one the layer was given.
+    /// </summary>
+    internal virtual bool BackwardReturnsInputGradient => false;
+
+    /// <summary>
+    /// The forward pass's result, (batch, <see cref="OutputSize"/>), for a layer that computes one into a buffer of its own
+    /// (<see cref="ForwardReturnsOutput"/>). A network may put it in scratch storage shared with other layers when neither
+    /// this layer's backward nor the next layer's reads it (<see cref="BackwardReadsOutput"/>, <see cref="BackwardReadsInput"/>):
+    /// a convolution feeding a max-pool, whose output is dead once the pool has run.
+    /// </summary>
+    protected Matrix<T> Output { get; }
+
+    /// <summary>Whether <see cref="Forward"/> returns <see cref="Output"/> (false, the default: its input, or a child's output).</summary>
+    internal virtual bool ForwardReturnsOutput => false;
+
+    /// <summary>Whether the backward pass reads the input the forward pass was given (true, the default, unless a layer knows better).</summary>
+    internal virtual bool BackwardReadsInput => true;
+
+    /// <summary>Whether the backward pass reads the forward pass's output (true, the default, unless a layer knows better).</summary>
+    internal virtual bool BackwardReadsOutput => true;
+
+    /// <summary>Puts <see cref="Output"/> in <paramref name="storage"/>, shared with other layers' scratch outputs (null: its own again).</summary>
+    internal void ShareOutput(SharedStorage<T>? storage) => Output.ShareStorage(storage);
+
+    /// <summary>The array <see cref="InputGradient"/> lives in now (for tests of the sharing).</summary>
+    internal object InputGradientArray() => InputGradient.Storage;
+
+    /// <summary>The array <see cref="Output"/> lives in now (for tests of the sharing).</summary>
+    internal object OutputArray() => Output.Storage;
+
+    /// <summary>Lets <see cref="InputGradient"/> take turns in <paramref name="storage"/> with other layers' (null: its own again).</summary>
+    internal void ShareInputGradient(SharedStorage<T>? storage) => InputGradient.ShareStorage(storage);
 
     /// <summary>The layer's type as the <see cref="LayerRegistry"/> and model files name it, e.g. "linear".</summary>
     public abstract string Kind { get; }

@@ -18,6 +18,7 @@ public sealed class Matrix<T> where T : unmanaged, IFloatingPointIeee754<T>
     private T[] _data;
     private int _offset;   // where the matrix starts in _data: non-zero only for views (see View)
     private bool _view;    // a window on memory someone else owns: it cannot regrow
+    private SharedStorage<T>? _shared;   // storage this matrix takes turns in with others (see ShareStorage)
 
     /// <summary>Creates a zero-filled tensor of shape (<paramref name="rows"/>, <paramref name="cols"/>).</summary>
     /// <exception cref="ArgumentOutOfRangeException">A dimension is negative, or rows × cols exceeds an array's size.</exception>
@@ -204,13 +205,34 @@ public sealed class Matrix<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         long needed = (long)rows * Cols;
-        if (_offset + needed > _data.Length)
+        if (_shared is not null) _data = _shared.Fit(needed, rows);
+        else if (_offset + needed > _data.Length)
         {
             if (_view) throw new InvalidOperationException($"A view of {_data.Length - _offset} elements cannot grow to ({rows}, {Cols}).");
             _data = new T[needed];
         }
         Rows = rows;
     }
+
+    /// <summary>
+    /// Makes this workspace matrix take turns in <paramref name="storage"/> with the other matrices bound to it (null: back to
+    /// storage of its own): contents are unspecified afterwards, and a write through any of them may overwrite the others.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The matrix is a view.</exception>
+    internal void ShareStorage(SharedStorage<T>? storage)
+    {
+        if (_view) throw new InvalidOperationException("A view cannot take turns in shared storage.");
+        _shared?.Remove(this);
+        _shared = storage;
+        Rows = 0;
+        _data = storage is null ? [] : storage.Add(this);
+    }
+
+    /// <summary>The backing array (identity only: which matrices share storage).</summary>
+    internal object Storage => _data;
+
+    // The shared storage grew: every matrix bound to it moves to the new array (their contents are dead by then).
+    internal void Rebind(T[] data) => _data = data;
 
     /// <summary>
     /// Throws unless this tensor has <paramref name="cols"/> columns; <paramref name="what"/> (and

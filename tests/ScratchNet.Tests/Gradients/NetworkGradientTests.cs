@@ -64,6 +64,52 @@ public class NetworkGradientTests(ITestOutputHelper output)
         output.WriteLine($"{what}: worst relative error {worst:E2}");
     }
 
+    [Fact]
+    public void ACnnWhoseGradientsAndScratchOutputsShareTwoBuffersMatchesFiniteDifferences()
+    {
+        // Every kind of link in the chain of shared buffers: layers that write their own input gradient, a flatten that
+        // passes on the one it was given, a residual block whose body keeps private buffers and adds the gradient it was
+        // given, a layer 0 whose gradient the network returns, and outputs no backward reads (a convolution's feeding an
+        // average pool, a linear layer's feeding the softmax) in scratch. Smooth layers only (GELU, average pooling).
+        var rng = new Rng(77);
+        var net = new Network<double>(new Shape(2, 6, 5), 3, Loss.CrossEntropy, regularizationFactor: 0.01, learningRate: 0.1, seed: 5);
+        net.AddConv2d(4, 3, padding: 1);
+        net.Add(new Gelu<double>(net.CurrentShape));
+        var shape = net.CurrentShape;
+        var weight = Normal(rng, 4, 4 * 3 * 3);
+        net.Add(new Residual<double>(new Sequential<double>(new Conv2d<double>(shape, 4, 3, padding: 1, weight: weight), new Gelu<double>(shape))));
+        var pooled = net.AddConv2d(5, 3, padding: 1);
+        net.AddAvgPool2d(2);
+        net.AddFlatten();
+        var logits = net.AddLinear(3, Init.XavierNormal, regularization: true);
+        net.AddSoftmax();
+        var x = Normal(rng, 4, net.Inputs);
+        var y = OneHot(rng, 4, 3);
+
+        net.ComputeGradients(x, y, out var dxTensor);
+        var dx = dxTensor.ToArray();
+        var gradients = net.Parameters.Select(p => p.Gradient.ToArray()).ToArray();
+        double F() => net.Evaluate(x, y).Loss;
+
+        double worst = Check("cnn d/dx", F, x, dx);
+        for (int k = 0; k < gradients.Length; k++)
+            worst = Math.Max(worst, Check($"cnn d/d{net.Parameters[k].Name}{k}", F, net.Parameters[k].Value, gradients[k]));
+        output.WriteLine($"cnn with shared buffers: worst relative error {worst:E2}");
+
+        // The layers after the first that write their own gradient took turns in two arrays, alternating along the chain,
+        // and the two scratch outputs live in those arrays, one each; every other output is its layer's own.
+        var owners = net.Layers.Skip(1).Where(l => l.BackwardReturnsInputGradient).ToArray();
+        var arrays = owners.Select(l => l.InputGradientArray()).ToArray();
+        Assert.Equal(2, arrays.Distinct().Count());
+        for (int i = 1; i < arrays.Length; i++) Assert.NotSame(arrays[i - 1], arrays[i]);
+        Assert.DoesNotContain(net.Layers[0].InputGradientArray(), arrays);
+        Assert.Contains(pooled.OutputArray(), arrays);
+        Assert.Contains(logits.OutputArray(), arrays);
+        Assert.NotSame(pooled.OutputArray(), logits.OutputArray());
+        foreach (var layer in net.Layers.Where(l => l != pooled && l != logits && l.ForwardReturnsOutput))
+            Assert.DoesNotContain(layer.OutputArray(), arrays);
+    }
+
     // Redraws x until every ReLU input is at least 1e-3 from 0, so no step of a few 1e-6 crosses a kink.
     private static Matrix<double> DrawInputAwayFromKinks(Network<double> net, Rng rng, int batch)
     {

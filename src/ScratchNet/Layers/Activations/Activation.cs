@@ -9,28 +9,35 @@ namespace ScratchNet.Layers;
 /// </summary>
 public abstract class Activation<T>(Shape shape) : Layer<T>(shape, shape) where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Matrix<T> _output = new(0, shape.Size);         // (B, size)
-    private readonly Matrix<T> _inputGradient = new(0, shape.Size);  // (B, size)
     private bool _ran;
 
     /// <inheritdoc/>
-    protected sealed override Matrix<T>? LastOutput => _ran ? _output : null;
+    internal override bool BackwardReturnsInputGradient => true;
+
+    /// <inheritdoc/>
+    internal override bool ForwardReturnsOutput => true;
+
+    /// <inheritdoc/>
+    internal override bool BackwardReadsInput => false;
+
+    /// <inheritdoc/>
+    protected sealed override Matrix<T>? LastOutput => _ran ? Output : null;
 
     /// <inheritdoc/>
     protected sealed override Matrix<T> ForwardCore(Matrix<T> input)
     {
-        _output.SetRows(input.Rows);
-        Activate(input, _output);
+        Output.SetRows(input.Rows);
+        Activate(input, Output);
         _ran = true;
-        return _output;
+        return Output;
     }
 
     /// <inheritdoc/>
     protected sealed override Matrix<T> BackwardCore(Matrix<T> outputGradient)
     {
-        _inputGradient.SetRows(outputGradient.Rows);
-        Backpropagate(_output, outputGradient, _inputGradient);
-        return _inputGradient;
+        InputGradient.SetRows(outputGradient.Rows);
+        Backpropagate(Output, outputGradient, InputGradient);
+        return InputGradient;
     }
 
     /// <summary>The ONNX operator that computes the function with no attributes, or null when the layer exports otherwise.</summary>

@@ -6,13 +6,12 @@ namespace ScratchNet.Layers;
 /// <summary>
 /// GELU in its tanh form (PyTorch's <c>gelu(approximate='tanh')</c>): y = x·(1 + tanh u)/2 with
 /// u = √(2/π)·(x + 0.044715·x³); dy/dx = (1 + t)/2 + x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²)/2, t = tanh u.
-/// The derivative needs x and t, so the layer keeps its input (a reference: layers never write their inputs) and the forward's t (<see cref="GeluKernels"/>:
-/// vectorised, over the thread team).
+/// The derivative needs x and t: the layer keeps a reference to its input (layers never write their inputs) and the
+/// backward recomputes t from it (<see cref="GeluKernels"/>: vectorised, over the thread team).
 /// </summary>
 public sealed class Gelu<T>(Shape shape) : Activation<T>(shape) where T : unmanaged, IFloatingPointIeee754<T>
 {
     private Matrix<T>? _input;                                // (B, size): x of the last forward pass (the layer before owns it)
-    private readonly Matrix<T> _tanh = new(0, shape.Size);    // (B, size): t = tanh u of the last forward pass
     private readonly GeluJob<T> _job = new();
 
     /// <inheritdoc/>
@@ -34,14 +33,19 @@ public sealed class Gelu<T>(Shape shape) : Activation<T>(shape) where T : unmana
     }
 
     /// <inheritdoc/>
+    internal override bool BackwardReadsInput => true;
+
+    /// <inheritdoc/>
+    internal override bool BackwardReadsOutput => false;
+
+    /// <inheritdoc/>
     protected override void Activate(Matrix<T> input, Matrix<T> output)
     {
         _input = input;
-        _tanh.SetRows(input.Rows);
-        GeluKernels.Forward<T>(input.Span, output.Span, _tanh.Span, _job);
+        GeluKernels.Forward<T>(input.Span, output.Span, _job);
     }
 
     /// <inheritdoc/>
     protected override void Backpropagate(Matrix<T> output, Matrix<T> outputGradient, Matrix<T> inputGradient) =>
-        GeluKernels.Backward<T>(_input!.Span, _tanh.Span, outputGradient.Span, inputGradient.Span, _job);
+        GeluKernels.Backward<T>(_input!.Span, outputGradient.Span, inputGradient.Span, _job);
 }

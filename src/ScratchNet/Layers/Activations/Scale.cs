@@ -37,6 +37,9 @@ public sealed class Scale<T> : Activation<T> where T : unmanaged, IFloatingPoint
         graph.AddNode("Mul", name, [input, graph.AddInitializer($"{name}.factor", [_factor], new Shape(1))]);
 
     /// <inheritdoc/>
+    internal override bool BackwardReadsOutput => false;
+
+    /// <inheritdoc/>
     protected override void Activate(Matrix<T> input, Matrix<T> output) => TensorPrimitives.Multiply(input.Span, _factor, output.Span);
 
     /// <inheritdoc/>

@@ -14,8 +14,6 @@ namespace ScratchNet.Layers;
 public sealed class Residual<T> : Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Named<Layer<T>>[] _children;
-    private readonly Matrix<T> _output;          // (B, out)
-    private readonly Matrix<T> _inputGradient;   // (B, in)
     private bool _ran;
 
     /// <summary>A block around <paramref name="body"/>, with <paramref name="projection"/> on the skip path or the identity.</summary>
@@ -32,8 +30,6 @@ public sealed class Residual<T> : Layer<T> where T : unmanaged, IFloatingPointIe
         Body = body;
         Projection = projection;
         _children = projection is null ? [new("body", body)] : [new("body", body), new("projection", projection)];
-        _output = new Matrix<T>(0, OutputSize);
-        _inputGradient = new Matrix<T>(0, InputSize);
     }
 
     /// <summary>The branch that learns the residual.</summary>
@@ -44,6 +40,12 @@ public sealed class Residual<T> : Layer<T> where T : unmanaged, IFloatingPointIe
 
     /// <inheritdoc/>
     public override IReadOnlyList<Named<Layer<T>>> Children => _children;
+
+    /// <inheritdoc/>
+    internal override bool BackwardReturnsInputGradient => true;
+
+    /// <inheritdoc/>
+    internal override bool ForwardReturnsOutput => true;
 
     /// <inheritdoc/>
     public override string Kind => "residual";
@@ -66,17 +68,17 @@ public sealed class Residual<T> : Layer<T> where T : unmanaged, IFloatingPointIe
     }
 
     /// <inheritdoc/>
-    protected override Matrix<T>? LastOutput => _ran ? _output : null;
+    protected override Matrix<T>? LastOutput => _ran ? Output : null;
 
     /// <inheritdoc/>
     protected override Matrix<T> ForwardCore(Matrix<T> input)
     {
         var body = Body.Forward(input);
         var skip = Projection?.Forward(input) ?? input;
-        _output.SetRows(input.Rows);
-        TensorPrimitives.Add(body.Span, skip.Span, _output.Span);
+        Output.SetRows(input.Rows);
+        TensorPrimitives.Add(body.Span, skip.Span, Output.Span);
         _ran = true;
-        return _output;
+        return Output;
     }
 
     /// <inheritdoc/>
@@ -97,9 +99,9 @@ public sealed class Residual<T> : Layer<T> where T : unmanaged, IFloatingPointIe
 
     private Matrix<T> Sum(Matrix<T> body, Matrix<T> skip)
     {
-        _inputGradient.SetRows(body.Rows);
-        TensorPrimitives.Add(body.Span, skip.Span, _inputGradient.Span);
-        return _inputGradient;
+        InputGradient.SetRows(body.Rows);
+        TensorPrimitives.Add(body.Span, skip.Span, InputGradient.Span);
+        return InputGradient;
     }
 
     /// <inheritdoc/>

@@ -22,8 +22,6 @@ public sealed unsafe class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPo
     private readonly ConvGeometry _geometry;
     private readonly Convolution<T> _kernels = new();
     private Matrix<T>? _input;                  // (B, C·H·W), cached by Forward: dW needs it
-    private readonly Matrix<T> _output;         // (B, OC·OH·OW)
-    private readonly Matrix<T> _inputGradient;  // (B, C·H·W)
 
     /// <summary>A square kernel with the same stride and padding on both axes.</summary>
     /// <exception cref="ArgumentException">The input is not (C, H, W), the groups divide neither channel count, or the kernel does not fit.</exception>
@@ -72,8 +70,6 @@ public sealed unsafe class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPo
         FrozenWeight = frozenWeight;
         Parameters = [.. new[] { frozenWeight ? null : Weight, Bias }.OfType<Parameter<T>>()];
         Buffers = frozenWeight ? [new("weight", weight, weightShape)] : [];
-        _output = new Matrix<T>(0, OutputSize);
-        _inputGradient = new Matrix<T>(0, InputSize);
     }
 
     /// <summary>
@@ -120,6 +116,15 @@ public sealed unsafe class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPo
 
     /// <inheritdoc/>
     public override IReadOnlyList<Parameter<T>> Parameters { get; }
+
+    /// <inheritdoc/>
+    internal override bool BackwardReturnsInputGradient => true;
+
+    /// <inheritdoc/>
+    internal override bool ForwardReturnsOutput => true;
+
+    /// <inheritdoc/>
+    internal override bool BackwardReadsOutput => false;
 
     /// <inheritdoc/>
     public override string Kind => "conv2d";
@@ -172,17 +177,17 @@ public sealed unsafe class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPo
     }
 
     /// <inheritdoc/>
-    protected override Matrix<T>? LastOutput => _input is null ? null : _output;
+    protected override Matrix<T>? LastOutput => _input is null ? null : Output;
 
     /// <inheritdoc/>
     protected override Matrix<T> ForwardCore(Matrix<T> input)
     {
         _input = input;
-        _output.SetRows(input.Rows);
-        fixed (T* x = input.Span, w = Weight.Value.Span, y = _output.Span)
+        Output.SetRows(input.Rows);
+        fixed (T* x = input.Span, w = Weight.Value.Span, y = Output.Span)
         fixed (T* b = Bias is null ? default : Bias.Value.Span)
             _kernels.Forward(_geometry, input.Rows, x, w, Bias is null ? null : b, y);
-        return _output;
+        return Output;
     }
 
     /// <inheritdoc/>
@@ -190,8 +195,8 @@ public sealed unsafe class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPo
     {
         var input = _input!;
         int batch = outputGradient.Rows, plane = _geometry.OutputPlane;
-        _inputGradient.SetRows(batch);
-        fixed (T* x = input.Span, w = Weight.Value.Span, dy = outputGradient.Span, dw = Weight.Gradient.Span, dx = _inputGradient.Span)
+        InputGradient.SetRows(batch);
+        fixed (T* x = input.Span, w = Weight.Value.Span, dy = outputGradient.Span, dw = Weight.Gradient.Span, dx = InputGradient.Span)
         {
             if (!FrozenWeight) _kernels.BackwardWeights(_geometry, batch, x, dy, dw);
             _kernels.BackwardData(_geometry, batch, dy, w, dx);
@@ -206,7 +211,7 @@ public sealed unsafe class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPo
                 for (int o = 0; o < db.Length; o++) db[o] += TensorPrimitives.Sum<T>(row.Slice(o * plane, plane));
             }
         }
-        return _inputGradient;
+        return InputGradient;
     }
 
     private static Shape OutputShapeOf(Shape input, int outChannels, (int Height, int Width) kernel, (int Height, int Width) stride,

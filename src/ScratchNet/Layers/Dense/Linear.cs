@@ -12,8 +12,6 @@ namespace ScratchNet.Layers;
 public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private Matrix<T>? _input;                  // (B, in), cached by Forward: dW needs it
-    private readonly Matrix<T> _output;         // (B, out)
-    private readonly Matrix<T> _inputGradient;  // (B, in)
 
     // A deferred SGD step of W (a first layer at batch 1, which needs no input gradient): the step's
     // input and output gradient are kept, and the next forward pass applies the update in the same
@@ -33,8 +31,6 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         Weight = new Parameter<T>("weight", weight, new Shape(weight.Rows, weight.Cols), regularized);
         Bias = new Parameter<T>("bias", bias, new Shape(weight.Rows), regularized: false);
         Parameters = [Weight, Bias];
-        _output = new Matrix<T>(0, OutputSize);
-        _inputGradient = new Matrix<T>(0, InputSize);
         _pendingInput = new Matrix<T>(1, InputSize);
         _pendingGradient = new Matrix<T>(1, OutputSize);
     }
@@ -83,6 +79,15 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     public override IReadOnlyList<Parameter<T>> Parameters { get; }
 
     /// <inheritdoc/>
+    internal override bool BackwardReturnsInputGradient => true;
+
+    /// <inheritdoc/>
+    internal override bool ForwardReturnsOutput => true;
+
+    /// <inheritdoc/>
+    internal override bool BackwardReadsOutput => false;
+
+    /// <inheritdoc/>
     public override string Kind => "linear";
 
     /// <inheritdoc/>
@@ -106,26 +111,26 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
             [new("transB", 1L)]);
 
     /// <inheritdoc/>
-    protected override Matrix<T>? LastOutput => _input is null ? null : _output;
+    protected override Matrix<T>? LastOutput => _input is null ? null : Output;
 
     /// <inheritdoc/>
     protected override Matrix<T> ForwardCore(Matrix<T> input)
     {
         _input = input;
-        _output.SetRows(input.Rows);
+        Output.SetRows(input.Rows);
         if (_pending && input.Rows == 1)
         {
-            _squares = SgdKernels.LinearForwardFinishingStep(Weight.Value, Bias.Value, _pendingInput, _pendingGradient, _pendingRate, _pendingKeep, input, _output);
+            _squares = SgdKernels.LinearForwardFinishingStep(Weight.Value, Bias.Value, _pendingInput, _pendingGradient, _pendingRate, _pendingKeep, input, Output);
             _pending = false;
-            return _output;
+            return Output;
         }
         FinishDeferredStep();
         _squares = double.NaN;
         // The bias enters as the GEMM's C with beta 1: its epilogue adds it, no pass of its own.
         var bias = Bias.Value.Span;
-        for (int r = 0; r < _output.Rows; r++) bias.CopyTo(_output.Row(r));
-        Gemm.Multiply(input, false, Weight.Value, true, _output, T.One, T.One);   // (B, in)·(in, out) + b
-        return _output;
+        for (int r = 0; r < Output.Rows; r++) bias.CopyTo(Output.Row(r));
+        Gemm.Multiply(input, false, Weight.Value, true, Output, T.One, T.One);   // (B, in)·(in, out) + b
+        return Output;
     }
 
     /// <summary>Batches up to this size take the fused backward-and-step kernel; larger ones are GEMM-bound.</summary>
@@ -157,8 +162,8 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         Matrix<T>? inputGradient = null;
         if (needInputGradient)
         {
-            _inputGradient.SetRows(input.Rows);
-            inputGradient = _inputGradient;
+            InputGradient.SetRows(input.Rows);
+            inputGradient = InputGradient;
         }
         double squares = SgdKernels.LinearBackward(Weight.Value, Bias.Value, input, outputGradient, inputGradient, step.LearningRate, step.Keep(Weight));
         step.AddSquares(Weight, squares);
@@ -173,9 +178,9 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         Matrix<T>? inputGradient = null;
         if (needInputGradient)
         {
-            _inputGradient.SetRows(input.Rows);
-            Gemm.Multiply(outputGradient, false, Weight.Value, false, _inputGradient, T.One, T.Zero);   // (B, out)·(out, in)
-            inputGradient = _inputGradient;
+            InputGradient.SetRows(input.Rows);
+            Gemm.Multiply(outputGradient, false, Weight.Value, false, InputGradient, T.One, T.Zero);   // (B, out)·(out, in)
+            inputGradient = InputGradient;
         }
         if (Weight.Regularized) step.AddSquares(Weight, double.CreateChecked(TensorPrimitives.SumOfSquares<T>(Weight.Value.Span)));
         Gemm.Multiply(outputGradient, true, input, false, Weight.Value, -step.LearningRate, step.Keep(Weight));   // (out, B)·(B, in)
@@ -195,9 +200,9 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         for (int r = 0; r < outputGradient.Rows; r++)
             TensorPrimitives.Add(biasGradient, outputGradient.Row(r), biasGradient);
         // dX = dY·W : (B, out)·(out, in)
-        _inputGradient.SetRows(outputGradient.Rows);
-        Gemm.Multiply(outputGradient, false, Weight.Value, false, _inputGradient, T.One, T.Zero);
-        return _inputGradient;
+        InputGradient.SetRows(outputGradient.Rows);
+        Gemm.Multiply(outputGradient, false, Weight.Value, false, InputGradient, T.One, T.Zero);
+        return InputGradient;
     }
 
     /// <inheritdoc/>

@@ -21,8 +21,6 @@ public sealed class BatchNorm1d<T> : Layer<T> where T : unmanaged, IFloatingPoin
     private readonly Matrix<T> _variance;       // (1, size): batch biased variance, then scratch Σ dy·x̂
     private readonly Matrix<T> _invStd;         // (1, size): s of the last forward pass
     private readonly Matrix<T> _normalized;     // (B, size): x̂ of the last forward pass
-    private readonly Matrix<T> _output;         // (B, size)
-    private readonly Matrix<T> _inputGradient;  // (B, size)
     private bool _batchStatistics;              // the last Forward normalised with the batch's own statistics
     private bool _ran;
 
@@ -52,8 +50,6 @@ public sealed class BatchNorm1d<T> : Layer<T> where T : unmanaged, IFloatingPoin
         _variance = new Matrix<T>(1, size);
         _invStd = new Matrix<T>(1, size);
         _normalized = new Matrix<T>(0, size);
-        _output = new Matrix<T>(0, size);
-        _inputGradient = new Matrix<T>(0, size);
     }
 
     /// <summary>γ, (1, size). Never regularised.</summary>
@@ -79,6 +75,12 @@ public sealed class BatchNorm1d<T> : Layer<T> where T : unmanaged, IFloatingPoin
 
     /// <inheritdoc/>
     public override IReadOnlyList<NamedTensor<T>> Buffers { get; }
+
+    /// <inheritdoc/>
+    internal override bool BackwardReturnsInputGradient => true;
+
+    /// <inheritdoc/>
+    internal override bool ForwardReturnsOutput => true;
 
     /// <inheritdoc/>
     public override string Kind => "batchnorm1d";
@@ -113,7 +115,7 @@ public sealed class BatchNorm1d<T> : Layer<T> where T : unmanaged, IFloatingPoin
             [new("epsilon", (float)Epsilon), new("momentum", (float)(1 - Momentum))]);
 
     /// <inheritdoc/>
-    protected override Matrix<T>? LastOutput => _ran ? _output : null;
+    protected override Matrix<T>? LastOutput => _ran ? Output : null;
 
     /// <inheritdoc/>
     /// <exception cref="ArgumentException">Training mode with a batch of one row (no variance to estimate; PyTorch refuses it too).</exception>
@@ -121,7 +123,7 @@ public sealed class BatchNorm1d<T> : Layer<T> where T : unmanaged, IFloatingPoin
     {
         int batch = input.Rows;
         _normalized.SetRows(batch);
-        _output.SetRows(batch);
+        Output.SetRows(batch);
         _batchStatistics = Training;
         if (Training)
         {
@@ -164,10 +166,10 @@ public sealed class BatchNorm1d<T> : Layer<T> where T : unmanaged, IFloatingPoin
         {
             var xHat = _normalized.Row(r);
             TensorPrimitives.Multiply(xHat, s, xHat);
-            TensorPrimitives.MultiplyAdd(xHat, gamma, beta, _output.Row(r));
+            TensorPrimitives.MultiplyAdd(xHat, gamma, beta, Output.Row(r));
         }
         _ran = true;
-        return _output;
+        return Output;
     }
 
     /// <inheritdoc/>
@@ -186,18 +188,18 @@ public sealed class BatchNorm1d<T> : Layer<T> where T : unmanaged, IFloatingPoin
         TensorPrimitives.Add(Bias.Gradient.Span, sumDy, Bias.Gradient.Span);
         TensorPrimitives.Add(Weight.Gradient.Span, sumDyXHat, Weight.Gradient.Span);
 
-        _inputGradient.SetRows(batch);
+        InputGradient.SetRows(batch);
         var gamma = Weight.Value.Span;
         var s = _invStd.Span;
         if (!_batchStatistics)
         {
             for (int r = 0; r < batch; r++)
             {
-                var dx = _inputGradient.Row(r);
+                var dx = InputGradient.Row(r);
                 TensorPrimitives.Multiply(outputGradient.Row(r), gamma, dx);
                 TensorPrimitives.Multiply(dx, s, dx);
             }
-            return _inputGradient;
+            return InputGradient;
         }
         // dx = γ·s/B · (B·dy − Σ dy − x̂·Σ dy·x̂)
         T count = T.CreateChecked(batch);
@@ -205,11 +207,11 @@ public sealed class BatchNorm1d<T> : Layer<T> where T : unmanaged, IFloatingPoin
         {
             var dy = outputGradient.Row(r);
             var xHat = _normalized.Row(r);
-            var dx = _inputGradient.Row(r);
+            var dx = InputGradient.Row(r);
             for (int j = 0; j < dx.Length; j++)
                 dx[j] = gamma[j] * s[j] / count * (count * dy[j] - sumDy[j] - xHat[j] * sumDyXHat[j]);
         }
-        return _inputGradient;
+        return InputGradient;
     }
 
     // s = 1/√(variance + ε) into _invStd.

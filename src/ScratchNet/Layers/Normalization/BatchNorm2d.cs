@@ -14,18 +14,19 @@ namespace ScratchNet.Layers;
 /// <remarks>
 /// Training backward, with x̂ = (x − μ)·s, s = 1/√(σ² + ε), sums over the M values of a channel:
 /// dβ = Σ dy, dγ = Σ dy·x̂, dx = γ·s/M · (M·dy − Σ dy − x̂·Σ dy·x̂). In inference: dx = γ·s·dy.
+/// The backward recomputes x̂ from the input (kept by reference; layers never write their inputs) and the forward's μ and s,
+/// as PyTorch does, instead of keeping an x̂ tensor the size of the input from forward to backward.
 /// </remarks>
 public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly T _momentum, _epsilon;
     private readonly int _channels, _plane;
     private readonly Matrix<T> _gamma, _beta;   // (1, C): the parameters' values, or ones and zeros without affine
-    private readonly Matrix<T> _mean;           // (1, C): batch mean, then scratch Σ dy in backward
-    private readonly Matrix<T> _variance;       // (1, C): batch biased variance, then scratch Σ dy·x̂
+    private readonly Matrix<T> _mean;           // (1, C): μ of the last forward pass (the batch's, or the running estimate)
+    private readonly Matrix<T> _variance;       // (1, C): batch biased variance, then scratch Σ dy in backward
     private readonly Matrix<T> _invStd;         // (1, C): s of the last forward pass
-    private readonly Matrix<T> _normalized;     // (B, C·H·W): x̂ of the last forward pass
-    private readonly Matrix<T> _output;         // (B, C·H·W)
-    private readonly Matrix<T> _inputGradient;  // (B, C·H·W)
+    private readonly Matrix<T> _sumDyXHat;      // (1, C): scratch Σ dy·x̂ in backward
+    private Matrix<T>? _input;                  // (B, C·H·W): x of the last forward pass (the layer before owns it)
     private bool _batchStatistics;
     private bool _ran;
 
@@ -71,9 +72,7 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
         _mean = new Matrix<T>(1, _channels);
         _variance = new Matrix<T>(1, _channels);
         _invStd = new Matrix<T>(1, _channels);
-        _normalized = new Matrix<T>(0, InputSize);
-        _output = new Matrix<T>(0, InputSize);
-        _inputGradient = new Matrix<T>(0, InputSize);
+        _sumDyXHat = new Matrix<T>(1, _channels);
     }
 
     /// <summary>γ, (C), or null without <see cref="Affine"/>. Never regularised; with <see cref="FrozenWeight"/> not among the parameters (its value is still saved and loaded).</summary>
@@ -105,6 +104,15 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
 
     /// <inheritdoc/>
     public override IReadOnlyList<NamedTensor<T>> Buffers { get; }
+
+    /// <inheritdoc/>
+    internal override bool BackwardReturnsInputGradient => true;
+
+    /// <inheritdoc/>
+    internal override bool ForwardReturnsOutput => true;
+
+    /// <inheritdoc/>
+    internal override bool BackwardReadsOutput => false;
 
     /// <inheritdoc/>
     public override string Kind => "batchnorm2d";
@@ -146,23 +154,23 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
     }
 
     /// <inheritdoc/>
-    protected override Matrix<T>? LastOutput => _ran ? _output : null;
+    protected override Matrix<T>? LastOutput => _ran ? Output : null;
 
     /// <inheritdoc/>
     /// <exception cref="ArgumentException">Training mode with one value per channel (no variance to estimate; PyTorch refuses it too).</exception>
     protected override Matrix<T> ForwardCore(Matrix<T> input)
     {
         int batch = input.Rows;
-        _normalized.SetRows(batch);
-        _output.SetRows(batch);
+        _input = input;
+        Output.SetRows(batch);
         _batchStatistics = Training;
         var mean = _mean.Span;
-        var variance = _variance.Span;
         if (Training)
         {
             long values = (long)batch * _plane;
             if (values < 2) throw new ArgumentException($"{this}: training needs more than one value per channel to estimate a variance.", nameof(input));
             T count = T.CreateChecked(values);
+            var variance = _variance.Span;
             mean.Clear();
             variance.Clear();
             for (int n = 0; n < batch; n++)
@@ -174,7 +182,7 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
             for (int n = 0; n < batch; n++)
             {
                 var x = input.Row(n);
-                var centred = _normalized.Row(n);
+                var centred = Output.Row(n);   // x − μ, scaled into y below
                 for (int c = 0; c < _channels; c++)
                 {
                     var block = centred.Slice(c * _plane, _plane);
@@ -196,12 +204,12 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
         else
         {
             InverseStd(RunningVariance.Span);
-            var runningMean = RunningMean.Span;
+            RunningMean.Span.CopyTo(mean);
             for (int n = 0; n < batch; n++)
             {
                 var x = input.Row(n);
-                var centred = _normalized.Row(n);
-                for (int c = 0; c < _channels; c++) TensorPrimitives.Subtract(x.Slice(c * _plane, _plane), runningMean[c], centred.Slice(c * _plane, _plane));
+                var centred = Output.Row(n);
+                for (int c = 0; c < _channels; c++) TensorPrimitives.Subtract(x.Slice(c * _plane, _plane), mean[c], centred.Slice(c * _plane, _plane));
             }
         }
         var s = _invStd.Span;
@@ -209,51 +217,52 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
         var beta = _beta.Span;
         for (int n = 0; n < batch; n++)
         {
-            var xHat = _normalized.Row(n);
-            var y = _output.Row(n);
+            var y = Output.Row(n);
             for (int c = 0; c < _channels; c++)
             {
-                var block = xHat.Slice(c * _plane, _plane);
-                TensorPrimitives.Multiply(block, s[c], block);
                 var yc = y.Slice(c * _plane, _plane);
-                TensorPrimitives.Multiply(block, gamma[c], yc);
+                TensorPrimitives.Multiply(yc, s[c] * gamma[c], yc);   // γ·s·(x − μ): one rounding fewer than x̂ first, γ· after
                 TensorPrimitives.Add(yc, beta[c], yc);
             }
         }
         _ran = true;
-        return _output;
+        return Output;
     }
 
     /// <inheritdoc/>
     protected override Matrix<T> BackwardCore(Matrix<T> outputGradient)
     {
         int batch = outputGradient.Rows;
-        var sumDy = _mean.Span;             // Σ dy per channel (the batch mean is no longer needed)
-        var sumDyXHat = _variance.Span;     // Σ dy·x̂ per channel
+        var input = _input!;
+        var mean = _mean.Span;
+        var s = _invStd.Span;
+        var sumDy = _variance.Span;         // Σ dy per channel (the batch variance is no longer needed)
+        var sumDyXHat = _sumDyXHat.Span;    // Σ dy·x̂ per channel
         sumDy.Clear();
         sumDyXHat.Clear();
         for (int n = 0; n < batch; n++)
         {
             var dy = outputGradient.Row(n);
-            var xHat = _normalized.Row(n);
+            var x = input.Row(n);
             for (int c = 0; c < _channels; c++)
             {
-                sumDy[c] += TensorPrimitives.Sum<T>(dy.Slice(c * _plane, _plane));
-                sumDyXHat[c] += TensorPrimitives.Dot<T>(dy.Slice(c * _plane, _plane), xHat.Slice(c * _plane, _plane));
+                var dyc = dy.Slice(c * _plane, _plane);
+                sumDy[c] += TensorPrimitives.Sum<T>(dyc);
+                sumDyXHat[c] += DotCentred(dyc, x.Slice(c * _plane, _plane), mean[c]);
             }
         }
+        TensorPrimitives.Multiply(sumDyXHat, s, sumDyXHat);   // Σ dy·(x − μ)·s
         if (Bias is not null) TensorPrimitives.Add(Bias.Gradient.Span, sumDy, Bias.Gradient.Span);
         if (Weight is not null && !FrozenWeight) TensorPrimitives.Add(Weight.Gradient.Span, sumDyXHat, Weight.Gradient.Span);
 
-        _inputGradient.SetRows(batch);
+        InputGradient.SetRows(batch);
         var gamma = _gamma.Span;
-        var s = _invStd.Span;
         T count = T.CreateChecked((long)batch * _plane);
         for (int n = 0; n < batch; n++)
         {
             var dy = outputGradient.Row(n);
-            var xHat = _normalized.Row(n);
-            var dx = _inputGradient.Row(n);
+            var x = input.Row(n);
+            var dx = InputGradient.Row(n);
             for (int c = 0; c < _channels; c++)
             {
                 var dxc = dx.Slice(c * _plane, _plane);
@@ -264,13 +273,42 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
                     TensorPrimitives.Multiply(dyc, scale, dxc);
                     continue;
                 }
-                // dx = γ·s/M · (M·dy − Σ dy − x̂·Σ dy·x̂) = γ·s·dy − γ·s/M·Σ dy − x̂·(γ·s/M·Σ dy·x̂)
-                T shift = scale / count * sumDy[c], slope = scale / count * sumDyXHat[c];
-                var xc = xHat.Slice(c * _plane, _plane);
-                for (int p = 0; p < dxc.Length; p++) dxc[p] = scale * dyc[p] - shift - xc[p] * slope;
+                // dx = γ·s/M · (M·dy − Σ dy − x̂·Σ dy·x̂) = γ·s·dy − γ·s/M·Σ dy − (x − μ)·(s·γ·s/M·Σ dy·x̂)
+                T shift = scale / count * sumDy[c], slope = s[c] * (scale / count * sumDyXHat[c]);
+                InputGradientOf(dyc, x.Slice(c * _plane, _plane), mean[c], scale, shift, slope, dxc);
             }
         }
-        return _inputGradient;
+        return InputGradient;
+    }
+
+    // Σ dy·(x − μ), in a fixed order (vectors, then the tail): the same sums for any thread count.
+    private static T DotCentred(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, T mu)
+    {
+        int i = 0;
+        T sum = T.Zero;
+        if (Vector.IsHardwareAccelerated && dy.Length >= Vector<T>.Count)
+        {
+            var acc = Vector<T>.Zero;
+            var mv = new Vector<T>(mu);
+            for (; i <= dy.Length - Vector<T>.Count; i += Vector<T>.Count)
+                acc += new Vector<T>(dy[i..]) * (new Vector<T>(x[i..]) - mv);
+            sum = Vector.Sum(acc);
+        }
+        for (; i < dy.Length; i++) sum += dy[i] * (x[i] - mu);
+        return sum;
+    }
+
+    // dx = scale·dy − shift − (x − μ)·slope.
+    private static void InputGradientOf(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, T mu, T scale, T shift, T slope, Span<T> dx)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<T> mv = new(mu), scv = new(scale), shv = new(shift), slv = new(slope);
+            for (; i <= dy.Length - Vector<T>.Count; i += Vector<T>.Count)
+                (scv * new Vector<T>(dy[i..]) - shv - (new Vector<T>(x[i..]) - mv) * slv).CopyTo(dx[i..]);
+        }
+        for (; i < dy.Length; i++) dx[i] = scale * dy[i] - shift - (x[i] - mu) * slope;
     }
 
     private void InverseStd(ReadOnlySpan<T> variance)

@@ -10,8 +10,6 @@ namespace ScratchNet.Layers;
 public sealed class AvgPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly PoolWindows _windows;
-    private readonly Matrix<T> _output;          // (B, C·OH·OW)
-    private readonly Matrix<T> _inputGradient;   // (B, C·H·W)
     private bool _ran;
 
     /// <summary>A square window; the stride defaults to the window, padding at most half the window.</summary>
@@ -31,8 +29,6 @@ public sealed class AvgPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
     {
         _windows = windows;
         CountIncludePad = countIncludePad;
-        _output = new Matrix<T>(0, OutputSize);
-        _inputGradient = new Matrix<T>(0, InputSize);
     }
 
     /// <summary>The window's (height, width).</summary>
@@ -46,6 +42,18 @@ public sealed class AvgPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
 
     /// <summary>Whether padded positions count in the divisor (PyTorch's default, true).</summary>
     public bool CountIncludePad { get; }
+
+    /// <inheritdoc/>
+    internal override bool BackwardReturnsInputGradient => true;
+
+    /// <inheritdoc/>
+    internal override bool ForwardReturnsOutput => true;
+
+    /// <inheritdoc/>
+    internal override bool BackwardReadsInput => false;
+
+    /// <inheritdoc/>
+    internal override bool BackwardReadsOutput => false;
 
     /// <inheritdoc/>
     public override string Kind => "avgpool2d";
@@ -65,18 +73,18 @@ public sealed class AvgPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
         graph.AddNode("AveragePool", name, [input], [.. _windows.OnnxAttributes, new("count_include_pad", CountIncludePad ? 1L : 0L)]);
 
     /// <inheritdoc/>
-    protected override Matrix<T>? LastOutput => _ran ? _output : null;
+    protected override Matrix<T>? LastOutput => _ran ? Output : null;
 
     /// <inheritdoc/>
     protected override Matrix<T> ForwardCore(Matrix<T> input)
     {
         int batch = input.Rows;
-        _output.SetRows(batch);
+        Output.SetRows(batch);
         var w = _windows;
         for (int n = 0; n < batch; n++)
         {
             var x = input.Row(n);
-            var y = _output.Row(n);
+            var y = Output.Row(n);
             int o = 0;
             for (int c = 0; c < w.Channels; c++)
                 for (int oh = 0; oh < w.OutHeight; oh++)
@@ -93,20 +101,20 @@ public sealed class AvgPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
                 }
         }
         _ran = true;
-        return _output;
+        return Output;
     }
 
     /// <inheritdoc/>
     protected override Matrix<T> BackwardCore(Matrix<T> outputGradient)
     {
         int batch = outputGradient.Rows;
-        _inputGradient.SetRows(batch);
-        _inputGradient.Span.Clear();
+        InputGradient.SetRows(batch);
+        InputGradient.Span.Clear();
         var w = _windows;
         for (int n = 0; n < batch; n++)
         {
             var dy = outputGradient.Row(n);
-            var dx = _inputGradient.Row(n);
+            var dx = InputGradient.Row(n);
             int o = 0;
             for (int c = 0; c < w.Channels; c++)
                 for (int oh = 0; oh < w.OutHeight; oh++)
@@ -121,7 +129,7 @@ public sealed class AvgPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
                     }
                 }
         }
-        return _inputGradient;
+        return InputGradient;
     }
 
     // With floor mode and padding ≤ half the window, a window never reaches past the padding: KH·KW when padding counts.

@@ -10,8 +10,6 @@ namespace ScratchNet.Layers;
 public sealed class GlobalAvgPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly int _plane;
-    private readonly Matrix<T> _output;          // (B, C)
-    private readonly Matrix<T> _inputGradient;   // (B, C·H·W)
     private bool _ran;
 
     /// <summary>Pools samples of <paramref name="inputShape"/>, (C, H, W).</summary>
@@ -19,9 +17,19 @@ public sealed class GlobalAvgPool2d<T> : Layer<T> where T : unmanaged, IFloating
     public GlobalAvgPool2d(Shape inputShape) : base(inputShape, new Shape(ImageShape.Of(inputShape, "global_avgpool2d").Channels))
     {
         _plane = inputShape[1] * inputShape[2];
-        _output = new Matrix<T>(0, OutputSize);
-        _inputGradient = new Matrix<T>(0, InputSize);
     }
+
+    /// <inheritdoc/>
+    internal override bool BackwardReturnsInputGradient => true;
+
+    /// <inheritdoc/>
+    internal override bool ForwardReturnsOutput => true;
+
+    /// <inheritdoc/>
+    internal override bool BackwardReadsInput => false;
+
+    /// <inheritdoc/>
+    internal override bool BackwardReadsOutput => false;
 
     /// <inheritdoc/>
     public override string Kind => "global_avgpool2d";
@@ -36,34 +44,34 @@ public sealed class GlobalAvgPool2d<T> : Layer<T> where T : unmanaged, IFloating
         graph.AddNode("Flatten", name, [graph.AddNode("GlobalAveragePool", name, [input])], [new("axis", 1L)]);
 
     /// <inheritdoc/>
-    protected override Matrix<T>? LastOutput => _ran ? _output : null;
+    protected override Matrix<T>? LastOutput => _ran ? Output : null;
 
     /// <inheritdoc/>
     protected override Matrix<T> ForwardCore(Matrix<T> input)
     {
-        _output.SetRows(input.Rows);
+        Output.SetRows(input.Rows);
         T count = T.CreateTruncating(_plane);
         for (int n = 0; n < input.Rows; n++)
         {
             var x = input.Row(n);
-            var y = _output.Row(n);
+            var y = Output.Row(n);
             for (int c = 0; c < y.Length; c++) y[c] = TensorPrimitives.Sum<T>(x.Slice(c * _plane, _plane)) / count;
         }
         _ran = true;
-        return _output;
+        return Output;
     }
 
     /// <inheritdoc/>
     protected override Matrix<T> BackwardCore(Matrix<T> outputGradient)
     {
-        _inputGradient.SetRows(outputGradient.Rows);
+        InputGradient.SetRows(outputGradient.Rows);
         T count = T.CreateTruncating(_plane);
         for (int n = 0; n < outputGradient.Rows; n++)
         {
             var dy = outputGradient.Row(n);
-            var dx = _inputGradient.Row(n);
+            var dx = InputGradient.Row(n);
             for (int c = 0; c < dy.Length; c++) dx.Slice(c * _plane, _plane).Fill(dy[c] / count);
         }
-        return _inputGradient;
+        return InputGradient;
     }
 }

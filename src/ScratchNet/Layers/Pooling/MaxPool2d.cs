@@ -11,8 +11,6 @@ namespace ScratchNet.Layers;
 public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly PoolWindows _windows;
-    private readonly Matrix<T> _output;          // (B, C·OH·OW)
-    private readonly Matrix<T> _inputGradient;   // (B, C·H·W)
     private int[] _argmax = [];                  // (B, C·OH·OW): the winning input's index within its sample
     private bool _ran;
     private readonly SampleJob _job;
@@ -33,8 +31,6 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
     private MaxPool2d(PoolWindows windows) : base(windows.Input, windows.Output)
     {
         _windows = windows;
-        _output = new Matrix<T>(0, OutputSize);
-        _inputGradient = new Matrix<T>(0, InputSize);
         _job = new SampleJob(this);
     }
 
@@ -46,6 +42,18 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
 
     /// <summary>Padding on each side along (height, width).</summary>
     public (int Height, int Width) Padding => _windows.Padding;
+
+    /// <inheritdoc/>
+    internal override bool BackwardReturnsInputGradient => true;
+
+    /// <inheritdoc/>
+    internal override bool ForwardReturnsOutput => true;
+
+    /// <inheritdoc/>
+    internal override bool BackwardReadsInput => false;
+
+    /// <inheritdoc/>
+    internal override bool BackwardReadsOutput => false;
 
     /// <inheritdoc/>
     public override string Kind => "maxpool2d";
@@ -61,32 +69,32 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
         graph.AddNode("MaxPool", name, [input], _windows.OnnxAttributes);
 
     /// <inheritdoc/>
-    protected override Matrix<T>? LastOutput => _ran ? _output : null;
+    protected override Matrix<T>? LastOutput => _ran ? Output : null;
 
     /// <inheritdoc/>
     protected override Matrix<T> ForwardCore(Matrix<T> input)
     {
         int batch = input.Rows;
-        _output.SetRows(batch);
+        Output.SetRows(batch);
         if (_argmax.Length < batch * OutputSize) _argmax = new int[batch * OutputSize];
         _job.Run(input, forward: true);
         _ran = true;
-        return _output;
+        return Output;
     }
 
     /// <inheritdoc/>
     protected override Matrix<T> BackwardCore(Matrix<T> outputGradient)
     {
-        _inputGradient.SetRows(outputGradient.Rows);
+        InputGradient.SetRows(outputGradient.Rows);
         _job.Run(outputGradient, forward: false);
-        return _inputGradient;
+        return InputGradient;
     }
 
     private void ForwardSample(Matrix<T> input, int n)
     {
         var w = _windows;
         var x = input.Row(n);
-        var y = _output.Row(n);
+        var y = Output.Row(n);
         var winners = _argmax.AsSpan(n * OutputSize, OutputSize);
         if (w.Kernel == (2, 2) && w.Stride == (2, 2) && w.Padding == (0, 0))
         {
@@ -145,7 +153,7 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
     private void BackwardSample(Matrix<T> outputGradient, int n)
     {
         var dy = outputGradient.Row(n);
-        var dx = _inputGradient.Row(n);
+        var dx = InputGradient.Row(n);
         dx.Clear();
         var winners = _argmax.AsSpan(n * OutputSize, OutputSize);
         for (int o = 0; o < dy.Length; o++) dx[winners[o]] += dy[o];

@@ -14,8 +14,6 @@ public sealed class Dropout<T> : Layer<T> where T : unmanaged, IFloatingPointIee
     private readonly Rng _rng;
     private readonly T _scale;                  // 1 / (1 − rate)
     private readonly Matrix<T> _mask;           // (B, size): 0 or 1/(1 − rate), drawn by a training Forward
-    private readonly Matrix<T> _output;         // (B, size)
-    private readonly Matrix<T> _inputGradient;  // (B, size)
     private bool _masked;                       // the last Forward applied _mask (training with rate > 0)
     private bool _ran;
 
@@ -31,8 +29,6 @@ public sealed class Dropout<T> : Layer<T> where T : unmanaged, IFloatingPointIee
         _rng = new Rng(seed);
         _scale = T.CreateChecked(1 / (1 - rate));
         _mask = new Matrix<T>(0, shape.Size);
-        _output = new Matrix<T>(0, shape.Size);
-        _inputGradient = new Matrix<T>(0, shape.Size);
     }
 
     /// <summary>The probability p of zeroing an element in training.</summary>
@@ -52,6 +48,18 @@ public sealed class Dropout<T> : Layer<T> where T : unmanaged, IFloatingPointIee
     }
 
     /// <inheritdoc/>
+    internal override bool BackwardReturnsInputGradient => true;
+
+    /// <inheritdoc/>
+    internal override bool ForwardReturnsOutput => true;
+
+    /// <inheritdoc/>
+    internal override bool BackwardReadsInput => false;
+
+    /// <inheritdoc/>
+    internal override bool BackwardReadsOutput => false;
+
+    /// <inheritdoc/>
     public override string Kind => "dropout";
 
     /// <inheritdoc/>
@@ -66,21 +74,21 @@ public sealed class Dropout<T> : Layer<T> where T : unmanaged, IFloatingPointIee
     public override string Export(IGraphBuilder<T> graph, string input, string name) => graph.AddNode("Identity", name, [input]);
 
     /// <inheritdoc/>
-    protected override Matrix<T>? LastOutput => _ran ? _output : null;
+    protected override Matrix<T>? LastOutput => _ran ? Output : null;
 
     /// <inheritdoc/>
     protected override Matrix<T> ForwardCore(Matrix<T> input)
     {
-        _output.SetRows(input.Rows);
+        Output.SetRows(input.Rows);
         _ran = true;
         _masked = Training && Rate > 0;
         if (!_masked)
         {
-            input.Span.CopyTo(_output.Span);
-            return _output;
+            input.Span.CopyTo(Output.Span);
+            return Output;
         }
-        TensorPrimitives.Multiply(input.Span, DrawMask(input.Rows).Span, _output.Span);
-        return _output;
+        TensorPrimitives.Multiply(input.Span, DrawMask(input.Rows).Span, Output.Span);
+        return Output;
     }
 
     /// <summary>
@@ -97,10 +105,10 @@ public sealed class Dropout<T> : Layer<T> where T : unmanaged, IFloatingPointIee
     /// <inheritdoc/>
     protected override Matrix<T> BackwardCore(Matrix<T> outputGradient)
     {
-        _inputGradient.SetRows(outputGradient.Rows);
-        if (_masked) TensorPrimitives.Multiply(outputGradient.Span, _mask.Span, _inputGradient.Span);
-        else outputGradient.Span.CopyTo(_inputGradient.Span);
-        return _inputGradient;
+        InputGradient.SetRows(outputGradient.Rows);
+        if (_masked) TensorPrimitives.Multiply(outputGradient.Span, _mask.Span, InputGradient.Span);
+        else outputGradient.Span.CopyTo(InputGradient.Span);
+        return InputGradient;
     }
 
     /// <inheritdoc/>
