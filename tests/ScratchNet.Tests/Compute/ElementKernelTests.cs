@@ -51,6 +51,41 @@ public class ElementKernelTests
     }
 
     [Fact]
+    public void TheBranchFreeTwoByTwoMaxPoolPicksTheWinnerOfTheGeneralRule()
+    {
+        // Values drawn from a handful, so that windows tie often; signed zeros, infinities and NaNs among them. The rule
+        // (PyTorch's): in row-major window order, a later value wins only if larger, or if it is the first NaN.
+        float[] pool = [0f, -0f, 1f, 1f, -1f, 2f, float.PositiveInfinity, float.NegativeInfinity, float.NaN, 0.5f];
+        var random = new Random(11);
+        var layer = new MaxPool2d<float>(new Shape(3, 7, 6), 2);
+        var x = new Matrix<float>(5, layer.InputSize);
+        foreach (ref float v in x.Span) v = pool[random.Next(pool.Length)];
+        var y = layer.Forward(x).ToArray();
+        var dy = new Matrix<float>(5, layer.OutputSize);
+        for (int i = 0; i < dy.Length; i++) dy.Span[i] = i + 1;   // each output's gradient names it
+        var dx = layer.Backward(dy).ToArray();
+
+        int o = 0;
+        var expectedDx = new float[dx.Length];
+        for (int n = 0; n < 5; n++)
+            for (int c = 0; c < 3; c++)
+                for (int oh = 0; oh < 3; oh++)
+                    for (int ow = 0; ow < 3; ow++, o++)
+                    {
+                        int at = -1;
+                        foreach (var (dh, dw) in new[] { (0, 0), (0, 1), (1, 0), (1, 1) })
+                        {
+                            int i = n * layer.InputSize + (c * 7 + 2 * oh + dh) * 6 + 2 * ow + dw;
+                            float v = x.Span[i];
+                            if (at < 0 || v > x.Span[at] || float.IsNaN(v) && !float.IsNaN(x.Span[at])) at = i;
+                        }
+                        Assert.Equal(BitConverter.SingleToInt32Bits(x.Span[at]), BitConverter.SingleToInt32Bits(y[o]));
+                        expectedDx[at] += o + 1;
+                    }
+        Assert.Equal(expectedDx, dx);
+    }
+
+    [Fact]
     public void GeluAndMaxPoolLayersGiveTheSameResultsForOneAndTwoThreads()
     {
         var gelu = new Gelu<float>(new Shape(8, 31, 31));
