@@ -33,7 +33,7 @@ internal sealed class RecipeSetup
     private readonly Option<string?> _tta = Options.Choice("--tta", "Image datasets: after training, also report validation (and --test) accuracy with test-time augmentation; evaluate uses it by default (default none).", TtaModes);
     private readonly Option<double?> _labelSmoothing = Options.Number<double>("--label-smoothing", "ce: spread this share of each target over all classes, as torch's label_smoothing, in [0, 1) (default 0).");
     private readonly Option<string?> _weightDecayMode = Options.Choice("--weight-decay-mode", "momentum/nesterov with --weight-decay: coupled adds λ·w to the gradient (torch's SGD); decoupled multiplies w by 1 − lr·λ (default coupled).", WeightDecayModes);
-    private readonly Option<double?> _biasLrScale = Options.Number<double>("--bias-lr-scale", "Every bias (linear and batch-norm) trains at lr × S, with weight decay / S (airbench's 64) (default 1).");
+    private readonly Option<double?> _biasLrScale = Options.Number<double>("--bias-lr-scale", "Every batch-norm bias trains at lr × S, with weight decay / S (airbench's 64) (default 1).");
     private readonly Option<double?> _peakFraction = Options.Number<double>("--peak-fraction", "triangular/one-cycle: where the rate peaks, as a share of the run's steps (defaults 0.2, 0.3).");
     private readonly Option<double?> _startFactor = Options.Number<double>("--start-factor", "triangular/one-cycle: the first step's rate as a share of --lr (defaults 0.2, 0.04).");
     private readonly Option<double?> _endFactor = Options.Number<double>("--end-factor", "triangular/one-cycle: the rate at the end as a share of --lr (defaults 0, 4e-6).");
@@ -219,17 +219,28 @@ internal sealed class RecipeSetup
     public static WeightAveraging? WeightAveraging(RunConfig c) =>
         c.Ema is { } decay ? new WeightAveraging(decay, c.EmaEvery ?? 1, c.EmaPower ?? 0, c.Lookahead == true) : null;
 
-    /// <summary>Sets the network's label smoothing and the biases' rate scale (and weight decay) the configuration asks for.</summary>
+    /// <summary>Sets the network's label smoothing and the batch-norm biases' rate scale (and weight decay) the configuration asks for.</summary>
     public static void Apply<T>(RunConfig c, Network<T> network) where T : unmanaged, IFloatingPointIeee754<T>
     {
         network.LabelSmoothing = c.LabelSmoothing ?? 0;
         if (c.BiasLrScale is not { } scale) return;
-        foreach (var parameter in network.Parameters)
+        foreach (var bias in NormalizationBiases(network.Layers))
         {
-            if (parameter.Name != "bias") continue;
-            parameter.LearningRateScale = scale;
+            bias.LearningRateScale = scale;
             // lr·S·(λ/S) = lr·λ: the biases decay per step as much as the weights (airbench's weight_decay / lr_biases).
-            if (c.WeightDecay is { } decay) parameter.WeightDecay = decay / scale;
+            if (c.WeightDecay is { } decay) bias.WeightDecay = decay / scale;
+        }
+    }
+
+    // β of every batch-norm layer, children's included. Only these: airbench scales the batch-norm biases alone, and a
+    // classifier's bias at 64 times the rate swings the logits by whole units a step.
+    private static IEnumerable<Layers.Parameter<T>> NormalizationBiases<T>(IEnumerable<Layers.Layer<T>> layers) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        foreach (var layer in layers)
+        {
+            var bias = layer switch { Layers.BatchNorm2d<T> b => b.Bias, Layers.BatchNorm1d<T> b => b.Bias, _ => null };
+            if (bias is not null) yield return bias;
+            foreach (var nested in NormalizationBiases(layer.Children.Select(child => child.Value))) yield return nested;
         }
     }
 }

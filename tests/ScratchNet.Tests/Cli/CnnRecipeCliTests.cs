@@ -86,4 +86,24 @@ public sealed class CnnRecipeCliTests : IDisposable
         return dir?.FullName ?? throw new DirectoryNotFoundException("experiments/ not found above the test binaries");
     }
 
+    [Fact]
+    public void TheBiasRateScaleReachesTheBatchNormBiasesAloneChildrensIncluded()
+    {
+        var net = new Network<float>(new ScratchNet.Shape(2, 4, 4), 3, ScratchNet.Losses.Loss.CrossEntropy);
+        net.AddConv2d(4, 3, padding: 1);
+        var outer = net.AddBatchNorm2d();
+        var inner = new ScratchNet.Layers.BatchNorm2d<float>(net.CurrentShape);
+        net.Add(new ScratchNet.Layers.Residual<float>(new ScratchNet.Layers.Sequential<float>(
+            new ScratchNet.Layers.Conv2d<float>(net.CurrentShape, 4, 3, padding: 1), inner)));
+        net.AddFlatten();
+        var classifier = net.AddLinear(3);
+        net.AddSoftmax();
+
+        ScratchNet.Cli.Commands.RecipeSetup.Apply(new ScratchNet.Cli.Commands.RunConfig { BiasLrScale = 64, WeightDecay = 0.0128 }, net);
+
+        foreach (var bias in new[] { outer.Bias!, inner.Bias! })
+            Assert.Equal((64.0, 0.0002), (bias.LearningRateScale, bias.WeightDecay!.Value));
+        Assert.All(net.Parameters.Where(p => p != outer.Bias && p != inner.Bias), p => Assert.Equal(1, p.LearningRateScale));
+        Assert.Equal(1, classifier.Bias.LearningRateScale);
+    }
 }
