@@ -7,8 +7,8 @@ namespace ScratchNet.Tests.Compute;
 /// <summary>
 /// The vectorised GELU (forward, and backward with its recomputed tanh) against its scalar reference for every length
 /// up to four vectors past the width (every tail), in both element types, within a few machine epsilons of the values'
-/// scale; and the GELU and max-pooling layers, which split their work over the thread team, identical for one and
-/// two threads.
+/// scale; and the GELU, batch-norm and max-pooling layers, which split their work over the thread team, identical for
+/// one and two threads.
 /// </summary>
 [Trait("Category", "Kernels")]
 [Collection(GlobalStateCollection.Name)]
@@ -86,24 +86,32 @@ public class ElementKernelTests
     }
 
     [Fact]
-    public void GeluAndMaxPoolLayersGiveTheSameResultsForOneAndTwoThreads()
+    public void GeluBatchNormAndMaxPoolLayersGiveTheSameResultsForOneAndTwoThreads()
     {
         var gelu = new Gelu<float>(new Shape(8, 31, 31));
+        var norm = new BatchNorm2d<float>(new Shape(8, 31, 31)) { Training = true };
         var pool = new MaxPool2d<float>(new Shape(8, 31, 31), 2);
         var random = new Random(3);
         var x = new Matrix<float>(9, gelu.InputSize);
         foreach (ref float v in x.Span) v = (float)(random.NextDouble() * 6 - 3);
+        foreach (ref float v in norm.Weight!.Value.Span) v = (float)(random.NextDouble() + 0.5);
         var g = new Matrix<float>(9, pool.OutputSize);
         foreach (ref float v in g.Span) v = (float)(random.NextDouble() * 2 - 1);
-        (float[] Y, float[] Dx) Run(int threads)
+        (float[] Y, float[] Dx, float[] Statistics) Run(int threads)
         {
             using var scope = new ThreadCountScope(threads);
-            var y = pool.Forward(gelu.Forward(x));
-            return (y.ToArray(), gelu.Backward(pool.Backward(g)).ToArray());
+            norm.Weight.Gradient.Span.Clear();
+            norm.Bias!.Gradient.Span.Clear();
+            var y = pool.Forward(norm.Forward(gelu.Forward(x)));
+            var dx = gelu.Backward(norm.Backward(pool.Backward(g)));
+            return (y.ToArray(), dx.ToArray(), [.. norm.Weight.Gradient.Span, .. norm.Bias.Gradient.Span, .. norm.RunningMean.Span, .. norm.RunningVariance.Span]);
         }
         var one = Run(1);
+        norm.RunningMean.Span.Clear();
+        norm.RunningVariance.Span.Fill(1);
         var two = Run(2);
         Assert.Equal(one.Y, two.Y);
         Assert.Equal(one.Dx, two.Dx);
+        Assert.Equal(one.Statistics, two.Statistics);
     }
 }

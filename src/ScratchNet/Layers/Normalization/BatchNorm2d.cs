@@ -23,9 +23,8 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
     private readonly int _channels, _plane;
     private readonly Matrix<T> _gamma, _beta;   // (1, C): the parameters' values, or ones and zeros without affine
     private readonly Matrix<T> _mean;           // (1, C): μ of the last forward pass (the batch's, or the running estimate)
-    private readonly Matrix<T> _variance;       // (1, C): batch biased variance, then scratch Σ dy in backward
     private readonly Matrix<T> _invStd;         // (1, C): s of the last forward pass
-    private readonly Matrix<T> _sumDyXHat;      // (1, C): scratch Σ dy·x̂ in backward
+    private readonly ChannelJob _job = new();
     private Matrix<T>? _input;                  // (B, C·H·W): x of the last forward pass (the layer before owns it)
     private bool _batchStatistics;
     private bool _ran;
@@ -70,9 +69,7 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
         buffers.Add(new("running_var", RunningVariance, shape));
         Buffers = buffers;
         _mean = new Matrix<T>(1, _channels);
-        _variance = new Matrix<T>(1, _channels);
         _invStd = new Matrix<T>(1, _channels);
-        _sumDyXHat = new Matrix<T>(1, _channels);
     }
 
     /// <summary>γ, (C), or null without <see cref="Affine"/>. Never regularised; with <see cref="FrozenWeight"/> not among the parameters (its value is still saved and loaded).</summary>
@@ -161,124 +158,130 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
     protected override Matrix<T> ForwardCore(Matrix<T> input)
     {
         int batch = input.Rows;
+        if (Training && (long)batch * _plane < 2)
+            throw new ArgumentException($"{this}: training needs more than one value per channel to estimate a variance.", nameof(input));
         _input = input;
         Output.SetRows(batch);
         _batchStatistics = Training;
+        _job.Run(this, batch, forward: true, gradient: null);
+        _ran = true;
+        return Output;
+    }
+
+    // Channels [first, end): statistics (or the running ones), running estimates, then y = γ·s·(x − μ) + β. Each channel
+    // reads and writes only its own slices, and sums over the batch in sample order: any split gives the same numbers.
+    private void ForwardChannels(int first, int end)
+    {
+        var input = _input!;
+        int batch = input.Rows;
         var mean = _mean.Span;
-        if (Training)
-        {
-            long values = (long)batch * _plane;
-            if (values < 2) throw new ArgumentException($"{this}: training needs more than one value per channel to estimate a variance.", nameof(input));
-            T count = T.CreateChecked(values);
-            var variance = _variance.Span;
-            mean.Clear();
-            variance.Clear();
-            for (int n = 0; n < batch; n++)
-            {
-                var x = input.Row(n);
-                for (int c = 0; c < _channels; c++) mean[c] += TensorPrimitives.Sum<T>(x.Slice(c * _plane, _plane));
-            }
-            TensorPrimitives.Divide(mean, count, mean);
-            for (int n = 0; n < batch; n++)
-            {
-                var x = input.Row(n);
-                var centred = Output.Row(n);   // x − μ, scaled into y below
-                for (int c = 0; c < _channels; c++)
-                {
-                    var block = centred.Slice(c * _plane, _plane);
-                    TensorPrimitives.Subtract(x.Slice(c * _plane, _plane), mean[c], block);
-                    variance[c] += TensorPrimitives.SumOfSquares<T>(block);
-                }
-            }
-            TensorPrimitives.Divide(variance, count, variance);   // biased: normalisation
-            T keep = T.One - _momentum, unbias = _momentum * count / (count - T.One);
-            var runningMean = RunningMean.Span;
-            var runningVariance = RunningVariance.Span;
-            for (int c = 0; c < _channels; c++)
-            {
-                runningMean[c] = keep * runningMean[c] + _momentum * mean[c];
-                runningVariance[c] = keep * runningVariance[c] + unbias * variance[c];
-            }
-            InverseStd(variance);
-        }
-        else
-        {
-            InverseStd(RunningVariance.Span);
-            RunningMean.Span.CopyTo(mean);
-            for (int n = 0; n < batch; n++)
-            {
-                var x = input.Row(n);
-                var centred = Output.Row(n);
-                for (int c = 0; c < _channels; c++) TensorPrimitives.Subtract(x.Slice(c * _plane, _plane), mean[c], centred.Slice(c * _plane, _plane));
-            }
-        }
         var s = _invStd.Span;
         var gamma = _gamma.Span;
         var beta = _beta.Span;
-        for (int n = 0; n < batch; n++)
+        for (int c = first; c < end; c++)
         {
-            var y = Output.Row(n);
-            for (int c = 0; c < _channels; c++)
+            int at = c * _plane;
+            if (_batchStatistics)
             {
-                var yc = y.Slice(c * _plane, _plane);
-                TensorPrimitives.Multiply(yc, s[c] * gamma[c], yc);   // γ·s·(x − μ): one rounding fewer than x̂ first, γ· after
+                T count = T.CreateChecked((long)batch * _plane), sum = T.Zero, squares = T.Zero;
+                for (int n = 0; n < batch; n++) sum += TensorPrimitives.Sum<T>(input.Row(n).Slice(at, _plane));
+                T mu = sum / count;
+                for (int n = 0; n < batch; n++)
+                {
+                    var centred = Output.Row(n).Slice(at, _plane);   // x − μ, scaled into y below
+                    TensorPrimitives.Subtract(input.Row(n).Slice(at, _plane), mu, centred);
+                    squares += TensorPrimitives.SumOfSquares<T>(centred);
+                }
+                T variance = squares / count;   // biased: normalisation
+                T keep = T.One - _momentum, unbias = _momentum * count / (count - T.One);
+                RunningMean.Span[c] = keep * RunningMean.Span[c] + _momentum * mu;
+                RunningVariance.Span[c] = keep * RunningVariance.Span[c] + unbias * variance;
+                mean[c] = mu;
+                s[c] = T.One / T.Sqrt(variance + _epsilon);
+            }
+            else
+            {
+                mean[c] = RunningMean.Span[c];
+                s[c] = T.One / T.Sqrt(RunningVariance.Span[c] + _epsilon);
+                for (int n = 0; n < batch; n++) TensorPrimitives.Subtract(input.Row(n).Slice(at, _plane), mean[c], Output.Row(n).Slice(at, _plane));
+            }
+            T scale = s[c] * gamma[c];   // γ·s·(x − μ): one rounding fewer than x̂ first, γ· after
+            for (int n = 0; n < batch; n++)
+            {
+                var yc = Output.Row(n).Slice(at, _plane);
+                TensorPrimitives.Multiply(yc, scale, yc);
                 TensorPrimitives.Add(yc, beta[c], yc);
             }
         }
-        _ran = true;
-        return Output;
     }
 
     /// <inheritdoc/>
     protected override Matrix<T> BackwardCore(Matrix<T> outputGradient)
     {
-        int batch = outputGradient.Rows;
+        InputGradient.SetRows(outputGradient.Rows);
+        _job.Run(this, outputGradient.Rows, forward: false, outputGradient);
+        return InputGradient;
+    }
+
+    // Channels [first, end): Σ dy and Σ dy·x̂ (x̂ recomputed from x, μ and s), the parameters' gradients, then dx.
+    private void BackwardChannels(Matrix<T> outputGradient, int first, int end)
+    {
         var input = _input!;
+        int batch = outputGradient.Rows;
         var mean = _mean.Span;
         var s = _invStd.Span;
-        var sumDy = _variance.Span;         // Σ dy per channel (the batch variance is no longer needed)
-        var sumDyXHat = _sumDyXHat.Span;    // Σ dy·x̂ per channel
-        sumDy.Clear();
-        sumDyXHat.Clear();
-        for (int n = 0; n < batch; n++)
-        {
-            var dy = outputGradient.Row(n);
-            var x = input.Row(n);
-            for (int c = 0; c < _channels; c++)
-            {
-                var dyc = dy.Slice(c * _plane, _plane);
-                sumDy[c] += TensorPrimitives.Sum<T>(dyc);
-                sumDyXHat[c] += DotCentred(dyc, x.Slice(c * _plane, _plane), mean[c]);
-            }
-        }
-        TensorPrimitives.Multiply(sumDyXHat, s, sumDyXHat);   // Σ dy·(x − μ)·s
-        if (Bias is not null) TensorPrimitives.Add(Bias.Gradient.Span, sumDy, Bias.Gradient.Span);
-        if (Weight is not null && !FrozenWeight) TensorPrimitives.Add(Weight.Gradient.Span, sumDyXHat, Weight.Gradient.Span);
-
-        InputGradient.SetRows(batch);
         var gamma = _gamma.Span;
         T count = T.CreateChecked((long)batch * _plane);
-        for (int n = 0; n < batch; n++)
+        for (int c = first; c < end; c++)
         {
-            var dy = outputGradient.Row(n);
-            var x = input.Row(n);
-            var dx = InputGradient.Row(n);
-            for (int c = 0; c < _channels; c++)
+            int at = c * _plane;
+            T sumDy = T.Zero, sumDyCentred = T.Zero;
+            for (int n = 0; n < batch; n++)
             {
-                var dxc = dx.Slice(c * _plane, _plane);
-                var dyc = dy.Slice(c * _plane, _plane);
-                T scale = gamma[c] * s[c];
-                if (!_batchStatistics)
-                {
-                    TensorPrimitives.Multiply(dyc, scale, dxc);
-                    continue;
-                }
-                // dx = γ·s/M · (M·dy − Σ dy − x̂·Σ dy·x̂) = γ·s·dy − γ·s/M·Σ dy − (x − μ)·(s·γ·s/M·Σ dy·x̂)
-                T shift = scale / count * sumDy[c], slope = s[c] * (scale / count * sumDyXHat[c]);
-                InputGradientOf(dyc, x.Slice(c * _plane, _plane), mean[c], scale, shift, slope, dxc);
+                var dyc = outputGradient.Row(n).Slice(at, _plane);
+                sumDy += TensorPrimitives.Sum<T>(dyc);
+                sumDyCentred += DotCentred(dyc, input.Row(n).Slice(at, _plane), mean[c]);
             }
+            T sumDyXHat = sumDyCentred * s[c];
+            if (Bias is not null) Bias.Gradient.Span[c] += sumDy;
+            if (Weight is not null && !FrozenWeight) Weight.Gradient.Span[c] += sumDyXHat;
+            T scale = gamma[c] * s[c];
+            if (!_batchStatistics)
+            {
+                for (int n = 0; n < batch; n++) TensorPrimitives.Multiply(outputGradient.Row(n).Slice(at, _plane), scale, InputGradient.Row(n).Slice(at, _plane));
+                continue;
+            }
+            // dx = γ·s/M · (M·dy − Σ dy − x̂·Σ dy·x̂) = γ·s·dy − γ·s/M·Σ dy − (x − μ)·(s·γ·s/M·Σ dy·x̂)
+            T shift = scale / count * sumDy, slope = s[c] * (scale / count * sumDyXHat);
+            for (int n = 0; n < batch; n++)
+                InputGradientOf(outputGradient.Row(n).Slice(at, _plane), input.Row(n).Slice(at, _plane), mean[c], scale, shift, slope,
+                                InputGradient.Row(n).Slice(at, _plane));
         }
-        return InputGradient;
+    }
+
+    // The channels split among the thread team; one per layer, so that a warm pass allocates nothing.
+    private sealed class ChannelJob : Compute.IParallelWork
+    {
+        private BatchNorm2d<T>? _layer;
+        private Matrix<T>? _gradient;
+        private bool _forward;
+
+        public void Run(BatchNorm2d<T> layer, int batch, bool forward, Matrix<T>? gradient)
+        {
+            (_layer, _forward, _gradient) = (layer, forward, gradient);
+            long work = (long)batch * layer.InputSize;
+            int parts = (int)Math.Clamp(work / (1 << 15), 1, Math.Min(Compute.Threading.ThreadCount, layer._channels));
+            try { Compute.WorkerTeam.Run(parts, this); }
+            finally { (_layer, _gradient) = (null, null); }
+        }
+
+        void Compute.IParallelWork.Execute(int part, int parts)
+        {
+            var layer = _layer!;
+            int first = (int)((long)layer._channels * part / parts), end = (int)((long)layer._channels * (part + 1) / parts);
+            if (_forward) layer.ForwardChannels(first, end);
+            else layer.BackwardChannels(_gradient!, first, end);
+        }
     }
 
     // Σ dy·(x − μ), in a fixed order (vectors, then the tail): the same sums for any thread count.
@@ -311,11 +314,4 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
         for (; i < dy.Length; i++) dx[i] = scale * dy[i] - shift - (x[i] - mu) * slope;
     }
 
-    private void InverseStd(ReadOnlySpan<T> variance)
-    {
-        var s = _invStd.Span;
-        TensorPrimitives.Add(variance, _epsilon, s);
-        TensorPrimitives.Sqrt(s, s);
-        TensorPrimitives.Reciprocal(s, s);
-    }
 }
