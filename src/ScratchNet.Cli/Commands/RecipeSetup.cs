@@ -274,10 +274,10 @@ internal static class ArchPresets
         },
         // airbench94's network (experiments/cifar10-cnn.json): a frozen 2×2 whitening conv, then three blocks of
         // conv-pool-BN-GELU-conv-BN-GELU (widths 64, 256, 256; Dirac-initialised convs, BN with γ frozen at 1), a 3×3
-        // max-pool, a linear layer and logits × 1/9.
-        ["cnn-airbench94"] = new() { Network = Airbench([64, 256, 256]) },
+        // max-pool, a linear layer and logits × 1/9; weights drawn as PyTorch's defaults, which airbench's rates assume.
+        ["cnn-airbench94"] = new() { Network = Airbench([64, 256, 256]), InitScheme = "torch" },
         // The same with widths 64, 128, 128 (airbench93's): experiments/cifar10-cnn-quick.json.
-        ["cnn-airbench-quick"] = new() { Network = Airbench([64, 128, 128]) },
+        ["cnn-airbench-quick"] = new() { Network = Airbench([64, 128, 128]), InitScheme = "torch" },
     };
 
     /// <summary>airbench's network with the given block widths, as a <c>network</c> layer list.</summary>

@@ -314,7 +314,7 @@ internal sealed class TrainCommandOptions
     private readonly Option<double?> _reg = Options.Number<double>("--reg", "L2 weight penalty factor λ in λ·ΣW² (≥ 0), applied to every linear layer.");
     private readonly Option<int?> _epochs = Options.Number<int>("--epochs", "Passes over the training set (≥ 1).");
     private readonly Option<int?> _batchSize = Options.Number<int>("--batch-size", "Samples per SGD step (≥ 1); the report used 1.");
-    private readonly Option<string?> _init = new("--init") { Description = "Per linear layer, the report's weight scale w (weights w·N(0,1)), e.g. 0.001,0.0025,0.03; or an initialiser: xavier, xavier-uniform, he, he-uniform. Default: He (normal) scales." };
+    private readonly Option<string?> _init = new("--init") { Description = "Per linear layer, the report's weight scale w (weights w·N(0,1)), e.g. 0.001,0.0025,0.03; or an initialiser: xavier, xavier-uniform, he, he-uniform, torch (PyTorch's default, U(±1/√fan_in)). Default: He (normal) scales." };
     private readonly Option<ulong?> _seed = Options.Number<ulong>("--seed", "Seed for data generation, weights, split and shuffling (default 0).");
     private readonly Option<int?> _threads = Options.Number<int>("--threads", "Threads for the kernels (default: all cores).");
     private readonly Option<string?> _out = new("--out") { Description = "The run folder (created if missing): config.json, history.csv/.json, curves.png/.svg, model.safetensors, summary.md. Default: runs/DATASET-yyyyMMdd-HHmmss." };

@@ -23,8 +23,8 @@ internal sealed class TrainingSetup
     public static readonly string[] Monitors = ["val_loss", "val_acc"];
     public static readonly string[] Reductions = ["ordered", "fast"];
 
-    /// <summary><c>--init</c> words: Xavier/Glorot and He/Kaiming, normal (the plain name) or uniform.</summary>
-    public static readonly string[] InitSchemes = ["xavier", "xavier-uniform", "he", "he-uniform"];
+    /// <summary><c>--init</c> words: Xavier/Glorot and He/Kaiming, normal (the plain name) or uniform; torch, PyTorch's default U(±1/√fan_in).</summary>
+    public static readonly string[] InitSchemes = ["xavier", "xavier-uniform", "he", "he-uniform", "torch"];
 
     /// <summary>The checkpoint file in a run folder.</summary>
     public const string CheckpointFile = "checkpoint.safetensors";
@@ -173,6 +173,7 @@ internal sealed class TrainingSetup
         "xavier" => Init.XavierNormal,
         "xavier-uniform" => Init.XavierUniform,
         "he" => Init.HeNormal,
+        "torch" => Init.TorchDefault,
         _ => Init.HeUniform,
     };
 

@@ -18,6 +18,14 @@ public enum Init
 
     /// <summary>He et al. (2015), uniform: U(−a, a), a = √(6 / fan_in); <c>torch.nn.init.kaiming_uniform_</c> (fan_in, relu).</summary>
     HeUniform,
+
+    /// <summary>
+    /// PyTorch's default for <c>nn.Linear</c> and <c>nn.Conv2d</c> weights: U(−a, a), a = 1/√fan_in (<c>kaiming_uniform_</c> with
+    /// a = √5), √6 times smaller than <see cref="HeUniform"/>. Behind batch norm a weight's scale sets its effective learning
+    /// rate (the layer's output does not change with it, its gradient shrinks as 1/scale): recipes tuned in PyTorch, as
+    /// airbench's, assume this one.
+    /// </summary>
+    TorchDefault,
 }
 
 /// <summary>The scales behind each <see cref="Init"/>.</summary>
@@ -33,12 +41,13 @@ public static class Initializers
         {
             Init.XavierNormal or Init.XavierUniform => Math.Sqrt(2.0 / (fanIn + fanOut)),
             Init.HeNormal or Init.HeUniform => Math.Sqrt(2.0 / fanIn),
+            Init.TorchDefault => Math.Sqrt(1.0 / (3.0 * fanIn)),
             _ => throw new ArgumentOutOfRangeException(nameof(init), init, "Unknown initialiser."),
         };
     }
 
     /// <summary>Whether <paramref name="init"/> draws from a uniform distribution (else a normal one).</summary>
-    public static bool IsUniform(Init init) => init is Init.XavierUniform or Init.HeUniform;
+    public static bool IsUniform(Init init) => init is Init.XavierUniform or Init.HeUniform or Init.TorchDefault;
 
     /// <summary>Fills <paramref name="weights"/> with draws from <paramref name="rng"/>: N(0, σ²) or U(−σ√3, σ√3), σ from <see cref="StandardDeviation"/>.</summary>
     public static void Fill<T>(Span<T> weights, Init init, int fanIn, int fanOut, Rng rng) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>

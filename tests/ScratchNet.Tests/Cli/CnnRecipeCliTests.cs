@@ -70,13 +70,34 @@ public sealed class CnnRecipeCliTests : IDisposable
 
     // The presets are the shipped experiments' networks, so --arch and --config cannot drift apart.
     [Theory]
-    [InlineData("cifar10-cnn.json", new[] { 64, 256, 256 })]
-    [InlineData("cifar10-cnn-quick.json", new[] { 64, 128, 128 })]
-    public void TheAirbenchPresetsAreTheExperimentsNetworks(string experiment, int[] widths)
+    [InlineData("cifar10-cnn.json", "cnn-airbench94", new[] { 64, 256, 256 })]
+    [InlineData("cifar10-cnn-quick.json", "cnn-airbench-quick", new[] { 64, 128, 128 })]
+    public void TheAirbenchPresetsAreTheExperimentsNetworks(string experiment, string preset, int[] widths)
     {
         using var file = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoRoot(), "experiments", experiment)));
         static string Canonical(System.Text.Json.JsonElement e) => System.Text.Json.JsonSerializer.Serialize(e);
         Assert.Equal(Canonical(file.RootElement.GetProperty("network")), Canonical(ScratchNet.Cli.Commands.ArchPresets.Airbench(widths)));
+        var applied = ScratchNet.Cli.Commands.ArchPresets.Apply(new ScratchNet.Cli.Commands.RunConfig { Arch = preset });
+        Assert.Equal(file.RootElement.GetProperty("init_scheme").GetString(), applied.InitScheme);
+    }
+
+    [Fact]
+    public void TheTorchInitialiserDrawsTheCnnRecipesWeightsAsPyTorchsDefaults()
+    {
+        // Every trained weight (the Dirac filters aside; a square convolution's are all Dirac) within PyTorch's bound
+        // 1/√fan_in and reaching near it.
+        using var file = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoRoot(), "experiments", "cifar10-cnn-quick.json")));
+        var net = ScratchNet.Cli.Commands.TrainCommand.BuildFromList(new Network<float>(new ScratchNet.Shape(3, 32, 32), 10, ScratchNet.Losses.Loss.CrossEntropy),
+            file.RootElement.GetProperty("network"), "torch", seed: 1);
+        foreach (var parameter in net.Parameters.Where(p => p.Name == "weight"))
+        {
+            int fanIn = parameter.Shape.Size / parameter.Shape[0];
+            double bound = 1 / Math.Sqrt(fanIn);
+            var values = parameter.Value.Span.ToArray().Where(v => v != 0 && v != 1).ToArray();
+            if (parameter.Shape.Rank == 4 && parameter.Shape[0] <= parameter.Shape[1]) { Assert.Empty(values); continue; }
+            Assert.All(values, v => Assert.InRange(v, -bound, bound));
+            Assert.True(values.Max() > 0.95 * bound && values.Min() < -0.95 * bound, $"{parameter.Name} {parameter.Shape}: draws should reach near ±{bound}");
+        }
     }
 
     private static string RepoRoot()

@@ -12,12 +12,18 @@ public class InitTests
     [InlineData(Init.HeNormal, 400, 300)]
     [InlineData(Init.HeUniform, 400, 300)]
     [InlineData(Init.HeNormal, 784, 100)]
+    [InlineData(Init.TorchDefault, 400, 300)]
     public void WeightsHaveTheInitialisersMeanAndStandardDeviation(Init init, int fanIn, int fanOut)
     {
         var net = new Network<double>(fanIn, fanOut, seed: 7);
         var layer = net.AddLinear(fanOut, init);
         var w = layer.Weight.Value.Span.ToArray();
-        double expected = init is Init.XavierNormal or Init.XavierUniform ? Math.Sqrt(2.0 / (fanIn + fanOut)) : Math.Sqrt(2.0 / fanIn);
+        double expected = init switch
+        {
+            Init.XavierNormal or Init.XavierUniform => Math.Sqrt(2.0 / (fanIn + fanOut)),
+            Init.TorchDefault => 1 / Math.Sqrt(fanIn) / Math.Sqrt(3),   // U(±1/√fan_in), as torch.nn.Linear's reset_parameters
+            _ => Math.Sqrt(2.0 / fanIn),
+        };
 
         double mean = w.Average();
         double std = Math.Sqrt(w.Sum(v => (v - mean) * (v - mean)) / (w.Length - 1));
