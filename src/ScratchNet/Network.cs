@@ -273,7 +273,7 @@ public sealed partial class Network<T> where T : unmanaged, IFloatingPointIeee75
         _warnings.Clear();
         if (Loss == Loss.L2 && _layers[^1] is Softmax<T>)
             _warnings.Add("A softmax feeds the L2 loss: its outputs are squashed into (0, 1) and learn slowly; the report removes it for L2 tasks.");
-        ShareInputGradients();
+        ShareBuffers();
         _built = true;
     }
 
@@ -284,7 +284,7 @@ public sealed partial class Network<T> where T : unmanaged, IFloatingPointIeee75
     // The same two buffers are free during the forward pass: an output that neither its layer's backward nor the next layer's
     // reads (a convolution's, feeding a max-pool) is dead once the next layer has run, and goes in buffer i mod 2, so that
     // consecutive such outputs never overlap. The last layer's output is the loss's input and stays its own.
-    private void ShareInputGradients()
+    private void ShareBuffers()
     {
         SharedStorage<T>[] turns = [new(), new()];
         int incoming = -1;   // the turn the gradient reaching layer i is in; -1: the loss's buffer or a layer's own

@@ -18,6 +18,8 @@ public abstract class Activation<T>(Shape shape) : Layer<T>(shape, shape) where 
     internal override bool ForwardReturnsOutput => true;
 
     /// <inheritdoc/>
+    /// <remarks>False: <see cref="Backpropagate"/> is given the output, not the input. A subclass that keeps its input for the
+    /// backward pass (GELU) must say so, or a network may let the layer before reuse that input's storage.</remarks>
     internal override bool BackwardReadsInput => false;
 
     /// <inheritdoc/>
