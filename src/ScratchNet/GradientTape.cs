@@ -27,12 +27,15 @@ public sealed class GradientTape<T> where T : unmanaged, IFloatingPointIeee754<T
     public Matrix<T> Backward(Matrix<T> outputGradient) => BackwardLayerByLayer(outputGradient, afterLayer: null);
 
     /// <summary>As <see cref="Backward"/>, telling <paramref name="afterLayer"/> the index of each recorded layer as soon as its backward is done (its parameter gradients are then final).</summary>
-    public Matrix<T> BackwardLayerByLayer(Matrix<T> outputGradient, Action<int>? afterLayer)
+    public Matrix<T> BackwardLayerByLayer(Matrix<T> outputGradient, Action<int>? afterLayer) => BackwardLayerByLayer(outputGradient, afterLayer, needInputGradient: true)!;
+
+    /// <summary>As <see cref="BackwardLayerByLayer(Matrix{T}, Action{int}?)"/>; without <paramref name="needInputGradient"/> the first layer may skip its input gradient (then null).</summary>
+    internal Matrix<T>? BackwardLayerByLayer(Matrix<T> outputGradient, Action<int>? afterLayer, bool needInputGradient)
     {
-        var gradient = outputGradient;
+        Matrix<T>? gradient = outputGradient;
         for (int i = _recorded.Count - 1; i >= 0; i--)
         {
-            gradient = _recorded[i].Backward(gradient);
+            gradient = _recorded[i].Backward(gradient!, needInputGradient: i > 0 || needInputGradient);
             afterLayer?.Invoke(i);
         }
         return gradient;

@@ -408,14 +408,21 @@ public sealed partial class Network<T> where T : unmanaged, IFloatingPointIeee75
     /// penalty included. Returns the batch's mean loss plus the penalty, and dL/dx in
     /// <paramref name="inputGradient"/> (valid until the next call).
     /// </summary>
-    public double ComputeGradients(Matrix<T> x, Matrix<T> y, out Matrix<T> inputGradient) => ComputeGradientsLayerByLayer(x, y, out inputGradient, gradientsReady: null);
+    public double ComputeGradients(Matrix<T> x, Matrix<T> y, out Matrix<T> inputGradient)
+    {
+        double loss = ComputeGradientsLayerByLayer(x, y, out var gradient, gradientsReady: null, needInputGradient: true);
+        inputGradient = gradient!;
+        return loss;
+    }
 
     /// <summary>
     /// As <see cref="ComputeGradients"/>, telling <paramref name="gradientsReady"/>
     /// (start, length) of each range of <see cref="Gradients"/> that is final (penalty included), layer by layer in
     /// reverse order as the backward pass goes: a data-parallel step starts reducing them while the rest is computed.
+    /// Without <paramref name="needInputGradient"/> (a training step, which reads no dL/dx) the first layer may skip
+    /// it and <paramref name="inputGradient"/> may be null.
     /// </summary>
-    internal double ComputeGradientsLayerByLayer(Matrix<T> x, Matrix<T> y, out Matrix<T> inputGradient, Action<int, int>? gradientsReady)
+    internal double ComputeGradientsLayerByLayer(Matrix<T> x, Matrix<T> y, out Matrix<T>? inputGradient, Action<int, int>? gradientsReady, bool needInputGradient)
     {
         Build();
         CheckBatch(x, y);
@@ -443,7 +450,7 @@ public sealed partial class Network<T> where T : unmanaged, IFloatingPointIeee75
         {
             loss = _loss.Forward(ForwardToLoss(x, _tape), y);
             // Each layer's penalty gradient is added as its backward ends (the same sums as adding all of them after).
-            inputGradient = _tape.BackwardLayerByLayer(_loss.Backward(), _layerDone);
+            inputGradient = _tape.BackwardLayerByLayer(_loss.Backward(), _layerDone, needInputGradient);
             int recorded = _tape.Recorded.Count;
             _regularization.AddGradient(_parameters, _firstParameter[recorded], _parameters.Count);   // layers not run backward (none today)
             if (_firstGradient[^1] > _firstGradient[recorded]) gradientsReady?.Invoke(_firstGradient[recorded], _firstGradient[^1] - _firstGradient[recorded]);
@@ -477,7 +484,7 @@ public sealed partial class Network<T> where T : unmanaged, IFloatingPointIeee75
         // The fused SGD step applies one rate to every parameter: per-parameter rates take the unfused path.
         if (Optimizer is not Sgd<T> sgd || HasRateScales())
         {
-            double total = ComputeGradients(x, y, out _);
+            double total = ComputeGradientsLayerByLayer(x, y, out _, gradientsReady: null, needInputGradient: false);
             Optimizer.Step(_parameters);
             return total;
         }

@@ -9,7 +9,7 @@ namespace ScratchNet.Layers;
 /// <see cref="Buffers"/>) and its <see cref="Children"/>. Batches flow as (batch, shape size) matrices.
 /// </summary>
 /// <remarks>
-/// <see cref="Forward"/> caches what <see cref="Backward"/> needs; <see cref="Backward"/> must follow the
+/// <see cref="Forward"/> caches what <see cref="Backward(Matrix{T})"/> needs; <see cref="Backward(Matrix{T})"/> must follow the
 /// <see cref="Forward"/> of the same batch. Both return matrices the layer owns and reuses: they stay
 /// valid until the layer's next call (in a network, an input gradient until the layer before has run backward). Backward never modifies the gradient it is given, and adds into
 /// its parameters' gradients (the network zeroes them once per step).
@@ -60,7 +60,7 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     protected Matrix<T> InputGradient { get; }
 
     /// <summary>
-    /// Whether <see cref="Backward"/> returns <see cref="InputGradient"/> (and nothing else): only then may the network let
+    /// Whether <see cref="Backward(Matrix{T})"/> returns <see cref="InputGradient"/> (and nothing else): only then may the network let
     /// the layer share that buffer. False (the default) for a layer that returns the gradient it was given (a reshape) or
     /// one of its children's: the network then treats the gradient as still the one the layer was given.
     /// </summary>
@@ -174,14 +174,33 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>
+    /// <see cref="Backward(Matrix{T})"/>, but when <paramref name="needInputGradient"/> is false the layer may skip dL/d input and
+    /// return null: the first layer's, which nothing reads in training. The parameter gradients are the same.
+    /// </summary>
+    internal Matrix<T>? Backward(Matrix<T> outputGradient, bool needInputGradient)
+    {
+        if (needInputGradient) return Backward(outputGradient);
+        var output = LastOutput ?? throw new InvalidOperationException($"{this}: Backward called before Forward.");
+        outputGradient.RequireShape(output.Rows, OutputSize, "Output gradient", this);
+        return BackwardParametersOnly(outputGradient);
+    }
+
+    /// <summary>
+    /// The parameter gradients of a backward pass on a checked gradient, dL/d input only where the layer cannot skip
+    /// it (then returned; otherwise null). The base computes everything (<see cref="BackwardCore"/>), which is
+    /// always right; a layer whose input gradient costs a pass of its own overrides it.
+    /// </summary>
+    internal virtual Matrix<T>? BackwardParametersOnly(Matrix<T> outputGradient) => BackwardCore(outputGradient);
+
+    /// <summary>
     /// Backward and an SGD step in one: returns dL/d input (or null when <paramref name="needInputGradient"/>
     /// is false and the layer can skip it) and updates the parameters with <paramref name="step"/>. The
-    /// base runs <see cref="Backward"/> and then one fused update pass per parameter; a layer may fuse more.
+    /// base runs <see cref="Backward(Matrix{T}, bool)"/> and then one fused update pass per parameter; a layer may fuse more.
     /// Parameter gradients must be zero on entry and are zero on exit.
     /// </summary>
     internal virtual Matrix<T>? BackwardAndStep(Matrix<T> outputGradient, SgdStep<T> step, bool needInputGradient)
     {
-        var inputGradient = Backward(outputGradient);
+        var inputGradient = Backward(outputGradient, needInputGradient);
         var parameters = Parameters;
         for (int i = 0; i < parameters.Count; i++) step.Apply(parameters[i]);   // not foreach: an interface enumerator allocates
         return inputGradient;

@@ -267,7 +267,7 @@ internal sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754
         double share = (double)count / rows.Length;
         _share = T.CreateChecked(share);
         _nextBucket = 0;
-        double loss = _network.ComputeGradientsLayerByLayer(_x, _y, out _, reduce ? _gradientsReady : null);
+        double loss = _network.ComputeGradientsLayerByLayer(_x, _y, out _, reduce ? _gradientsReady : null, needInputGradient: false);
         if (reduce) GradientsReady(0, 0);   // all final: the buckets not started yet (every one, for a network on a device)
         else
         {

@@ -110,6 +110,50 @@ public class NetworkGradientTests(ITestOutputHelper output)
             Assert.DoesNotContain(layer.OutputArray(), arrays);
     }
 
+    [Fact]
+    public void ATrainingStepSkipsTheFirstLayersInputGradientAndKeepsEveryParameterGradient()
+    {
+        // A training step reads no dL/dx: the first layer skips it, whether a convolution, a linear layer, or a
+        // convolution inside a sequential block; the parameter gradients stay bit for bit those of ComputeGradients.
+        var rng = new Rng(31);
+        var cnn = new Network<double>(new Shape(2, 5, 5), 3, Loss.CrossEntropy, seed: 3);
+        var firstConv = cnn.AddConv2d(4, 3, padding: 1);
+        cnn.Add(new Gelu<double>(cnn.CurrentShape));
+        cnn.AddFlatten();
+        cnn.AddLinear(3);
+        cnn.AddSoftmax();
+
+        var mlp = new Network<double>(6, 3, Loss.CrossEntropy, seed: 4);
+        var firstLinear = mlp.AddLinear(5);
+        mlp.AddRelu();
+        mlp.AddLinear(3);
+        mlp.AddSoftmax();
+
+        var blockShape = new Shape(2, 5, 5);
+        var innerConv = new Conv2d<double>(blockShape, 3, 3, padding: 1, bias: true, weight: Normal(rng, 3, 2 * 3 * 3));
+        var blocked = new Network<double>(blockShape, 3, Loss.CrossEntropy, seed: 5);
+        blocked.Add(new Sequential<double>(innerConv, new Gelu<double>(innerConv.OutputShape)));
+        blocked.AddFlatten();
+        blocked.AddLinear(3);
+        blocked.AddSoftmax();
+
+        foreach (var (net, first) in new (Network<double>, Layer<double>)[] { (cnn, firstConv), (mlp, firstLinear), (blocked, innerConv) })
+        {
+            var x = Normal(rng, 4, net.Inputs);
+            var y = OneHot(rng, 4, 3);
+            net.ComputeGradients(x, y, out _);
+            var full = net.Gradients.ToArray();
+            var written = (double[])first.InputGradientArray();
+            Array.Fill(written, double.NaN);
+
+            net.ComputeGradientsLayerByLayer(x, y, out var inputGradient, gradientsReady: null, needInputGradient: false);
+
+            Assert.Null(inputGradient);
+            Assert.Equal(full, net.Gradients.ToArray());
+            Assert.All(written, v => Assert.True(double.IsNaN(v), $"{first}: the skipped input gradient was written"));
+        }
+    }
+
     // Redraws x until every ReLU input is at least 1e-3 from 0, so no step of a few 1e-6 crosses a kink.
     private static Matrix<double> DrawInputAwayFromKinks(Network<double> net, Rng rng, int batch)
     {

@@ -66,6 +66,14 @@ public sealed class Sequential<T> : Layer<T> where T : unmanaged, IFloatingPoint
     }
 
     /// <inheritdoc/>
+    internal override Matrix<T>? BackwardParametersOnly(Matrix<T> outputGradient)
+    {
+        Matrix<T>? gradient = outputGradient;
+        for (int i = _layers.Length - 1; i >= 0; i--) gradient = _layers[i].Backward(gradient!, needInputGradient: i > 0);
+        return gradient;
+    }
+
+    /// <inheritdoc/>
     internal override Matrix<T>? BackwardAndStep(Matrix<T> outputGradient, SgdStep<T> step, bool needInputGradient)
     {
         Matrix<T>? gradient = outputGradient;

@@ -206,6 +206,17 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     }
 
     /// <inheritdoc/>
+    /// <remarks>dW and db without dX, whose GEMM is as large as dW's (the first layer of an MLP on an unfused optimiser).</remarks>
+    internal override Matrix<T>? BackwardParametersOnly(Matrix<T> outputGradient)
+    {
+        Gemm.Multiply(outputGradient, true, _input!, false, Weight.Gradient, T.One, T.One);
+        var biasGradient = Bias.Gradient.Span;
+        for (int r = 0; r < outputGradient.Rows; r++)
+            TensorPrimitives.Add(biasGradient, outputGradient.Row(r), biasGradient);
+        return null;
+    }
+
+    /// <inheritdoc/>
     /// <remarks>The same update, w ← keep·w − lr·dy·x, as the fused forward pass computes, in a pass of its own.</remarks>
     internal override void FinishDeferredStep()
     {
