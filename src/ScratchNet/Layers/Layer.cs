@@ -166,12 +166,7 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// </summary>
     /// <exception cref="ShapeMismatchException">The gradient's shape is not that of the last output.</exception>
     /// <exception cref="InvalidOperationException">No forward pass has run.</exception>
-    public Matrix<T> Backward(Matrix<T> outputGradient)
-    {
-        var output = LastOutput ?? throw new InvalidOperationException($"{this}: Backward called before Forward.");
-        outputGradient.RequireShape(output.Rows, OutputSize, "Output gradient", this);
-        return BackwardCore(outputGradient);
-    }
+    public Matrix<T> Backward(Matrix<T> outputGradient) => Backward(outputGradient, needInputGradient: true)!;
 
     /// <summary>
     /// <see cref="Backward(Matrix{T})"/>, but when <paramref name="needInputGradient"/> is false the layer may skip dL/d input and
@@ -179,10 +174,9 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// </summary>
     internal Matrix<T>? Backward(Matrix<T> outputGradient, bool needInputGradient)
     {
-        if (needInputGradient) return Backward(outputGradient);
         var output = LastOutput ?? throw new InvalidOperationException($"{this}: Backward called before Forward.");
         outputGradient.RequireShape(output.Rows, OutputSize, "Output gradient", this);
-        return BackwardParametersOnly(outputGradient);
+        return needInputGradient ? BackwardCore(outputGradient) : BackwardParametersOnly(outputGradient);
     }
 
     /// <summary>
