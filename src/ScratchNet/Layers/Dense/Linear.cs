@@ -192,13 +192,7 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     /// <inheritdoc/>
     protected override Matrix<T> BackwardCore(Matrix<T> outputGradient)
     {
-        var input = _input!;
-        // dW += dYᵀ·X : (out, B)·(B, in)
-        Gemm.Multiply(outputGradient, true, input, false, Weight.Gradient, T.One, T.One);
-        // db += column sums of dY
-        var biasGradient = Bias.Gradient.Span;
-        for (int r = 0; r < outputGradient.Rows; r++)
-            TensorPrimitives.Add(biasGradient, outputGradient.Row(r), biasGradient);
+        AddParameterGradients(outputGradient);
         // dX = dY·W : (B, out)·(out, in)
         InputGradient.SetRows(outputGradient.Rows);
         Gemm.Multiply(outputGradient, false, Weight.Value, false, InputGradient, T.One, T.Zero);
@@ -209,11 +203,18 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     /// <remarks>dW and db without dX, whose GEMM is as large as dW's (the first layer of an MLP on an unfused optimiser).</remarks>
     internal override Matrix<T>? BackwardParametersOnly(Matrix<T> outputGradient)
     {
+        AddParameterGradients(outputGradient);
+        return null;
+    }
+
+    private void AddParameterGradients(Matrix<T> outputGradient)
+    {
+        // dW += dYᵀ·X : (out, B)·(B, in)
         Gemm.Multiply(outputGradient, true, _input!, false, Weight.Gradient, T.One, T.One);
+        // db += column sums of dY
         var biasGradient = Bias.Gradient.Span;
         for (int r = 0; r < outputGradient.Rows; r++)
             TensorPrimitives.Add(biasGradient, outputGradient.Row(r), biasGradient);
-        return null;
     }
 
     /// <inheritdoc/>
