@@ -59,7 +59,8 @@ internal static unsafe class ConvSuite
             ];
             bool[] direct = [Convolution<float>.UsesDirect(g, backwardData: false), Convolution<float>.UsesDirect(g, backwardData: true), Convolution<float>.UsesDirectWeights(g)];
             var columnPath = new double[3];   // forward and backward-data through im2col + GEMM too, where the direct kernel serves them
-            var otherDirect = new double[2];  // and through the direct kernel DirectPath did not choose
+            var otherDirect = new double[3];  // and through the direct kernel not chosen (backward-weights: the 16 × 6 tile where the position-vector one serves)
+            bool positionWeights = Convolution<float>.UsesPositionVectorWeights(g);
             var chosen = new[] { Convolution<float>.DirectPath(g, backwardData: false), Convolution<float>.DirectPath(g, backwardData: true) };
             for (int round = 0; round < rounds; round++)
             {
@@ -72,7 +73,14 @@ internal static unsafe class ConvSuite
                     Convolution<float>.DirectEnabled = false;
                     try { columnPath[p] = Math.Max(columnPath[p], flops / Report.SecondsPerCall(actions[p], seconds: 1.0) / 1e9); }
                     finally { Convolution<float>.DirectEnabled = true; }
-                    if (p == 2) continue;
+                    if (p == 2)
+                    {
+                        if (!positionWeights) continue;
+                        Convolution<float>.PositionVectorWeightsEnabled = false;
+                        try { otherDirect[p] = Math.Max(otherDirect[p], flops / Report.SecondsPerCall(actions[p], seconds: 1.0) / 1e9); }
+                        finally { Convolution<float>.PositionVectorWeightsEnabled = true; }
+                        continue;
+                    }
                     Convolution<float>.DirectOverride = chosen[p] == Convolution<float>.DirectKernel.ChannelVector ? Convolution<float>.DirectKernel.PaddedGrid : Convolution<float>.DirectKernel.ChannelVector;
                     try { otherDirect[p] = Math.Max(otherDirect[p], flops / Report.SecondsPerCall(actions[p], seconds: 1.0) / 1e9); }
                     finally { Convolution<float>.DirectOverride = null; }
@@ -84,8 +92,9 @@ internal static unsafe class ConvSuite
                 string pass = Passes[p];
                 double value = ours[p];
                 double? viaColumns = direct[p] ? Math.Round(columnPath[p], 1) : null;   // outside the lambda: it runs after the loop
-                double? other = direct[p] && p < 2 ? Math.Round(otherDirect[p], 1) : null;
+                double? other = direct[p] && (p < 2 || positionWeights) ? Math.Round(otherDirect[p], 1) : null;
                 string path = !direct[p] ? "NCHW im2col+GEMM"
+                    : p == 2 && positionWeights ? "NCHW direct (dW tile: 4 channels x 3 taps over position vectors, AVX2)"
                     : p == 2 ? "NCHW direct (dW tile: 16 channels x 6 taps, AVX2)"
                     : Convolution<float>.DirectPath(g, backwardData: p == 1) == Convolution<float>.DirectKernel.ChannelVector ? "NCHW direct (channel vectors: 16 channels x 6 positions, AVX2)"
                     : "NCHW direct (padded grid, 4x24 AVX2 tile)";

@@ -105,21 +105,130 @@ public class ConvolutionKernelTests
         }
     }
 
-    // Nine channel counts in a row cross the direct kernel's MR = 4 rows in both passes; plane widths 1..27 its NR positions; paddings 0..K−1.
+    // Nine channel counts in a row cross the direct kernel's MR = 4 rows in both passes; plane widths 1..27 its NR positions
+    // (and the vectors that span two or more grid rows, or end at the plane's last position); paddings 0..K−1; with a bias.
+    // Both direct kernels: the one DirectPath chooses, then the padded grid forced.
     [Fact]
     public void TheDirectPathCoversEveryChannelAndPositionTail()
     {
         if (!DirectConvolution<float>.IsSupported) return;
-        foreach (int oc in Enumerable.Range(Convolution<float>.DirectMinimumChannels, 9))
-            foreach (int width in new[] { 1, 2, 5, 8, 11, 16, 23, 27 })
-                foreach (var (k, pad) in new[] { (1, 0), (3, 1), (3, 0), (3, 2), (2, 0), (5, 2) })
+        try
+        {
+            foreach (var forced in new Convolution<float>.DirectKernel?[] { null, Convolution<float>.DirectKernel.PaddedGrid })
+            {
+                Convolution<float>.DirectOverride = forced;
+                Convolution<double>.DirectOverride = (Convolution<double>.DirectKernel?)(int?)forced;
+                foreach (int oc in Enumerable.Range(Convolution<float>.DirectMinimumChannels, 9))
+                    foreach (int width in new[] { 1, 2, 5, 8, 11, 16, 23, 27 })
+                        foreach (var (k, pad) in new[] { (1, 0), (3, 1), (3, 0), (3, 2), (2, 0), (5, 2) })
+                        {
+                            if (width + 2 * pad < k) continue;
+                            var g = Geometry([oc + 1, 4, width, oc, 1, k, k, 1, 1, pad, pad, pad, pad]);
+                            bool avx = Gemm.Kernel is GemmKernel.Avx2 or GemmKernel.Avx512;
+                            Assert.True(!avx || Convolution<float>.UsesDirect(g, backwardData: false) && Convolution<float>.UsesDirect(g, backwardData: true), $"{g} takes the direct path");
+                            Check<float>(g, batch: 2, 2e-4, $"direct {forced} oc={oc} W={width} k={k} pad={pad}");
+                            Check<double>(g, batch: 2, 1e-12, $"direct {forced} oc={oc} W={width} k={k} pad={pad}");
+                        }
+            }
+        }
+        finally
+        {
+            Convolution<float>.DirectOverride = null;
+            Convolution<double>.DirectOverride = null;
+        }
+    }
+
+    // Rows 1..3 of widths 1..20 (every tail of the masked last vector), reading input offsets 0..8, accumulating onto what is there.
+    [Fact]
+    public unsafe void ThePositionVectorWeightTileMatchesItsScalarReference()
+    {
+        if (!PositionVectorWeightGradient<float>.IsSupported) return;
+        PositionVectorTileMatches<float>(1e-5);
+        PositionVectorTileMatches<double>(1e-13);
+    }
+
+    private static unsafe void PositionVectorTileMatches<T>(double tolerance) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Rng(44);
+        int tile = PositionVectorWeightGradient<T>.Rows * PositionVectorWeightGradient<T>.Taps * System.Runtime.Intrinsics.Vector256<T>.Count;
+        foreach (int height in new[] { 1, 2, 3 })
+            foreach (int width in Enumerable.Range(1, 20))
+            {
+                int stride = width + 2, plane = height * width;
+                int[] offsets = [rng.NextInt(9), rng.NextInt(9), rng.NextInt(9)];
+                T[] dy = Random<T>(rng, 4 * plane), x = Random<T>(rng, height * stride + 9 + 8), partial = Random<T>(rng, tile), expected = (T[])partial.Clone();
+                fixed (int* o = offsets)
+                fixed (T* pd = dy, px = x, pp = partial, pe = expected)
+                {
+                    PositionVectorWeightGradient<T>.Tile(height, width, pd, pd + plane, pd + 2 * plane, pd + 3 * plane, px, stride, o, pp);
+                    PositionVectorWeightGradient<T>.ReferenceTile(height, width, pd, pd + plane, pd + 2 * plane, pd + 3 * plane, px, stride, o, pe);
+                }
+                Compare($"{typeof(T).Name} position-vector dW tile {height}x{width}", expected, partial, tolerance);
+            }
+    }
+
+    // Kernels of at most 16 taps take the position-vector backward-weights: channel counts across its blocks of 4, tap
+    // counts across its groups of 3 (1, 4, 9, 12, 16), plane widths across its vectors, 1 and 2 threads alike.
+    [Fact]
+    public void ThePositionVectorWeightPathCoversEveryChannelTapAndWidthTail()
+    {
+        if (!PositionVectorWeightGradient<float>.IsSupported || Gemm.Kernel is not (GemmKernel.Avx2 or GemmKernel.Avx512)) return;
+        foreach (int oc in new[] { 1, 3, 4, 6, 9 })
+            foreach (var (c, k, pad) in new[] { (1, 1, 0), (1, 2, 0), (1, 3, 1), (3, 2, 0), (4, 2, 1), (16, 1, 0) })
+                foreach (int width in new[] { 1, 5, 8, 13, 17 })
                 {
                     if (width + 2 * pad < k) continue;
-                    var g = Geometry([oc + 1, 4, width, oc, 1, k, k, 1, 1, pad, pad, pad, pad]);
-                    bool avx = Gemm.Kernel is GemmKernel.Avx2 or GemmKernel.Avx512;
-                    Assert.True(!avx || Convolution<float>.UsesDirect(g, backwardData: false) && Convolution<float>.UsesDirect(g, backwardData: true), $"{g} takes the direct path");
-                    Check<float>(g, batch: 2, 2e-4, $"direct oc={oc} W={width} k={k} pad={pad}");
-                    Check<double>(g, batch: 2, 1e-12, $"direct oc={oc} W={width} k={k} pad={pad}");
+                    var g = Geometry([c, 3, width, oc, 1, k, k, 1, 1, pad, pad, pad, pad]);
+                    Assert.True(Convolution<float>.UsesPositionVectorWeights(g), $"{g} takes the position-vector backward-weights");
+                    Check<float>(g, batch: 3, 2e-4, $"position-vector dW oc={oc} c={c} k={k} W={width}");
+                    Check<double>(g, batch: 3, 1e-12, $"position-vector dW oc={oc} c={c} k={k} W={width}");
+                    var one = Run<float>(g, 3, threads: 1);
+                    var two = Run<float>(g, 3, threads: 2);
+                    Assert.True(one[2].AsSpan().SequenceEqual(two[2]), $"{g}: dW differs between 1 and 2 threads");
+                }
+    }
+
+    // The padded grid's store into NCHW planes against the reference tile on a dense grid copied out row by row: every grid
+    // width 1..20 with 0..3 dropped columns, every tile position of a 5-row plane, 1..4 rows, with and without a bias.
+    [Fact]
+    public unsafe void TheDirectTileIntoPlanesMatchesTheReferenceTileCopiedOut()
+    {
+        if (!DirectConvolution<float>.IsSupported) return;
+        TileIntoPlanesMatches<float>(1e-5);
+        TileIntoPlanesMatches<double>(1e-13);
+    }
+
+    private static unsafe void TileIntoPlanesMatches<T>(double tolerance) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Rng(21);
+        int mr = DirectConvolution<T>.MR, nr = DirectConvolution<T>.NR, taps = 7, height = 5;
+        foreach (int outWidth in Enumerable.Range(1, 20))
+            foreach (int dropped in new[] { 0, 1, 2, 3 })
+                foreach (int rows in new[] { 1, 3, 4 })
+                {
+                    int paddedWidth = outWidth + dropped, grid = height * paddedWidth, rounded = (grid + nr - 1) / nr * nr, outPlane = height * outWidth;
+                    int[] offsets = [.. Enumerable.Range(0, taps).Select(_ => rng.NextInt(40))];
+                    int vectors = rounded / (nr / 3);
+                    int[] kinds = new int[vectors], targets = new int[vectors], counts = new int[vectors], permutations = new int[vectors * 8];
+                    DirectConvolution<T>.GridStores.Fill(vectors, height, paddedWidth, outWidth, kinds, targets, counts, permutations);
+                    T[] w = Random<T>(rng, taps * mr), x = Random<T>(rng, rounded + 40 + nr), bias = Random<T>(rng, mr);
+                    T[] dense = new T[mr * rounded], expected = Random<T>(rng, mr * outPlane + 5), actual = (T[])expected.Clone();
+                    bool withBias = rows != 3;
+                    fixed (int* o = offsets, pk = kinds, pt = targets, pc = counts, pp = permutations)
+                    fixed (T* pw = w, px = x, pb = bias, pd = dense, pa = actual)
+                    {
+                        var stores = new DirectConvolution<T>.GridStores(pk, pt, pc, pp);
+                        for (int q = 0; q < rounded; q += nr)
+                        {
+                            DirectConvolution<T>.ReferenceTile(taps, o, pw, px + q, pd + q, rounded);
+                            DirectConvolution<T>.TileIntoPlanes(taps, o, pw, px, q, pa, rows, outPlane, stores, withBias ? pb : null);
+                        }
+                    }
+                    for (int r = 0; r < rows; r++)
+                        for (int h = 0; h < height; h++)
+                            for (int c = 0; c < outWidth; c++)
+                                expected[r * outPlane + h * outWidth + c] = dense[r * rounded + h * paddedWidth + c] + (withBias ? bias[r] : T.Zero);
+                    Compare($"{typeof(T).Name} tile into planes OW={outWidth} Wp={paddedWidth} rows={rows}", expected, actual, tolerance);
                 }
     }
 
@@ -142,7 +251,7 @@ public class ConvolutionKernelTests
         return true;
     }
 
-    // Every row length 0..11 over one to three rows of one or two samples, overwriting and accumulating: the tile's position loop and merge.
+    // Every row length 0..11 over one to three rows of one or two samples, whole and windowed, overwriting and accumulating: the tile's position loop and merge.
     [Theory]
     [MemberData(nameof(WeightTileKernels))]
     public unsafe void TheDirectWeightTileMatchesItsScalarReference(GemmKernel kernel)
@@ -160,6 +269,7 @@ public class ConvolutionKernelTests
             for (int rows = 1; rows <= 3; rows++)
                 for (int length = 0; length <= 11; length++)
                     foreach (bool accumulate in new[] { false, true })
+                    foreach (var window in new DirectWeightGradient<T>.TapWindow[] { new(0, rows, 0, length), new(1, rows, 0, length), new(0, rows, Math.Min(1, length), length), new(0, rows - 1, 0, Math.Max(0, length - 2)) })
                     {
                         int rowStride = length + 3, sampleStride = rows * rowStride + 5;
                         int[] offsets = [.. Enumerable.Range(0, taps).Select(_ => rng.NextInt(40))];
@@ -168,10 +278,10 @@ public class ConvolutionKernelTests
                         fixed (int* o = offsets)
                         fixed (T* px = x, pdy = dy, pp = partial, pe = expected)
                         {
-                            DirectWeightGradient<T>.Tile(kernel, samples, sampleStride, rows, length, rowStride, o, px, pdy, pp, accumulate);
-                            DirectWeightGradient<T>.ReferenceTile(bw, samples, sampleStride, rows, length, rowStride, o, px, pdy, pe, accumulate);
+                            DirectWeightGradient<T>.Tile(kernel, samples, sampleStride, rows, length, rowStride, window, o, px, pdy, pp, accumulate);
+                            DirectWeightGradient<T>.ReferenceTile(bw, samples, sampleStride, rows, length, rowStride, window, o, px, pdy, pe, accumulate);
                         }
-                        Compare($"{kernel} {typeof(T).Name} weight tile samples={samples} rows={rows} length={length} accumulate={accumulate}", expected, partial, tolerance);
+                        Compare($"{kernel} {typeof(T).Name} weight tile samples={samples} rows={rows} length={length} {window} accumulate={accumulate}", expected, partial, tolerance);
                     }
     }
 
@@ -186,6 +296,7 @@ public class ConvolutionKernelTests
         try
         {
             Gemm.Kernel = kernel;
+            Convolution<float>.PositionVectorWeightsEnabled = Convolution<double>.PositionVectorWeightsEnabled = false;   // these kernels have few taps
             foreach (int oc in new[] { 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 24, 33 })
                 foreach (var (c, k, pad, size) in new[] { (1, 3, 1, 6), (2, 2, 0, 7), (5, 1, 0, 5), (3, 5, 2, 4), (1, 3, 1, 33) })
                 {
@@ -196,10 +307,14 @@ public class ConvolutionKernelTests
                     Check<double>(g, batch, 1e-12, $"{kernel} direct weights oc={oc} c={c} k={k} size={size}");
                 }
         }
-        finally { Gemm.Kernel = saved; }
+        finally
+        {
+            Gemm.Kernel = saved;
+            Convolution<float>.PositionVectorWeightsEnabled = Convolution<double>.PositionVectorWeightsEnabled = true;
+        }
     }
 
-    // Tap counts 0..40 with random offsets and bases, overwriting and accumulating.
+    // Tap counts 0..40 with random input offsets, weight offsets and bases, overwriting and accumulating.
     [Theory]
     [MemberData(nameof(WeightTileKernels))]
     public unsafe void TheChannelVectorTileMatchesItsScalarReference(GemmKernel kernel)
@@ -216,13 +331,14 @@ public class ConvolutionKernelTests
         for (int taps = 0; taps <= 40; taps++)
             foreach (bool accumulate in new[] { false, true })
             {
-                int[] offsets = [.. Enumerable.Range(0, taps).Select(_ => rng.NextInt(50))], bases = [.. Enumerable.Range(0, positions).Select(_ => rng.NextInt(30))];
-                T[] w = Random<T>(rng, taps * bw), x = Random<T>(rng, 80), y = Random<T>(rng, positions * bw), expected = (T[])y.Clone();
-                fixed (int* o = offsets, pb = bases)
+                int[] pairs = [.. Enumerable.Range(0, taps).SelectMany(_ => new[] { rng.NextInt(50), rng.NextInt(45) * bw / 2 })];
+                int[] bases = [.. Enumerable.Range(0, positions).Select(_ => rng.NextInt(30))];
+                T[] w = Random<T>(rng, 23 * bw), x = Random<T>(rng, 80), y = Random<T>(rng, positions * bw), expected = (T[])y.Clone();
+                fixed (int* pp = pairs, pb = bases)
                 fixed (T* pw = w, px = x, py = y, pe = expected)
                 {
-                    ChannelVectorConvolution<T>.Tile(kernel, taps, o, pw, px, pb, py, accumulate);
-                    ChannelVectorConvolution<T>.ReferenceTile(bw, taps, o, pw, px, pb, pe, accumulate);
+                    ChannelVectorConvolution<T>.Tile(kernel, taps, pp, pw, px, pb, py, accumulate);
+                    ChannelVectorConvolution<T>.ReferenceTile(bw, taps, pp, pw, px, pb, pe, accumulate);
                 }
                 Compare($"{kernel} {typeof(T).Name} channel-vector tile taps={taps} accumulate={accumulate}", expected, y, tolerance);
             }
@@ -253,13 +369,62 @@ public class ConvolutionKernelTests
         finally { Gemm.Kernel = saved; }
     }
 
+    // The channel-vector kernel forced onto geometries whose padding makes many tap rectangles: 5×5 kernels padded by 2,
+    // even kernels padded 1 before and 2 after ("same"), padding on one side only, planes of 1 to 9 px, single-sample
+    // chunks and chunks with a smaller last one; every tile sums only the union of its positions' valid taps.
+    [Theory]
+    [MemberData(nameof(WeightTileKernels))]
+    public void TheChannelVectorPathSkipsPaddedTapsOnEveryPaddingShape(GemmKernel kernel)
+    {
+        if (StandsAside(kernel) || kernel is not GemmKernel.Avx2) return;   // the override picks between AVX2's two direct kernels
+        var saved = Gemm.Kernel;
+        try
+        {
+            Gemm.Kernel = kernel;
+            Convolution<float>.DirectOverride = Convolution<float>.DirectKernel.ChannelVector;
+            Convolution<double>.DirectOverride = Convolution<double>.DirectKernel.ChannelVector;
+            foreach (var (size, k, before, after, batch) in new[] { (5, 5, 2, 2, 3), (7, 4, 1, 2, 2), (6, 4, 2, 1, 7), (3, 3, 2, 0, 13), (1, 3, 1, 1, 9), (9, 3, 0, 2, 1), (2, 2, 1, 0, 30) })
+            {
+                var g = Geometry([9, size, size + 1, 17, 1, k, k, 1, 1, before, before, after, after]);
+                foreach (bool backwardData in new[] { false, true })
+                    Assert.True(Convolution<float>.DirectPath(g, backwardData) == Convolution<float>.DirectKernel.ChannelVector, $"{g} takes the channel-vector kernel (backward-data {backwardData})");
+                Check<float>(g, batch, 2e-4, $"{kernel} skipping channel vectors size={size} k={k} pad={before},{after} batch={batch}");
+                Check<double>(g, batch, 1e-12, $"{kernel} skipping channel vectors size={size} k={k} pad={before},{after} batch={batch}");
+            }
+        }
+        finally
+        {
+            Gemm.Kernel = saved;
+            Convolution<float>.DirectOverride = null;
+            Convolution<double>.DirectOverride = null;
+        }
+    }
+
+    // 3×3 planes under a 3×3 kernel padded by 1: six samples fill one tile for each of the nine rectangles (4 corners of 4
+    // taps, 4 edges of 6, the centre of 9), so the tiles sum 49 taps per channel where the padded planes have 81; 7×7 planes
+    // keep 361 of 441. Without the skipping every tile would sum all 9.
+    [Fact]
+    public void TheChannelVectorPlanSumsOnlyTheTapsInsideTheImage()
+    {
+        var plan = new ChannelVectorPlan();
+        plan.Build(samples: 6, channels: 2, height: 3, width: 3, padTop: 1, padLeft: 1, outChannels: 16, outHeight: 3, outWidth: 3, kernelHeight: 3, kernelWidth: 3, blockWidth: 16);
+        Assert.Equal(9, plan.Tiles);
+        Assert.Equal(49, plan.TileTaps.Take(plan.Tiles).Sum());
+        plan.Build(samples: 6, channels: 2, height: 7, width: 7, padTop: 1, padLeft: 1, outChannels: 16, outHeight: 7, outWidth: 7, kernelHeight: 3, kernelWidth: 3, blockWidth: 16);
+        Assert.Equal(49, plan.Tiles);
+        Assert.Equal(361, plan.TileTaps.Take(plan.Tiles).Sum());
+        Assert.Equal(30, Convolution<float>.VectorChunkSamples(9));   // 29 would leave tiles that mix two rectangles
+        Assert.Equal(6, Convolution<float>.VectorChunkSamples(49));
+        Assert.Equal(2, Convolution<float>.VectorChunkSamples(225));
+    }
+
     [Fact]
     public void ResultsAreIdenticalForOneAndTwoThreads()
     {
         // The second geometry's plane (35·36) makes chunks of one sample and three channel blocks: the direct backward-weights split.
-        // The third's 3×3 planes take the channel-vector kernel, 60 samples in chunks of 29.
+        // The third's 3×3 planes take the channel-vector kernel, 67 samples in chunks of 30 and a last one of 7.
         foreach (var (g, batch) in new[] { (Geometry([16, 12, 12, 32, 1, 3, 3, 1, 1, 1, 1, 1, 1]), 6), (Geometry([4, 35, 36, 40, 1, 3, 3, 1, 1, 1, 1, 1, 1]), 3),
-            (Geometry([20, 3, 3, 24, 1, 3, 3, 1, 1, 1, 1, 1, 1]), 60) })
+            (Geometry([20, 3, 3, 24, 1, 3, 3, 1, 1, 1, 1, 1, 1]), 67) })
         {
             var one = Run<float>(g, batch, threads: 1);
             var two = Run<float>(g, batch, threads: 2);

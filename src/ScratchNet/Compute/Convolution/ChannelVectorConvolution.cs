@@ -7,11 +7,13 @@ namespace ScratchNet.Compute;
 
 /// <summary>
 /// Direct convolution at stride 1 with the output channels along the vector lanes: a register tile of one block of
-/// output channels (two vectors) × <see cref="Positions"/> output positions sums over the kernel taps, loading the
+/// output channels (two vectors) × <see cref="Positions"/> output positions sums over a list of kernel taps, loading the
 /// block's packed weights of each tap and broadcasting the zero-padded input under each position. Every position has
 /// its own base address, so the six may be any positions of the dense output grid, across rows and samples: unlike
 /// <see cref="DirectConvolution{T}"/>'s padded grid, nothing is computed and dropped, which is what small planes
-/// (7×7 and 3×3 under a 3×3 kernel) need. The product comes out position-major and is transposed to NCHW.
+/// (7×7 and 3×3 under a 3×3 kernel) need; and each tile takes its own list of taps, so that
+/// <see cref="ChannelVectorPlan"/> can leave out the taps that fall in the padding of all six positions. The product
+/// comes out position-major and is scattered to NCHW.
 /// </summary>
 /// <remarks>
 /// Two vectors × six positions: 12 accumulators, two weight vectors and one broadcast. AVX2 + FMA (<see cref="TileAvx2"/>,
@@ -31,28 +33,29 @@ internal static unsafe class ChannelVectorConvolution<T> where T : unmanaged, IF
 
     /// <summary>
     /// The tile's contract, with BW = <see cref="BlockWidth"/>: for j &lt; <see cref="Positions"/> and lane &lt; BW,
-    /// y[j·BW + lane] = (accumulate ? y[j·BW + lane] : 0) + Σ_{t &lt; taps} w[t·BW + lane]·x[bases[j] + offsets[t]],
-    /// the sum taken from zero in tap order.
+    /// y[j·BW + lane] = (accumulate ? y[j·BW + lane] : 0) + Σ_{t &lt; taps} w[pairs[2t + 1] + lane]·x[bases[j] + pairs[2t]],
+    /// the sum taken from zero in tap order: tap t reads the input at offset pairs[2t] from each base and its weights at pairs[2t + 1].
     /// </summary>
-    public static void Tile(GemmKernel kernel, int taps, int* offsets, T* w, T* x, int* bases, T* y, bool accumulate)
+    public static void Tile(GemmKernel kernel, int taps, int* pairs, T* w, T* x, int* bases, T* y, bool accumulate)
     {
-        if (kernel is GemmKernel.Vector128) TileVector128(taps, offsets, w, x, bases, y, accumulate);
-        else TileAvx2(taps, offsets, w, x, bases, y, accumulate);
+        if (kernel is GemmKernel.Vector128) TileVector128(taps, pairs, w, x, bases, y, accumulate);
+        else TileAvx2(taps, pairs, w, x, bases, y, accumulate);
     }
 
     /// <summary><see cref="Tile"/> on AVX2 + FMA.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void TileAvx2(int taps, int* offsets, T* w, T* x, int* bases, T* y, bool accumulate)
+    public static void TileAvx2(int taps, int* pairs, T* w, T* x, int* bases, T* y, bool accumulate)
     {
         int l = Vector256<T>.Count;
         T* p0 = x + bases[0], p1 = x + bases[1], p2 = x + bases[2], p3 = x + bases[3], p4 = x + bases[4], p5 = x + bases[5];
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int* end = offsets + taps; offsets < end; offsets++, w += 2 * l)
+        for (int* end = pairs + 2 * taps; pairs < end; pairs += 2)
         {
-            nint o = *offsets;
-            var w0 = Vector256.Load(w);
-            var w1 = Vector256.Load(w + l);
+            nint o = pairs[0];
+            T* wt = w + pairs[1];
+            var w0 = Vector256.Load(wt);
+            var w1 = Vector256.Load(wt + l);
             var v = Vector256.Create(p0[o]); c00 = MulAdd(v, w0, c00); c01 = MulAdd(v, w1, c01);
             v = Vector256.Create(p1[o]); c10 = MulAdd(v, w0, c10); c11 = MulAdd(v, w1, c11);
             v = Vector256.Create(p2[o]); c20 = MulAdd(v, w0, c20); c21 = MulAdd(v, w1, c21);
@@ -70,17 +73,18 @@ internal static unsafe class ChannelVectorConvolution<T> where T : unmanaged, IF
 
     /// <summary><see cref="Tile"/> through <see cref="Vector128"/> (SSE on x64, AdvSimd on ARM64).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void TileVector128(int taps, int* offsets, T* w, T* x, int* bases, T* y, bool accumulate)
+    public static void TileVector128(int taps, int* pairs, T* w, T* x, int* bases, T* y, bool accumulate)
     {
         int l = Vector128<T>.Count;
         T* p0 = x + bases[0], p1 = x + bases[1], p2 = x + bases[2], p3 = x + bases[3], p4 = x + bases[4], p5 = x + bases[5];
         Vector128<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector128<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int* end = offsets + taps; offsets < end; offsets++, w += 2 * l)
+        for (int* end = pairs + 2 * taps; pairs < end; pairs += 2)
         {
-            nint o = *offsets;
-            var w0 = Vector128.Load(w);
-            var w1 = Vector128.Load(w + l);
+            nint o = pairs[0];
+            T* wt = w + pairs[1];
+            var w0 = Vector128.Load(wt);
+            var w1 = Vector128.Load(wt + l);
             var v = Vector128.Create(p0[o]); c00 = MulAdd(v, w0, c00); c01 = MulAdd(v, w1, c01);
             v = Vector128.Create(p1[o]); c10 = MulAdd(v, w0, c10); c11 = MulAdd(v, w1, c11);
             v = Vector128.Create(p2[o]); c20 = MulAdd(v, w0, c20); c21 = MulAdd(v, w1, c21);
@@ -97,13 +101,13 @@ internal static unsafe class ChannelVectorConvolution<T> where T : unmanaged, IF
     }
 
     /// <summary>The tile's algorithmic truth for a block of <paramref name="blockWidth"/> channels: the same sums, one fused multiply-add at a time, in the same order.</summary>
-    public static void ReferenceTile(int blockWidth, int taps, int* offsets, T* w, T* x, int* bases, T* y, bool accumulate)
+    public static void ReferenceTile(int blockWidth, int taps, int* pairs, T* w, T* x, int* bases, T* y, bool accumulate)
     {
         for (int j = 0; j < Positions; j++)
             for (int lane = 0; lane < blockWidth; lane++)
             {
                 T sum = T.Zero;
-                for (int t = 0; t < taps; t++) sum = T.FusedMultiplyAdd(x[bases[j] + offsets[t]], w[t * blockWidth + lane], sum);
+                for (int t = 0; t < taps; t++) sum = T.FusedMultiplyAdd(x[bases[j] + pairs[2 * t]], w[pairs[2 * t + 1] + lane], sum);
                 y[j * blockWidth + lane] = accumulate ? y[j * blockWidth + lane] + sum : sum;
             }
     }

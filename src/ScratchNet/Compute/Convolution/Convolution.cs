@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace ScratchNet.Compute;
 
@@ -109,19 +110,33 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     /// </summary>
     internal static bool UsesDirectWeights(in ConvGeometry g) => DirectEnabled && DirectWeightGradient<T>.Supports(Gemm.Kernel) && FitsPaddedGrid(g);
 
+    /// <summary>
+    /// Whether <paramref name="g"/> runs backward-weights by <see cref="PositionVectorWeightGradient{T}"/>: the geometry of
+    /// <see cref="UsesDirectWeights"/> with at most <see cref="PositionVectorWeightGradient{T}.MostTaps"/> taps, on AVX2 or AVX-512.
+    /// </summary>
+    internal static bool UsesPositionVectorWeights(in ConvGeometry g) =>
+        PositionVectorWeightsEnabled && UsesDirectWeights(g) && g.Patch <= PositionVectorWeightGradient<T>.MostTaps && Gemm.Kernel is (GemmKernel.Avx2 or GemmKernel.Avx512) && PositionVectorWeightGradient<T>.IsSupported;
+
+    /// <summary>Whether few-tap kernels may take <see cref="PositionVectorWeightGradient{T}"/> (tests turn it off to reach <see cref="DirectWeightGradient{T}"/> on them).</summary>
+    internal static bool PositionVectorWeightsEnabled { get; set; } = true;
+
     /// <summary>dw (OC, C/G, KH, KW) += Σ over the batch of dy·cols(x)ᵀ.</summary>
     public void BackwardWeights(in ConvGeometry g, int batch, T* x, T* dy, T* dw)
     {
-        if (UsesDirectWeights(g)) StartDirectWeights(g, batch, x, dy, dw);
+        if (UsesPositionVectorWeights(g)) StartPositionVectorWeights(g, batch, x, dy, dw);
+        else if (UsesDirectWeights(g)) StartDirectWeights(g, batch, x, dy, dw);
         else Start(Pass.BackwardWeights, g, batch, x, dy, null, dw, parts: Math.Min(Threading.ThreadCount, (g.Patch + 7) / 8));
     }
 
-    // The direct backward-weights pass in progress: its instruction set, channel blocks, taps rounded up to whole tiles,
-    // samples per chunk and the tap offsets into the padded planes (zero for the taps that round up).
+    // The direct backward-weights pass in progress: its instruction set, channel blocks, tap slots, samples per chunk, and
+    // per slot the tap offset into the padded planes and the tap it computes (−1 for the slots that round a group up). The
+    // slots run kernel position by kernel position, (ki, kj) then channel, each position's channels rounded up to whole
+    // tiles, so that a tile's six taps share (ki, kj) and with it the window of output positions that see the image.
     private bool _directWeights;
     private GemmKernel _weightsKernel;
-    private int _weightBlocks, _blockWidth, _tapsRounded, _chunkSamples;
-    private int[] _weightOffsets = [];
+    private int _weightBlocks, _blockWidth, _tapSlots, _chunkSamples;
+    private int[] _weightOffsets = [], _slotTaps = [];
+    private DirectWeightGradient<T>.TapWindow[] _tapWindows = [];   // (kernel positions)
 
     // A chunk's output gradients, transposed for one channel block, span at most this many positions (128 KB of float at 16
     // channels: they stay in L2 while the block's tiles sweep the taps), and its padded inputs at most LargestPaddedChunkBytes,
@@ -144,19 +159,104 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         _weightsKernel = Gemm.Kernel;
         _blockWidth = DirectWeightGradient<T>.BlockWidth(_weightsKernel);
         _weightBlocks = (g.OutChannels + _blockWidth - 1) / _blockWidth;
-        int taps = g.Patch, step = DirectWeightGradient<T>.Taps;
-        _tapsRounded = (taps + step - 1) / step * step;
+        int step = DirectWeightGradient<T>.Taps, kk = g.KernelHeight * g.KernelWidth, groups = (g.Channels + step - 1) / step;
+        _tapSlots = kk * groups * step;
         _chunkSamples = WeightChunkSamples(g, batch);
-        if (_weightOffsets.Length != _tapsRounded) _weightOffsets = GC.AllocateUninitializedArray<int>(_tapsRounded, pinned: true);
-        int hp = g.OutHeight + g.KernelHeight - 1, wp = g.OutWidth + g.KernelWidth - 1;
-        for (int t = 0; t < _tapsRounded; t++)
+        if (_weightOffsets.Length != _tapSlots)
         {
-            int c = t / (g.KernelHeight * g.KernelWidth), ki = t / g.KernelWidth % g.KernelHeight, kj = t % g.KernelWidth;
-            _weightOffsets[t] = t < taps ? (c * hp + ki) * wp + kj : 0;
+            _weightOffsets = GC.AllocateUninitializedArray<int>(_tapSlots, pinned: true);
+            _slotTaps = GC.AllocateUninitializedArray<int>(_tapSlots, pinned: true);
+        }
+        if (_tapWindows.Length != kk) _tapWindows = new DirectWeightGradient<T>.TapWindow[kk];
+        int hp = g.OutHeight + g.KernelHeight - 1, wp = g.OutWidth + g.KernelWidth - 1;
+        for (int k = 0, slot = 0; k < kk; k++)
+        {
+            int ki = k / g.KernelWidth, kj = k % g.KernelWidth;
+            _tapWindows[k] = DirectWeightGradient<T>.TapWindow.Of(g, ki, kj);
+            for (int c = 0; c < groups * step; c++, slot++)
+            {
+                _weightOffsets[slot] = c < g.Channels ? (c * hp + ki) * wp + kj : 0;
+                _slotTaps[slot] = c < g.Channels ? c * kk + k : -1;
+            }
         }
         _directWeights = true;
         try { Start(Pass.BackwardWeights, g, batch, x, dy, null, dw, parts: Math.Min(Threading.ThreadCount, _weightBlocks)); }
         finally { _directWeights = false; }
+    }
+
+    // The position-vector backward-weights pass in progress: blocks of Rows output channels, groups of Taps taps and their offsets.
+    private bool _positionWeights;
+    private int _positionBlocks, _tapGroups;
+    private int[] _groupOffsets = [];
+
+    private void StartPositionVectorWeights(in ConvGeometry g, int batch, T* x, T* dy, T* dw)
+    {
+        if (batch == 0) return;
+        int rows = PositionVectorWeightGradient<T>.Rows, step = PositionVectorWeightGradient<T>.Taps, taps = g.Patch;
+        _positionBlocks = (g.OutChannels + rows - 1) / rows;
+        _tapGroups = (taps + step - 1) / step;
+        if (_groupOffsets.Length != _tapGroups * step) _groupOffsets = GC.AllocateUninitializedArray<int>(_tapGroups * step, pinned: true);
+        int hp = g.OutHeight + g.KernelHeight - 1, wp = g.OutWidth + g.KernelWidth - 1;
+        for (int t = 0; t < _groupOffsets.Length; t++)
+        {
+            int c = t / (g.KernelHeight * g.KernelWidth), ki = t / g.KernelWidth % g.KernelHeight, kj = t % g.KernelWidth;
+            _groupOffsets[t] = t < taps ? (c * hp + ki) * wp + kj : 0;   // the taps that round up read tap 0 and are dropped
+        }
+        _positionWeights = true;
+        try { Start(Pass.BackwardWeights, g, batch, x, dy, null, dw, parts: Math.Min(Threading.ThreadCount, _positionBlocks)); }
+        finally { _positionWeights = false; }
+    }
+
+    // dW rows of channel blocks [first, last) over the whole batch, sample by sample in order: lane-wise partial sums of
+    // this thread's blocks, (blocks, tap groups, Rows·Taps, L), summed across their lanes into dW at the end.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void PositionVectorWeights(int part, int parts)
+    {
+        var g = _g;
+        int first = (int)((long)_positionBlocks * part / parts), last = (int)((long)_positionBlocks * (part + 1) / parts);
+        if (last == first) return;
+        int rows = PositionVectorWeightGradient<T>.Rows, step = PositionVectorWeightGradient<T>.Taps, l = Vector256<T>.Count;
+        int hp = g.OutHeight + g.KernelHeight - 1, wp = g.OutWidth + g.KernelWidth - 1, plane = g.OutputPlane, taps = g.Patch;
+        int tile = rows * step * l;
+        long paddedLength = (long)g.Channels * hp * wp + wp + l;   // the tail vectors of the last rows read past the last plane by less than that
+        T* padded = Scratch.For(0, paddedLength);
+        T* partial = Scratch.For(2, (long)(last - first) * _tapGroups * tile);   // (last − first, tap groups, Rows·Taps·L)
+        new Span<T>(padded, (int)paddedLength).Clear();
+        new Span<T>(partial, (last - first) * _tapGroups * tile).Clear();
+        fixed (int* offsets = _groupOffsets)
+            for (int n = 0; n < _batch; n++)
+            {
+                T* image = _x + (nint)n * g.InputSize;
+                for (int c = 0; c < g.Channels; c++)
+                    for (int h = 0; h < g.Height; h++)
+                        new ReadOnlySpan<T>(image + (nint)c * g.InputPlane + h * g.Width, g.Width)
+                            .CopyTo(new Span<T>(padded + ((nint)c * hp + h + g.PadTop) * wp + g.PadLeft, g.Width));
+                T* gradient = _w + (nint)n * g.OutputSize;
+                for (int block = first; block < last; block++)
+                {
+                    int o0 = block * rows, valid = Math.Min(rows, g.OutChannels - o0);
+                    T* dy0 = gradient + (nint)o0 * plane;   // a block's missing channels repeat its first one and are dropped
+                    T* dy1 = valid > 1 ? dy0 + plane : dy0, dy2 = valid > 2 ? dy0 + 2 * (nint)plane : dy0, dy3 = valid > 3 ? dy0 + 3 * (nint)plane : dy0;
+                    for (int group = 0; group < _tapGroups; group++)
+                        PositionVectorWeightGradient<T>.Tile(g.OutHeight, g.OutWidth, dy0, dy1, dy2, dy3, padded, wp, offsets + group * step,
+                            partial + ((nint)(block - first) * _tapGroups + group) * tile);
+                }
+            }
+        for (int block = first; block < last; block++)
+        {
+            int o0 = block * rows, valid = Math.Min(rows, g.OutChannels - o0);
+            for (int group = 0; group < _tapGroups; group++)
+            {
+                T* sums = partial + ((nint)(block - first) * _tapGroups + group) * tile;
+                for (int r = 0; r < valid; r++)
+                    for (int j = 0; j < step && group * step + j < taps; j++)
+                    {
+                        T sum = T.Zero;
+                        for (int lane = 0; lane < l; lane++) sum += sums[(r * step + j) * l + lane];
+                        _y[(nint)(o0 + r) * taps + group * step + j] += sum;
+                    }
+            }
+        }
     }
 
     // dW rows of channel blocks [first, last) over the whole batch, chunk by chunk in order: the partial sums of this
@@ -172,7 +272,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         nint sampleStride = (nint)g.Channels * hp * wp;
         T* padded = Scratch.For(0, sampleStride * chunk);                        // (chunk, C, Hp, Wp)
         T* transposed = Scratch.For(1, (long)chunk * plane * bw);                // (chunk, OH, OW, BW)
-        T* partial = Scratch.For(2, (long)(last - first) * _tapsRounded * bw);   // (last − first, taps rounded, BW)
+        T* partial = Scratch.For(2, (long)(last - first) * _tapSlots * bw);   // (last − first, tap slots, BW)
         fixed (int* offsets = _weightOffsets)
             for (int n = 0; n < _batch; n += chunk)
             {
@@ -191,20 +291,22 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
                     int o0 = block * bw, rows = Math.Min(bw, g.OutChannels - o0);
                     for (int s = 0; s < count; s++)
                         Transpose.Pack(_w + (nint)(n + s) * g.OutputSize + (nint)o0 * plane, plane, rows, plane, bw, transposed + (nint)s * plane * bw);
-                    T* rowsOfBlock = partial + (nint)(block - first) * _tapsRounded * bw;
-                    for (int t = 0; t < _tapsRounded; t += DirectWeightGradient<T>.Taps)
-                        DirectWeightGradient<T>.Tile(_weightsKernel, count, sampleStride, g.OutHeight, g.OutWidth, wp, offsets + t, padded, transposed,
-                            rowsOfBlock + (nint)t * bw, accumulate: n > 0);
+                    T* rowsOfBlock = partial + (nint)(block - first) * _tapSlots * bw;
+                    int slotsPerPosition = _tapSlots / _tapWindows.Length;
+                    for (int t = 0; t < _tapSlots; t += DirectWeightGradient<T>.Taps)
+                        DirectWeightGradient<T>.Tile(_weightsKernel, count, sampleStride, g.OutHeight, g.OutWidth, wp, _tapWindows[t / slotsPerPosition], offsets + t,
+                            padded, transposed, rowsOfBlock + (nint)t * bw, accumulate: n > 0);
                 }
             }
         for (int block = first; block < last; block++)
         {
             int o0 = block * bw, rows = Math.Min(bw, g.OutChannels - o0);
-            T* rowsOfBlock = partial + (nint)(block - first) * _tapsRounded * bw;
+            T* rowsOfBlock = partial + (nint)(block - first) * _tapSlots * bw;
             for (int lane = 0; lane < rows; lane++)
             {
                 T* target = _y + (nint)(o0 + lane) * taps;
-                for (int t = 0; t < taps; t++) target[t] += rowsOfBlock[(nint)t * bw + lane];
+                for (int slot = 0; slot < _tapSlots; slot++)
+                    if (_slotTaps[slot] >= 0) target[_slotTaps[slot]] += rowsOfBlock[(nint)slot * bw + lane];
             }
         }
     }
@@ -288,18 +390,26 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         int parts = Math.Min(Threading.ThreadCount, batch);
         if (_channelVector)
         {
-            _chunkSamples = Math.Clamp((VectorChunkPositions + _outHeight * _outWidth - 1) / (_outHeight * _outWidth), 1, batch);
-            int positions = _chunkSamples * _outHeight * _outWidth, rounded = (positions + ChannelVectorConvolution<T>.Positions - 1) / ChannelVectorConvolution<T>.Positions * ChannelVectorConvolution<T>.Positions;
-            if (_basesByPass[slot].Length < rounded) _basesByPass[slot] = GC.AllocateUninitializedArray<int>(rounded, pinned: true);   // grows only: a smaller last batch does not reallocate
-            _bases = _basesByPass[slot];
-            _roundedPositions = rounded;
-            int outPlane = _outHeight * _outWidth;
-            for (int p = 0; p < rounded; p++)
-            {
-                int q = p < positions ? p : 0, s = q / outPlane, oh = q % outPlane / _outWidth, ow = q % _outWidth;   // the rounding-up positions repeat the first
-                _bases[p] = (s * _inChannels * _paddedHeight + oh) * _paddedWidth + ow;
-            }
+            _chunkSamples = Math.Clamp(VectorChunkSamples(_outHeight * _outWidth), 1, batch);
+            _fullChunk = _fullChunkByPass[slot];
+            _fullChunk.Build(_chunkSamples, _inChannels, _inHeight, _inWidth, _padTop, _padLeft, _outChannels, _outHeight, _outWidth, kh, kw, mr);
+            _lastChunk = _lastChunkByPass[slot];
+            if (batch % _chunkSamples != 0)
+                _lastChunk.Build(batch % _chunkSamples, _inChannels, _inHeight, _inWidth, _padTop, _padLeft, _outChannels, _outHeight, _outWidth, kh, kw, mr);
             parts = Math.Min(Threading.ThreadCount, (batch + _chunkSamples - 1) / _chunkSamples);
+        }
+        else
+        {
+            int vectors = _positionsRounded / Vector256<T>.Count;
+            if (_gridKindsByPass[slot].Length < vectors)
+            {
+                _gridKindsByPass[slot] = GC.AllocateUninitializedArray<int>(vectors, pinned: true);
+                _gridTargetsByPass[slot] = GC.AllocateUninitializedArray<int>(vectors, pinned: true);
+                _gridCountsByPass[slot] = GC.AllocateUninitializedArray<int>(vectors, pinned: true);
+                _gridPermutationsByPass[slot] = GC.AllocateUninitializedArray<int>(vectors * 8, pinned: true);
+            }
+            (_gridKinds, _gridTargets, _gridCounts, _gridPermutations) = (_gridKindsByPass[slot], _gridTargetsByPass[slot], _gridCountsByPass[slot], _gridPermutationsByPass[slot]);
+            DirectConvolution<T>.GridStores.Fill(vectors, _outHeight, _paddedWidth, _outWidth, _gridKinds, _gridTargets, _gridCounts, _gridPermutations);
         }
         _direct = true;
         try { Start(pass, g, batch, input, w, b, output, parts); }
@@ -313,11 +423,19 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     private const int VectorChunkTaps = 256;
     private bool _channelVector;
     private GemmKernel _vectorKernel;
-    private int[] _bases = [];   // (chunk positions rounded up): where each output position of a chunk reads its padded input, tap (0, 0, 0)
-    private int _roundedPositions;
-    private readonly int[][] _basesByPass = [[], []];
 
-    // Samples [from, to) chunk by chunk: pad a chunk's inputs, sum the tiles block of input channels by block, then transpose to NCHW.
+    // Samples per channel-vector chunk: about VectorChunkPositions positions, rounded up to a multiple of the tile's six
+    // positions once there are six or more, so that every tap rectangle's positions (a multiple of the samples) fill
+    // whole tiles and no tile sums the union of two (on 3×3 planes, 30 samples instead of 29 sum 6 % fewer taps).
+    internal static int VectorChunkSamples(int outPlane)
+    {
+        int samples = (VectorChunkPositions + outPlane - 1) / outPlane, step = ChannelVectorConvolution<T>.Positions;
+        return samples < step ? samples : (samples + step - 1) / step * step;
+    }
+    private ChannelVectorPlan _fullChunk = new(), _lastChunk = new();   // the tiles of a chunk of _chunkSamples samples, and of the batch's last, smaller one
+    private readonly ChannelVectorPlan[] _fullChunkByPass = [new(), new()], _lastChunkByPass = [new(), new()];
+
+    // Samples [from, to) chunk by chunk: pad a chunk's inputs, sum the tiles block of input channels by block, then scatter to NCHW.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ChannelVectorSamples(int from, int to)
     {
@@ -326,13 +444,13 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         int kk = _taps / _inChannels, channelsPerBlock = Math.Max(1, VectorChunkTaps / kk);
         nint sampleStride = (nint)_inChannels * plane;
         T* padded = Scratch.For(0, sampleStride * _chunkSamples);
-        long roundedPositions = _roundedPositions;
+        long roundedPositions = (long)_fullChunk.Tiles * step;
         T* product = Scratch.For(1, _blocks * roundedPositions * bw);   // (blocks, chunk positions rounded, BW)
-        fixed (int* offsets = _offsets, bases = _bases)
         fixed (T* packed = _packed)
             for (int n = from; n < to; n += _chunkSamples)
             {
-                int count = Math.Min(_chunkSamples, to - n), positions = count * outPlane, tiles = (positions + step - 1) / step;
+                int count = Math.Min(_chunkSamples, to - n);
+                var plan = count == _chunkSamples ? _fullChunk : _lastChunk;
                 new Span<T>(padded, (int)(sampleStride * count)).Clear();
                 for (int s = 0; s < count; s++)
                 {
@@ -342,62 +460,66 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
                             new ReadOnlySpan<T>(input + (nint)c * inPlane + h * _inWidth, _inWidth)
                                 .CopyTo(new Span<T>(padded + s * sampleStride + (nint)c * plane + (h + _padTop) * _paddedWidth + _padLeft, _inWidth));
                 }
-                for (int c0 = 0; c0 < _inChannels; c0 += channelsPerBlock)
-                {
-                    int t0 = c0 * kk, taps = Math.Min(channelsPerBlock, _inChannels - c0) * kk;
-                    for (int block = 0; block < _blocks; block++)
+                fixed (int* bases = plan.Bases, tileTaps = plan.TileTaps, tilePairs = plan.TilePairs, pairs = plan.Pairs)
+                    for (int c0 = 0; c0 < _inChannels; c0 += channelsPerBlock)
                     {
-                        T* weights = packed + ((nint)block * _taps + t0) * bw, rows = product + block * roundedPositions * bw;
-                        for (int tile = 0; tile < tiles; tile++)
-                            ChannelVectorConvolution<T>.Tile(_vectorKernel, taps, offsets + t0, weights, padded, bases + tile * step, rows + (nint)tile * step * bw, accumulate: c0 > 0);
+                        int channels = Math.Min(channelsPerBlock, _inChannels - c0);
+                        for (int block = 0; block < _blocks; block++)
+                        {
+                            T* weights = packed + (nint)block * _taps * bw, rows = product + block * roundedPositions * bw;
+                            for (int tile = 0; tile < plan.Tiles; tile++)
+                                ChannelVectorConvolution<T>.Tile(_vectorKernel, channels * tileTaps[tile], pairs + tilePairs[tile] + 2 * c0 * tileTaps[tile], weights, padded,
+                                    bases + tile * step, rows + (nint)tile * step * bw, accumulate: c0 > 0);
+                        }
                     }
-                }
-                for (int s = 0; s < count; s++)
+                fixed (int* targets = plan.Targets)
                     for (int block = 0; block < _blocks; block++)
                     {
                         int o0 = block * bw, channels = Math.Min(bw, _outChannels - o0);
-                        T* output = _y + ((nint)(n + s) * _outChannels + o0) * outPlane;
-                        Transpose.Pack(product + (block * roundedPositions + (long)s * outPlane) * bw, bw, outPlane, channels, outPlane, output);
-                        if (_b != null)
-                            for (int o = 0; o < channels; o++)
-                            {
-                                var row = new Span<T>(output + (nint)o * outPlane, outPlane);
-                                System.Numerics.Tensors.TensorPrimitives.Add(row, _b[o0 + o], row);
-                            }
+                        T* output = _y + ((nint)n * _outChannels + o0) * outPlane, rows = product + block * roundedPositions * bw;
+                        for (int i = 0; i < plan.Positions; i++)
+                        {
+                            T* source = rows + (nint)i * bw, target = output + targets[i];
+                            if (_b == null)
+                                for (int lane = 0; lane < channels; lane++) target[(nint)lane * outPlane] = source[lane];
+                            else
+                                for (int lane = 0; lane < channels; lane++) target[(nint)lane * outPlane] = source[lane] + _b[o0 + lane];
+                        }
                     }
             }
     }
 
+    // The padded grid's pass over one sample: pad its input planes, then every tile of every block of MR output channels
+    // straight into the output planes (bias added there).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DirectSample(int n)
     {
         int mr = DirectConvolution<T>.MR, nr = DirectConvolution<T>.NR;
         int plane = _paddedHeight * _paddedWidth, inPlane = _inHeight * _inWidth, outPlane = _outHeight * _outWidth;
         long length = (long)_inChannels * plane + _positionsRounded - _positions + nr + _paddedWidth;   // reads run past the last plane by < that slack
-        T* padded = Scratch.For(0, length), product = Scratch.For(1, (long)_blocks * mr * _positionsRounded);
+        T* padded = Scratch.For(0, length);
         new Span<T>(padded, (int)length).Clear();
-        T* input = _x + (nint)n * _inChannels * inPlane;
+        T* input = _x + (nint)n * _inChannels * inPlane, output = _y + (nint)n * _outChannels * outPlane;
         for (int c = 0; c < _inChannels; c++)
             for (int h = 0; h < _inHeight; h++)
                 new ReadOnlySpan<T>(input + (nint)c * inPlane + h * _inWidth, _inWidth)
                     .CopyTo(new Span<T>(padded + (nint)c * plane + (h + _padTop) * _paddedWidth + _padLeft, _inWidth));
-        fixed (int* offsets = _offsets)
+        fixed (int* offsets = _offsets, kinds = _gridKinds, targets = _gridTargets, counts = _gridCounts, permutations = _gridPermutations)
         fixed (T* packed = _packed)
+        {
+            var stores = new DirectConvolution<T>.GridStores(kinds, targets, counts, permutations);
             for (int block = 0; block < _blocks; block++)
             {
-                T* weights = packed + (nint)block * _taps * mr, rows = product + (nint)block * mr * _positionsRounded;
-                for (int q = 0; q < _positionsRounded; q += nr) DirectConvolution<T>.Tile(_taps, offsets, weights, padded + q, rows + q, _positionsRounded);
+                int o0 = block * mr, rows = Math.Min(mr, _outChannels - o0);
+                T* weights = packed + (nint)block * _taps * mr, planes = output + (nint)o0 * outPlane, bias = _b == null ? null : _b + o0;
+                for (int q = 0; q < _positionsRounded; q += nr) DirectConvolution<T>.TileIntoPlanes(_taps, offsets, weights, padded, q, planes, rows, outPlane, stores, bias);
             }
-        T* output = _y + (nint)n * _outChannels * outPlane;
-        for (int o = 0; o < _outChannels; o++)
-            for (int h = 0; h < _outHeight; h++)
-            {
-                var source = new ReadOnlySpan<T>(product + (nint)o * _positionsRounded + h * _paddedWidth, _outWidth);
-                var target = new Span<T>(output + (nint)o * outPlane + h * _outWidth, _outWidth);
-                if (_b == null) source.CopyTo(target);
-                else System.Numerics.Tensors.TensorPrimitives.Add(source, _b[o], target);
-            }
+        }
     }
+
+    // Where the padded grid's vectors land in the output (see DirectConvolution.GridStores), by pass: forward's and backward-data's.
+    private int[] _gridKinds = [], _gridTargets = [], _gridCounts = [], _gridPermutations = [];
+    private readonly int[][] _gridKindsByPass = [[], []], _gridTargetsByPass = [[], []], _gridCountsByPass = [[], []], _gridPermutationsByPass = [[], []];
 
     public void Execute(int part, int parts)
     {
@@ -418,6 +540,11 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         if (_directWeights)
         {
             DirectWeights(part, parts);
+            return;
+        }
+        if (_positionWeights)
+        {
+            PositionVectorWeights(part, parts);
             return;
         }
         if (_pass == Pass.BackwardWeights)

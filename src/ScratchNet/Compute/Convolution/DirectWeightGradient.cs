@@ -37,33 +37,51 @@ internal static unsafe class DirectWeightGradient<T> where T : unmanaged, IFloat
 
     /// <summary>
     /// The tile's contract, with BW = <see cref="BlockWidth"/>: for j &lt; <see cref="Taps"/> and lane &lt; BW,
-    /// partial[j·BW + lane] = (accumulate ? partial[j·BW + lane] : 0) + Σ_s Σ_{r &lt; rows} Σ_{q &lt; rowLength}
+    /// partial[j·BW + lane] = (accumulate ? partial[j·BW + lane] : 0) + Σ_s Σ_{r0 ≤ r &lt; r1} Σ_{q0 ≤ q &lt; q1}
     /// dy[((s·rows + r)·rowLength + q)·BW + lane] · x[s·sampleStride + r·rowStride + q + offsets[j]], the sum taken
-    /// from zero in that order.
+    /// from zero in that order: the window [r0, r1) × [q0, q1) of the (rows, rowLength) output grid leaves out the
+    /// positions where all six taps read padding (<see cref="TapWindow"/>).
     /// </summary>
-    public static void Tile(GemmKernel kernel, int samples, nint sampleStride, int rows, int rowLength, nint rowStride, int* offsets, T* x, T* dy, T* partial, bool accumulate)
+    public static void Tile(GemmKernel kernel, int samples, nint sampleStride, int rows, int rowLength, nint rowStride, in TapWindow window, int* offsets, T* x, T* dy, T* partial, bool accumulate)
     {
-        if (kernel is GemmKernel.Vector128) TileVector128(samples, sampleStride, rows, rowLength, rowStride, offsets, x, dy, partial, accumulate);
-        else TileAvx2(samples, sampleStride, rows, rowLength, rowStride, offsets, x, dy, partial, accumulate);
+        if (kernel is GemmKernel.Vector128) TileVector128(samples, sampleStride, rows, rowLength, rowStride, window, offsets, x, dy, partial, accumulate);
+        else TileAvx2(samples, sampleStride, rows, rowLength, rowStride, window, offsets, x, dy, partial, accumulate);
+    }
+
+    /// <summary>
+    /// The output rows [<paramref name="FirstRow"/>, <paramref name="EndRow"/>) and columns [<paramref name="FirstColumn"/>,
+    /// <paramref name="EndColumn"/>) whose input under a kernel tap (ki, kj) lies inside the image: the positions a tile of
+    /// taps that share (ki, kj) sums over. Near the border the others read only zero padding.
+    /// </summary>
+    public readonly record struct TapWindow(int FirstRow, int EndRow, int FirstColumn, int EndColumn)
+    {
+        /// <summary>The window of tap (<paramref name="ki"/>, <paramref name="kj"/>) of <paramref name="g"/> (stride 1, on its padded grid).</summary>
+        public static TapWindow Of(in ConvGeometry g, int ki, int kj) => new(
+            Math.Max(0, g.PadTop - ki), Math.Min(g.OutHeight, g.Height + g.PadTop - ki),
+            Math.Max(0, g.PadLeft - kj), Math.Min(g.OutWidth, g.Width + g.PadLeft - kj));
+
+        /// <summary>The whole (rows, rowLength) grid.</summary>
+        public static TapWindow All(int rows, int rowLength) => new(0, rows, 0, rowLength);
     }
 
     /// <summary><see cref="Tile"/> on AVX2 + FMA.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void TileAvx2(int samples, nint sampleStride, int rows, int rowLength, nint rowStride, int* offsets, T* x, T* dy, T* partial, bool accumulate)
+    public static void TileAvx2(int samples, nint sampleStride, int rows, int rowLength, nint rowStride, in TapWindow window, int* offsets, T* x, T* dy, T* partial, bool accumulate)
     {
         int l = Vector256<T>.Count;
         nint o0 = offsets[0], o1 = offsets[1], o2 = offsets[2], o3 = offsets[3], o4 = offsets[4], o5 = offsets[5];
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        int columns = window.EndColumn - window.FirstColumn;
         for (int s = 0; s < samples; s++)
-            for (int r = 0; r < rows; r++)
+            for (int r = window.FirstRow; r < window.EndRow; r++)
             {
-                T* p = x + s * sampleStride + r * rowStride;
-                T* end = p + rowLength;
-                for (; p < end; p++, dy += 2 * l)
+                T* p = x + s * sampleStride + r * rowStride + window.FirstColumn;
+                T* end = p + columns;
+                for (T* d = dy + ((nint)(s * rows + r) * rowLength + window.FirstColumn) * 2 * l; p < end; p++, d += 2 * l)
                 {
-                    var d0 = Vector256.Load(dy);
-                    var d1 = Vector256.Load(dy + l);
+                    var d0 = Vector256.Load(d);
+                    var d1 = Vector256.Load(d + l);
                     var v = Vector256.Create(p[o0]); c00 = MulAdd(v, d0, c00); c01 = MulAdd(v, d1, c01);
                     v = Vector256.Create(p[o1]); c10 = MulAdd(v, d0, c10); c11 = MulAdd(v, d1, c11);
                     v = Vector256.Create(p[o2]); c20 = MulAdd(v, d0, c20); c21 = MulAdd(v, d1, c21);
@@ -82,21 +100,22 @@ internal static unsafe class DirectWeightGradient<T> where T : unmanaged, IFloat
 
     /// <summary><see cref="Tile"/> through <see cref="Vector128"/> (SSE on x64, AdvSimd on ARM64).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void TileVector128(int samples, nint sampleStride, int rows, int rowLength, nint rowStride, int* offsets, T* x, T* dy, T* partial, bool accumulate)
+    public static void TileVector128(int samples, nint sampleStride, int rows, int rowLength, nint rowStride, in TapWindow window, int* offsets, T* x, T* dy, T* partial, bool accumulate)
     {
         int l = Vector128<T>.Count;
         nint o0 = offsets[0], o1 = offsets[1], o2 = offsets[2], o3 = offsets[3], o4 = offsets[4], o5 = offsets[5];
         Vector128<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector128<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        int columns = window.EndColumn - window.FirstColumn;
         for (int s = 0; s < samples; s++)
-            for (int r = 0; r < rows; r++)
+            for (int r = window.FirstRow; r < window.EndRow; r++)
             {
-                T* p = x + s * sampleStride + r * rowStride;
-                T* end = p + rowLength;
-                for (; p < end; p++, dy += 2 * l)
+                T* p = x + s * sampleStride + r * rowStride + window.FirstColumn;
+                T* end = p + columns;
+                for (T* d = dy + ((nint)(s * rows + r) * rowLength + window.FirstColumn) * 2 * l; p < end; p++, d += 2 * l)
                 {
-                    var d0 = Vector128.Load(dy);
-                    var d1 = Vector128.Load(dy + l);
+                    var d0 = Vector128.Load(d);
+                    var d1 = Vector128.Load(d + l);
                     var v = Vector128.Create(p[o0]); c00 = MulAdd(v, d0, c00); c01 = MulAdd(v, d1, c01);
                     v = Vector128.Create(p[o1]); c10 = MulAdd(v, d0, c10); c11 = MulAdd(v, d1, c11);
                     v = Vector128.Create(p[o2]); c20 = MulAdd(v, d0, c20); c21 = MulAdd(v, d1, c21);
@@ -114,17 +133,16 @@ internal static unsafe class DirectWeightGradient<T> where T : unmanaged, IFloat
     }
 
     /// <summary>The tile's algorithmic truth for a block of <paramref name="blockWidth"/> channels: the same sums, one fused multiply-add at a time, in the same order.</summary>
-    public static void ReferenceTile(int blockWidth, int samples, nint sampleStride, int rows, int rowLength, nint rowStride, int* offsets, T* x, T* dy, T* partial, bool accumulate)
+    public static void ReferenceTile(int blockWidth, int samples, nint sampleStride, int rows, int rowLength, nint rowStride, in TapWindow window, int* offsets, T* x, T* dy, T* partial, bool accumulate)
     {
         for (int j = 0; j < Taps; j++)
             for (int lane = 0; lane < blockWidth; lane++)
             {
                 T sum = T.Zero;
-                T* d = dy + lane;
                 for (int s = 0; s < samples; s++)
-                    for (int r = 0; r < rows; r++)
-                        for (int q = 0; q < rowLength; q++, d += blockWidth)
-                            sum = T.FusedMultiplyAdd(*d, x[s * sampleStride + r * rowStride + q + offsets[j]], sum);
+                    for (int r = window.FirstRow; r < window.EndRow; r++)
+                        for (int q = window.FirstColumn; q < window.EndColumn; q++)
+                            sum = T.FusedMultiplyAdd(dy[((s * rows + r) * rowLength + q) * blockWidth + lane], x[s * sampleStride + r * rowStride + q + offsets[j]], sum);
                 partial[j * blockWidth + lane] = accumulate ? partial[j * blockWidth + lane] + sum : sum;
             }
     }
