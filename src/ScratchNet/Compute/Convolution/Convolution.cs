@@ -226,11 +226,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         fixed (int* offsets = _groupOffsets)
             for (int n = 0; n < _batch; n++)
             {
-                T* image = _x + (nint)n * g.InputSize;
-                for (int c = 0; c < g.Channels; c++)
-                    for (int h = 0; h < g.Height; h++)
-                        new ReadOnlySpan<T>(image + (nint)c * g.InputPlane + h * g.Width, g.Width)
-                            .CopyTo(new Span<T>(padded + ((nint)c * hp + h + g.PadTop) * wp + g.PadLeft, g.Width));
+                PadSample(_x + (nint)n * g.InputSize, g.Channels, g.Height, g.Width, padded, hp, wp, g.PadTop, g.PadLeft);
                 T* gradient = _w + (nint)n * g.OutputSize;
                 for (int block = first; block < last; block++)
                 {
@@ -279,13 +275,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
                 int count = Math.Min(chunk, _batch - n);
                 new Span<T>(padded, (int)(sampleStride * count)).Clear();
                 for (int s = 0; s < count; s++)
-                {
-                    T* image = _x + (nint)(n + s) * g.InputSize;
-                    for (int c = 0; c < g.Channels; c++)
-                        for (int h = 0; h < g.Height; h++)
-                            new ReadOnlySpan<T>(image + (nint)c * g.InputPlane + h * g.Width, g.Width)
-                                .CopyTo(new Span<T>(padded + s * sampleStride + (nint)c * hp * wp + (h + g.PadTop) * wp + g.PadLeft, g.Width));
-                }
+                    PadSample(_x + (nint)(n + s) * g.InputSize, g.Channels, g.Height, g.Width, padded + s * sampleStride, hp, wp, g.PadTop, g.PadLeft);
                 for (int block = first; block < last; block++)
                 {
                     int o0 = block * bw, rows = Math.Min(bw, g.OutChannels - o0);
@@ -453,13 +443,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
                 var plan = count == _chunkSamples ? _fullChunk : _lastChunk;
                 new Span<T>(padded, (int)(sampleStride * count)).Clear();
                 for (int s = 0; s < count; s++)
-                {
-                    T* input = _x + (nint)(n + s) * _inChannels * inPlane;
-                    for (int c = 0; c < _inChannels; c++)
-                        for (int h = 0; h < _inHeight; h++)
-                            new ReadOnlySpan<T>(input + (nint)c * inPlane + h * _inWidth, _inWidth)
-                                .CopyTo(new Span<T>(padded + s * sampleStride + (nint)c * plane + (h + _padTop) * _paddedWidth + _padLeft, _inWidth));
-                }
+                    PadSample(_x + (nint)(n + s) * _inChannels * inPlane, _inChannels, _inHeight, _inWidth, padded + s * sampleStride, _paddedHeight, _paddedWidth, _padTop, _padLeft);
                 fixed (int* bases = plan.Bases, tileTaps = plan.TileTaps, tilePairs = plan.TilePairs, pairs = plan.Pairs)
                     for (int c0 = 0; c0 < _inChannels; c0 += channelsPerBlock)
                     {
@@ -499,11 +483,8 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         long length = (long)_inChannels * plane + _positionsRounded - _positions + nr + _paddedWidth;   // reads run past the last plane by < that slack
         T* padded = Scratch.For(0, length);
         new Span<T>(padded, (int)length).Clear();
-        T* input = _x + (nint)n * _inChannels * inPlane, output = _y + (nint)n * _outChannels * outPlane;
-        for (int c = 0; c < _inChannels; c++)
-            for (int h = 0; h < _inHeight; h++)
-                new ReadOnlySpan<T>(input + (nint)c * inPlane + h * _inWidth, _inWidth)
-                    .CopyTo(new Span<T>(padded + (nint)c * plane + (h + _padTop) * _paddedWidth + _padLeft, _inWidth));
+        T* output = _y + (nint)n * _outChannels * outPlane;
+        PadSample(_x + (nint)n * _inChannels * inPlane, _inChannels, _inHeight, _inWidth, padded, _paddedHeight, _paddedWidth, _padTop, _padLeft);
         fixed (int* offsets = _offsets, kinds = _gridKinds, targets = _gridTargets, counts = _gridCounts, permutations = _gridPermutations)
         fixed (T* packed = _packed)
         {
@@ -679,6 +660,16 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
                     rows, width, true, T.One, _y + (nint)group * og * patch + start, patch);   // (OC/G, width)·(width, end − start)
             }
         }
+    }
+
+    // One sample's (channels, height, width) planes into the interior of zero-padded (channels, paddedHeight, paddedWidth)
+    // planes, from row padTop and column padLeft: the border stays as it is (zero, cleared by the caller).
+    private static void PadSample(T* image, int channels, int height, int width, T* padded, int paddedHeight, int paddedWidth, int padTop, int padLeft)
+    {
+        for (int c = 0; c < channels; c++)
+            for (int h = 0; h < height; h++)
+                new ReadOnlySpan<T>(image + ((nint)c * height + h) * width, width)
+                    .CopyTo(new Span<T>(padded + ((nint)c * paddedHeight + h + padTop) * paddedWidth + padLeft, width));
     }
 
     // The group's output-gradient planes of samples n..n+count−1 side by side: (OC/G, count·plane).
