@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 import os
+import sys
 import time
 import importlib.util
 
@@ -36,25 +37,57 @@ parser.add_argument("--seed", type=int, default=1)
 parser.add_argument("--validation-rows")
 parser.add_argument("--train-rows", type=int, help="train on the first N rows of the split only (a smoke test)")
 args = parser.parse_args()
+
+
+def fail(message):
+    """One line that names the file or argument and the fault, and exit 2: no traceback."""
+    print(f"cnn_accuracy_peer.py: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+if args.threads < 1:
+    fail(f"threads: {args.threads} is not a positive thread count")
 torch.set_num_threads(args.threads)
 torch.manual_seed(args.seed)
-with open(args.config) as f:
-    config = json.load(f)
-epochs = args.epochs or config["epochs"]
-batch = config["batch_size"]
+try:
+    with open(args.config) as f:
+        config = json.load(f)
+    epochs = args.epochs or config["epochs"]
+    batch = config["batch_size"]
+except OSError as e:
+    fail(f"{args.config}: cannot read the run configuration ({e.strerror})")
+except json.JSONDecodeError as e:
+    fail(f"{args.config}: not JSON (line {e.lineno}: {e.msg})")
+except (KeyError, TypeError) as e:
+    fail(f"{args.config}: the run configuration lacks {e}")
 
 # --- data: the five training batches, 1 label byte + 3,072 pixel bytes per record
 records = []
 for i in range(1, 6):
     path = os.path.join(args.data_dir, f"data_batch_{i}.bin")
-    records.append(np.fromfile(path, dtype=np.uint8).reshape(-1, 3073))
+    try:
+        raw = np.fromfile(path, dtype=np.uint8)
+    except OSError as e:
+        fail(f"{path}: cannot read the CIFAR-10 batch ({e.strerror})")
+    if raw.size == 0 or raw.size % 3073:
+        fail(f"{path}: {raw.size} bytes is not a whole number of 3,073-byte CIFAR-10 records")
+    records.append(raw.reshape(-1, 3073))
 records = np.concatenate(records)
+if records[:, 0].max() > 9:
+    fail(f"{args.data_dir}: a label byte reads {int(records[:, 0].max())}, CIFAR-10 has classes 0-9")
 labels_all = torch.from_numpy(records[:, 0].astype(np.int64))
 pixels_all = torch.from_numpy(records[:, 1:].reshape(-1, 3, 32, 32).copy())
 n = len(labels_all)
 if args.validation_rows:
-    with open(args.validation_rows) as f:
-        val_rows = torch.tensor([int(line) for line in f if line.strip()])
+    try:
+        with open(args.validation_rows) as f:
+            val_rows = torch.tensor([int(line.strip()) for line in f if line.strip()], dtype=torch.int64)
+    except OSError as e:
+        fail(f"{args.validation_rows}: cannot read the validation rows ({e.strerror})")
+    except ValueError as e:
+        fail(f"{args.validation_rows}: a line is not a row number ({e})")
+    if len(val_rows) == 0 or int(val_rows.min()) < 0 or int(val_rows.max()) >= n:
+        fail(f"{args.validation_rows}: row numbers must lie in 0..{n - 1} (one per line, at least one)")
     mask = torch.ones(n, dtype=torch.bool)
     mask[val_rows] = False
     train_rows = torch.arange(n)[mask][torch.randperm(int(mask.sum()))]
