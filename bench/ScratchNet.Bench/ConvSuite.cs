@@ -9,7 +9,7 @@ namespace ScratchNet.Bench;
 /// <summary>
 /// GFLOP/s of our convolution (NCHW: the direct kernel where it applies, else im2col + the core's GEMM; where the
 /// direct kernel serves a pass, the im2col + GEMM path is timed too, as ours_im2col_gemm, and for forward and backward-data the
-/// direct kernel not chosen, as ours_other_direct) against PyTorch's (Debian's python3-torch with
+/// direct kernel not chosen, for a few-tap backward-weights the 16 × 6 tile, as ours_other_direct) against PyTorch's (Debian's python3-torch with
 /// oneDNN, the better of NCHW and channels_last; bench/conv_peer.py) for every distinct convolution of airbench94
 /// at the given batch: forward, backward-data and backward-weights, the same thread count, interleaved shape by
 /// shape, each line with its share of the measured float32 FMA peak.

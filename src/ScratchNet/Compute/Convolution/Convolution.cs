@@ -8,7 +8,8 @@ namespace ScratchNet.Compute;
 /// <summary>
 /// 2-D convolution on (batch, C·H·W) storage, NCHW per row. Ungrouped stride-1 layers take direct kernels: forward and
 /// backward-data <see cref="DirectConvolution{T}"/> (the padded grid) or, on small planes, <see cref="ChannelVectorConvolution{T}"/>
-/// (see <see cref="DirectPath"/>), backward-weights <see cref="DirectWeightGradient{T}"/>. Everything else goes through the
+/// (see <see cref="DirectPath"/>), backward-weights <see cref="DirectWeightGradient{T}"/> or, for kernels of few taps,
+/// <see cref="PositionVectorWeightGradient{T}"/>. Everything else goes through the
 /// core's GEMM: per sample and group, forward Y = W·cols(X), backward-data dX = col2im(Wᵀ·dY), backward-weights
 /// dW += dY·cols(X)ᵀ, where cols is <see cref="Im2Col"/>'s column matrix (skipped for a pointwise 1×1 convolution, whose
 /// input planes are it).
@@ -256,7 +257,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     }
 
     // dW rows of channel blocks [first, last) over the whole batch, chunk by chunk in order: the partial sums of this
-    // thread's blocks, (blocks, taps rounded, BW), add each chunk, then dW adds them. No other thread touches these rows.
+    // thread's blocks, (blocks, tap slots, BW), add each chunk, then dW adds them. No other thread touches these rows.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DirectWeights(int part, int parts)
     {
@@ -264,7 +265,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         int first = (int)((long)_weightBlocks * part / parts), last = (int)((long)_weightBlocks * (part + 1) / parts);
         if (last == first) return;
         int bw = _blockWidth, plane = g.OutputPlane, taps = g.Patch, hp = g.OutHeight + g.KernelHeight - 1, wp = g.OutWidth + g.KernelWidth - 1;
-        int chunk = _chunkSamples;
+        int chunk = _chunkSamples, slotsPerPosition = _tapSlots / _tapWindows.Length;   // a kernel position's channels, rounded up
         nint sampleStride = (nint)g.Channels * hp * wp;
         T* padded = Scratch.For(0, sampleStride * chunk);                        // (chunk, C, Hp, Wp)
         T* transposed = Scratch.For(1, (long)chunk * plane * bw);                // (chunk, OH, OW, BW)
@@ -282,7 +283,6 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
                     for (int s = 0; s < count; s++)
                         Transpose.Pack(_w + (nint)(n + s) * g.OutputSize + (nint)o0 * plane, plane, rows, plane, bw, transposed + (nint)s * plane * bw);
                     T* rowsOfBlock = partial + (nint)(block - first) * _tapSlots * bw;
-                    int slotsPerPosition = _tapSlots / _tapWindows.Length;
                     for (int t = 0; t < _tapSlots; t += DirectWeightGradient<T>.Taps)
                         DirectWeightGradient<T>.Tile(_weightsKernel, count, sampleStride, g.OutHeight, g.OutWidth, wp, _tapWindows[t / slotsPerPosition], offsets + t,
                             padded, transposed, rowsOfBlock + (nint)t * bw, accumulate: n > 0);

@@ -11,13 +11,14 @@ namespace ScratchNet.Compute;
 /// every kernel tap (c, ki, kj) reads the input at the fixed offset c·Hp·Wp + ki·Wp + kj from q: consecutive q
 /// read consecutive input, so a register tile of <see cref="MR"/> output channels × <see cref="NR"/> positions
 /// sums over the taps with plain vector loads and weight broadcasts. Positions ow ≥ OW are computed and dropped
-/// (2·pad of every Wp: 6 % at 32 px, 20 % at 8 px). Backward-data is the same kernel on the output gradient with
-/// the weights flipped and transposed and the padding K − 1 − pad.
+/// (2·pad of every Wp: 6 % at 32 px, 20 % at 8 px): the tile stores each vector's kept lanes straight into the NCHW
+/// output (<see cref="GridStores"/>). Backward-data is the same kernel on the output gradient with the weights flipped
+/// and transposed and the padding K − 1 − pad.
 /// </summary>
 /// <remarks>
 /// AVX2 + FMA micro-kernel, 4 rows × 3 vectors (4×24 for float, 4×12 for double): 12 accumulators, three input
 /// vectors and one broadcast. Each output element sums its taps in order on one thread: deterministic.
-/// <see cref="ReferenceTile"/> is its scalar twin for tests.
+/// <see cref="ReferenceTile"/> is its scalar twin for tests, on a dense grid.
 /// </remarks>
 internal static unsafe class DirectConvolution<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -31,35 +32,9 @@ internal static unsafe class DirectConvolution<T> where T : unmanaged, IFloating
     public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
 
     /// <summary>
-    /// The tile y[r, j] (r &lt; MR, j &lt; NR, rows <paramref name="ldy"/> apart) = Σ_t w[t·MR + r]·x[offsets[t] + j] over
-    /// <paramref name="taps"/> taps; overwrites y.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Tile(int taps, int* offsets, T* w, T* x, T* y, nint ldy)
-    {
-        int l = Vector256<T>.Count;
-        Vector256<T> c00 = default, c01 = default, c02 = default, c10 = default, c11 = default, c12 = default;
-        Vector256<T> c20 = default, c21 = default, c22 = default, c30 = default, c31 = default, c32 = default;
-        for (int t = 0; t < taps; t++, w += MR)
-        {
-            T* s = x + offsets[t];
-            var x0 = Vector256.Load(s);
-            var x1 = Vector256.Load(s + l);
-            var x2 = Vector256.Load(s + 2 * l);
-            var wr = Vector256.Create(w[0]); c00 = MulAdd(wr, x0, c00); c01 = MulAdd(wr, x1, c01); c02 = MulAdd(wr, x2, c02);
-            wr = Vector256.Create(w[1]); c10 = MulAdd(wr, x0, c10); c11 = MulAdd(wr, x1, c11); c12 = MulAdd(wr, x2, c12);
-            wr = Vector256.Create(w[2]); c20 = MulAdd(wr, x0, c20); c21 = MulAdd(wr, x1, c21); c22 = MulAdd(wr, x2, c22);
-            wr = Vector256.Create(w[3]); c30 = MulAdd(wr, x0, c30); c31 = MulAdd(wr, x1, c31); c32 = MulAdd(wr, x2, c32);
-        }
-        c00.Store(y); c01.Store(y + l); c02.Store(y + 2 * l); y += ldy;
-        c10.Store(y); c11.Store(y + l); c12.Store(y + 2 * l); y += ldy;
-        c20.Store(y); c21.Store(y + l); c22.Store(y + 2 * l); y += ldy;
-        c30.Store(y); c31.Store(y + l); c32.Store(y + 2 * l);
-    }
-
-    /// <summary>
-    /// The tile of <see cref="Tile"/> at grid position <paramref name="q"/> (a multiple of <see cref="NR"/>), written
-    /// straight into the first <paramref name="rows"/> of MR NCHW output planes (<paramref name="y"/>,
+    /// The register tile y[r, j] (r &lt; MR, j &lt; NR) = Σ_t w[t·MR + r]·x[q + offsets[t] + j] over <paramref name="taps"/> taps
+    /// at grid position <paramref name="q"/> (a multiple of <see cref="NR"/>), written straight into the first
+    /// <paramref name="rows"/> of MR NCHW output planes (<paramref name="y"/>,
     /// <paramref name="outPlane"/> apart) with <paramref name="bias"/> (MR values, or null) added, as
     /// <paramref name="stores"/> places each vector: no product buffer is written and copied out.
     /// </summary>
