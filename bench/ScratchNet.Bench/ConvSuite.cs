@@ -29,9 +29,12 @@ internal static unsafe class ConvSuite
         ("block 3 conv 2", 256, 3, 256, 3, 1),
     ];
 
+    /// <summary>Whether some convolution's role contains <paramref name="filter"/> (bench conv --shape).</summary>
+    public static bool HasShape(string filter) => Shapes.Any(shape => shape.Role.Contains(filter, StringComparison.OrdinalIgnoreCase));
+
     private static readonly string[] Passes = ["forward", "backward-data", "backward-weights"];
 
-    public static void Run(int threads, int batch, int rounds = 2)
+    public static void Run(int threads, int batch, string? shapeFilter = null, int rounds = 2)
     {
         var peaks = new FmaProbe.Peaks(threads);
         peaks.Sample(all: false, attempts: 3);
@@ -39,6 +42,7 @@ internal static unsafe class ConvSuite
         var lines = new List<Action<double>>();
         foreach (var (role, c, size, oc, kernel, padding) in Shapes)
         {
+            if (shapeFilter is not null && !role.Contains(shapeFilter, StringComparison.OrdinalIgnoreCase)) continue;
             int outSize = size + 2 * padding - kernel + 1;
             var g = new ConvGeometry(c, size, size, oc, 1, kernel, kernel, 1, 1, padding, padding, outSize, outSize);
             double flops = 2.0 * batch * g.MultiplyAdds;

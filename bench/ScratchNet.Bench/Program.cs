@@ -1,7 +1,7 @@
 // ScratchNet benchmarks: one JSON object per line (suite, case, ours, peer, peer_value, unit, ratio, and
 // a suite's own fields after those), ours and the peer measured in the same run, interleaved, so ratios
 // survive a noisy machine.
-//   dotnet run -c Release --project bench/ScratchNet.Bench -- gemm|peak|train|cnn|memory|augment|conv|all [--threads N] [--batch B]
+//   dotnet run -c Release --project bench/ScratchNet.Bench -- gemm|peak|train|cnn|memory|augment|conv|all [--threads N] [--batch B] [--shape ROLE]
 //     (train: the report's MLPs and the CNN recipes' step; cnn: the CNN recipes' step alone)
 //   dotnet run -c Release --project bench/ScratchNet.Bench -- mpi [--data-dir DIR]   (all-reduce GB/s; Fashion-MNIST recipe on 1 and 2 ranks)
 //   dotnet run -c Release --project bench/ScratchNet.Bench -- gpu [--device cuda|simulator] [--peer peer.jsonl]   (see bench/gpu-check.sh)
@@ -32,10 +32,18 @@ int batchAt = Array.IndexOf(args, "--batch");
 int? batchGiven = batchAt >= 0 && batchAt + 1 < args.Length && int.TryParse(args[batchAt + 1], out int b) && b > 0 ? b : null;
 int convBatch = batchGiven ?? 512;
 if (batchAt >= 0) suites.Remove(args[batchAt + 1]);
+int shapeAt = Array.IndexOf(args, "--shape");   // conv: only the convolutions whose role contains this text ("block 3 conv 2")
+string? shapeFilter = shapeAt >= 0 && shapeAt + 1 < args.Length ? args[shapeAt + 1] : null;
+if (shapeFilter is not null) suites.Remove(shapeFilter);
 Threading.ThreadCount = threads;
 if (suites.Count == 0 || suites.Any(s => s is not ("gemm" or "peak" or "train" or "cnn" or "memory" or "augment" or "conv" or "all")))
 {
-    Console.Error.WriteLine("usage: ScratchNet.Bench gemm|peak|train|cnn|memory|augment|conv|all [--threads N] [--batch B (conv: default 512; cnn: default the recipe's)]  |  ScratchNet.Bench mpi [--data-dir DIR]  |  ScratchNet.Bench gpu [--device cuda|simulator] [--peer FILE]");
+    Console.Error.WriteLine("usage: ScratchNet.Bench gemm|peak|train|cnn|memory|augment|conv|all [--threads N] [--batch B (conv: default 512; cnn: default the recipe's)] [--shape ROLE (conv: e.g. \"block 3 conv 2\")]  |  ScratchNet.Bench mpi [--data-dir DIR]  |  ScratchNet.Bench gpu [--device cuda|simulator] [--peer FILE]");
+    return 2;
+}
+if (shapeFilter is not null && !ConvSuite.HasShape(shapeFilter))
+{
+    Console.Error.WriteLine($"--shape: no convolution of the recipe has a role containing \"{shapeFilter}\" (roles: whitening 2x2, block 1 conv 1 … block 3 conv 2)");
     return 2;
 }
 bool all = suites.Contains("all");
@@ -45,5 +53,5 @@ if (all || suites.Contains("train")) TrainSuite.Run(threads);
 if (all || suites.Contains("train") || suites.Contains("cnn")) CnnTrainSuite.Run(threads, batchGiven);
 if (all || suites.Contains("augment")) AugmentSuite.Run();
 if (all || suites.Contains("memory")) MemorySuite.Run();
-if (all || suites.Contains("conv")) ConvSuite.Run(threads, convBatch);
+if (all || suites.Contains("conv")) ConvSuite.Run(threads, convBatch, shapeFilter);
 return 0;

@@ -419,12 +419,17 @@ public class ConvolutionKernelTests
         plan.Build(samples: 6, channels: 2, height: 3, width: 3, padTop: 1, padLeft: 1, outChannels: 16, outHeight: 3, outWidth: 3, kernelHeight: 3, kernelWidth: 3, blockWidth: 16);
         Assert.Equal(9, plan.Tiles);
         Assert.Equal(49, plan.TileTaps.Take(plan.Tiles).Sum());
+        Assert.True(plan.ChannelsLast);   // each tile's six positions come from six samples
         plan.Build(samples: 6, channels: 2, height: 7, width: 7, padTop: 1, padLeft: 1, outChannels: 16, outHeight: 7, outWidth: 7, kernelHeight: 3, kernelWidth: 3, blockWidth: 16);
         Assert.Equal(49, plan.Tiles);
         Assert.Equal(361, plan.TileTaps.Take(plan.Tiles).Sum());
-        Assert.Equal(30, Convolution<float>.VectorChunkSamples(9));   // 29 would leave tiles that mix two rectangles
-        Assert.Equal(6, Convolution<float>.VectorChunkSamples(49));
-        Assert.Equal(2, Convolution<float>.VectorChunkSamples(225));
+        Assert.False(plan.ChannelsLast);
+        Assert.Equal(30, Convolution<float>.VectorChunkSamples(9, batch: 256));   // 29 would leave tiles that mix two rectangles
+        Assert.Equal(6, Convolution<float>.VectorChunkSamples(49, batch: 256));
+        Assert.Equal(2, Convolution<float>.VectorChunkSamples(225, batch: 256));
+        Assert.Equal(4, Convolution<float>.VectorChunkSamples(9, batch: 32));     // eight chunks: both threads (and up to eight) get work
+        Assert.Equal(12, Convolution<float>.VectorChunkSamples(9, batch: 60));    // an eighth of 60, 8, rounded up to whole tiles
+        Assert.Equal(1, Convolution<float>.VectorChunkSamples(9, batch: 1));
     }
 
     [Fact]

@@ -360,27 +360,13 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
                 for (int kj = 0; kj < kw; kj++, t++) _offsets[t] = (c * _paddedHeight + ki) * _paddedWidth + kj;
         if (_packedByPass[slot].Length < _blocks * _taps * mr) _packedByPass[slot] = GC.AllocateUninitializedArray<T>(_blocks * _taps * mr, pinned: true);
         _packed = _packedByPass[slot];
-        for (int block = 0; block < _blocks; block++)
-            for (int t = 0; t < _taps; t++)
-                for (int r = 0; r < mr; r++)
-                {
-                    int o = block * mr + r;
-                    T value = T.Zero;
-                    if (o < _outChannels)
-                    {
-                        if (pass == Pass.Forward) value = w[(nint)o * _taps + t];
-                        else
-                        {
-                            int inner = t % (kh * kw), k = t / (kh * kw);   // tap (k, ki', kj') of the flipped kernel: w[k, o, KH−1−ki', KW−1−kj']
-                            value = w[((nint)k * g.Channels + o) * kh * kw + (kh * kw - 1 - inner)];
-                        }
-                    }
-                    _packed[(block * _taps + t) * mr + r] = value;
-                }
+        fixed (T* packed = _packed)
+            if (pass == Pass.Forward) PackForward(w, packed, _blocks, _taps, mr, _outChannels);
+            else PackFlipped(w, packed, _blocks, mr, g.Channels, _inChannels, kh * kw);
         int parts = Math.Min(Threading.ThreadCount, batch);
         if (_channelVector)
         {
-            _chunkSamples = Math.Clamp(VectorChunkSamples(_outHeight * _outWidth), 1, batch);
+            _chunkSamples = Math.Clamp(VectorChunkSamples(_outHeight * _outWidth, batch), 1, batch);
             _fullChunk = _fullChunkByPass[slot];
             _fullChunk.Build(_chunkSamples, _inChannels, _inHeight, _inWidth, _padTop, _padLeft, _outChannels, _outHeight, _outWidth, kh, kw, mr);
             _lastChunk = _lastChunkByPass[slot];
@@ -406,6 +392,45 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         finally { _direct = false; }
     }
 
+    // Forward's packed weights: (blocks, taps, MR), w (OC, taps) read a block's MR rows at a time, zero past the last channel.
+    private static void PackForward(T* w, T* packed, int blocks, int taps, int mr, int outChannels)
+    {
+        for (int block = 0; block < blocks; block++)
+        {
+            int o0 = block * mr, rows = Math.Min(mr, outChannels - o0);
+            T* target = packed + (nint)block * taps * mr;
+            for (int t = 0; t < taps; t++, target += mr)
+            {
+                int r = 0;
+                for (; r < rows; r++) target[r] = w[(nint)(o0 + r) * taps + t];
+                for (; r < mr; r++) target[r] = T.Zero;
+            }
+        }
+    }
+
+    // Backward-data's packed weights: tap (k, ki', kj') of output channel o (an input channel of the layer) is
+    // w[k, o, KH−1−ki', KW−1−kj'], the kernel flipped in space with in and out channels swapped (kk = KH·KW; no division
+    // per element: the whole pass packs OC·C·KH·KW of them on one thread before the samples start).
+    private static void PackFlipped(T* w, T* packed, int blocks, int mr, int channels, int outChannelsOfLayer, int kk)
+    {
+        int taps = outChannelsOfLayer * kk;
+        for (int block = 0; block < blocks; block++)
+        {
+            int o0 = block * mr, rows = Math.Min(mr, channels - o0);
+            T* target = packed + (nint)block * taps * mr;
+            for (int k = 0; k < outChannelsOfLayer; k++)
+            {
+                T* source = w + ((nint)k * channels + o0) * kk + kk - 1;
+                for (int inner = 0; inner < kk; inner++, target += mr)
+                {
+                    int r = 0;
+                    for (; r < rows; r++) target[r] = source[(nint)r * kk - inner];
+                    for (; r < mr; r++) target[r] = T.Zero;
+                }
+            }
+        }
+    }
+
     // The channel-vector pass: chunks of samples whose output positions number about this many (their position-major
     // product, positions × OC, stays in L2), and blocks of input channels whose taps number about VectorChunkTaps (a block's
     // packed weights, taps × BW, stay in L1 while its tiles sweep the chunk's positions).
@@ -414,25 +439,34 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     private bool _channelVector;
     private GemmKernel _vectorKernel;
 
-    // Samples per channel-vector chunk: about VectorChunkPositions positions, rounded up to a multiple of the tile's six
-    // positions once there are six or more, so that every tap rectangle's positions (a multiple of the samples) fill
-    // whole tiles and no tile sums the union of two (on 3×3 planes, 30 samples instead of 29 sum 6 % fewer taps).
-    internal static int VectorChunkSamples(int outPlane)
+    // Samples per channel-vector chunk: about VectorChunkPositions positions, but no more than a batch's share of
+    // VectorMinimumChunks (at batch 32 on 3×3 planes one chunk of 30 and one of 2 left the second thread idle: 0.38× the
+    // peer), then rounded up to a multiple of the tile's six positions once there are six or more, so that every tap
+    // rectangle's positions (a multiple of the samples) fill whole tiles and no tile sums the union of two (on 3×3 planes,
+    // 30 samples instead of 29 sum 6 % fewer taps). From the geometry and the batch alone, never from the thread count.
+    internal static int VectorChunkSamples(int outPlane, int batch)
     {
-        int samples = (VectorChunkPositions + outPlane - 1) / outPlane, step = ChannelVectorConvolution<T>.Positions;
-        return samples < step ? samples : (samples + step - 1) / step * step;
+        int samples = Math.Min((VectorChunkPositions + outPlane - 1) / outPlane, (batch + VectorMinimumChunks - 1) / VectorMinimumChunks);
+        int step = ChannelVectorConvolution<T>.Positions;
+        return Math.Max(1, samples < step ? samples : (samples + step - 1) / step * step);
     }
+
+    // The fewest chunks a batch is cut into, where the planes allow: work for up to this many threads.
+    private const int VectorMinimumChunks = 8;
+
     private ChannelVectorPlan _fullChunk = new(), _lastChunk = new();   // the tiles of a chunk of _chunkSamples samples, and of the batch's last, smaller one
     private readonly ChannelVectorPlan[] _fullChunkByPass = [new(), new()], _lastChunkByPass = [new(), new()];
 
-    // Samples [from, to) chunk by chunk: pad a chunk's inputs, sum the tiles block of input channels by block, then scatter to NCHW.
+    // Samples [from, to) chunk by chunk: pad a chunk's inputs (channels-last on small planes: see ChannelVectorPlan), sum the tiles block of input channels by block, then scatter to NCHW.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ChannelVectorSamples(int from, int to)
     {
         int bw = ChannelVectorConvolution<T>.BlockWidth(_vectorKernel), step = ChannelVectorConvolution<T>.Positions;
         int plane = _paddedHeight * _paddedWidth, inPlane = _inHeight * _inWidth, outPlane = _outHeight * _outWidth;
         int kk = _taps / _inChannels, channelsPerBlock = Math.Max(1, VectorChunkTaps / kk);
-        nint sampleStride = (nint)_inChannels * plane;
+        bool channelsLast = _fullChunk.ChannelsLast;
+        int positionStride = channelsLast ? ChannelVectorPlan.PositionStride(_inChannels) : _inChannels;
+        nint sampleStride = (nint)positionStride * plane;
         T* padded = Scratch.For(0, sampleStride * _chunkSamples);
         long roundedPositions = (long)_fullChunk.Tiles * step;
         T* product = Scratch.For(1, _blocks * roundedPositions * bw);   // (blocks, chunk positions rounded, BW)
@@ -443,7 +477,8 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
                 var plan = count == _chunkSamples ? _fullChunk : _lastChunk;
                 new Span<T>(padded, (int)(sampleStride * count)).Clear();
                 for (int s = 0; s < count; s++)
-                    PadSample(_x + (nint)(n + s) * _inChannels * inPlane, _inChannels, _inHeight, _inWidth, padded + s * sampleStride, _paddedHeight, _paddedWidth, _padTop, _padLeft);
+                    if (channelsLast) PadSampleChannelsLast(_x + (nint)(n + s) * _inChannels * inPlane, _inChannels, _inHeight, _inWidth, padded + s * sampleStride, _paddedWidth, positionStride, _padTop, _padLeft);
+                    else PadSample(_x + (nint)(n + s) * _inChannels * inPlane, _inChannels, _inHeight, _inWidth, padded + s * sampleStride, _paddedHeight, _paddedWidth, _padTop, _padLeft);
                 fixed (int* bases = plan.Bases, tileTaps = plan.TileTaps, tilePairs = plan.TilePairs, pairs = plan.Pairs)
                     for (int c0 = 0; c0 < _inChannels; c0 += channelsPerBlock)
                     {
@@ -670,6 +705,20 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
             for (int h = 0; h < height; h++)
                 new ReadOnlySpan<T>(image + ((nint)c * height + h) * width, width)
                     .CopyTo(new Span<T>(padded + ((nint)c * paddedHeight + h + padTop) * paddedWidth + padLeft, width));
+    }
+
+    // One sample's (channels, height, width) planes into the interior of zero-padded (paddedHeight, paddedWidth, channels)
+    // channels-last, from row padTop and column padLeft; the border stays as it is (zero, cleared by the caller). Position by
+    // position, so that the writes run along the channels and the reads, one per plane, stay within the sample's few lines.
+    private static void PadSampleChannelsLast(T* image, int channels, int height, int width, T* padded, int paddedWidth, int positionStride, int padTop, int padLeft)
+    {
+        nint plane = (nint)height * width;
+        for (int h = 0; h < height; h++)
+            for (int w = 0; w < width; w++)
+            {
+                T* source = image + (nint)h * width + w, target = padded + ((nint)(h + padTop) * paddedWidth + w + padLeft) * positionStride;
+                for (int c = 0; c < channels; c++) target[c] = source[c * plane];
+            }
     }
 
     // The group's output-gradient planes of samples n..n+count−1 side by side: (OC/G, count·plane).
