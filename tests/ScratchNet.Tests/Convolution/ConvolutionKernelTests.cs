@@ -424,11 +424,12 @@ public class ConvolutionKernelTests
         Assert.Equal(49, plan.Tiles);
         Assert.Equal(361, plan.TileTaps.Take(plan.Tiles).Sum());
         Assert.False(plan.ChannelsLast);
-        Assert.Equal(30, Convolution<float>.VectorChunkSamples(9, batch: 256));   // 29 would leave tiles that mix two rectangles
+        Assert.Equal(30, Convolution<float>.VectorChunkSamples(9, batch: 480));   // 29 would leave tiles that mix two rectangles
         Assert.Equal(6, Convolution<float>.VectorChunkSamples(49, batch: 256));
         Assert.Equal(2, Convolution<float>.VectorChunkSamples(225, batch: 256));
-        Assert.Equal(4, Convolution<float>.VectorChunkSamples(9, batch: 32));     // eight chunks: both threads (and up to eight) get work
-        Assert.Equal(12, Convolution<float>.VectorChunkSamples(9, batch: 60));    // an eighth of 60, 8, rounded up to whole tiles
+        Assert.Equal(2, Convolution<float>.VectorChunkSamples(9, batch: 32));     // sixteen chunks: both threads (and up to sixteen) get work
+        Assert.Equal(18, Convolution<float>.VectorChunkSamples(9, batch: 256));   // a sixteenth of 256, 16, rounded up to whole tiles
+        Assert.Equal(30, Convolution<float>.VectorChunkSamples(9, batch: 1024));
         Assert.Equal(1, Convolution<float>.VectorChunkSamples(9, batch: 1));
     }
 

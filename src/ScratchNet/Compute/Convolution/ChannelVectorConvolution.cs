@@ -50,10 +50,11 @@ internal static unsafe class ChannelVectorConvolution<T> where T : unmanaged, IF
         T* p0 = x + bases[0], p1 = x + bases[1], p2 = x + bases[2], p3 = x + bases[3], p4 = x + bases[4], p5 = x + bases[5];
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int* end = pairs + 2 * taps; pairs < end; pairs += 2)
+        for (long* pair = (long*)pairs, end = pair + taps; pair < end; pair++)
         {
-            nint o = pairs[0];
-            T* wt = w + pairs[1];
+            long both = *pair;   // one load for the pair: (input offset, weight offset), little-endian
+            nint o = (int)both;
+            T* wt = w + (int)(both >> 32);
             var w0 = Vector256.Load(wt);
             var w1 = Vector256.Load(wt + l);
             var v = Vector256.Create(p0[o]); c00 = MulAdd(v, w0, c00); c01 = MulAdd(v, w1, c01);
@@ -79,10 +80,11 @@ internal static unsafe class ChannelVectorConvolution<T> where T : unmanaged, IF
         T* p0 = x + bases[0], p1 = x + bases[1], p2 = x + bases[2], p3 = x + bases[3], p4 = x + bases[4], p5 = x + bases[5];
         Vector128<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector128<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int* end = pairs + 2 * taps; pairs < end; pairs += 2)
+        for (long* pair = (long*)pairs, end = pair + taps; pair < end; pair++)
         {
-            nint o = pairs[0];
-            T* wt = w + pairs[1];
+            long both = *pair;   // one load for the pair: (input offset, weight offset), little-endian
+            nint o = (int)both;
+            T* wt = w + (int)(both >> 32);
             var w0 = Vector128.Load(wt);
             var w1 = Vector128.Load(wt + l);
             var v = Vector128.Create(p0[o]); c00 = MulAdd(v, w0, c00); c01 = MulAdd(v, w1, c01);
