@@ -41,6 +41,11 @@ if (suites.Count == 0 || suites.Any(s => s is not ("gemm" or "peak" or "train" o
     Console.Error.WriteLine("usage: ScratchNet.Bench gemm|peak|train|cnn|memory|augment|conv|all [--threads N] [--batch B (conv: default 512; cnn: default the recipe's)] [--shape ROLE (conv: e.g. \"block 3 conv 2\")]  |  ScratchNet.Bench mpi [--data-dir DIR]  |  ScratchNet.Bench gpu [--device cuda|simulator] [--peer FILE]");
     return 2;
 }
+if (shapeAt >= 0 && shapeFilter is null)
+{
+    Console.Error.WriteLine("--shape: give a role, e.g. --shape \"block 3 conv 2\"");
+    return 2;
+}
 if (shapeFilter is not null && !ConvSuite.HasShape(shapeFilter))
 {
     Console.Error.WriteLine($"--shape: no convolution of the recipe has a role containing \"{shapeFilter}\" (roles: whitening 2x2, block 1 conv 1 … block 3 conv 2)");

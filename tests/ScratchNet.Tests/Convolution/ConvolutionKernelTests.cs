@@ -420,10 +420,14 @@ public class ConvolutionKernelTests
         Assert.Equal(9, plan.Tiles);
         Assert.Equal(49, plan.TileTaps.Take(plan.Tiles).Sum());
         Assert.True(plan.ChannelsLast);   // each tile's six positions come from six samples
+        Assert.Equal((2, 5 * 5 * 2), (plan.PositionStride, plan.PaddedSampleLength));
+        plan.Build(samples: 6, channels: 32, height: 3, width: 3, padTop: 1, padLeft: 1, outChannels: 16, outHeight: 3, outWidth: 3, kernelHeight: 3, kernelWidth: 3, blockWidth: 16);
+        Assert.Equal((40, 5 * 5 * 40), (plan.PositionStride, plan.PaddedSampleLength));   // whole cache lines of channels get 8 values of slack
         plan.Build(samples: 6, channels: 2, height: 7, width: 7, padTop: 1, padLeft: 1, outChannels: 16, outHeight: 7, outWidth: 7, kernelHeight: 3, kernelWidth: 3, blockWidth: 16);
         Assert.Equal(49, plan.Tiles);
         Assert.Equal(361, plan.TileTaps.Take(plan.Tiles).Sum());
         Assert.False(plan.ChannelsLast);
+        Assert.Equal(9 * 9 * 2, plan.PaddedSampleLength);
         Assert.Equal(30, Convolution<float>.VectorChunkSamples(9, batch: 480));   // 29 would leave tiles that mix two rectangles
         Assert.Equal(6, Convolution<float>.VectorChunkSamples(49, batch: 256));
         Assert.Equal(2, Convolution<float>.VectorChunkSamples(225, batch: 256));

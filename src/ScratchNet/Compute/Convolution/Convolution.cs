@@ -463,11 +463,11 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     private void ChannelVectorSamples(int from, int to)
     {
         int bw = ChannelVectorConvolution<T>.BlockWidth(_vectorKernel), step = ChannelVectorConvolution<T>.Positions;
-        int plane = _paddedHeight * _paddedWidth, inPlane = _inHeight * _inWidth, outPlane = _outHeight * _outWidth;
+        int inPlane = _inHeight * _inWidth, outPlane = _outHeight * _outWidth;
         int kk = _taps / _inChannels, channelsPerBlock = Math.Max(1, VectorChunkTaps / kk);
-        bool channelsLast = _fullChunk.ChannelsLast;
-        int positionStride = channelsLast ? ChannelVectorPlan.PositionStride(_inChannels) : _inChannels;
-        nint sampleStride = (nint)positionStride * plane;
+        bool channelsLast = _fullChunk.ChannelsLast;   // both plans of a pass share the plane, and with it the layout
+        int positionStride = _fullChunk.PositionStride;
+        nint sampleStride = _fullChunk.PaddedSampleLength;
         T* padded = Scratch.For(0, sampleStride * _chunkSamples);
         long roundedPositions = (long)_fullChunk.Tiles * step;
         T* product = Scratch.For(1, _blocks * roundedPositions * bw);   // (blocks, chunk positions rounded, BW)
