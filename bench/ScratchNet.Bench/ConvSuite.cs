@@ -91,6 +91,8 @@ internal static unsafe class ConvSuite
                 }
                 peaks.Sample(all: false, attempts: 1);
             }
+            string isa = Gemm.Kernel switch { GemmKernel.Avx512 => "AVX-512", GemmKernel.Avx2 => "AVX2", GemmKernel.Vector128 => "Vector128", _ => "scalar" };
+            int blockWidth = DirectWeightGradient<float>.BlockWidth(Gemm.Kernel);
             for (int p = 0; p < 3; p++)
             {
                 string pass = Passes[p];
@@ -99,9 +101,9 @@ internal static unsafe class ConvSuite
                 double? other = direct[p] && (p < 2 || positionWeights) ? Math.Round(otherDirect[p], 1) : null;
                 string path = !direct[p] ? "NCHW im2col+GEMM"
                     : p == 2 && positionWeights ? "NCHW direct (dW tile: 4 channels x 3 taps over position vectors, AVX2)"
-                    : p == 2 ? "NCHW direct (dW tile: 16 channels x 6 taps, AVX2)"
-                    : Convolution<float>.DirectPath(g, backwardData: p == 1) == Convolution<float>.DirectKernel.ChannelVector ? "NCHW direct (channel vectors: 16 channels x 6 positions, AVX2)"
-                    : "NCHW direct (padded grid, 4x24 AVX2 tile)";
+                    : p == 2 ? $"NCHW direct (dW tile: {blockWidth} channels x 6 taps, {isa})"
+                    : Convolution<float>.DirectPath(g, backwardData: p == 1) == Convolution<float>.DirectKernel.ChannelVector ? $"NCHW direct (channel vectors: {blockWidth} channels x 6 positions, {isa})"
+                    : $"NCHW direct (padded grid, {DirectConvolution<float>.MR}x{DirectConvolution<float>.NR} AVX2 tile)";
                 bool hasPeer = peer.TryGetValue(pass, out var best);
                 string name = Report.Invariant($"conv {role} {c}->{oc} k{kernel} p{padding} at {size}px batch {batch} {pass}, {threads} threads");
                 lines.Add(peak => Report.Emit("conv", name, value, "pytorch 1.13 (oneDNN)", hasPeer ? best.GFlops : null, "GFLOP/s", peerNote,

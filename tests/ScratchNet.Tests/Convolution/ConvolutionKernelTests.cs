@@ -244,7 +244,7 @@ public class ConvolutionKernelTests
     public static TheoryData<GemmKernel> WeightTileKernels()
     {
         var data = new TheoryData<GemmKernel>();
-        foreach (var kernel in new[] { GemmKernel.Avx2, GemmKernel.Vector128 }.Where(k => Gemm.IsSupported(k) && DirectWeightGradient<float>.Supports(k))) data.Add(kernel);
+        foreach (var kernel in new[] { GemmKernel.Avx512, GemmKernel.Avx2, GemmKernel.Vector128 }.Where(k => Gemm.IsSupported(k) && DirectWeightGradient<float>.Supports(k))) data.Add(kernel);
         // Without vectors (DOTNET_EnableHWIntrinsic=0) the tests check that the direct kernels stand aside instead.
         if (data.Count == 0) data.Add(GemmKernel.Scalar);
         return data;
@@ -353,8 +353,10 @@ public class ConvolutionKernelTests
             }
     }
 
-    // Small planes take the channel-vector kernel on AVX2 as on Vector128: channel counts across its blocks of 4, 8 or 16
-    // lanes in both passes, 30 input channels (more than one block of taps), and 31 samples of 3×3 (more than one chunk).
+    // Small planes take the channel-vector kernel on AVX-512 and AVX2 as on Vector128: channel counts across its blocks of
+    // 8, 16 or 32 float lanes (4, 8 or 16 double) in both passes, 30 input channels (more than one block of taps), and 31
+    // samples of 3×3 (more than one chunk). AVX-512's blocks of 32 take counts from 17 up: fewer leave so many lanes empty
+    // that the padded grid serves them.
     [Theory]
     [MemberData(nameof(WeightTileKernels))]
     public void TheChannelVectorPathCoversEveryChannelTapAndChunkTail(GemmKernel kernel)
@@ -364,10 +366,11 @@ public class ConvolutionKernelTests
         try
         {
             Gemm.Kernel = kernel;
-            foreach (int oc in new[] { 9, 12, 16, 17, 24, 33 })
+            int[] counts = ChannelVectorConvolution<float>.BlockWidth(kernel) > 16 ? [17, 24, 32, 33, 48, 65] : [9, 12, 16, 17, 24, 33];
+            foreach (int oc in counts)
                 foreach (var (c, size, k, pad, batch) in new[] { (oc + 1, 3, 3, 1, 3), (30, 3, 3, 1, 3), (oc, 3, 2, 0, 3), (oc + 2, 3, 3, 1, 31) })
                 {
-                    if (batch > 3 && oc != 17) continue;
+                    if (batch > 3 && oc != counts[3]) continue;
                     var g = Geometry([c, size, size, oc, 1, k, k, 1, 1, pad, pad, pad, pad]);
                     foreach (bool backwardData in new[] { false, true })
                         Assert.True(Convolution<float>.DirectPath(g, backwardData) == Convolution<float>.DirectKernel.ChannelVector, $"{g} takes the channel-vector kernel (backward-data {backwardData})");
@@ -385,7 +388,7 @@ public class ConvolutionKernelTests
     [MemberData(nameof(WeightTileKernels))]
     public void TheChannelVectorPathSkipsPaddedTapsOnEveryPaddingShape(GemmKernel kernel)
     {
-        if (StandsAside(kernel) || kernel is not GemmKernel.Avx2) return;   // the override picks between AVX2's two direct kernels
+        if (StandsAside(kernel) || kernel is not (GemmKernel.Avx2 or GemmKernel.Avx512)) return;   // the override picks between the two direct kernels of AVX2 and AVX-512
         var saved = Gemm.Kernel;
         try
         {

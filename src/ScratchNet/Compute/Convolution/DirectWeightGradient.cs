@@ -15,8 +15,9 @@ namespace ScratchNet.Compute;
 /// whole chunk of samples.
 /// </summary>
 /// <remarks>
-/// Two vectors × six taps: 12 accumulators, two gradient vectors and one broadcast. AVX2 + FMA (<see cref="TileAvx2"/>,
-/// 16 channels of float or 8 of double) and <see cref="Vector128"/> (<see cref="TileVector128"/>, 8 or 4); each lane
+/// Two vectors × six taps: 12 accumulators, two gradient vectors and one broadcast. AVX-512F (<see cref="TileAvx512"/>,
+/// 32 channels of float or 16 of double), AVX2 + FMA (<see cref="TileAvx2"/>, 16 or 8) and <see cref="Vector128"/>
+/// (<see cref="TileVector128"/>, 8 or 4); each lane
 /// sums its positions in order with fused multiply-adds, exactly as <see cref="ReferenceTile"/> does.
 /// </remarks>
 internal static unsafe class DirectWeightGradient<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -27,13 +28,19 @@ internal static unsafe class DirectWeightGradient<T> where T : unmanaged, IFloat
     /// <summary>Whether this machine runs the tile of <paramref name="kernel"/>'s instruction set (none for the scalar GEMM path).</summary>
     public static bool Supports(GemmKernel kernel) => kernel switch
     {
-        GemmKernel.Avx2 or GemmKernel.Avx512 => Avx2.IsSupported && Fma.IsSupported,
+        GemmKernel.Avx512 => Avx512F.IsSupported,
+        GemmKernel.Avx2 => Avx2.IsSupported && Fma.IsSupported,
         GemmKernel.Vector128 => Vector128.IsHardwareAccelerated,
         _ => false,
     };
 
     /// <summary>Output channels per tile on <paramref name="kernel"/>'s path: two vectors.</summary>
-    public static int BlockWidth(GemmKernel kernel) => kernel is GemmKernel.Vector128 ? 2 * Vector128<T>.Count : 2 * Vector256<T>.Count;
+    public static int BlockWidth(GemmKernel kernel) => kernel switch
+    {
+        GemmKernel.Avx512 => 2 * Vector512<T>.Count,
+        GemmKernel.Vector128 => 2 * Vector128<T>.Count,
+        _ => 2 * Vector256<T>.Count,
+    };
 
     /// <summary>
     /// The tile's contract, with BW = <see cref="BlockWidth"/>: for j &lt; <see cref="Taps"/> and lane &lt; BW,
@@ -44,7 +51,8 @@ internal static unsafe class DirectWeightGradient<T> where T : unmanaged, IFloat
     /// </summary>
     public static void Tile(GemmKernel kernel, int samples, nint sampleStride, int rows, int rowLength, nint rowStride, in TapWindow window, int* offsets, T* x, T* dy, T* partial, bool accumulate)
     {
-        if (kernel is GemmKernel.Vector128) TileVector128(samples, sampleStride, rows, rowLength, rowStride, window, offsets, x, dy, partial, accumulate);
+        if (kernel is GemmKernel.Avx512) TileAvx512(samples, sampleStride, rows, rowLength, rowStride, window, offsets, x, dy, partial, accumulate);
+        else if (kernel is GemmKernel.Vector128) TileVector128(samples, sampleStride, rows, rowLength, rowStride, window, offsets, x, dy, partial, accumulate);
         else TileAvx2(samples, sampleStride, rows, rowLength, rowStride, window, offsets, x, dy, partial, accumulate);
     }
 
@@ -62,6 +70,40 @@ internal static unsafe class DirectWeightGradient<T> where T : unmanaged, IFloat
 
         /// <summary>The whole (rows, rowLength) grid.</summary>
         public static TapWindow All(int rows, int rowLength) => new(0, rows, 0, rowLength);
+    }
+
+    /// <summary><see cref="Tile"/> on AVX-512F.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void TileAvx512(int samples, nint sampleStride, int rows, int rowLength, nint rowStride, in TapWindow window, int* offsets, T* x, T* dy, T* partial, bool accumulate)
+    {
+        int l = Vector512<T>.Count;
+        nint o0 = offsets[0], o1 = offsets[1], o2 = offsets[2], o3 = offsets[3], o4 = offsets[4], o5 = offsets[5];
+        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        int columns = window.EndColumn - window.FirstColumn;
+        for (int s = 0; s < samples; s++)
+            for (int r = window.FirstRow; r < window.EndRow; r++)
+            {
+                T* p = x + s * sampleStride + r * rowStride + window.FirstColumn;
+                T* end = p + columns;
+                for (T* d = dy + ((nint)(s * rows + r) * rowLength + window.FirstColumn) * 2 * l; p < end; p++, d += 2 * l)
+                {
+                    var d0 = Vector512.Load(d);
+                    var d1 = Vector512.Load(d + l);
+                    var v = Vector512.Create(p[o0]); c00 = MulAdd(v, d0, c00); c01 = MulAdd(v, d1, c01);
+                    v = Vector512.Create(p[o1]); c10 = MulAdd(v, d0, c10); c11 = MulAdd(v, d1, c11);
+                    v = Vector512.Create(p[o2]); c20 = MulAdd(v, d0, c20); c21 = MulAdd(v, d1, c21);
+                    v = Vector512.Create(p[o3]); c30 = MulAdd(v, d0, c30); c31 = MulAdd(v, d1, c31);
+                    v = Vector512.Create(p[o4]); c40 = MulAdd(v, d0, c40); c41 = MulAdd(v, d1, c41);
+                    v = Vector512.Create(p[o5]); c50 = MulAdd(v, d0, c50); c51 = MulAdd(v, d1, c51);
+                }
+            }
+        Store(partial, c00, c01, accumulate); partial += 2 * l;
+        Store(partial, c10, c11, accumulate); partial += 2 * l;
+        Store(partial, c20, c21, accumulate); partial += 2 * l;
+        Store(partial, c30, c31, accumulate); partial += 2 * l;
+        Store(partial, c40, c41, accumulate); partial += 2 * l;
+        Store(partial, c50, c51, accumulate);
     }
 
     /// <summary><see cref="Tile"/> on AVX2 + FMA.</summary>
@@ -148,6 +190,19 @@ internal static unsafe class DirectWeightGradient<T> where T : unmanaged, IFloat
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(T* target, Vector512<T> v0, Vector512<T> v1, bool accumulate)
+    {
+        int l = Vector512<T>.Count;
+        if (accumulate)
+        {
+            v0 += Vector512.Load(target);
+            v1 += Vector512.Load(target + l);
+        }
+        v0.Store(target);
+        v1.Store(target + l);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store(T* target, Vector256<T> v0, Vector256<T> v1, bool accumulate)
     {
         int l = Vector256<T>.Count;
@@ -171,6 +226,14 @@ internal static unsafe class DirectWeightGradient<T> where T : unmanaged, IFloat
         }
         v0.Store(target);
         v1.Store(target + l);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> MulAdd(Vector512<T> x, Vector512<T> y, Vector512<T> addend)
+    {
+        if (typeof(T) == typeof(float)) return Avx512F.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), addend.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Avx512F.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), addend.AsDouble()).As<double, T>();
+        throw new NotSupportedException(typeof(T).Name);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
