@@ -100,10 +100,10 @@ internal static unsafe class ConvSuite
                 double? viaColumns = direct[p] ? Math.Round(columnPath[p], 1) : null;   // outside the lambda: it runs after the loop
                 double? other = direct[p] && (p < 2 || positionWeights) ? Math.Round(otherDirect[p], 1) : null;
                 string path = !direct[p] ? "NCHW im2col+GEMM"
-                    : p == 2 && positionWeights ? "NCHW direct (dW tile: 4 channels x 3 taps over position vectors, AVX2)"
+                    : p == 2 && positionWeights ? $"NCHW direct (dW tile: 4 channels x 3 taps over position vectors, {isa})"
                     : p == 2 ? $"NCHW direct (dW tile: {blockWidth} channels x 6 taps, {isa})"
                     : Convolution<float>.DirectPath(g, backwardData: p == 1) == Convolution<float>.DirectKernel.ChannelVector ? $"NCHW direct (channel vectors: {blockWidth} channels x 6 positions, {isa})"
-                    : $"NCHW direct (padded grid, {DirectConvolution<float>.MR}x{DirectConvolution<float>.NR} AVX2 tile)";
+                    : $"NCHW direct (padded grid, {DirectConvolution<float>.MR}x{DirectConvolution<float>.NR(Gemm.Kernel)} {isa} tile)";
                 bool hasPeer = peer.TryGetValue(pass, out var best);
                 string name = Report.Invariant($"conv {role} {c}->{oc} k{kernel} p{padding} at {size}px batch {batch} {pass}, {threads} threads");
                 lines.Add(peak => Report.Emit("conv", name, value, "pytorch 1.13 (oneDNN)", hasPeer ? best.GFlops : null, "GFLOP/s", peerNote,

@@ -80,18 +80,27 @@ public class ConvolutionKernelTests
 
     // Tap counts 0..40 with random offsets: the padded grid's tile, on one grid row of NR positions with none dropped (every
     // vector stored whole), against its scalar twin.
-    [Fact]
-    public unsafe void TheDirectMicroKernelMatchesItsScalarReference()
+    [Theory]
+    [MemberData(nameof(GridTileKernels))]
+    public unsafe void TheDirectMicroKernelMatchesItsScalarReference(GemmKernel kernel)
     {
-        if (!DirectConvolution<float>.IsSupported) return;   // the column-matrix path serves such machines (see UsesDirect)
-        TileMatches<float>(1e-5);
-        TileMatches<double>(1e-13);
+        if (!DirectConvolution<float>.Supports(kernel)) return;   // the column-matrix path serves such machines (see UsesDirect)
+        TileMatches<float>(kernel, 1e-5);
+        TileMatches<double>(kernel, 1e-13);
     }
 
-    private static unsafe void TileMatches<T>(double tolerance) where T : unmanaged, IFloatingPointIeee754<T>
+    public static TheoryData<GemmKernel> GridTileKernels()
+    {
+        var data = new TheoryData<GemmKernel>();
+        foreach (var kernel in new[] { GemmKernel.Avx512, GemmKernel.Avx2 }.Where(k => Gemm.IsSupported(k) && DirectConvolution<float>.Supports(k))) data.Add(kernel);
+        if (data.Count == 0) data.Add(GemmKernel.Scalar);   // no padded grid here: the test returns at once
+        return data;
+    }
+
+    private static unsafe void TileMatches<T>(GemmKernel kernel, double tolerance) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var rng = new Rng(12);
-        int mr = DirectConvolution<T>.MR, nr = DirectConvolution<T>.NR, vectors = 3;
+        int mr = DirectConvolution<T>.MR, nr = DirectConvolution<T>.NR(kernel), vectors = nr / System.Runtime.Intrinsics.Vector256<T>.Count;
         int[] kinds = new int[vectors], targets = new int[vectors], counts = new int[vectors], permutations = new int[vectors * 8];
         DirectConvolution<T>.GridStores.Fill(vectors, 1, nr, nr, kinds, targets, counts, permutations);
         for (int taps = 0; taps <= 40; taps++)
@@ -101,10 +110,10 @@ public class ConvolutionKernelTests
             fixed (int* o = offsets, pk = kinds, pt = targets, pc = counts, pp = permutations)
             fixed (T* pw = w, px = x, py = y, pe = expected)
             {
-                DirectConvolution<T>.TileIntoPlanes(taps, o, pw, px, 0, py, mr, nr, new DirectConvolution<T>.GridStores(pk, pt, pc, pp), null);
-                DirectConvolution<T>.ReferenceTile(taps, o, pw, px, pe, nr);
+                DirectConvolution<T>.TileIntoPlanes(kernel, taps, o, pw, px, 0, py, mr, nr, new DirectConvolution<T>.GridStores(pk, pt, pc, pp), null);
+                DirectConvolution<T>.ReferenceTile(nr, taps, o, pw, px, pe, nr);
             }
-            Compare($"{typeof(T).Name} tile taps={taps}", expected, y, tolerance);
+            Compare($"{kernel} {typeof(T).Name} tile taps={taps}", expected, y, tolerance);
         }
     }
 
@@ -121,7 +130,7 @@ public class ConvolutionKernelTests
             {
                 Convolution<float>.DirectOverride = forced;
                 Convolution<double>.DirectOverride = (Convolution<double>.DirectKernel?)(int?)forced;
-                foreach (int oc in Enumerable.Range(Convolution<float>.DirectMinimumChannels, 9))
+                foreach (int oc in Enumerable.Range(Convolution<float>.DirectMinimumChannels(Gemm.Kernel), 9))
                     foreach (int width in new[] { 1, 2, 5, 8, 11, 16, 23, 27 })
                         foreach (var (k, pad) in new[] { (1, 0), (3, 1), (3, 0), (3, 2), (2, 0), (5, 2) })
                         {
@@ -141,26 +150,27 @@ public class ConvolutionKernelTests
         }
     }
 
-    // Rows 1..3 of widths 1..20 (every tail of the masked last vector), reading input offsets 0..8, accumulating onto what is
+    // Rows 1..3 of widths 1..20 (every tail of the masked last vector of 8 or 16 lanes), reading input offsets 0..8, accumulating onto what is
     // there, with NaN in every input element that no valid position reads.
-    [Fact]
-    public unsafe void ThePositionVectorWeightTileMatchesItsScalarReference()
+    [Theory]
+    [MemberData(nameof(GridTileKernels))]
+    public unsafe void ThePositionVectorWeightTileMatchesItsScalarReference(GemmKernel kernel)
     {
-        if (!PositionVectorWeightGradient<float>.IsSupported) return;
-        PositionVectorTileMatches<float>(1e-5);
-        PositionVectorTileMatches<double>(1e-13);
+        if (!PositionVectorWeightGradient<float>.Supports(kernel)) return;
+        PositionVectorTileMatches<float>(kernel, 1e-5);
+        PositionVectorTileMatches<double>(kernel, 1e-13);
     }
 
-    private static unsafe void PositionVectorTileMatches<T>(double tolerance) where T : unmanaged, IFloatingPointIeee754<T>
+    private static unsafe void PositionVectorTileMatches<T>(GemmKernel kernel, double tolerance) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var rng = new Rng(44);
-        int tile = PositionVectorWeightGradient<T>.Rows * PositionVectorWeightGradient<T>.Taps * System.Runtime.Intrinsics.Vector256<T>.Count;
+        int lanes = PositionVectorWeightGradient<T>.Lanes(kernel), tile = PositionVectorWeightGradient<T>.Rows * PositionVectorWeightGradient<T>.Taps * lanes;
         foreach (int height in new[] { 1, 2, 3 })
             foreach (int width in Enumerable.Range(1, 20))
             {
                 int stride = width + 2, plane = height * width;
                 int[] offsets = [rng.NextInt(9), rng.NextInt(9), rng.NextInt(9)];
-                T[] dy = Random<T>(rng, 4 * plane), x = new T[height * stride + 9 + 8], partial = Random<T>(rng, tile), expected = (T[])partial.Clone();
+                T[] dy = Random<T>(rng, 4 * plane), x = new T[height * stride + 9 + lanes], partial = Random<T>(rng, tile), expected = (T[])partial.Clone();
                 x.AsSpan().Fill(T.NaN);   // what the masked tail vectors load past a row must add nothing, not even a NaN
                 var values = Random<T>(rng, x.Length);
                 foreach (int offset in offsets)
@@ -169,10 +179,10 @@ public class ConvolutionKernelTests
                 fixed (int* o = offsets)
                 fixed (T* pd = dy, px = x, pp = partial, pe = expected)
                 {
-                    PositionVectorWeightGradient<T>.Tile(height, width, pd, pd + plane, pd + 2 * plane, pd + 3 * plane, px, stride, o, pp);
-                    PositionVectorWeightGradient<T>.ReferenceTile(height, width, pd, pd + plane, pd + 2 * plane, pd + 3 * plane, px, stride, o, pe);
+                    PositionVectorWeightGradient<T>.Tile(kernel, height, width, pd, pd + plane, pd + 2 * plane, pd + 3 * plane, px, stride, o, pp);
+                    PositionVectorWeightGradient<T>.ReferenceTile(lanes, height, width, pd, pd + plane, pd + 2 * plane, pd + 3 * plane, px, stride, o, pe);
                 }
-                Compare($"{typeof(T).Name} position-vector dW tile {height}x{width}", expected, partial, tolerance);
+                Compare($"{kernel} {typeof(T).Name} position-vector dW tile {height}x{width}", expected, partial, tolerance);
             }
     }
 
@@ -181,7 +191,7 @@ public class ConvolutionKernelTests
     [Fact]
     public void ThePositionVectorWeightPathCoversEveryChannelTapAndWidthTail()
     {
-        if (!PositionVectorWeightGradient<float>.IsSupported || Gemm.Kernel is not (GemmKernel.Avx2 or GemmKernel.Avx512)) return;
+        if (!PositionVectorWeightGradient<float>.Supports(Gemm.Kernel)) return;
         foreach (int oc in new[] { 1, 3, 4, 6, 9 })
             foreach (var (c, k, pad) in new[] { (1, 1, 0), (1, 2, 0), (1, 3, 1), (3, 2, 0), (4, 2, 1), (16, 1, 0) })
                 foreach (int width in new[] { 1, 5, 8, 13, 17 })
@@ -199,25 +209,26 @@ public class ConvolutionKernelTests
 
     // The padded grid's store into NCHW planes against the reference tile on a dense grid copied out row by row: every grid
     // width 1..20 with 0..3 dropped columns, every tile position of a 5-row plane, 1..4 rows, with and without a bias.
-    [Fact]
-    public unsafe void TheDirectTileIntoPlanesMatchesTheReferenceTileCopiedOut()
+    [Theory]
+    [MemberData(nameof(GridTileKernels))]
+    public unsafe void TheDirectTileIntoPlanesMatchesTheReferenceTileCopiedOut(GemmKernel kernel)
     {
-        if (!DirectConvolution<float>.IsSupported) return;
-        TileIntoPlanesMatches<float>(1e-5);
-        TileIntoPlanesMatches<double>(1e-13);
+        if (!DirectConvolution<float>.Supports(kernel)) return;
+        TileIntoPlanesMatches<float>(kernel, 1e-5);
+        TileIntoPlanesMatches<double>(kernel, 1e-13);
     }
 
-    private static unsafe void TileIntoPlanesMatches<T>(double tolerance) where T : unmanaged, IFloatingPointIeee754<T>
+    private static unsafe void TileIntoPlanesMatches<T>(GemmKernel kernel, double tolerance) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var rng = new Rng(21);
-        int mr = DirectConvolution<T>.MR, nr = DirectConvolution<T>.NR, taps = 7, height = 5;
+        int mr = DirectConvolution<T>.MR, nr = DirectConvolution<T>.NR(kernel), taps = 7, height = 5;
         foreach (int outWidth in Enumerable.Range(1, 20))
             foreach (int dropped in new[] { 0, 1, 2, 3 })
                 foreach (int rows in new[] { 1, 3, 4 })
                 {
                     int paddedWidth = outWidth + dropped, grid = height * paddedWidth, rounded = (grid + nr - 1) / nr * nr, outPlane = height * outWidth;
                     int[] offsets = [.. Enumerable.Range(0, taps).Select(_ => rng.NextInt(40))];
-                    int vectors = rounded / (nr / 3);
+                    int vectors = rounded / System.Runtime.Intrinsics.Vector256<T>.Count;   // the stores' vectors are 256 bits on either path
                     int[] kinds = new int[vectors], targets = new int[vectors], counts = new int[vectors], permutations = new int[vectors * 8];
                     DirectConvolution<T>.GridStores.Fill(vectors, height, paddedWidth, outWidth, kinds, targets, counts, permutations);
                     T[] w = Random<T>(rng, taps * mr), x = Random<T>(rng, rounded + 40 + nr), bias = Random<T>(rng, mr);
@@ -229,15 +240,15 @@ public class ConvolutionKernelTests
                         var stores = new DirectConvolution<T>.GridStores(pk, pt, pc, pp);
                         for (int q = 0; q < rounded; q += nr)
                         {
-                            DirectConvolution<T>.ReferenceTile(taps, o, pw, px + q, pd + q, rounded);
-                            DirectConvolution<T>.TileIntoPlanes(taps, o, pw, px, q, pa, rows, outPlane, stores, withBias ? pb : null);
+                            DirectConvolution<T>.ReferenceTile(nr, taps, o, pw, px + q, pd + q, rounded);
+                            DirectConvolution<T>.TileIntoPlanes(kernel, taps, o, pw, px, q, pa, rows, outPlane, stores, withBias ? pb : null);
                         }
                     }
                     for (int r = 0; r < rows; r++)
                         for (int h = 0; h < height; h++)
                             for (int c = 0; c < outWidth; c++)
                                 expected[r * outPlane + h * outWidth + c] = dense[r * rounded + h * paddedWidth + c] + (withBias ? bias[r] : T.Zero);
-                    Compare($"{typeof(T).Name} tile into planes OW={outWidth} Wp={paddedWidth} rows={rows}", expected, actual, tolerance);
+                    Compare($"{kernel} {typeof(T).Name} tile into planes OW={outWidth} Wp={paddedWidth} rows={rows}", expected, actual, tolerance);
                 }
     }
 

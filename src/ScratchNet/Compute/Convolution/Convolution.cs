@@ -50,15 +50,18 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     /// <summary>Whether the passes may take the direct kernels (tests and the bench turn them off to time the GEMM path).</summary>
     internal static bool DirectEnabled { get; set; } = true;
 
-    /// <summary>The fewest channels a pass must write to take the direct kernel.</summary>
-    internal const int DirectMinimumChannels = 8;
+    /// <summary>
+    /// The fewest channels a pass must write to take a direct kernel on <paramref name="kernel"/>'s path. The whitening conv's
+    /// backward-data writes 3 channels in tiles of 4: through AVX2's padded grid it measured 2× slower than im2col + GEMM
+    /// (on Zen 3; 88 against 97 GFLOP/s on Zen 5), through AVX-512's 2.2× faster (130 against 59).
+    /// </summary>
+    internal static int DirectMinimumChannels(GemmKernel kernel) => kernel is GemmKernel.Avx512 ? 3 : 8;
 
     /// <summary>
     /// Whether <paramref name="g"/> runs forward and backward-data by <see cref="DirectConvolution{T}"/>: ungrouped, stride 1,
     /// every padding below the kernel (so that backward-data's K − 1 − pad is a padding too), on the AVX2 or AVX-512
     /// GEMM path (forcing a narrower GEMM kernel forces the column-matrix path, which has kernels for every width).
-    /// The pass must write at least <see cref="DirectMinimumChannels"/> channels (OC forward, C backward-data): the whitening
-    /// conv's backward-data, 3 channels in tiles of 4, measured 2× faster through im2col + GEMM.
+    /// The pass must write at least <see cref="DirectMinimumChannels"/> channels (OC forward, C backward-data).
     /// Decided by the geometry and the instruction set alone, never by the thread count.
     /// </summary>
     internal static bool UsesDirect(in ConvGeometry g, bool backwardData) => DirectPath(g, backwardData) != DirectKernel.None;
@@ -78,13 +81,13 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     internal static DirectKernel DirectPath(in ConvGeometry g, bool backwardData)
     {
         int channels = backwardData ? g.Channels : g.OutChannels;
-        if (channels < DirectMinimumChannels || !DirectEnabled || !FitsPaddedGrid(g)) return DirectKernel.None;
         var kernel = Gemm.Kernel;
+        if (channels < DirectMinimumChannels(kernel) || !DirectEnabled || !FitsPaddedGrid(g)) return DirectKernel.None;
         if (kernel is GemmKernel.Vector128 && ChannelVectorConvolution<T>.Supports(kernel)) return DirectKernel.ChannelVector;
-        if (kernel is not (GemmKernel.Avx2 or GemmKernel.Avx512) || !DirectConvolution<T>.IsSupported) return DirectKernel.None;
+        if (!DirectConvolution<T>.Supports(kernel)) return DirectKernel.None;
         if (DirectOverride is { } chosen and not DirectKernel.None) return chosen;
         int outHeight = backwardData ? g.Height : g.OutHeight, outWidth = backwardData ? g.Width : g.OutWidth;
-        int nr = DirectConvolution<T>.NR, bw = ChannelVectorConvolution<T>.BlockWidth(kernel);
+        int nr = DirectConvolution<T>.NR(kernel), bw = ChannelVectorConvolution<T>.BlockWidth(kernel);
         long grid = (long)outHeight * (outWidth + g.KernelWidth - 1);
         double gridShare = (double)outHeight * outWidth / ((grid + nr - 1) / nr * nr);
         double laneShare = (double)channels / ((channels + bw - 1) / bw * bw);
@@ -93,7 +96,9 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
 
     // How much more of its work the channel-vector kernel must keep than the padded grid to be chosen: its tile loads
     // nine values per twelve multiply-adds where the grid's loads seven, so it wins only where the grid wastes more.
-    // Measured (bench conv, ours_other_direct): it wins at 15 px (the grid keeps 0.85) and loses at 31 px (0.93).
+    // Measured (bench conv, ours_other_direct): on AVX2 it wins at 15 px (the grid keeps 0.85) and loses at 31 px (0.93).
+    // On AVX-512 (a grid tile of 48 positions, which keeps 0.91 at 31 px) the two read even at 31 px: 328 against 300
+    // GFLOP/s in one run, 345 against 372 in the next.
     private const double ChannelVectorMargin = 0.10;
 
     // Ungrouped, stride 1, and the input with its padding exactly the (OH + KH − 1, OW + KW − 1) grid, every padding below the kernel.
@@ -116,7 +121,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     /// <see cref="UsesDirectWeights"/> with at most <see cref="PositionVectorWeightGradient{T}.MostTaps"/> taps, on AVX2 or AVX-512.
     /// </summary>
     internal static bool UsesPositionVectorWeights(in ConvGeometry g) =>
-        PositionVectorWeightsEnabled && UsesDirectWeights(g) && g.Patch <= PositionVectorWeightGradient<T>.MostTaps && Gemm.Kernel is (GemmKernel.Avx2 or GemmKernel.Avx512) && PositionVectorWeightGradient<T>.IsSupported;
+        PositionVectorWeightsEnabled && UsesDirectWeights(g) && g.Patch <= PositionVectorWeightGradient<T>.MostTaps && PositionVectorWeightGradient<T>.Supports(Gemm.Kernel);
 
     /// <summary>Whether few-tap kernels may take <see cref="PositionVectorWeightGradient{T}"/> (tests turn it off to reach <see cref="DirectWeightGradient{T}"/> on them).</summary>
     internal static bool PositionVectorWeightsEnabled { get; set; } = true;
@@ -194,6 +199,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     {
         if (batch == 0) return;
         int rows = PositionVectorWeightGradient<T>.Rows, step = PositionVectorWeightGradient<T>.Taps, taps = g.Patch;
+        _weightsKernel = Gemm.Kernel;
         _positionBlocks = (g.OutChannels + rows - 1) / rows;
         _tapGroups = (taps + step - 1) / step;
         if (_groupOffsets.Length != _tapGroups * step) _groupOffsets = GC.AllocateUninitializedArray<int>(_tapGroups * step, pinned: true);
@@ -216,7 +222,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         var g = _g;
         int first = (int)((long)_positionBlocks * part / parts), last = (int)((long)_positionBlocks * (part + 1) / parts);
         if (last == first) return;
-        int rows = PositionVectorWeightGradient<T>.Rows, step = PositionVectorWeightGradient<T>.Taps, l = Vector256<T>.Count;
+        int rows = PositionVectorWeightGradient<T>.Rows, step = PositionVectorWeightGradient<T>.Taps, l = PositionVectorWeightGradient<T>.Lanes(_weightsKernel);
         int hp = g.OutHeight + g.KernelHeight - 1, wp = g.OutWidth + g.KernelWidth - 1, plane = g.OutputPlane, taps = g.Patch;
         int tile = rows * step * l;
         long paddedLength = (long)g.Channels * hp * wp + wp + l;   // the tail vectors of the last rows read past the last plane by less than that
@@ -235,7 +241,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
                     T* dy0 = gradient + (nint)o0 * plane;   // a block's missing channels repeat its first one and are dropped
                     T* dy1 = valid > 1 ? dy0 + plane : dy0, dy2 = valid > 2 ? dy0 + 2 * (nint)plane : dy0, dy3 = valid > 3 ? dy0 + 3 * (nint)plane : dy0;
                     for (int group = 0; group < _tapGroups; group++)
-                        PositionVectorWeightGradient<T>.Tile(g.OutHeight, g.OutWidth, dy0, dy1, dy2, dy3, padded, wp, offsets + group * step,
+                        PositionVectorWeightGradient<T>.Tile(_weightsKernel, g.OutHeight, g.OutWidth, dy0, dy1, dy2, dy3, padded, wp, offsets + group * step,
                             partial + ((nint)(block - first) * _tapGroups + group) * tile);
                 }
             }
@@ -347,11 +353,11 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         _paddedHeight = _outHeight + kh - 1;
         _taps = _inChannels * kh * kw;
         _channelVector = kernel == DirectKernel.ChannelVector;
-        _vectorKernel = Gemm.Kernel;
-        int mr = _channelVector ? ChannelVectorConvolution<T>.BlockWidth(_vectorKernel) : DirectConvolution<T>.MR;
+        _passKernel = Gemm.Kernel;
+        int mr = _channelVector ? ChannelVectorConvolution<T>.BlockWidth(_passKernel) : DirectConvolution<T>.MR, nr = DirectConvolution<T>.NR(_passKernel);
         _blocks = (_outChannels + mr - 1) / mr;
         _positions = _outHeight * _paddedWidth;
-        _positionsRounded = (_positions + DirectConvolution<T>.NR - 1) / DirectConvolution<T>.NR * DirectConvolution<T>.NR;
+        _positionsRounded = (_positions + nr - 1) / nr * nr;
         int slot = pass == Pass.Forward ? 0 : 1;
         if (_offsetsByPass[slot].Length != _taps) _offsetsByPass[slot] = GC.AllocateUninitializedArray<int>(_taps, pinned: true);
         _offsets = _offsetsByPass[slot];
@@ -437,7 +443,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     private const int VectorChunkPositions = 256;
     private const int VectorChunkTaps = 256;
     private bool _channelVector;
-    private GemmKernel _vectorKernel;
+    private GemmKernel _passKernel;   // the instruction set whose tiles the direct pass in progress runs
 
     // Samples per channel-vector chunk: about VectorChunkPositions positions, but no more than a batch's share of
     // VectorMinimumChunks (at batch 32 on 3×3 planes one chunk of 30 and one of 2 left the second thread idle, 0.38× the
@@ -462,7 +468,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ChannelVectorSamples(int from, int to)
     {
-        int bw = ChannelVectorConvolution<T>.BlockWidth(_vectorKernel), step = ChannelVectorConvolution<T>.Positions;
+        int bw = ChannelVectorConvolution<T>.BlockWidth(_passKernel), step = ChannelVectorConvolution<T>.Positions;
         int inPlane = _inHeight * _inWidth, outPlane = _outHeight * _outWidth;
         int kk = _taps / _inChannels, channelsPerBlock = Math.Max(1, VectorChunkTaps / kk);
         bool channelsLast = _fullChunk.ChannelsLast;   // both plans of a pass share the plane, and with it the layout
@@ -488,7 +494,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
                         {
                             T* weights = packed + (nint)block * _taps * bw, rows = product + block * roundedPositions * bw;
                             for (int tile = 0; tile < plan.Tiles; tile++)
-                                ChannelVectorConvolution<T>.Tile(_vectorKernel, channels * tileTaps[tile], pairs + tilePairs[tile] + 2 * c0 * tileTaps[tile], weights, padded,
+                                ChannelVectorConvolution<T>.Tile(_passKernel, channels * tileTaps[tile], pairs + tilePairs[tile] + 2 * c0 * tileTaps[tile], weights, padded,
                                     bases + tile * step, rows + (nint)tile * step * bw, accumulate: c0 > 0);
                         }
                     }
@@ -514,7 +520,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DirectSample(int n)
     {
-        int mr = DirectConvolution<T>.MR, nr = DirectConvolution<T>.NR;
+        int mr = DirectConvolution<T>.MR, nr = DirectConvolution<T>.NR(_passKernel);
         int plane = _paddedHeight * _paddedWidth, inPlane = _inHeight * _inWidth, outPlane = _outHeight * _outWidth;
         long length = (long)_inChannels * plane + _positionsRounded - _positions + nr + _paddedWidth;   // reads run past the last plane by < that slack
         T* padded = Scratch.For(0, length);
@@ -529,7 +535,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
             {
                 int o0 = block * mr, rows = Math.Min(mr, _outChannels - o0);
                 T* weights = packed + (nint)block * _taps * mr, planes = output + (nint)o0 * outPlane, bias = _b == null ? null : _b + o0;
-                for (int q = 0; q < _positionsRounded; q += nr) DirectConvolution<T>.TileIntoPlanes(_taps, offsets, weights, padded, q, planes, rows, outPlane, stores, bias);
+                for (int q = 0; q < _positionsRounded; q += nr) DirectConvolution<T>.TileIntoPlanes(_passKernel, _taps, offsets, weights, padded, q, planes, rows, outPlane, stores, bias);
             }
         }
     }

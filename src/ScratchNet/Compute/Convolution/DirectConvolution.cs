@@ -16,8 +16,8 @@ namespace ScratchNet.Compute;
 /// and transposed and the padding K − 1 − pad.
 /// </summary>
 /// <remarks>
-/// AVX2 + FMA micro-kernel, 4 rows × 3 vectors (4×24 for float, 4×12 for double): 12 accumulators, three input
-/// vectors and one broadcast. Each output element sums its taps in order on one thread: deterministic.
+/// Micro-kernels of 4 rows × 3 vectors, AVX-512F (4×48 for float, 4×24 for double) and AVX2 + FMA (4×24, 4×12): 12
+/// accumulators, three input vectors and one broadcast. Each output element sums its taps in order on one thread: deterministic.
 /// <see cref="ReferenceTile"/> is its scalar twin for tests, on a dense grid.
 /// </remarks>
 internal static unsafe class DirectConvolution<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -25,21 +25,36 @@ internal static unsafe class DirectConvolution<T> where T : unmanaged, IFloating
     /// <summary>Output channels per register tile.</summary>
     public const int MR = 4;
 
-    /// <summary>Output positions per register tile: three vectors.</summary>
-    public static int NR => 3 * Vector256<T>.Count;
+    /// <summary>Output positions per register tile on <paramref name="kernel"/>'s path: three vectors (48 floats on AVX-512, 24 on AVX2).</summary>
+    public static int NR(GemmKernel kernel) => 3 * (kernel is GemmKernel.Avx512 ? Vector512<T>.Count : Vector256<T>.Count);
 
-    /// <summary>Whether this machine runs the micro-kernel.</summary>
+    /// <summary>Whether this machine runs the AVX2 micro-kernel (the stores into planes are AVX2's permutes on either path).</summary>
     public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
 
+    /// <summary>Whether this machine runs the micro-kernel of <paramref name="kernel"/>'s path: AVX-512 or AVX2.</summary>
+    public static bool Supports(GemmKernel kernel) => kernel switch
+    {
+        GemmKernel.Avx512 => Avx512F.IsSupported && IsSupported,
+        GemmKernel.Avx2 => IsSupported,
+        _ => false,
+    };
+
     /// <summary>
-    /// The register tile y[r, j] (r &lt; MR, j &lt; NR) = Σ_t w[t·MR + r]·x[q + offsets[t] + j] over <paramref name="taps"/> taps
+    /// The register tile y[r, j] (r &lt; MR, j &lt; <see cref="NR"/>) = Σ_t w[t·MR + r]·x[q + offsets[t] + j] over <paramref name="taps"/> taps
     /// at grid position <paramref name="q"/> (a multiple of <see cref="NR"/>), written straight into the first
     /// <paramref name="rows"/> of MR NCHW output planes (<paramref name="y"/>,
     /// <paramref name="outPlane"/> apart) with <paramref name="bias"/> (MR values, or null) added, as
-    /// <paramref name="stores"/> places each vector: no product buffer is written and copied out.
+    /// <paramref name="stores"/> places each 256-bit vector: no product buffer is written and copied out.
     /// </summary>
+    public static void TileIntoPlanes(GemmKernel kernel, int taps, int* offsets, T* w, T* x, int q, T* y, int rows, int outPlane, in GridStores stores, T* bias)
+    {
+        if (kernel is GemmKernel.Avx512) TileIntoPlanesAvx512(taps, offsets, w, x, q, y, rows, outPlane, stores, bias);
+        else TileIntoPlanesAvx2(taps, offsets, w, x, q, y, rows, outPlane, stores, bias);
+    }
+
+    /// <summary><see cref="TileIntoPlanes"/> on AVX2 + FMA: 4 × 24 floats or 4 × 12 doubles.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void TileIntoPlanes(int taps, int* offsets, T* w, T* x, int q, T* y, int rows, int outPlane, in GridStores stores, T* bias)
+    public static void TileIntoPlanesAvx2(int taps, int* offsets, T* w, T* x, int q, T* y, int rows, int outPlane, in GridStores stores, T* bias)
     {
         int l = Vector256<T>.Count;
         Vector256<T> c00 = default, c01 = default, c02 = default, c10 = default, c11 = default, c12 = default;
@@ -67,6 +82,45 @@ internal static unsafe class DirectConvolution<T> where T : unmanaged, IFloating
         StoreVector(vector, y, rows, outPlane, stores, c00, c10, c20, c30);
         StoreVector(vector + 1, y, rows, outPlane, stores, c01, c11, c21, c31);
         StoreVector(vector + 2, y, rows, outPlane, stores, c02, c12, c22, c32);
+    }
+
+    /// <summary>
+    /// <see cref="TileIntoPlanes"/> on AVX-512F: 4 × 48 floats or 4 × 24 doubles. Each 512-bit vector is stored as its two
+    /// 256-bit halves through the same <see cref="GridStores"/> as AVX2's, whose vectors are 256 bits: a tile sums hundreds of
+    /// taps per store, so the extra extract and permute cost nothing measurable, and one table serves both paths.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void TileIntoPlanesAvx512(int taps, int* offsets, T* w, T* x, int q, T* y, int rows, int outPlane, in GridStores stores, T* bias)
+    {
+        int l = Vector512<T>.Count;
+        Vector512<T> c00 = default, c01 = default, c02 = default, c10 = default, c11 = default, c12 = default;
+        Vector512<T> c20 = default, c21 = default, c22 = default, c30 = default, c31 = default, c32 = default;
+        T* source = x + q;
+        for (int t = 0; t < taps; t++, w += MR)
+        {
+            T* s = source + offsets[t];
+            var x0 = Vector512.Load(s);
+            var x1 = Vector512.Load(s + l);
+            var x2 = Vector512.Load(s + 2 * l);
+            var wr = Vector512.Create(w[0]); c00 = MulAdd(wr, x0, c00); c01 = MulAdd(wr, x1, c01); c02 = MulAdd(wr, x2, c02);
+            wr = Vector512.Create(w[1]); c10 = MulAdd(wr, x0, c10); c11 = MulAdd(wr, x1, c11); c12 = MulAdd(wr, x2, c12);
+            wr = Vector512.Create(w[2]); c20 = MulAdd(wr, x0, c20); c21 = MulAdd(wr, x1, c21); c22 = MulAdd(wr, x2, c22);
+            wr = Vector512.Create(w[3]); c30 = MulAdd(wr, x0, c30); c31 = MulAdd(wr, x1, c31); c32 = MulAdd(wr, x2, c32);
+        }
+        if (bias != null)
+        {
+            var b0 = Vector512.Create(bias[0]); var b1 = Vector512.Create(rows > 1 ? bias[1] : T.Zero);
+            var b2 = Vector512.Create(rows > 2 ? bias[2] : T.Zero); var b3 = Vector512.Create(rows > 3 ? bias[3] : T.Zero);
+            c00 += b0; c01 += b0; c02 += b0; c10 += b1; c11 += b1; c12 += b1;
+            c20 += b2; c21 += b2; c22 += b2; c30 += b3; c31 += b3; c32 += b3;
+        }
+        int vector = q / Vector256<T>.Count;
+        StoreVector(vector, y, rows, outPlane, stores, c00.GetLower(), c10.GetLower(), c20.GetLower(), c30.GetLower());
+        StoreVector(vector + 1, y, rows, outPlane, stores, c00.GetUpper(), c10.GetUpper(), c20.GetUpper(), c30.GetUpper());
+        StoreVector(vector + 2, y, rows, outPlane, stores, c01.GetLower(), c11.GetLower(), c21.GetLower(), c31.GetLower());
+        StoreVector(vector + 3, y, rows, outPlane, stores, c01.GetUpper(), c11.GetUpper(), c21.GetUpper(), c31.GetUpper());
+        StoreVector(vector + 4, y, rows, outPlane, stores, c02.GetLower(), c12.GetLower(), c22.GetLower(), c32.GetLower());
+        StoreVector(vector + 5, y, rows, outPlane, stores, c02.GetUpper(), c12.GetUpper(), c22.GetUpper(), c32.GetUpper());
     }
 
     // One vector of grid positions, for up to four output channels, stored as its kind says.
@@ -146,16 +200,24 @@ internal static unsafe class DirectConvolution<T> where T : unmanaged, IFloating
         }
     }
 
-    /// <summary>The micro-kernel's algorithmic truth: the same sums, one fused multiply-add at a time, in the same order.</summary>
-    public static void ReferenceTile(int taps, int* offsets, T* w, T* x, T* y, nint ldy)
+    /// <summary>The micro-kernel's algorithmic truth for a tile of <paramref name="nr"/> positions: the same sums, one fused multiply-add at a time, in the same order.</summary>
+    public static void ReferenceTile(int nr, int taps, int* offsets, T* w, T* x, T* y, nint ldy)
     {
         for (int r = 0; r < MR; r++)
-            for (int j = 0; j < NR; j++)
+            for (int j = 0; j < nr; j++)
             {
                 T sum = T.Zero;
                 for (int t = 0; t < taps; t++) sum = T.FusedMultiplyAdd(w[t * MR + r], x[offsets[t] + j], sum);
                 y[r * ldy + j] = sum;
             }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> MulAdd(Vector512<T> x, Vector512<T> y, Vector512<T> addend)
+    {
+        if (typeof(T) == typeof(float)) return Avx512F.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), addend.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Avx512F.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), addend.AsDouble()).As<double, T>();
+        throw new NotSupportedException(typeof(T).Name);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
