@@ -16,8 +16,8 @@ namespace ScratchNet.Compute;
 /// </summary>
 /// <remarks>
 /// Built from the geometry and the chunk's sample count alone (never from the thread count), once per pass and chunk
-/// size, into arrays that only grow: a warm call allocates nothing. Each output element still sums its taps in order
-/// (channel, kernel row, kernel column) from zero on one thread.
+/// size (a call with the arguments of the plan held keeps it), into arrays that only grow: a warm call allocates nothing.
+/// Each output element still sums its taps in order (channel, kernel row, kernel column) from zero on one thread.
 /// </remarks>
 internal sealed class ChannelVectorPlan
 {
@@ -51,6 +51,7 @@ internal sealed class ChannelVectorPlan
     /// <summary>For each distinct rectangle, channel by channel, its taps as (offset into the padded input, offset into the block's packed weights).</summary>
     public int[] Pairs { get; private set; } = [];
 
+    private (int, int, int, int, int, int, int, int, int, int, int, int)? _built;   // the arguments of the plan held, if any
     private long[] _keys = [];
     private int[] _rectangles = [];   // (distinct rectangles found so far): their packed bounds, to look up a tile's
     private int[] _starts = [];       // and where their pairs start
@@ -64,6 +65,11 @@ internal sealed class ChannelVectorPlan
     public void Build(int samples, int channels, int height, int width, int padTop, int padLeft,
         int outChannels, int outHeight, int outWidth, int kernelHeight, int kernelWidth, int blockWidth)
     {
+        // A layer calls with the same arguments every step: the plan it has is the plan. (On 3×3 planes, 256 channels, batch
+        // 256, building both chunks' plans again took about 0.3 ms of a 5 ms pass on two threads, serially.)
+        var arguments = (samples, channels, height, width, padTop, padLeft, outChannels, outHeight, outWidth, kernelHeight, kernelWidth, blockWidth);
+        if (_built == arguments) return;
+        _built = null;   // a build cut short by an exception leaves no stale plan behind
         const int step = 6;
         int outPlane = outHeight * outWidth, paddedHeight = outHeight + kernelHeight - 1, paddedWidth = outWidth + kernelWidth - 1;
         ChannelsLast = outPlane < ChannelsLastBelow;
@@ -122,6 +128,8 @@ internal sealed class ChannelVectorPlan
             TilePairs[tile] = _starts[found < 0 ? distinct - 1 : found];
             TileTaps[tile] = tapsPerChannel;
         }
+
+        _built = arguments;
 
         int Rectangle(int oh, int ow)
         {
