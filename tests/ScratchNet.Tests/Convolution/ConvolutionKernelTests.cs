@@ -364,6 +364,40 @@ public class ConvolutionKernelTests
             }
     }
 
+    // Planes of 1..40 positions (every tail of the gathers' vectors) whose positions come from the product in a shuffled
+    // order, 1..BW channels, with and without a bias: the gathered store into NCHW planes against its scalar twin, exactly.
+    [Theory]
+    [MemberData(nameof(WeightTileKernels))]
+    public unsafe void TheChannelVectorProductGoesToPlanesAsItsScalarReferenceDoes(GemmKernel kernel)
+    {
+        if (StandsAside(kernel)) return;
+        ToPlanesMatches<float>(kernel);
+        ToPlanesMatches<double>(kernel);
+    }
+
+    private static unsafe void ToPlanesMatches<T>(GemmKernel kernel) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Rng(55);
+        int bw = ChannelVectorConvolution<T>.BlockWidth(kernel);
+        for (int plane = 1; plane <= 40; plane++)
+            foreach (int channels in new[] { 1, bw / 2 + 1, bw })
+                foreach (bool withBias in new[] { false, true })
+                {
+                    int slots = plane + 5;   // the product's rows round the positions up to whole tiles
+                    int[] order = [.. Enumerable.Range(0, slots).OrderBy(_ => rng.NextInt(1000))];
+                    int[] sources = [.. order.Take(plane).Select(slot => slot * bw)];
+                    T[] rows = Random<T>(rng, slots * bw), bias = Random<T>(rng, bw);
+                    T[] expected = Random<T>(rng, channels * plane + 3), actual = (T[])expected.Clone();
+                    fixed (int* ps = sources)
+                    fixed (T* pr = rows, pb = bias, pe = expected, pa = actual)
+                    {
+                        ChannelVectorConvolution<T>.ToPlanes(kernel, pr, ps, plane, channels, pa, withBias ? pb : null);
+                        ChannelVectorConvolution<T>.ReferenceToPlanes(pr, ps, plane, channels, pe, withBias ? pb : null);
+                    }
+                    Assert.True(expected.AsSpan().SequenceEqual(actual), $"{kernel} {typeof(T).Name} to planes plane={plane} channels={channels} bias={withBias}");
+                }
+    }
+
     // Small planes take the channel-vector kernel on AVX-512 and AVX2 as on Vector128: channel counts across its blocks of
     // 8, 16 or 32 float lanes (4, 8 or 16 double) in both passes, 30 input channels (more than one block of taps), and 31
     // samples of 3×3 (more than one chunk). AVX-512's blocks of 32 take counts from 17 up: fewer leave so many lanes empty

@@ -134,6 +134,52 @@ internal static unsafe class ChannelVectorConvolution<T> where T : unmanaged, IF
         Store(y, c50, c51, accumulate);
     }
 
+    /// <summary>
+    /// One sample's block of <paramref name="channels"/> output channels from the tiles' position-major product into NCHW
+    /// planes: output[c·plane + p] = rows[sources[p] + c] (+ bias[c]) for c &lt; channels, p &lt; plane, channel by channel
+    /// along the plane, the product's values gathered by vector (AVX2's gathers, on the AVX-512 path too: .NET has no 512-bit
+    /// gather). Stored value by value across the channels, 16 to 32 planes apart, the product took a tenth of the pass on
+    /// 15×15 planes with 256 output channels.
+    /// </summary>
+    public static void ToPlanes(GemmKernel kernel, T* rows, int* sources, int plane, int channels, T* output, T* bias)
+    {
+        if (kernel is (GemmKernel.Avx2 or GemmKernel.Avx512) && Avx2.IsSupported) ToPlanesAvx2(rows, sources, plane, channels, output, bias);
+        else ReferenceToPlanes(rows, sources, plane, channels, output, bias);
+    }
+
+    /// <summary><see cref="ToPlanes"/> with AVX2 gathers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ToPlanesAvx2(T* rows, int* sources, int plane, int channels, T* output, T* bias)
+    {
+        int l = Vector256<T>.Count, whole = plane / l * l;
+        for (int c = 0; c < channels; c++, output += plane)
+        {
+            T* column = rows + c;
+            T add = bias == null ? T.Zero : bias[c];
+            var addend = Vector256.Create(add);
+            int p = 0;
+            if (bias == null)
+                for (; p < whole; p += l) Gather(column, sources + p).Store(output + p);
+            else
+                for (; p < whole; p += l) (Gather(column, sources + p) + addend).Store(output + p);
+            for (; p < plane; p++) output[p] = bias == null ? column[sources[p]] : column[sources[p]] + add;
+        }
+
+        static Vector256<T> Gather(T* column, int* at)
+        {
+            if (typeof(T) == typeof(float)) return Avx2.GatherVector256((float*)column, Vector256.Load(at), 4).As<float, T>();
+            if (typeof(T) == typeof(double)) return Avx2.GatherVector256((double*)column, Vector128.Load(at), 8).As<double, T>();
+            throw new NotSupportedException(typeof(T).Name);
+        }
+    }
+
+    /// <summary><see cref="ToPlanes"/> one value at a time: the Vector128 path's, and the gathers' reference.</summary>
+    public static void ReferenceToPlanes(T* rows, int* sources, int plane, int channels, T* output, T* bias)
+    {
+        for (int c = 0; c < channels; c++, output += plane)
+            for (int p = 0; p < plane; p++) output[p] = bias == null ? rows[sources[p] + c] : rows[sources[p] + c] + bias[c];
+    }
+
     /// <summary>The tile's algorithmic truth for a block of <paramref name="blockWidth"/> channels: the same sums, one fused multiply-add at a time, in the same order.</summary>
     public static void ReferenceTile(int blockWidth, int taps, int* pairs, T* w, T* x, int* bases, T* y, bool accumulate)
     {

@@ -39,8 +39,11 @@ internal sealed class ChannelVectorPlan
     /// <summary>(tiles·6): where each slot reads its padded input at tap (0, 0, 0), relative to the chunk's padded samples.</summary>
     public int[] Bases { get; private set; } = [];
 
-    /// <summary>(positions): where each slot's result goes in NCHW output, relative to the chunk's first sample and the block's first channel plane.</summary>
-    public int[] Targets { get; private set; } = [];
+    /// <summary>
+    /// (positions): for each output position of the chunk in NCHW order, sample by sample (s·OH·OW + oh·OW + ow), where its
+    /// channels start in a block's position-major product: its slot times the block width.
+    /// </summary>
+    public int[] Sources { get; private set; } = [];
 
     /// <summary>(tiles): the taps per input channel the tile sums.</summary>
     public int[] TileTaps { get; private set; } = [];
@@ -80,7 +83,7 @@ internal sealed class ChannelVectorPlan
         Positions = positions;
         Tiles = tiles;
         Bases = Grow(Bases, tiles * step);
-        Targets = Grow(Targets, positions);
+        Sources = Grow(Sources, positions);
         TileTaps = Grow(TileTaps, tiles);
         TilePairs = Grow(TilePairs, tiles);
         if (_keys.Length < positions) _keys = new long[positions];
@@ -98,7 +101,7 @@ internal sealed class ChannelVectorPlan
                 int slot = tile * step + j, p = (int)(_keys[Math.Min(slot, positions - 1)] % positions);
                 int s = p / outPlane, oh = p % outPlane / outWidth, ow = p % outWidth;
                 Bases[slot] = ChannelsLast ? ((s * paddedHeight + oh) * paddedWidth + ow) * stride : (s * channels * paddedHeight + oh) * paddedWidth + ow;
-                if (slot < positions) Targets[slot] = s * outChannels * outPlane + oh * outWidth + ow;
+                if (slot < positions) Sources[p] = slot * blockWidth;
                 var (lo, hi) = Valid(oh, padTop, height, kernelHeight);
                 (kiLo, kiHi) = (Math.Min(kiLo, lo), Math.Max(kiHi, hi));
                 (lo, hi) = Valid(ow, padLeft, width, kernelWidth);

@@ -497,19 +497,14 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
                                     bases + tile * step, rows + (nint)tile * step * bw, accumulate: c0 > 0);
                         }
                     }
-                fixed (int* targets = plan.Targets)
+                fixed (int* sources = plan.Sources)
                     for (int block = 0; block < _blocks; block++)
                     {
                         int o0 = block * bw, channels = Math.Min(bw, _outChannels - o0);
-                        T* output = _y + ((nint)n * _outChannels + o0) * outPlane, rows = product + block * roundedPositions * bw;
-                        for (int i = 0; i < plan.Positions; i++)
-                        {
-                            T* source = rows + (nint)i * bw, target = output + targets[i];
-                            if (_b == null)
-                                for (int lane = 0; lane < channels; lane++) target[(nint)lane * outPlane] = source[lane];
-                            else
-                                for (int lane = 0; lane < channels; lane++) target[(nint)lane * outPlane] = source[lane] + _b[o0 + lane];
-                        }
+                        T* rows = product + block * roundedPositions * bw, bias = _b == null ? null : _b + o0;
+                        for (int s = 0; s < count; s++)
+                            ChannelVectorConvolution<T>.ToPlanes(_passKernel, rows, sources + s * outPlane, outPlane, channels,
+                                _y + ((nint)(n + s) * _outChannels + o0) * outPlane, bias);
                     }
             }
     }
