@@ -50,36 +50,54 @@ public class ElementKernelTests
         Assert.True(difference <= tolerance, $"{what}: scalar {expected}, vector {actual}, |difference| {difference:E2} > {tolerance:E2}");
     }
 
+    // Values drawn from a handful, so that windows tie often; signed zeros, infinities and NaNs among them. The rule
+    // (PyTorch's): in row-major window order, a later value wins only if larger, or if it is the first NaN.
+    private static readonly float[] TiePool = [0f, -0f, 1f, 1f, -1f, 2f, float.PositiveInfinity, float.NegativeInfinity, float.NaN, 0.5f];
+
     [Fact]
-    public void TheBranchFreeTwoByTwoMaxPoolPicksTheWinnerOfTheGeneralRule()
+    public void TheBranchFreeTwoByTwoMaxPoolPicksTheWinnerOfTheGeneralRule() => TwoByTwoFollowsTheRule(3, 7, 6, batch: 5, seed: 11, TiePool);
+
+    // Every output width 1..20 (the AVX2 path's groups of eight and each tail, odd input widths whose last group reads into
+    // the next row), heights 2..5, with ties, signed zeros and NaNs (a group with a NaN takes the scalar loop), and
+    // without NaNs (every group stays in vectors).
+    [Fact]
+    public void TheVectorTwoByTwoMaxPoolPicksTheWinnerOfTheGeneralRuleAtEveryWidth()
     {
-        // Values drawn from a handful, so that windows tie often; signed zeros, infinities and NaNs among them. The rule
-        // (PyTorch's): in row-major window order, a later value wins only if larger, or if it is the first NaN.
-        float[] pool = [0f, -0f, 1f, 1f, -1f, 2f, float.PositiveInfinity, float.NegativeInfinity, float.NaN, 0.5f];
-        var random = new Random(11);
-        var layer = new MaxPool2d<float>(new Shape(3, 7, 6), 2);
-        var x = new Matrix<float>(5, layer.InputSize);
+        float[] noNaN = [.. TiePool.Where(v => !float.IsNaN(v))];
+        for (int width = 2; width <= 41; width++)
+            foreach (int height in new[] { 2, 3, 5 })
+            {
+                TwoByTwoFollowsTheRule(2, height, width, batch: 3, seed: width * 7 + height, TiePool);
+                TwoByTwoFollowsTheRule(2, height, width, batch: 3, seed: width * 7 + height, noNaN);
+            }
+    }
+
+    private static void TwoByTwoFollowsTheRule(int channels, int height, int width, int batch, int seed, float[] pool)
+    {
+        var random = new Random(seed);
+        var layer = new MaxPool2d<float>(new Shape(channels, height, width), 2);
+        var x = new Matrix<float>(batch, layer.InputSize);
         foreach (ref float v in x.Span) v = pool[random.Next(pool.Length)];
         var y = layer.Forward(x).ToArray();
-        var dy = new Matrix<float>(5, layer.OutputSize);
+        var dy = new Matrix<float>(batch, layer.OutputSize);
         for (int i = 0; i < dy.Length; i++) dy.Span[i] = i + 1;   // each output's gradient names it
         var dx = layer.Backward(dy).ToArray();
 
-        int o = 0;
+        int o = 0, outHeight = height / 2, outWidth = width / 2;
         var expectedDx = new float[dx.Length];
-        for (int n = 0; n < 5; n++)
-            for (int c = 0; c < 3; c++)
-                for (int oh = 0; oh < 3; oh++)
-                    for (int ow = 0; ow < 3; ow++, o++)
+        for (int n = 0; n < batch; n++)
+            for (int c = 0; c < channels; c++)
+                for (int oh = 0; oh < outHeight; oh++)
+                    for (int ow = 0; ow < outWidth; ow++, o++)
                     {
                         int at = -1;
                         foreach (var (dh, dw) in new[] { (0, 0), (0, 1), (1, 0), (1, 1) })
                         {
-                            int i = n * layer.InputSize + (c * 7 + 2 * oh + dh) * 6 + 2 * ow + dw;
+                            int i = n * layer.InputSize + (c * height + 2 * oh + dh) * width + 2 * ow + dw;
                             float v = x.Span[i];
                             if (at < 0 || v > x.Span[at] || float.IsNaN(v) && !float.IsNaN(x.Span[at])) at = i;
                         }
-                        Assert.Equal(BitConverter.SingleToInt32Bits(x.Span[at]), BitConverter.SingleToInt32Bits(y[o]));
+                        Assert.True(BitConverter.SingleToInt32Bits(x.Span[at]) == BitConverter.SingleToInt32Bits(y[o]), $"{height}x{width} output {o}: {y[o]}, expected {x.Span[at]}");
                         expectedDx[at] += o + 1;
                     }
         Assert.Equal(expectedDx, dx);

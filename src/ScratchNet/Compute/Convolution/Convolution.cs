@@ -66,7 +66,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     /// </summary>
     internal static bool UsesDirect(in ConvGeometry g, bool backwardData) => DirectPath(g, backwardData) != DirectKernel.None;
 
-    /// <summary>On AVX2, the direct kernel forward and backward-data take wherever one applies, instead of <see cref="DirectPath"/>'s choice (the bench times both).</summary>
+    /// <summary>On AVX2 and AVX-512, the direct kernel forward and backward-data take wherever one applies, instead of <see cref="DirectPath"/>'s choice (the bench times both).</summary>
     internal static DirectKernel? DirectOverride { get; set; }
 
     /// <summary>The direct kernels of forward and backward-data.</summary>
@@ -74,9 +74,10 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
 
     /// <summary>
     /// Which direct kernel serves forward (or backward-data) of <paramref name="g"/>, if any (see <see cref="UsesDirect"/>):
-    /// <see cref="ChannelVectorConvolution{T}"/> on the Vector128 path, and on AVX2 where the padded grid would compute
-    /// and drop clearly more positions than the channel blocks leave lanes empty (small planes: 15×15 computes 264
-    /// positions for 225, 7×7 72 for 49, 3×3 24 for 9); <see cref="DirectConvolution{T}"/>'s padded grid otherwise.
+    /// <see cref="ChannelVectorConvolution{T}"/> on the Vector128 path, and on AVX2 and AVX-512 where the padded grid
+    /// would compute and drop clearly more positions than the channel blocks leave lanes empty (small planes: on AVX2
+    /// 15×15 computes 264 positions for 225, 7×7 72 for 49, 3×3 24 for 9); <see cref="DirectConvolution{T}"/>'s padded
+    /// grid otherwise.
     /// </summary>
     internal static DirectKernel DirectPath(in ConvGeometry g, bool backwardData)
     {
@@ -111,7 +112,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
 
     /// <summary>
     /// Whether <paramref name="g"/> runs backward-weights by <see cref="DirectWeightGradient{T}"/>: the padded-grid geometry of
-    /// <see cref="UsesDirect"/>, on a GEMM path that has a tile for it (AVX2, AVX-512 through AVX2's tile, Vector128).
+    /// <see cref="UsesDirect"/>, on a GEMM path that has a tile for it (AVX-512, AVX2, Vector128).
     /// Decided by the geometry and the instruction set alone, never by the thread count.
     /// </summary>
     internal static bool UsesDirectWeights(in ConvGeometry g) => DirectEnabled && DirectWeightGradient<T>.Supports(Gemm.Kernel) && FitsPaddedGrid(g);
