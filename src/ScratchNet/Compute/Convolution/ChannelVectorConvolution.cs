@@ -13,7 +13,7 @@ namespace ScratchNet.Compute;
 /// <see cref="DirectConvolution{T}"/>'s padded grid, nothing is computed and dropped, which is what small planes
 /// (7×7 and 3×3 under a 3×3 kernel) need; and each tile takes its own list of taps, so that
 /// <see cref="ChannelVectorPlan"/> can leave out the taps that fall in the padding of all six positions. The product
-/// comes out position-major and is scattered to NCHW.
+/// comes out position-major and goes back to NCHW through <see cref="ToPlanes"/>.
 /// </summary>
 /// <remarks>
 /// Two vectors × six positions: 12 accumulators, two weight vectors and one broadcast. AVX-512F (<see cref="TileAvx512"/>,

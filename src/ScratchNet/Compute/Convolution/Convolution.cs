@@ -464,7 +464,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     private ChannelVectorPlan _fullChunk = new(), _lastChunk = new();   // the tiles of a chunk of _chunkSamples samples, and of the batch's last, smaller one
     private readonly ChannelVectorPlan[] _fullChunkByPass = [new(), new()], _lastChunkByPass = [new(), new()];
 
-    // Samples [from, to) chunk by chunk: pad a chunk's inputs (channels-last on small planes: see ChannelVectorPlan), sum the tiles block of input channels by block, then scatter to NCHW.
+    // Samples [from, to) chunk by chunk: pad a chunk's inputs (channels-last on small planes: see ChannelVectorPlan), sum the tiles block of input channels by block, then gather the product into NCHW.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ChannelVectorSamples(int from, int to)
     {
