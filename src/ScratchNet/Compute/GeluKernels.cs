@@ -122,8 +122,8 @@ internal static class GeluKernels
         for (int i = 0; i < length; i += Vector512<T>.Count)
         {
             var xv = Vector512.Load(x + i);
-            var tv = Tanh512(xv * Fma512(kc, xv * xv, k));
-            (half * Fma512(xv, tv, xv)).Store(y + i);
+            var tv = Tanh512(xv * Simd.Fma(kc, xv * xv, k));
+            (half * Simd.Fma(xv, tv, xv)).Store(y + i);
         }
     }
 
@@ -138,9 +138,9 @@ internal static class GeluKernels
         {
             var xv = Vector512.Load(x + i);
             var x2 = xv * xv;
-            var tv = Tanh512(xv * Fma512(kc, x2, k));
-            var du = Fma512(kc3, x2, k);
-            var slope = Fma512(xv * (Vector512<T>.One - tv * tv), du, Vector512<T>.One + tv);
+            var tv = Tanh512(xv * Simd.Fma(kc, x2, k));
+            var du = Simd.Fma(kc3, x2, k);
+            var slope = Simd.Fma(xv * (Vector512<T>.One - tv * tv), du, Vector512<T>.One + tv);
             (Vector512.Load(dy + i) * half * slope).Store(dx + i);
         }
     }
@@ -148,25 +148,9 @@ internal static class GeluKernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<T> Tanh512<T>(Vector512<T> u) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var e = Exp512(Vector512.Abs(u) * Vector512.Create(-T.CreateChecked(2)));
+        var e = Simd.Exp(Vector512.Abs(u) * Vector512.Create(-T.CreateChecked(2)));
         var magnitude = (Vector512<T>.One - e) / (Vector512<T>.One + e);
         return Vector512.ConditionalSelect(Vector512.LessThan(u, Vector512<T>.Zero), -magnitude, magnitude);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<T> Exp512<T>(Vector512<T> x) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (typeof(T) == typeof(float)) return Vector512.Exp(x.As<T, float>()).As<float, T>();
-        if (typeof(T) == typeof(double)) return Vector512.Exp(x.As<T, double>()).As<double, T>();
-        throw new NotSupportedException(typeof(T).Name);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<T> Fma512<T>(Vector512<T> x, Vector512<T> y, Vector512<T> addend) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (typeof(T) == typeof(float)) return Vector512.FusedMultiplyAdd(x.As<T, float>(), y.As<T, float>(), addend.As<T, float>()).As<float, T>();
-        if (typeof(T) == typeof(double)) return Vector512.FusedMultiplyAdd(x.As<T, double>(), y.As<T, double>(), addend.As<T, double>()).As<double, T>();
-        throw new NotSupportedException(typeof(T).Name);
     }
 }
 

@@ -1,9 +1,10 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace ScratchNet.Compute;
 
-/// <summary>Generic helpers over <see cref="Vector{T}"/> that the BCL offers only per element type.</summary>
+/// <summary>Generic helpers over <see cref="Vector{T}"/> and <see cref="Vector512{T}"/> that the BCL offers only per element type.</summary>
 internal static class Simd
 {
     /// <summary>x·y + addend with one rounding, per lane.</summary>
@@ -21,6 +22,24 @@ internal static class Simd
     {
         if (typeof(T) == typeof(float)) return Vector.Exp(x.As<T, float>()).As<float, T>();
         if (typeof(T) == typeof(double)) return Vector.Exp(x.As<T, double>()).As<double, T>();
+        throw new NotSupportedException(typeof(T).Name);
+    }
+
+    /// <summary>x·y + addend with one rounding, per lane, on 512-bit vectors (the AVX-512 tiles and passes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Fma<T>(Vector512<T> x, Vector512<T> y, Vector512<T> addend) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return Vector512.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), addend.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector512.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), addend.AsDouble()).As<double, T>();
+        throw new NotSupportedException(typeof(T).Name);
+    }
+
+    /// <summary>eˣ per lane on 512-bit vectors (the BCL's vectorised exponential).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Exp<T>(Vector512<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return Vector512.Exp(x.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector512.Exp(x.AsDouble()).As<double, T>();
         throw new NotSupportedException(typeof(T).Name);
     }
 

@@ -59,12 +59,12 @@ internal static unsafe class ChannelVectorConvolution<T> where T : unmanaged, IF
             T* wt = w + (int)(both >> 32);
             var w0 = Vector512.Load(wt);
             var w1 = Vector512.Load(wt + l);
-            var v = Vector512.Create(p0[o]); c00 = MulAdd(v, w0, c00); c01 = MulAdd(v, w1, c01);
-            v = Vector512.Create(p1[o]); c10 = MulAdd(v, w0, c10); c11 = MulAdd(v, w1, c11);
-            v = Vector512.Create(p2[o]); c20 = MulAdd(v, w0, c20); c21 = MulAdd(v, w1, c21);
-            v = Vector512.Create(p3[o]); c30 = MulAdd(v, w0, c30); c31 = MulAdd(v, w1, c31);
-            v = Vector512.Create(p4[o]); c40 = MulAdd(v, w0, c40); c41 = MulAdd(v, w1, c41);
-            v = Vector512.Create(p5[o]); c50 = MulAdd(v, w0, c50); c51 = MulAdd(v, w1, c51);
+            var v = Vector512.Create(p0[o]); c00 = Simd.Fma(v, w0, c00); c01 = Simd.Fma(v, w1, c01);
+            v = Vector512.Create(p1[o]); c10 = Simd.Fma(v, w0, c10); c11 = Simd.Fma(v, w1, c11);
+            v = Vector512.Create(p2[o]); c20 = Simd.Fma(v, w0, c20); c21 = Simd.Fma(v, w1, c21);
+            v = Vector512.Create(p3[o]); c30 = Simd.Fma(v, w0, c30); c31 = Simd.Fma(v, w1, c31);
+            v = Vector512.Create(p4[o]); c40 = Simd.Fma(v, w0, c40); c41 = Simd.Fma(v, w1, c41);
+            v = Vector512.Create(p5[o]); c50 = Simd.Fma(v, w0, c50); c51 = Simd.Fma(v, w1, c51);
         }
         Store(y, c00, c01, accumulate); y += 2 * l;
         Store(y, c10, c11, accumulate); y += 2 * l;
@@ -229,14 +229,6 @@ internal static unsafe class ChannelVectorConvolution<T> where T : unmanaged, IF
         }
         v0.Store(target);
         v1.Store(target + l);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<T> MulAdd(Vector512<T> x, Vector512<T> y, Vector512<T> addend)
-    {
-        if (typeof(T) == typeof(float)) return Avx512F.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), addend.AsSingle()).As<float, T>();
-        if (typeof(T) == typeof(double)) return Avx512F.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), addend.AsDouble()).As<double, T>();
-        throw new NotSupportedException(typeof(T).Name);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -102,10 +102,10 @@ internal static unsafe class DirectConvolution<T> where T : unmanaged, IFloating
             var x0 = Vector512.Load(s);
             var x1 = Vector512.Load(s + l);
             var x2 = Vector512.Load(s + 2 * l);
-            var wr = Vector512.Create(w[0]); c00 = MulAdd(wr, x0, c00); c01 = MulAdd(wr, x1, c01); c02 = MulAdd(wr, x2, c02);
-            wr = Vector512.Create(w[1]); c10 = MulAdd(wr, x0, c10); c11 = MulAdd(wr, x1, c11); c12 = MulAdd(wr, x2, c12);
-            wr = Vector512.Create(w[2]); c20 = MulAdd(wr, x0, c20); c21 = MulAdd(wr, x1, c21); c22 = MulAdd(wr, x2, c22);
-            wr = Vector512.Create(w[3]); c30 = MulAdd(wr, x0, c30); c31 = MulAdd(wr, x1, c31); c32 = MulAdd(wr, x2, c32);
+            var wr = Vector512.Create(w[0]); c00 = Simd.Fma(wr, x0, c00); c01 = Simd.Fma(wr, x1, c01); c02 = Simd.Fma(wr, x2, c02);
+            wr = Vector512.Create(w[1]); c10 = Simd.Fma(wr, x0, c10); c11 = Simd.Fma(wr, x1, c11); c12 = Simd.Fma(wr, x2, c12);
+            wr = Vector512.Create(w[2]); c20 = Simd.Fma(wr, x0, c20); c21 = Simd.Fma(wr, x1, c21); c22 = Simd.Fma(wr, x2, c22);
+            wr = Vector512.Create(w[3]); c30 = Simd.Fma(wr, x0, c30); c31 = Simd.Fma(wr, x1, c31); c32 = Simd.Fma(wr, x2, c32);
         }
         if (bias != null)
         {
@@ -210,14 +210,6 @@ internal static unsafe class DirectConvolution<T> where T : unmanaged, IFloating
                 for (int t = 0; t < taps; t++) sum = T.FusedMultiplyAdd(w[t * MR + r], x[offsets[t] + j], sum);
                 y[r * ldy + j] = sum;
             }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<T> MulAdd(Vector512<T> x, Vector512<T> y, Vector512<T> addend)
-    {
-        if (typeof(T) == typeof(float)) return Avx512F.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), addend.AsSingle()).As<float, T>();
-        if (typeof(T) == typeof(double)) return Avx512F.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), addend.AsDouble()).As<double, T>();
-        throw new NotSupportedException(typeof(T).Name);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -90,12 +90,12 @@ internal static unsafe class DirectWeightGradient<T> where T : unmanaged, IFloat
                 {
                     var d0 = Vector512.Load(d);
                     var d1 = Vector512.Load(d + l);
-                    var v = Vector512.Create(p[o0]); c00 = MulAdd(v, d0, c00); c01 = MulAdd(v, d1, c01);
-                    v = Vector512.Create(p[o1]); c10 = MulAdd(v, d0, c10); c11 = MulAdd(v, d1, c11);
-                    v = Vector512.Create(p[o2]); c20 = MulAdd(v, d0, c20); c21 = MulAdd(v, d1, c21);
-                    v = Vector512.Create(p[o3]); c30 = MulAdd(v, d0, c30); c31 = MulAdd(v, d1, c31);
-                    v = Vector512.Create(p[o4]); c40 = MulAdd(v, d0, c40); c41 = MulAdd(v, d1, c41);
-                    v = Vector512.Create(p[o5]); c50 = MulAdd(v, d0, c50); c51 = MulAdd(v, d1, c51);
+                    var v = Vector512.Create(p[o0]); c00 = Simd.Fma(v, d0, c00); c01 = Simd.Fma(v, d1, c01);
+                    v = Vector512.Create(p[o1]); c10 = Simd.Fma(v, d0, c10); c11 = Simd.Fma(v, d1, c11);
+                    v = Vector512.Create(p[o2]); c20 = Simd.Fma(v, d0, c20); c21 = Simd.Fma(v, d1, c21);
+                    v = Vector512.Create(p[o3]); c30 = Simd.Fma(v, d0, c30); c31 = Simd.Fma(v, d1, c31);
+                    v = Vector512.Create(p[o4]); c40 = Simd.Fma(v, d0, c40); c41 = Simd.Fma(v, d1, c41);
+                    v = Vector512.Create(p[o5]); c50 = Simd.Fma(v, d0, c50); c51 = Simd.Fma(v, d1, c51);
                 }
             }
         Store(partial, c00, c01, accumulate); partial += 2 * l;
@@ -226,14 +226,6 @@ internal static unsafe class DirectWeightGradient<T> where T : unmanaged, IFloat
         }
         v0.Store(target);
         v1.Store(target + l);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<T> MulAdd(Vector512<T> x, Vector512<T> y, Vector512<T> addend)
-    {
-        if (typeof(T) == typeof(float)) return Avx512F.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), addend.AsSingle()).As<float, T>();
-        if (typeof(T) == typeof(double)) return Avx512F.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), addend.AsDouble()).As<double, T>();
-        throw new NotSupportedException(typeof(T).Name);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

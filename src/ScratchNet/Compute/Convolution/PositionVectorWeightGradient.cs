@@ -75,10 +75,10 @@ internal static unsafe class PositionVectorWeightGradient<T> where T : unmanaged
                 var x0 = Vector512.Load(x + o0 + ow);
                 var x1 = Vector512.Load(x + o1 + ow);
                 var x2 = Vector512.Load(x + o2 + ow);
-                var d = Vector512.Load(dy0 + ow); c00 = MulAdd(d, x0, c00); c01 = MulAdd(d, x1, c01); c02 = MulAdd(d, x2, c02);
-                d = Vector512.Load(dy1 + ow); c10 = MulAdd(d, x0, c10); c11 = MulAdd(d, x1, c11); c12 = MulAdd(d, x2, c12);
-                d = Vector512.Load(dy2 + ow); c20 = MulAdd(d, x0, c20); c21 = MulAdd(d, x1, c21); c22 = MulAdd(d, x2, c22);
-                d = Vector512.Load(dy3 + ow); c30 = MulAdd(d, x0, c30); c31 = MulAdd(d, x1, c31); c32 = MulAdd(d, x2, c32);
+                var d = Vector512.Load(dy0 + ow); c00 = Simd.Fma(d, x0, c00); c01 = Simd.Fma(d, x1, c01); c02 = Simd.Fma(d, x2, c02);
+                d = Vector512.Load(dy1 + ow); c10 = Simd.Fma(d, x0, c10); c11 = Simd.Fma(d, x1, c11); c12 = Simd.Fma(d, x2, c12);
+                d = Vector512.Load(dy2 + ow); c20 = Simd.Fma(d, x0, c20); c21 = Simd.Fma(d, x1, c21); c22 = Simd.Fma(d, x2, c22);
+                d = Vector512.Load(dy3 + ow); c30 = Simd.Fma(d, x0, c30); c31 = Simd.Fma(d, x1, c31); c32 = Simd.Fma(d, x2, c32);
             }
             if (whole < width)
             {
@@ -86,10 +86,10 @@ internal static unsafe class PositionVectorWeightGradient<T> where T : unmanaged
                 var x0 = Vector512.Load(x + o0 + whole) & mask;
                 var x1 = Vector512.Load(x + o1 + whole) & mask;
                 var x2 = Vector512.Load(x + o2 + whole) & mask;
-                var d = MaskLoad(dy0 + whole, mask); c00 = MulAdd(d, x0, c00); c01 = MulAdd(d, x1, c01); c02 = MulAdd(d, x2, c02);
-                d = MaskLoad(dy1 + whole, mask); c10 = MulAdd(d, x0, c10); c11 = MulAdd(d, x1, c11); c12 = MulAdd(d, x2, c12);
-                d = MaskLoad(dy2 + whole, mask); c20 = MulAdd(d, x0, c20); c21 = MulAdd(d, x1, c21); c22 = MulAdd(d, x2, c22);
-                d = MaskLoad(dy3 + whole, mask); c30 = MulAdd(d, x0, c30); c31 = MulAdd(d, x1, c31); c32 = MulAdd(d, x2, c32);
+                var d = MaskLoad(dy0 + whole, mask); c00 = Simd.Fma(d, x0, c00); c01 = Simd.Fma(d, x1, c01); c02 = Simd.Fma(d, x2, c02);
+                d = MaskLoad(dy1 + whole, mask); c10 = Simd.Fma(d, x0, c10); c11 = Simd.Fma(d, x1, c11); c12 = Simd.Fma(d, x2, c12);
+                d = MaskLoad(dy2 + whole, mask); c20 = Simd.Fma(d, x0, c20); c21 = Simd.Fma(d, x1, c21); c22 = Simd.Fma(d, x2, c22);
+                d = MaskLoad(dy3 + whole, mask); c30 = Simd.Fma(d, x0, c30); c31 = Simd.Fma(d, x1, c31); c32 = Simd.Fma(d, x2, c32);
             }
         }
         p[0] = c00; p[1] = c01; p[2] = c02; p[3] = c10; p[4] = c11; p[5] = c12;
@@ -161,14 +161,6 @@ internal static unsafe class PositionVectorWeightGradient<T> where T : unmanaged
     {
         if (typeof(T) == typeof(float)) return Avx512F.MaskLoad((float*)source, mask.AsSingle(), Vector512<float>.Zero).As<float, T>();
         if (typeof(T) == typeof(double)) return Avx512F.MaskLoad((double*)source, mask.AsDouble(), Vector512<double>.Zero).As<double, T>();
-        throw new NotSupportedException(typeof(T).Name);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<T> MulAdd(Vector512<T> x, Vector512<T> y, Vector512<T> addend)
-    {
-        if (typeof(T) == typeof(float)) return Avx512F.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), addend.AsSingle()).As<float, T>();
-        if (typeof(T) == typeof(double)) return Avx512F.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), addend.AsDouble()).As<double, T>();
         throw new NotSupportedException(typeof(T).Name);
     }
 
