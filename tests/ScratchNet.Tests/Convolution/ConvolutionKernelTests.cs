@@ -485,6 +485,17 @@ public class ConvolutionKernelTests
         Assert.Equal(1, Convolution<float>.VectorChunkSamples(9, batch: 1));
     }
 
+    [Theory]
+    [InlineData(16, 28)]   // AVX2's 16 float channels: 28 channels × 9 taps × 64 bytes = 15.75 KB
+    [InlineData(32, 14)]   // AVX-512's 32: the same 16 KB, half the channels
+    [InlineData(8, 56)]    // Vector128's 8
+    public void AChannelBlockOfTheChannelVectorPassHoldsSixteenKilobytesOfWeights(int blockWidth, int expected)
+    {
+        Assert.Equal(expected, Convolution<float>.VectorChannelsPerBlock(kernelTaps: 9, blockWidth));
+        Assert.Equal(expected, Convolution<double>.VectorChannelsPerBlock(kernelTaps: 9, blockWidth / 2));   // double's blocks hold half the channels
+        Assert.Equal(1, Convolution<float>.VectorChannelsPerBlock(kernelTaps: 49 * 49, blockWidth));        // a kernel larger than the budget still gets one channel
+    }
+
     [Fact]
     public void ResultsAreIdenticalForOneAndTwoThreads()
     {
