@@ -445,8 +445,9 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
 
     // Input channels per block of the channel-vector pass, for kernelTaps taps per channel and blocks of blockWidth output
     // channels: as many as VectorChunkWeightBytes hold. A tap count instead (256) held 16 KB at AVX2's 16 float channels
-    // but 32 KB at AVX-512's 32, which left the input no room in a 48 KB L1: on a Xeon (AVX-512, two threads, batch 256)
-    // 16 KB blocks measured 5–15 % faster on 15×15 and 7×7 planes, interleaved against the 32 KB ones.
+    // but 32 KB at AVX-512's 32, which left the input no room in a 48 KB L1: on a Xeon (AVX-512, two threads, batch 256,
+    // interleaved in one process against the 32 KB blocks) 16 KB blocks measured 11–17 % faster on 15×15 and 7×7 planes
+    // forward and backward-data; on 3×3 planes mixed (+11 % forward, −13 % backward-data, within that machine's noise).
     internal static int VectorChannelsPerBlock(int kernelTaps, int blockWidth) =>
         Math.Max(1, VectorChunkWeightBytes / (kernelTaps * blockWidth * Unsafe.SizeOf<T>()));
     private bool _channelVector;
