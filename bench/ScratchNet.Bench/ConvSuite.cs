@@ -92,7 +92,7 @@ internal static unsafe class ConvSuite
                 peaks.Sample(all: false, attempts: 1);
             }
             string isa = Gemm.Kernel switch { GemmKernel.Avx512 => "AVX-512", GemmKernel.Avx2 => "AVX2", GemmKernel.Vector128 => "Vector128", _ => "scalar" };
-            int weightBlock = DirectWeightGradient<float>.BlockWidth(Gemm.Kernel), channelBlock = ChannelVectorConvolution<float>.BlockWidth(Gemm.Kernel);
+            int weightBlock = DirectWeightGradient<float>.BlockWidth(Gemm.Kernel);
             for (int p = 0; p < 3; p++)
             {
                 string pass = Passes[p];
@@ -101,8 +101,8 @@ internal static unsafe class ConvSuite
                 double? other = direct[p] && (p < 2 || positionWeights) ? Math.Round(otherDirect[p], 1) : null;
                 string path = !direct[p] ? "NCHW im2col+GEMM"
                     : p == 2 && positionWeights ? $"NCHW direct (dW tile: 4 channels x 3 taps over position vectors, {isa})"
-                    : p == 2 ? $"NCHW direct (dW tile: {weightBlock} channels x 6 taps, {isa})"
-                    : Convolution<float>.DirectPath(g, backwardData: p == 1) == Convolution<float>.DirectKernel.ChannelVector ? $"NCHW direct (channel vectors: {channelBlock} channels x 6 positions, {isa})"
+                    : p == 2 ? $"NCHW direct (dW tile: {weightBlock} channels x {(DirectWeightGradient<float>.HasTwelveTapTile(Gemm.Kernel) ? "12 (and 6)" : "6")} taps, {isa})"
+                    : Convolution<float>.DirectPath(g, backwardData: p == 1) == Convolution<float>.DirectKernel.ChannelVector ? $"NCHW direct (channel vectors: {ChannelVectorConvolution<float>.BlockWidth(Gemm.Kernel, p == 0 ? oc : c)} channels x 6 positions, {isa})"
                     : $"NCHW direct (padded grid, {DirectConvolution<float>.MR}x{DirectConvolution<float>.NR(Gemm.Kernel)} {isa} tile)";
                 bool hasPeer = peer.TryGetValue(pass, out var best);
                 string name = Report.Invariant($"conv {role} {c}->{oc} k{kernel} p{padding} at {size}px batch {batch} {pass}, {threads} threads");

@@ -271,7 +271,8 @@ public class ConvolutionKernelTests
         return true;
     }
 
-    // Every row length 0..11 over one to three rows of one or two samples, whole and windowed, overwriting and accumulating: the tile's position loop and merge.
+    // Every row length 0..11 over one to three rows of one or two samples, whole and windowed, overwriting and accumulating,
+    // for each tile of taps the path has (6, and 12 on AVX-512): the tile's position loop and merge.
     [Theory]
     [MemberData(nameof(WeightTileKernels))]
     public unsafe void TheDirectWeightTileMatchesItsScalarReference(GemmKernel kernel)
@@ -284,7 +285,9 @@ public class ConvolutionKernelTests
     private static unsafe void WeightTileMatches<T>(GemmKernel kernel, double tolerance) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var rng = new Rng(21);
-        int bw = DirectWeightGradient<T>.BlockWidth(kernel), taps = DirectWeightGradient<T>.Taps;
+        int bw = DirectWeightGradient<T>.BlockWidth(kernel);
+        int[] tapCounts = DirectWeightGradient<T>.HasTwelveTapTile(kernel) ? [DirectWeightGradient<T>.Taps, DirectWeightGradient<T>.TwelveTaps] : [DirectWeightGradient<T>.Taps];
+        foreach (int taps in tapCounts)
         foreach (int samples in new[] { 1, 2 })
             for (int rows = 1; rows <= 3; rows++)
                 for (int length = 0; length <= 11; length++)
@@ -298,15 +301,16 @@ public class ConvolutionKernelTests
                         fixed (int* o = offsets)
                         fixed (T* px = x, pdy = dy, pp = partial, pe = expected)
                         {
-                            DirectWeightGradient<T>.Tile(kernel, samples, sampleStride, rows, length, rowStride, window, o, px, pdy, pp, accumulate);
-                            DirectWeightGradient<T>.ReferenceTile(bw, samples, sampleStride, rows, length, rowStride, window, o, px, pdy, pe, accumulate);
+                            DirectWeightGradient<T>.Tile(kernel, taps, samples, sampleStride, rows, length, rowStride, window, o, px, pdy, pp, accumulate);
+                            DirectWeightGradient<T>.ReferenceTile(bw, taps, samples, sampleStride, rows, length, rowStride, window, o, px, pdy, pe, accumulate);
                         }
-                        Compare($"{kernel} {typeof(T).Name} weight tile samples={samples} rows={rows} length={length} {window} accumulate={accumulate}", expected, partial, tolerance);
+                        Compare($"{kernel} {typeof(T).Name} weight tile taps={taps} samples={samples} rows={rows} length={length} {window} accumulate={accumulate}", expected, partial, tolerance);
                     }
     }
 
     // Channel counts that cross the weight tile's block of two vectors (4, 8 or 16 lanes) on both sides, tap counts that are not
-    // multiples of six (1·3·3, 2·2·2, 5·1·1, 3·5·5), and planes large enough for a chunk of one or two samples, so that dW adds several chunks.
+    // multiples of six (1·3·3, 2·2·2, 5·1·1, 3·5·5), 13 channels (a kernel position's 18 tap slots: one tile of twelve and
+    // one of six on AVX-512), and planes large enough for a chunk of one or two samples, so that dW adds several chunks.
     [Theory]
     [MemberData(nameof(WeightTileKernels))]
     public void TheDirectWeightPathCoversEveryChannelTapAndChunkTail(GemmKernel kernel)
@@ -318,7 +322,7 @@ public class ConvolutionKernelTests
             Gemm.Kernel = kernel;
             Convolution<float>.PositionVectorWeightsEnabled = Convolution<double>.PositionVectorWeightsEnabled = false;   // these kernels have few taps
             foreach (int oc in new[] { 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 24, 33 })
-                foreach (var (c, k, pad, size) in new[] { (1, 3, 1, 6), (2, 2, 0, 7), (5, 1, 0, 5), (3, 5, 2, 4), (1, 3, 1, 33) })
+                foreach (var (c, k, pad, size) in new[] { (1, 3, 1, 6), (2, 2, 0, 7), (5, 1, 0, 5), (3, 5, 2, 4), (1, 3, 1, 33), (13, 3, 1, 6) })
                 {
                     var g = Geometry([c, size, size + 1, oc, 1, k, k, 1, 1, pad, pad, pad, pad]);
                     Assert.True(Convolution<double>.UsesDirectWeights(g), $"{g} takes the direct backward-weights path");
@@ -347,7 +351,8 @@ public class ConvolutionKernelTests
     private static unsafe void ChannelVectorTileMatches<T>(GemmKernel kernel, double tolerance) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var rng = new Rng(33);
-        int bw = ChannelVectorConvolution<T>.BlockWidth(kernel), positions = ChannelVectorConvolution<T>.Positions;
+        int positions = ChannelVectorConvolution<T>.Positions;
+        foreach (int bw in ChannelVectorConvolution<T>.BlockWidths(kernel))
         for (int taps = 0; taps <= 40; taps++)
             foreach (bool accumulate in new[] { false, true })
             {
@@ -357,15 +362,16 @@ public class ConvolutionKernelTests
                 fixed (int* pp = pairs, pb = bases)
                 fixed (T* pw = w, px = x, py = y, pe = expected)
                 {
-                    ChannelVectorConvolution<T>.Tile(kernel, taps, pp, pw, px, pb, py, accumulate);
+                    ChannelVectorConvolution<T>.Tile(kernel, bw, taps, pp, pw, px, pb, py, accumulate);
                     ChannelVectorConvolution<T>.ReferenceTile(bw, taps, pp, pw, px, pb, pe, accumulate);
                 }
-                Compare($"{kernel} {typeof(T).Name} channel-vector tile taps={taps} accumulate={accumulate}", expected, y, tolerance);
+                Compare($"{kernel} {typeof(T).Name} channel-vector tile width={bw} taps={taps} accumulate={accumulate}", expected, y, tolerance);
             }
     }
 
-    // Planes of 1..40 positions (every tail of the gathers' vectors) whose positions come from the product in a shuffled
-    // order, 1..BW channels, with and without a bias: the gathered store into NCHW planes against its scalar twin, exactly.
+    // Planes of 1..40 positions (every tail of the transposes' squares of 8 or 4 positions) whose positions come from the
+    // product in a shuffled order, channel counts across the squares' 8 or 4 channels up to the widest block, with and
+    // without a bias: the store into NCHW planes against its scalar twin, exactly.
     [Theory]
     [MemberData(nameof(WeightTileKernels))]
     public unsafe void TheChannelVectorProductGoesToPlanesAsItsScalarReferenceDoes(GemmKernel kernel)
@@ -378,9 +384,9 @@ public class ConvolutionKernelTests
     private static unsafe void ToPlanesMatches<T>(GemmKernel kernel) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var rng = new Rng(55);
-        int bw = ChannelVectorConvolution<T>.BlockWidth(kernel);
+        int bw = ChannelVectorConvolution<T>.BlockWidths(kernel).Max();
         for (int plane = 1; plane <= 40; plane++)
-            foreach (int channels in new[] { 1, bw / 2 + 1, bw })
+            foreach (int channels in new[] { 1, 3, 4, 5, 7, 8, 9, bw / 2 + 1, bw - 1, bw }.Where(c => c <= bw).Distinct())
                 foreach (bool withBias in new[] { false, true })
                 {
                     int slots = plane + 5;   // the product's rows round the positions up to whole tiles
@@ -400,7 +406,7 @@ public class ConvolutionKernelTests
 
     // Small planes take the channel-vector kernel on AVX-512 and AVX2 as on Vector128: channel counts across its blocks of
     // 8, 16 or 32 float lanes (4, 8 or 16 double) in both passes, 30 input channels (more than one block of taps), and 31
-    // samples of 3×3 (more than one chunk). AVX-512's blocks of 32 take counts from 17 up: fewer leave so many lanes empty
+    // samples of 3×3 (more than one chunk). AVX-512's blocks of 32 take counts from 17 up (33, 48 and 100 its wide blocks of 64): fewer leave so many lanes empty
     // that the padded grid serves them.
     [Theory]
     [MemberData(nameof(WeightTileKernels))]
@@ -411,7 +417,7 @@ public class ConvolutionKernelTests
         try
         {
             Gemm.Kernel = kernel;
-            int[] counts = ChannelVectorConvolution<float>.BlockWidth(kernel) > 16 ? [17, 24, 32, 33, 48, 65] : [9, 12, 16, 17, 24, 33];
+            int[] counts = ChannelVectorConvolution<float>.NarrowBlockWidth(kernel) > 16 ? [17, 24, 32, 33, 48, 65, 100] : [9, 12, 16, 17, 24, 33];
             foreach (int oc in counts)
                 foreach (var (c, size, k, pad, batch) in new[] { (oc + 1, 3, 3, 1, 3), (30, 3, 3, 1, 3), (oc, 3, 2, 0, 3), (oc + 2, 3, 3, 1, 31) })
                 {

@@ -88,7 +88,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         if (!DirectConvolution<T>.Supports(kernel)) return DirectKernel.None;
         if (DirectOverride is { } chosen and not DirectKernel.None) return chosen;
         int outHeight = backwardData ? g.Height : g.OutHeight, outWidth = backwardData ? g.Width : g.OutWidth;
-        int nr = DirectConvolution<T>.NR(kernel), bw = ChannelVectorConvolution<T>.BlockWidth(kernel);
+        int nr = DirectConvolution<T>.NR(kernel), bw = ChannelVectorConvolution<T>.BlockWidth(kernel, channels);
         long grid = (long)outHeight * (outWidth + g.KernelWidth - 1);
         double gridShare = (double)outHeight * outWidth / ((grid + nr - 1) / nr * nr);
         double laneShare = (double)channels / ((channels + bw - 1) / bw * bw);
@@ -273,6 +273,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         if (last == first) return;
         int bw = _blockWidth, plane = g.OutputPlane, taps = g.Patch, hp = g.OutHeight + g.KernelHeight - 1, wp = g.OutWidth + g.KernelWidth - 1;
         int chunk = _chunkSamples, slotsPerPosition = _tapSlots / _tapWindows.Length;   // a kernel position's channels, rounded up
+        bool twelve = DirectWeightGradient<T>.HasTwelveTapTile(_weightsKernel);
         nint sampleStride = (nint)g.Channels * hp * wp;
         T* padded = Scratch.For(0, sampleStride * chunk);                        // (chunk, C, Hp, Wp)
         T* transposed = Scratch.For(1, (long)chunk * plane * bw);                // (chunk, OH, OW, BW)
@@ -290,9 +291,13 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
                     for (int s = 0; s < count; s++)
                         Transpose.Pack(_w + (nint)(n + s) * g.OutputSize + (nint)o0 * plane, plane, rows, plane, bw, transposed + (nint)s * plane * bw);
                     T* rowsOfBlock = partial + (nint)(block - first) * _tapSlots * bw;
-                    for (int t = 0; t < _tapSlots; t += DirectWeightGradient<T>.Taps)
-                        DirectWeightGradient<T>.Tile(_weightsKernel, count, sampleStride, g.OutHeight, g.OutWidth, wp, _tapWindows[t / slotsPerPosition], offsets + t,
+                    for (int t = 0, tileTaps = 0; t < _tapSlots; t += tileTaps)
+                    {
+                        // Twelve taps at a time where the path has the tile and the kernel position has them left, else six.
+                        tileTaps = twelve && t % slotsPerPosition + DirectWeightGradient<T>.TwelveTaps <= slotsPerPosition ? DirectWeightGradient<T>.TwelveTaps : DirectWeightGradient<T>.Taps;
+                        DirectWeightGradient<T>.Tile(_weightsKernel, tileTaps, count, sampleStride, g.OutHeight, g.OutWidth, wp, _tapWindows[t / slotsPerPosition], offsets + t,
                             padded, transposed, rowsOfBlock + (nint)t * bw, accumulate: n > 0);
+                    }
                 }
             }
         for (int block = first; block < last; block++)
@@ -355,7 +360,8 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         _taps = _inChannels * kh * kw;
         _channelVector = kernel == DirectKernel.ChannelVector;
         _passKernel = Gemm.Kernel;
-        int mr = _channelVector ? ChannelVectorConvolution<T>.BlockWidth(_passKernel) : DirectConvolution<T>.MR, nr = DirectConvolution<T>.NR(_passKernel);
+        int mr = _channelVector ? ChannelVectorConvolution<T>.BlockWidth(_passKernel, _outChannels) : DirectConvolution<T>.MR, nr = DirectConvolution<T>.NR(_passKernel);
+        _vectorBlockWidth = mr;
         _blocks = (_outChannels + mr - 1) / mr;
         _positions = _outHeight * _paddedWidth;
         _positionsRounded = (_positions + nr - 1) / nr * nr;
@@ -448,9 +454,13 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     // but 32 KB at AVX-512's 32, which left the input no room in a 48 KB L1: on a Xeon (AVX-512, two threads, batch 256,
     // interleaved in one process against the 32 KB blocks) 16 KB blocks measured 11–17 % faster on 15×15 and 7×7 planes
     // forward and backward-data; on 3×3 planes mixed (+11 % forward, −13 % backward-data, within that machine's noise).
+    // The pass sizes its blocks by the two-vector width even when it runs AVX-512's four-vector tile, whose weights then
+    // take 32 KB: it broadcasts each input value for twice the lanes, and on Zen 5 (interleaved as above) keeping the
+    // 14 channels read 0–7 % faster on 7×7 and 3×3 planes than halving them to 7, and even on 15×15.
     internal static int VectorChannelsPerBlock(int kernelTaps, int blockWidth) =>
         Math.Max(1, VectorChunkWeightBytes / (kernelTaps * blockWidth * Unsafe.SizeOf<T>()));
     private bool _channelVector;
+    private int _vectorBlockWidth;   // output channels per tile of the channel-vector pass in progress (ChannelVectorConvolution.BlockWidth)
     private GemmKernel _passKernel;   // the instruction set whose tiles the direct pass in progress runs
 
     // Samples per channel-vector chunk: about VectorChunkPositions positions, but no more than a batch's share of
@@ -476,9 +486,9 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ChannelVectorSamples(int from, int to)
     {
-        int bw = ChannelVectorConvolution<T>.BlockWidth(_passKernel), step = ChannelVectorConvolution<T>.Positions;
+        int bw = _vectorBlockWidth, step = ChannelVectorConvolution<T>.Positions;
         int inPlane = _inHeight * _inWidth, outPlane = _outHeight * _outWidth;
-        int channelsPerBlock = VectorChannelsPerBlock(_taps / _inChannels, bw);
+        int channelsPerBlock = VectorChannelsPerBlock(_taps / _inChannels, ChannelVectorConvolution<T>.NarrowBlockWidth(_passKernel));
         bool channelsLast = _fullChunk.ChannelsLast;   // both plans of a pass share the plane, and with it the layout
         int positionStride = _fullChunk.PositionStride;
         nint sampleStride = _fullChunk.PaddedSampleLength;
@@ -502,7 +512,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
                         {
                             T* weights = packed + (nint)block * _taps * bw, rows = product + block * roundedPositions * bw;
                             for (int tile = 0; tile < plan.Tiles; tile++)
-                                ChannelVectorConvolution<T>.Tile(_passKernel, channels * tileTaps[tile], pairs + tilePairs[tile] + 2 * c0 * tileTaps[tile], weights, padded,
+                                ChannelVectorConvolution<T>.Tile(_passKernel, bw, channels * tileTaps[tile], pairs + tilePairs[tile] + 2 * c0 * tileTaps[tile], weights, padded,
                                     bases + tile * step, rows + (nint)tile * step * bw, accumulate: c0 > 0);
                         }
                     }
