@@ -32,7 +32,7 @@ internal static unsafe class DirectWeightGradient<T> where T : unmanaged, IFloat
 
     /// <summary>
     /// Whether <paramref name="kernel"/>'s path has the twelve-tap tile (AVX-512). Measured on Zen 5 (bench conv's shapes,
-    /// two threads, interleaved in one process against the six-tap tile): 1–7 % faster, most on 7×7 and 3×3 planes.
+    /// two threads, interleaved in one process against the six-tap tile): 0–7 % faster, most on 7×7 and 3×3 planes.
     /// </summary>
     public static bool HasTwelveTapTile(GemmKernel kernel) => kernel is GemmKernel.Avx512;
 
