@@ -491,6 +491,25 @@ public class ConvolutionKernelTests
         Assert.Equal(1, Convolution<float>.VectorChunkSamples(9, batch: 1));
     }
 
+    // AVX-512 takes the four-vector channel-vector tile where it leaves no more lanes empty than two vectors would; the
+    // other paths have the two-vector tile only. Arithmetic on the widths, the same on any machine.
+    [Theory]
+    [InlineData(64, 64)]
+    [InlineData(128, 64)]
+    [InlineData(256, 64)]
+    [InlineData(48, 64)]    // 64 lanes either way
+    [InlineData(33, 64)]
+    [InlineData(96, 32)]    // 128 lanes wide against 96
+    [InlineData(17, 32)]
+    [InlineData(160, 32)]
+    public void AVX512PassesTakeTheWideChannelVectorTileWhereItLeavesNoMoreLanesEmpty(int channels, int floatWidth)
+    {
+        Assert.Equal(floatWidth, ChannelVectorConvolution<float>.BlockWidth(GemmKernel.Avx512, channels));
+        Assert.Equal(floatWidth / 2, ChannelVectorConvolution<double>.BlockWidth(GemmKernel.Avx512, (channels + 1) / 2));   // half the lanes, half the channels
+        Assert.Equal(16, ChannelVectorConvolution<float>.BlockWidth(GemmKernel.Avx2, channels));
+        Assert.Equal(8, ChannelVectorConvolution<float>.BlockWidth(GemmKernel.Vector128, channels));
+    }
+
     [Theory]
     [InlineData(16, 28)]   // AVX2's 16 float channels: 28 channels × 9 taps × 64 bytes = 15.75 KB
     [InlineData(32, 14)]   // AVX-512's 32: the same 16 KB, half the channels

@@ -34,9 +34,12 @@ internal static unsafe class ChannelVectorConvolution<T> where T : unmanaged, IF
     /// <summary>Output channels per tile of two vectors on <paramref name="kernel"/>'s path, the width every path has.</summary>
     public static int NarrowBlockWidth(GemmKernel kernel) => DirectWeightGradient<T>.BlockWidth(kernel);
 
+    /// <summary>Output channels per tile of <see cref="TileAvx512Wide"/>, AVX-512's four vectors.</summary>
+    public static int WideBlockWidth => 4 * Vector512<T>.Count;
+
     /// <summary>The block widths <paramref name="kernel"/>'s path has tiles for: two vectors, and on AVX-512 four.</summary>
     public static int[] BlockWidths(GemmKernel kernel) =>
-        kernel is GemmKernel.Avx512 ? [NarrowBlockWidth(kernel), 4 * Vector512<T>.Count] : [NarrowBlockWidth(kernel)];
+        kernel is GemmKernel.Avx512 ? [NarrowBlockWidth(kernel), WideBlockWidth] : [NarrowBlockWidth(kernel)];
 
     /// <summary>
     /// Output channels per tile for a pass that writes <paramref name="channels"/> channels: the widest of
@@ -46,7 +49,7 @@ internal static unsafe class ChannelVectorConvolution<T> where T : unmanaged, IF
     /// </summary>
     public static int BlockWidth(GemmKernel kernel, int channels)
     {
-        int narrow = NarrowBlockWidth(kernel), wide = 4 * Vector512<T>.Count;
+        int narrow = NarrowBlockWidth(kernel), wide = WideBlockWidth;
         return kernel is GemmKernel.Avx512 && (channels + wide - 1) / wide * wide <= (channels + narrow - 1) / narrow * narrow ? wide : narrow;
     }
 
@@ -58,7 +61,7 @@ internal static unsafe class ChannelVectorConvolution<T> where T : unmanaged, IF
     /// </summary>
     public static void Tile(GemmKernel kernel, int blockWidth, int taps, int* pairs, T* w, T* x, int* bases, T* y, bool accumulate)
     {
-        if (kernel is GemmKernel.Avx512 && blockWidth == 4 * Vector512<T>.Count) TileAvx512Wide(taps, pairs, w, x, bases, y, accumulate);
+        if (kernel is GemmKernel.Avx512 && blockWidth == WideBlockWidth) TileAvx512Wide(taps, pairs, w, x, bases, y, accumulate);
         else if (kernel is GemmKernel.Avx512) TileAvx512(taps, pairs, w, x, bases, y, accumulate);
         else if (kernel is GemmKernel.Vector128) TileVector128(taps, pairs, w, x, bases, y, accumulate);
         else TileAvx2(taps, pairs, w, x, bases, y, accumulate);
@@ -210,7 +213,8 @@ internal static unsafe class ChannelVectorConvolution<T> where T : unmanaged, IF
         {
             for (int c = 0; c < wholeChannels; c += l)
                 if (typeof(T) == typeof(float)) Square8((float*)rows, sources + p, c, (float*)output + (nint)c * plane + p, plane, (float*)bias);
-                else Square4((double*)rows, sources + p, c, (double*)output + (nint)c * plane + p, plane, (double*)bias);
+                else if (typeof(T) == typeof(double)) Square4((double*)rows, sources + p, c, (double*)output + (nint)c * plane + p, plane, (double*)bias);
+                else throw new NotSupportedException(typeof(T).Name);
             for (int c = wholeChannels; c < channels; c++)
                 for (int i = 0; i < l; i++) output[(nint)c * plane + p + i] = bias == null ? rows[sources[p + i] + c] : rows[sources[p + i] + c] + bias[c];
         }
@@ -226,19 +230,11 @@ internal static unsafe class ChannelVectorConvolution<T> where T : unmanaged, IF
         var v2 = Vector256.Load(rows + at[2] + c); var v3 = Vector256.Load(rows + at[3] + c);
         var v4 = Vector256.Load(rows + at[4] + c); var v5 = Vector256.Load(rows + at[5] + c);
         var v6 = Vector256.Load(rows + at[6] + c); var v7 = Vector256.Load(rows + at[7] + c);
-        // Pairs of positions interleaved, then quadruples within each 128-bit half, then the halves exchanged.
-        var t0 = Avx.UnpackLow(v0, v1); var t1 = Avx.UnpackHigh(v0, v1);
-        var t2 = Avx.UnpackLow(v2, v3); var t3 = Avx.UnpackHigh(v2, v3);
-        var t4 = Avx.UnpackLow(v4, v5); var t5 = Avx.UnpackHigh(v4, v5);
-        var t6 = Avx.UnpackLow(v6, v7); var t7 = Avx.UnpackHigh(v6, v7);
-        var s0 = Avx.Shuffle(t0, t2, 0x44); var s1 = Avx.Shuffle(t0, t2, 0xEE);
-        var s2 = Avx.Shuffle(t1, t3, 0x44); var s3 = Avx.Shuffle(t1, t3, 0xEE);
-        var s4 = Avx.Shuffle(t4, t6, 0x44); var s5 = Avx.Shuffle(t4, t6, 0xEE);
-        var s6 = Avx.Shuffle(t5, t7, 0x44); var s7 = Avx.Shuffle(t5, t7, 0xEE);
-        Put(target, Avx.Permute2x128(s0, s4, 0x20), bias, c, 0); Put(target + plane, Avx.Permute2x128(s1, s5, 0x20), bias, c, 1);
-        Put(target + 2 * plane, Avx.Permute2x128(s2, s6, 0x20), bias, c, 2); Put(target + 3 * plane, Avx.Permute2x128(s3, s7, 0x20), bias, c, 3);
-        Put(target + 4 * plane, Avx.Permute2x128(s0, s4, 0x31), bias, c, 4); Put(target + 5 * plane, Avx.Permute2x128(s1, s5, 0x31), bias, c, 5);
-        Put(target + 6 * plane, Avx.Permute2x128(s2, s6, 0x31), bias, c, 6); Put(target + 7 * plane, Avx.Permute2x128(s3, s7, 0x31), bias, c, 7);
+        Transpose.Square(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7);
+        Put(target, v0, bias, c, 0); Put(target + plane, v1, bias, c, 1);
+        Put(target + 2 * plane, v2, bias, c, 2); Put(target + 3 * plane, v3, bias, c, 3);
+        Put(target + 4 * plane, v4, bias, c, 4); Put(target + 5 * plane, v5, bias, c, 5);
+        Put(target + 6 * plane, v6, bias, c, 6); Put(target + 7 * plane, v7, bias, c, 7);
     }
 
     // The same for four doubles.
@@ -247,10 +243,9 @@ internal static unsafe class ChannelVectorConvolution<T> where T : unmanaged, IF
     {
         var v0 = Vector256.Load(rows + at[0] + c); var v1 = Vector256.Load(rows + at[1] + c);
         var v2 = Vector256.Load(rows + at[2] + c); var v3 = Vector256.Load(rows + at[3] + c);
-        var t0 = Avx.UnpackLow(v0, v1); var t1 = Avx.UnpackHigh(v0, v1);
-        var t2 = Avx.UnpackLow(v2, v3); var t3 = Avx.UnpackHigh(v2, v3);
-        Put(target, Avx.Permute2x128(t0, t2, 0x20), bias, c, 0); Put(target + plane, Avx.Permute2x128(t1, t3, 0x20), bias, c, 1);
-        Put(target + 2 * plane, Avx.Permute2x128(t0, t2, 0x31), bias, c, 2); Put(target + 3 * plane, Avx.Permute2x128(t1, t3, 0x31), bias, c, 3);
+        Transpose.Square(ref v0, ref v1, ref v2, ref v3);
+        Put(target, v0, bias, c, 0); Put(target + plane, v1, bias, c, 1);
+        Put(target + 2 * plane, v2, bias, c, 2); Put(target + 3 * plane, v3, bias, c, 3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -361,7 +361,6 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         _channelVector = kernel == DirectKernel.ChannelVector;
         _passKernel = Gemm.Kernel;
         int mr = _channelVector ? ChannelVectorConvolution<T>.BlockWidth(_passKernel, _outChannels) : DirectConvolution<T>.MR, nr = DirectConvolution<T>.NR(_passKernel);
-        _vectorBlockWidth = mr;
         _blocks = (_outChannels + mr - 1) / mr;
         _positions = _outHeight * _paddedWidth;
         _positionsRounded = (_positions + nr - 1) / nr * nr;
@@ -445,7 +444,8 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
 
     // The channel-vector pass: chunks of samples whose output positions number about this many (their position-major
     // product, positions × OC, stays in L2), and blocks of input channels whose packed weights (taps × BW) take at most
-    // VectorChunkWeightBytes, so that they stay in L1 beside the input lines while the block's tiles sweep the chunk.
+    // VectorChunkWeightBytes at the two-vector width (twice that for AVX-512's four-vector tile: see VectorChannelsPerBlock),
+    // so that they stay in L1 beside the input lines while the block's tiles sweep the chunk.
     private const int VectorChunkPositions = 256;
     private const int VectorChunkWeightBytes = 16 << 10;
 
@@ -460,7 +460,6 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     internal static int VectorChannelsPerBlock(int kernelTaps, int blockWidth) =>
         Math.Max(1, VectorChunkWeightBytes / (kernelTaps * blockWidth * Unsafe.SizeOf<T>()));
     private bool _channelVector;
-    private int _vectorBlockWidth;   // output channels per tile of the channel-vector pass in progress (ChannelVectorConvolution.BlockWidth)
     private GemmKernel _passKernel;   // the instruction set whose tiles the direct pass in progress runs
 
     // Samples per channel-vector chunk: about VectorChunkPositions positions, but no more than a batch's share of
@@ -486,7 +485,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ChannelVectorSamples(int from, int to)
     {
-        int bw = _vectorBlockWidth, step = ChannelVectorConvolution<T>.Positions;
+        int bw = ChannelVectorConvolution<T>.BlockWidth(_passKernel, _outChannels), step = ChannelVectorConvolution<T>.Positions;
         int inPlane = _inHeight * _inWidth, outPlane = _outHeight * _outWidth;
         int channelsPerBlock = VectorChannelsPerBlock(_taps / _inChannels, ChannelVectorConvolution<T>.NarrowBlockWidth(_passKernel));
         bool channelsLast = _fullChunk.ChannelsLast;   // both plans of a pass share the plane, and with it the layout
