@@ -24,26 +24,53 @@ if (args.Length == 4 && args[0] == "cnn-layers")   // CONFIG BATCH THREADS: each
 if (args.Length == 5 && args[0] == "cnn-child")   // inside bench cnn's child process: CONFIG BATCH THREADS SECONDS
     return CnnTrainSuite.Child(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture),
         int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture), double.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture));
-var suites = args.Where(a => !a.StartsWith("--")).ToList();
-int threadsAt = Array.IndexOf(args, "--threads");
-int threads = threadsAt >= 0 && threadsAt + 1 < args.Length && int.TryParse(args[threadsAt + 1], out int t) && t > 0 ? t : Environment.ProcessorCount;
-if (threadsAt >= 0) suites.Remove(args[threadsAt + 1]);
-int batchAt = Array.IndexOf(args, "--batch");
-int? batchGiven = batchAt >= 0 && batchAt + 1 < args.Length && int.TryParse(args[batchAt + 1], out int b) && b > 0 ? b : null;
+const string usage = "usage: ScratchNet.Bench gemm|peak|train|cnn|memory|augment|conv|all [--threads N] [--batch B (conv: default 512; cnn: default the recipe's)] [--shape ROLE (conv: e.g. \"block 3 conv 2\")]  |  ScratchNet.Bench mpi [--data-dir DIR]  |  ScratchNet.Bench gpu [--device cuda|simulator] [--peer FILE]";
+if (args.Any(a => a is "--help" or "-h" or "-?"))
+{
+    Console.WriteLine(usage);
+    return 0;
+}
+var suites = new List<string>();
+int threads = Environment.ProcessorCount;
+int? batchGiven = null;
+string? shapeFilter = null;
+for (int i = 0; i < args.Length; i++)
+{
+    string arg = args[i];
+    if (!arg.StartsWith('-'))
+    {
+        suites.Add(arg);
+        continue;
+    }
+    if (arg is not ("--threads" or "--batch" or "--shape"))
+    {
+        Console.Error.WriteLine($"{arg}: unknown option ({usage})");
+        return 2;
+    }
+    if (i + 1 >= args.Length)
+    {
+        Console.Error.WriteLine(arg == "--shape" ? "--shape: give a role, e.g. --shape \"block 3 conv 2\"" : $"{arg}: give a positive whole number");
+        return 2;
+    }
+    string value = args[++i];
+    if (arg == "--shape")
+    {
+        shapeFilter = value;
+        continue;
+    }
+    if (!int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int number) || number <= 0)
+    {
+        Console.Error.WriteLine($"{arg}: \"{value}\" is not a positive whole number");
+        return 2;
+    }
+    if (arg == "--threads") threads = number;
+    else batchGiven = number;
+}
 int convBatch = batchGiven ?? 512;
-if (batchAt >= 0) suites.Remove(args[batchAt + 1]);
-int shapeAt = Array.IndexOf(args, "--shape");   // conv: only the convolutions whose role contains this text ("block 3 conv 2")
-string? shapeFilter = shapeAt >= 0 && shapeAt + 1 < args.Length ? args[shapeAt + 1] : null;
-if (shapeFilter is not null) suites.Remove(shapeFilter);
 Threading.ThreadCount = threads;
 if (suites.Count == 0 || suites.Any(s => s is not ("gemm" or "peak" or "train" or "cnn" or "memory" or "augment" or "conv" or "all")))
 {
-    Console.Error.WriteLine("usage: ScratchNet.Bench gemm|peak|train|cnn|memory|augment|conv|all [--threads N] [--batch B (conv: default 512; cnn: default the recipe's)] [--shape ROLE (conv: e.g. \"block 3 conv 2\")]  |  ScratchNet.Bench mpi [--data-dir DIR]  |  ScratchNet.Bench gpu [--device cuda|simulator] [--peer FILE]");
-    return 2;
-}
-if (shapeAt >= 0 && shapeFilter is null)
-{
-    Console.Error.WriteLine("--shape: give a role, e.g. --shape \"block 3 conv 2\"");
+    Console.Error.WriteLine(usage);
     return 2;
 }
 if (shapeFilter is not null && !ConvSuite.HasShape(shapeFilter))

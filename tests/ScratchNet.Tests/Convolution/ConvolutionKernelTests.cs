@@ -526,14 +526,28 @@ public class ConvolutionKernelTests
     {
         // The second geometry's plane (35·36) makes chunks of one sample and three channel blocks: the direct backward-weights split.
         // The third's 3×3 planes take the channel-vector kernel, 67 samples in chunks of 30 and a last one of 7.
+        // The fourth's 24 output channels are one or two blocks: backward-weights splits its 13 samples into parts as well.
         foreach (var (g, batch) in new[] { (Geometry([16, 12, 12, 32, 1, 3, 3, 1, 1, 1, 1, 1, 1]), 6), (Geometry([4, 35, 36, 40, 1, 3, 3, 1, 1, 1, 1, 1, 1]), 3),
-            (Geometry([20, 3, 3, 24, 1, 3, 3, 1, 1, 1, 1, 1, 1]), 67) })
+            (Geometry([20, 3, 3, 24, 1, 3, 3, 1, 1, 1, 1, 1, 1]), 67), (Geometry([8, 9, 9, 24, 1, 3, 3, 1, 1, 1, 1, 1, 1]), 13) })
         {
             var one = Run<float>(g, batch, threads: 1);
-            var two = Run<float>(g, batch, threads: 2);
-            for (int i = 0; i < one.Length; i++) Assert.True(one[i].AsSpan().SequenceEqual(two[i]), $"{g}: output {i} differs between 1 and 2 threads");
+            foreach (int threads in new[] { 2, 3 })
+            {
+                var other = Run<float>(g, batch, threads);
+                for (int i = 0; i < one.Length; i++) Assert.True(one[i].AsSpan().SequenceEqual(other[i]), $"{g}: output {i} differs between 1 and {threads} threads");
+            }
         }
     }
+
+    [Theory]
+    [InlineData(1, 256, 8)]    // one block of output channels: eight sample parts
+    [InlineData(2, 256, 4)]    // 64 float channels on AVX-512
+    [InlineData(3, 256, 3)]
+    [InlineData(8, 256, 1)]    // 256 channels: the blocks alone make eight items
+    [InlineData(2, 3, 3)]      // never more parts than samples
+    [InlineData(1, 1, 1)]
+    public void TheDirectWeightPassSplitsTheBatchWhereTheChannelBlocksAreFew(int blocks, int batch, int expected) =>
+        Assert.Equal(expected, Convolution<float>.WeightSampleParts(blocks, batch));
 
     [Fact]
     public void AWarmForwardAndBackwardAllocateNothing()
