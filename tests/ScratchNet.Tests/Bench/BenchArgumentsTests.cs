@@ -5,22 +5,11 @@ namespace ScratchNet.Tests.Bench;
 /// <summary>The bench's command line: help, and one clear line with exit code 2 for what it cannot run (never a benchmark started by mistake).</summary>
 public class BenchArgumentsTests
 {
-    // tests/ScratchNet.Tests/bin/CONFIG/net10.0/ → bench/ScratchNet.Bench/bin/CONFIG/net10.0/
-    private static string Bench
-    {
-        get
-        {
-            var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-            string framework = output.Name, configuration = output.Parent!.Name;
-            string root = output.Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
-            return Path.Combine(root, "bench", "ScratchNet.Bench", "bin", configuration, framework, "ScratchNet.Bench.dll");
-        }
-    }
+    private static string Bench => BuildOutputs.Of("bench/ScratchNet.Bench", "ScratchNet.Bench.dll");
 
     private static (int ExitCode, string Output, string Error) Run(params string[] args)
     {
-        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
-        var start = new ProcessStartInfo(dotnet, [Bench, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(BuildOutputs.Dotnet, [Bench, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true };
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();

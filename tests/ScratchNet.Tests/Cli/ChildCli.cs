@@ -17,7 +17,7 @@ internal static partial class ChildCli
     public static ProcessStartInfo StartInfo(params string[] args)
     {
         string cli = Path.Combine(AppContext.BaseDirectory, "ScratchNet.Cli.dll");
-        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+        string dotnet = BuildOutputs.Dotnet;
         // A shell that starts a job in the background hands it SIGINT ignored, and .NET keeps an ignored SIGINT
         // ignored: env --default-signal restores the defaults so the CLI can install its handlers.
         return new ProcessStartInfo("env", ["--default-signal", dotnet, cli, .. args])

@@ -56,19 +56,7 @@ internal static class MpiJob
 
     public static string Cli => Path.Combine(AppContext.BaseDirectory, "ScratchNet.Cli.dll");
 
-    // tests/ScratchNet.Tests/bin/CONFIG/net10.0/ → tests/ScratchNet.Mpi.Probe/bin/CONFIG/net10.0/
-    public static string Probe
-    {
-        get
-        {
-            var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-            string framework = output.Name, configuration = output.Parent!.Name;
-            string tests = output.Parent!.Parent!.Parent!.Parent!.FullName;
-            return Path.Combine(tests, "ScratchNet.Mpi.Probe", "bin", configuration, framework, "ScratchNet.Mpi.Probe.dll");
-        }
-    }
-
-    private static string Dotnet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+    public static string Probe => BuildOutputs.Of("tests/ScratchNet.Mpi.Probe", "ScratchNet.Mpi.Probe.dll");
 
     /// <summary>The start of <c>mpirun -np ranks dotnet program args</c> in <paramref name="folder"/>, with the marker (and <paramref name="environment"/>) passed to every rank.</summary>
     /// <remarks>
@@ -89,14 +77,14 @@ internal static class MpiJob
         {
             foreach (var (name, value) in variables) arguments.AddRange(["-genv", name, value]);
         }
-        if (rankFolders is null) arguments.AddRange(["-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), Dotnet, program, .. args]);
+        if (rankFolders is null) arguments.AddRange(["-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), BuildOutputs.Dotnet, program, .. args]);
         else
         {
             Assert.Equal(ranks, rankFolders.Count);
             for (int rank = 0; rank < ranks; rank++)
             {
                 if (rank > 0) arguments.Add(":");
-                arguments.AddRange(["-np", "1", "-wdir", rankFolders[rank], Dotnet, program, .. args]);
+                arguments.AddRange(["-np", "1", "-wdir", rankFolders[rank], BuildOutputs.Dotnet, program, .. args]);
             }
         }
         var start = new ProcessStartInfo(Program(launcher), arguments)

@@ -157,7 +157,7 @@ public class TrainCurvesCliTests
     private static async Task RunCliWithoutFonts(params string[] args)
     {
         string cli = Path.Combine(AppContext.BaseDirectory, "ScratchNet.Cli.dll");
-        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+        string dotnet = BuildOutputs.Dotnet;
         var start = new ProcessStartInfo("unshare", ["-rm", "sh", "-c", HideFontsThenRun, dotnet, cli, .. args])
         {
             RedirectStandardOutput = true,

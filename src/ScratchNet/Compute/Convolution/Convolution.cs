@@ -165,8 +165,8 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     /// The direct backward-weights pass splits its work into at least this many (sample part, channel block) items where
     /// the batch allows, whatever the thread count: layers of few output channels split the batch into parts as well as
     /// the channels into blocks. When the threads split only the blocks, each of them padded every sample of the batch
-    /// and read all of its input for its own block. Measured on a Xeon (two threads, batch 256, the median over 40
-    /// interleaved pairs of the ratio to the blocks-only split): 1.05× on 64→64 at 15 px, 1.07× on 24→64 at 31 px, where
+    /// and read all of its input for its own block. Measured on a Xeon by a probe outside the repository (two threads,
+    /// batch 256, the median over 40 interleaved pairs of the ratio to the blocks-only split): 1.05× on 64→64 at 15 px, 1.07× on 24→64 at 31 px, where
     /// two runs of the same split differ by up to 3 %; 64→256 (eight blocks) is unchanged.
     /// </summary>
     internal const int WeightItems = 8;
