@@ -204,15 +204,15 @@ public sealed partial class Network<T> where T : unmanaged, IFloatingPointIeee75
     /// <summary>
     /// A fully connected layer of <paramref name="numNodes"/> outputs whose weights <paramref name="init"/> draws
     /// (Xavier/Glorot or He/Kaiming, normal or uniform; see <see cref="Init"/>) from the network's seeded
-    /// generator, and zero biases.
+    /// generator, and zero biases; with <paramref name="bias"/> false, none (<c>nn.Linear(…, bias=False)</c>).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="numNodes"/> is not positive or <paramref name="init"/> is not defined.</exception>
-    public Linear<T> AddLinear(int numNodes, Init init, bool regularization = false)
+    public Linear<T> AddLinear(int numNodes, Init init, bool regularization = false, bool bias = true)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(numNodes);
         var weight = new Matrix<T>(numNodes, CurrentWidth);                       // (out, in)
         Initializers.Fill(weight.Span, init, CurrentWidth, numNodes, _rng);
-        return Add(new Linear<T>(weight, new Matrix<T>(1, numNodes), regularization));
+        return Add(new Linear<T>(weight, bias ? new Matrix<T>(1, numNodes) : null, regularization));
     }
 
     /// <summary>Adds a ReLU.</summary>

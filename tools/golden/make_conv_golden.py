@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Golden values for ScratchNet's image layers from PyTorch: conv2d, max_pool2d, avg_pool2d, global average
-pooling and batch_norm (training and inference), at odd sizes, strides and paddings, in float64 and float32.
+pooling and batch_norm (training and inference), at odd sizes, strides and paddings, in float64 and float32; and
+the classifier they end in, linear with and without a bias (x [B, in]).
 
 Usage:
     /usr/bin/python3 tools/golden/make_conv_golden.py [outfile]
@@ -8,10 +9,10 @@ Usage:
 
 File: {"cases": [{"name", "dtype", "layer": {type and settings}}], "tensors": {"<name>/<tensor>": {"shape", "data"}}}.
 Per case, batch B = 3, samples (C, H, W):
-    x [B, C, H, W]                         the input (values rounded to the case's dtype)
+    x [B, C, H, W]                         the input (values rounded to the case's dtype); [B, in] for linear
     g [B, ...]                             a random upstream gradient of the output
     y, dx                                  the output and dL/dx for L = sum(y * g)
-    weight, bias (conv, batchnorm)         the parameters, and dweight, dbias their gradients
+    weight, bias (conv, batchnorm, linear) the parameters, and dweight, dbias their gradients
     running_mean_0, running_var_0          batch norm's estimates before, running_mean, running_var after
 Every value is computed by torch.nn.functional in the case's dtype.
 """
@@ -44,6 +45,8 @@ CASES = [
     ("batchnorm_train", (3, 4, 5), {"type": "batchnorm2d", "momentum": 0.1, "eps": 1e-5, "affine": True, "training": True}),
     ("batchnorm_eval", (3, 4, 5), {"type": "batchnorm2d", "momentum": 0.1, "eps": 1e-5, "affine": True, "training": False}),
     ("batchnorm_train_plain", (2, 3, 3), {"type": "batchnorm2d", "momentum": 0.3, "eps": 1e-3, "affine": False, "training": True}),
+    ("linear", (7,), {"type": "linear", "out": 5, "bias": True}),
+    ("linear_no_bias", (7,), {"type": "linear", "out": 5, "bias": False}),
 ]
 
 
@@ -57,6 +60,10 @@ def run(name, shape, layer, dtype, tensors):
         params["weight"] = (0.5 * torch.randn(layer["out_channels"], c // layer["groups"], kh, kw, dtype=torch.float64)).to(dtype)
         if layer["bias"]:
             params["bias"] = (0.3 * torch.randn(layer["out_channels"], dtype=torch.float64)).to(dtype)
+    elif kind == "linear":
+        params["weight"] = (0.5 * torch.randn(layer["out"], c, dtype=torch.float64)).to(dtype)
+        if layer["bias"]:
+            params["bias"] = (0.3 * torch.randn(layer["out"], dtype=torch.float64)).to(dtype)
     elif kind == "batchnorm2d":
         if layer["affine"]:
             params["weight"] = (1 + 0.5 * torch.randn(c, dtype=torch.float64)).to(dtype)
@@ -77,6 +84,8 @@ def run(name, shape, layer, dtype, tensors):
         y = F.avg_pool2d(xg, tuple(layer["kernel_size"]), tuple(layer["stride"]), tuple(layer["padding"]), count_include_pad=layer["count_include_pad"])
     elif kind == "global_avgpool2d":
         y = torch.flatten(F.adaptive_avg_pool2d(xg, 1), 1)
+    elif kind == "linear":
+        y = F.linear(xg, params["weight"], params.get("bias"))
     else:
         y = F.batch_norm(xg, running_mean, running_var, params.get("weight"), params.get("bias"),
                          training=layer["training"], momentum=layer["momentum"], eps=layer["eps"])

@@ -74,7 +74,7 @@ def build(metadata):
         elif layer["type"] == "dropout":
             modules.append(torch.nn.Dropout(layer["rate"]))
         elif layer["type"] == "linear":
-            modules.append(torch.nn.Linear(layer["in"], layer["out"]))
+            modules.append(torch.nn.Linear(layer["in"], layer["out"], bias=layer.get("bias", True)))
         elif layer["type"] == "relu":
             modules.append(torch.nn.ReLU())
         elif layer["type"] == "softmax":

@@ -300,7 +300,7 @@ internal static class ArchPresets
             channels = width;
         }
         layers.AddRange(["""{"type": "maxpool2d", "kernel_size": [3, 3], "stride": [3, 3], "padding": [0, 0]}""", """{"type": "flatten"}""",
-                         $$"""{"type": "linear", "in": {{channels}}, "out": 10, "regularized": false}""", """{"type": "scale", "factor": 0.1111111111111111}""", """{"type": "softmax"}"""]);
+                         $$"""{"type": "linear", "in": {{channels}}, "out": 10, "regularized": false, "bias": false}""", """{"type": "scale", "factor": 0.1111111111111111}""", """{"type": "softmax"}"""]);
         return Layers($"[{string.Join(", ", layers)}]");
     }
 

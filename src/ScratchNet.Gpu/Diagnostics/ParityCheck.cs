@@ -158,6 +158,7 @@ public static class ParityCheck
         var cases = new (string Name, Func<Layer<T>> Create, bool Training)[]
         {
             ("linear", () => Dense(Width, 6), true),
+            ("linear without bias", () => new Linear<T>(Dense(Width, 6).Weight.Value, null, regularized: false), true),
             ("relu", () => new Relu<T>(shape), true),
             ("leaky_relu", () => new LeakyRelu<T>(shape, 0.2), true),
             ("sigmoid", () => new Sigmoid<T>(shape), true),

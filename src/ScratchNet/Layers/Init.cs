@@ -1,7 +1,7 @@
 namespace ScratchNet.Layers;
 
 /// <summary>
-/// How <see cref="Network{T}.AddLinear(int, Init, bool)"/> draws a linear layer's weights (biases start at
+/// How <see cref="Network{T}.AddLinear(int, Init, bool, bool)"/> draws a linear layer's weights (biases start at
 /// zero). fan_in and fan_out are the layer's input and output widths; draws come from the network's
 /// seeded generator, row by row, so a seed fixes them.
 /// </summary>

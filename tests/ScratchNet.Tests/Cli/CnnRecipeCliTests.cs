@@ -125,6 +125,6 @@ public sealed class CnnRecipeCliTests : IDisposable
         foreach (var bias in new[] { outer.Bias!, inner.Bias! })
             Assert.Equal((64.0, 0.0002), (bias.LearningRateScale, bias.WeightDecay!.Value));
         Assert.All(net.Parameters.Where(p => p != outer.Bias && p != inner.Bias), p => Assert.Equal(1, p.LearningRateScale));
-        Assert.Equal(1, classifier.Bias.LearningRateScale);
+        Assert.Equal(1, classifier.Bias!.LearningRateScale);
     }
 }

@@ -22,7 +22,7 @@ public class CnnNetworkTests
 {
     /// <summary>
     /// A small CNN over (3, 10, 9) images touching every image layer (a frozen convolution and a scaled output among
-    /// them); <paramref name="global"/> ends in global average pooling, else in a flatten.
+    /// them); <paramref name="global"/> ends in global average pooling and a linear layer, else in a flatten and a linear layer without a bias.
     /// </summary>
     internal static Network<T> SmallCnn<T>(bool global, ulong seed = 3) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -42,7 +42,7 @@ public class CnnNetworkTests
         foreach (ref T v in frozen.Weight.Value.Span) v = T.CreateChecked(random.NextDouble() - 0.5);
         if (global) net.AddGlobalAvgPool2d();
         else net.AddFlatten();
-        net.AddLinear(4, Init.XavierNormal);
+        net.AddLinear(4, Init.XavierNormal, bias: global);   // the flattening variant's classifier has none, as airbench's
         net.Add(new Scale<T>(net.CurrentShape, 0.5));
         net.AddSoftmax();
         return net;

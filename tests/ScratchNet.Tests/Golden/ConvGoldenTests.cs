@@ -71,6 +71,13 @@ public class ConvGoldenTests(ITestOutputHelper output)
             case "global_avgpool2d":
                 layer = new GlobalAvgPool2d<T>(shape);
                 break;
+            case "linear":
+                int outputs = settings.GetProperty("out").GetInt32();
+                var linear = new Linear<T>(new Matrix<T>(outputs, shape.Size, Data("weight")),
+                    settings.GetProperty("bias").GetBoolean() ? new Matrix<T>(1, outputs, Data("bias")) : null, regularized: false);
+                Assert.Equal(settings.GetProperty("bias").GetBoolean() ? 2 : 1, linear.Parameters.Count);
+                layer = linear;
+                break;
             default:
                 var bn = new BatchNorm2d<T>(shape, settings.GetProperty("momentum").GetDouble(), settings.GetProperty("eps").GetDouble(), settings.GetProperty("affine").GetBoolean())
                 {

@@ -66,7 +66,7 @@ public class GoldenTests(ITestOutputHelper output)
         for (int i = 0; i < linears.Length; i++)
         {
             golden.CopyInto($"W{i}", linears[i].Weight.Value);
-            golden.CopyInto($"b{i}", linears[i].Bias.Value);
+            golden.CopyInto($"b{i}", linears[i].Bias!.Value);
         }
 
         var check = new Comparison(name, typeof(T) == typeof(float) ? "float32" : "float64", tolerance);
@@ -79,7 +79,7 @@ public class GoldenTests(ITestOutputHelper output)
         for (int i = 0; i < linears.Length; i++)
         {
             check.Matrix($"dW{i}", golden[$"dW{i}"], linears[i].Weight.Gradient);
-            check.Matrix($"db{i}", golden[$"db{i}"], linears[i].Bias.Gradient);
+            check.Matrix($"db{i}", golden[$"db{i}"], linears[i].Bias!.Gradient);
         }
 
         var losses = new double[3];
@@ -88,7 +88,7 @@ public class GoldenTests(ITestOutputHelper output)
         for (int i = 0; i < linears.Length; i++)
         {
             check.Matrix($"W{i}_after", golden[$"W{i}_after"], linears[i].Weight.Value);
-            check.Matrix($"b{i}_after", golden[$"b{i}_after"], linears[i].Bias.Value);
+            check.Matrix($"b{i}_after", golden[$"b{i}_after"], linears[i].Bias!.Value);
         }
 
         output.WriteLine(check.Summary);

@@ -20,6 +20,18 @@ public class LayerGradientTests(ITestOutputHelper output)
         CheckLayer($"linear B={batch}", layer, Normal(rng, batch, 6), rng);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5)]
+    public void LinearWithoutBiasGradientsMatchFiniteDifferences(int batch)
+    {
+        var rng = new Rng(120 + (ulong)batch);
+        var layer = new Linear<double>(Normal(rng, 4, 6, 0.5), null, regularized: true);
+        Assert.Null(layer.Bias);
+        Assert.Equal(["weight"], layer.Parameters.Select(p => p.Name));
+        CheckLayer($"linear without bias B={batch}", layer, Normal(rng, batch, 6), rng);
+    }
+
     // Big enough (≥ 2·2^16 multiply-adds per GEMM) for Gemm to split the work across threads on a
     // machine with ≥ 2 cores: (8, 64, 256) splits dW and dX by rows, (1, 512, 256) forward and dX by
     // columns. Large weights are sampled at every 131st element to keep the test fast.

@@ -31,7 +31,7 @@ public class InitTests
         Assert.InRange(std / expected, 0.985, 1.015);
         Assert.InRange(Math.Abs(mean), 0, 4 * expected / Math.Sqrt(w.Length));
         Assert.Equal(expected, Initializers.StandardDeviation(init, fanIn, fanOut), 15);
-        Assert.All(layer.Bias.Value.Span.ToArray(), b => Assert.Equal(0, b));
+        Assert.All(layer.Bias!.Value.Span.ToArray(), b => Assert.Equal(0, b));
         if (Initializers.IsUniform(init))
         {
             double bound = expected * Math.Sqrt(3);

@@ -161,7 +161,7 @@ public class NetworkBuildTests
         var w = layer.Weight.Value.ToArray();
         Assert.Equal(0, w.Average(), 0.005);
         Assert.Equal(Math.Sqrt(2.0 / 100), Math.Sqrt(w.Average(v => v * v)), 0.02 * Math.Sqrt(2.0 / 100));
-        Assert.All(layer.Bias.Value.ToArray(), b => Assert.Equal(0.0, b));
+        Assert.All(layer.Bias!.Value.ToArray(), b => Assert.Equal(0.0, b));
         Assert.Equal(Network<double>.HeScale(100), Math.Sqrt(0.02));
     }
 
@@ -172,15 +172,15 @@ public class NetworkBuildTests
         var net = new Network<double>(100, 200, seed: 10);
         var layer = net.AddLinear(200, w: 0.5, wo: 3, b: 0.1, bo: -2, regularization: true);
         var w = layer.Weight.Value.ToArray();
-        var b = layer.Bias.Value.ToArray();
+        var b = layer.Bias!.Value.ToArray();
         Assert.Equal((200, 100), layer.Weight.Value.Shape);
-        Assert.Equal((1, 200), layer.Bias.Value.Shape);
+        Assert.Equal((1, 200), layer.Bias!.Value.Shape);
         Assert.Equal(3, w.Average(), 0.02);
         Assert.Equal(0.5, Math.Sqrt(w.Average(v => (v - 3) * (v - 3))), 0.015);
         Assert.Equal(-2, b.Average(), 0.04);
         Assert.Equal(0.1, Math.Sqrt(b.Average(v => (v + 2) * (v + 2))), 0.03);
         Assert.True(layer.Weight.Regularized);
-        Assert.False(layer.Bias.Regularized);
+        Assert.False(layer.Bias!.Regularized);
     }
 
     [Fact]

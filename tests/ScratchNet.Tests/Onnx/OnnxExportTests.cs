@@ -9,7 +9,7 @@ namespace ScratchNet.Tests.Onnx;
 /// <summary>Exports networks with each supported layer and runs them in OnnxRuntime: outputs within 1e-5 of Predict.</summary>
 public class OnnxExportTests
 {
-    public static TheoryData<string> Variants => ["linear", "linear-relu-linear", "relu-softmax-ce", "softmax-l2", "double-relu-softmax", "sigmoid-tanh-leaky-ce"];
+    public static TheoryData<string> Variants => ["linear", "linear-without-bias", "linear-relu-linear", "relu-softmax-ce", "softmax-l2", "double-relu-softmax", "sigmoid-tanh-leaky-ce"];
 
     [Theory]
     [MemberData(nameof(Variants))]
@@ -78,6 +78,9 @@ public class OnnxExportTests
         {
             case "linear":
                 net.AddLinear(3, w: 0.5, b: 0.3);
+                break;
+            case "linear-without-bias":
+                net.AddLinear(8, ScratchNet.Layers.Init.XavierUniform, bias: false); net.AddRelu(); net.AddLinear(3, ScratchNet.Layers.Init.TorchDefault, bias: false);
                 break;
             case "linear-relu-linear":
                 net.AddLinear(8, w: 0.5, b: 0.3); net.AddRelu(); net.AddLinear(3, w: 0.5, b: 0.3);

@@ -7,7 +7,7 @@ namespace ScratchNet.Layers;
 
 /// <summary>
 /// Fully connected layer, y = x·Wᵀ + b, with W shaped (out, in) and b (1, out) as in PyTorch's
-/// <c>nn.Linear</c>.
+/// <c>nn.Linear</c>; or y = x·Wᵀ without a bias (<c>nn.Linear(…, bias=False)</c>, airbench's classifier).
 /// </summary>
 public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -22,15 +22,21 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     private T _pendingRate, _pendingKeep;
     private bool _pending;
     private double _squares = double.NaN;         // Σ W² of the current W when known (else NaN)
+    private readonly Matrix<T> _biasValue;        // b, or zeros for a layer without a bias
 
-    /// <summary>Creates a layer with the given initial weight (out, in) and bias (1, out), which it keeps (no copy).</summary>
+    /// <summary>
+    /// Creates a layer with the given initial weight (out, in) and bias (1, out), which it keeps (no copy); a null
+    /// <paramref name="bias"/> makes a layer without one.
+    /// </summary>
     /// <exception cref="ShapeMismatchException">The bias is not (1, weight rows).</exception>
-    public Linear(Matrix<T> weight, Matrix<T> bias, bool regularized) : base(weight.Cols, weight.Rows)
+    public Linear(Matrix<T> weight, Matrix<T>? bias, bool regularized) : base(weight.Cols, weight.Rows)
     {
-        bias.RequireShape(1, weight.Rows, "Linear bias");
+        bias?.RequireShape(1, weight.Rows, "Linear bias");
         Weight = new Parameter<T>("weight", weight, new Shape(weight.Rows, weight.Cols), regularized);
-        Bias = new Parameter<T>("bias", bias, new Shape(weight.Rows), regularized: false);
-        Parameters = [Weight, Bias];
+        Bias = bias is null ? null : new Parameter<T>("bias", bias, new Shape(weight.Rows), regularized: false);
+        Parameters = Bias is null ? [Weight] : [Weight, Bias];
+        // The fused batch-1 forward pass adds a bias row in the same sweep: without a bias it adds zeros.
+        _biasValue = bias ?? new Matrix<T>(1, weight.Rows);
         _pendingInput = new Matrix<T>(1, InputSize);
         _pendingGradient = new Matrix<T>(1, OutputSize);
     }
@@ -72,8 +78,8 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     /// <summary>W, (out, in).</summary>
     public Parameter<T> Weight { get; }
 
-    /// <summary>b, (1, out). Never regularised.</summary>
-    public Parameter<T> Bias { get; }
+    /// <summary>b, (1, out), or null for a layer without a bias. Never regularised.</summary>
+    public Parameter<T>? Bias { get; }
 
     /// <inheritdoc/>
     public override IReadOnlyList<Parameter<T>> Parameters { get; }
@@ -91,24 +97,36 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     public override string Kind => "linear";
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// <c>bias</c> is written only when false: a layer with a bias describes itself as every earlier version did, so that
+    /// their checkpoints, which must name the network they were written for, still resume.
+    /// </remarks>
     public override IEnumerable<KeyValuePair<string, object>> Settings =>
-        [new("in", InputSize), new("out", OutputSize), new("regularized", Weight.Regularized)];
+        Bias is null
+            ? [new("in", InputSize), new("out", OutputSize), new("regularized", Weight.Regularized), new("bias", false)]
+            : [new("in", InputSize), new("out", OutputSize), new("regularized", Weight.Regularized)];
 
-    /// <summary>Rebuilds the layer from its settings, with zero weights for the state to fill: the registry's reader.</summary>
+    /// <summary>
+    /// Rebuilds the layer from its settings, with zero weights for the state to fill: the registry's reader. Files
+    /// written before layers could go without a bias have no <c>bias</c> setting: they have one.
+    /// </summary>
     public static Linear<T> Read(LayerSettings settings)
     {
         int inputs = settings.PositiveInt("in"), outputs = settings.PositiveInt("out");
-        bool regularized = settings.Bool("regularized");
+        bool regularized = settings.Bool("regularized"), bias = settings.Bool("bias", fallback: true);
         settings.RequireInputSize(inputs);
-        settings.Reserve((long)outputs * inputs + outputs);
-        return new Linear<T>(new Matrix<T>(outputs, inputs), new Matrix<T>(1, outputs), regularized);
+        settings.Reserve((long)outputs * inputs + (bias ? outputs : 0));
+        return new Linear<T>(new Matrix<T>(outputs, inputs), bias ? new Matrix<T>(1, outputs) : null, regularized);
     }
 
     /// <inheritdoc/>
-    public override string Export(IGraphBuilder<T> graph, string input, string name) =>
-        graph.AddNode("Gemm", name,
-            [input, graph.AddInitializer($"{name}.weight", Weight.Value.Span, Weight.Shape), graph.AddInitializer($"{name}.bias", Bias.Value.Span, Bias.Shape)],
-            [new("transB", 1L)]);
+    /// <remarks>ONNX's Gemm takes C as an optional third input (opset 11 on): a layer without a bias leaves it out.</remarks>
+    public override string Export(IGraphBuilder<T> graph, string input, string name)
+    {
+        string weight = graph.AddInitializer($"{name}.weight", Weight.Value.Span, Weight.Shape);
+        string[] inputs = Bias is null ? [input, weight] : [input, weight, graph.AddInitializer($"{name}.bias", Bias.Value.Span, Bias.Shape)];
+        return graph.AddNode("Gemm", name, inputs, [new("transB", 1L)]);
+    }
 
     /// <inheritdoc/>
     protected override Matrix<T>? LastOutput => _input is null ? null : Output;
@@ -120,16 +138,19 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         Output.SetRows(input.Rows);
         if (_pending && input.Rows == 1)
         {
-            _squares = SgdKernels.LinearForwardFinishingStep(Weight.Value, Bias.Value, _pendingInput, _pendingGradient, _pendingRate, _pendingKeep, input, Output);
+            _squares = SgdKernels.LinearForwardFinishingStep(Weight.Value, _biasValue, _pendingInput, _pendingGradient, _pendingRate, _pendingKeep, input, Output);
             _pending = false;
             return Output;
         }
         FinishDeferredStep();
         _squares = double.NaN;
         // The bias enters as the GEMM's C with beta 1: its epilogue adds it, no pass of its own.
-        var bias = Bias.Value.Span;
-        for (int r = 0; r < Output.Rows; r++) bias.CopyTo(Output.Row(r));
-        Gemm.Multiply(input, false, Weight.Value, true, Output, T.One, T.One);   // (B, in)·(in, out) + b
+        if (Bias is not null)
+        {
+            var bias = Bias.Value.Span;
+            for (int r = 0; r < Output.Rows; r++) bias.CopyTo(Output.Row(r));
+        }
+        Gemm.Multiply(input, false, Weight.Value, true, Output, T.One, Bias is null ? T.Zero : T.One);   // (B, in)·(in, out) (+ b)
         return Output;
     }
 
@@ -150,7 +171,7 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         if (!needInputGradient && input.Rows == 1 && step.MayDefer)
         {
             // Defer W's update to the next forward pass; the bias is too small to bother.
-            SgdKernels.StepBias(Bias.Value, outputGradient, step.LearningRate);
+            if (Bias is not null) SgdKernels.StepBias(Bias.Value, outputGradient, step.LearningRate);
             if (double.IsNaN(_squares)) _squares = double.CreateChecked(TensorPrimitives.SumOfSquares<T>(Weight.Value.Span));
             step.AddSquares(Weight, _squares);
             _squares = double.NaN;
@@ -165,7 +186,7 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
             InputGradient.SetRows(input.Rows);
             inputGradient = InputGradient;
         }
-        double squares = SgdKernels.LinearBackward(Weight.Value, Bias.Value, input, outputGradient, inputGradient, step.LearningRate, step.Keep(Weight));
+        double squares = SgdKernels.LinearBackward(Weight.Value, Bias?.Value, input, outputGradient, inputGradient, step.LearningRate, step.Keep(Weight));
         step.AddSquares(Weight, squares);
         _squares = double.NaN;
         return inputGradient;
@@ -184,7 +205,7 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         }
         if (Weight.Regularized) step.AddSquares(Weight, double.CreateChecked(TensorPrimitives.SumOfSquares<T>(Weight.Value.Span)));
         Gemm.Multiply(outputGradient, true, input, false, Weight.Value, -step.LearningRate, step.Keep(Weight));   // (out, B)·(B, in)
-        SgdKernels.StepBias(Bias.Value, outputGradient, step.LearningRate);
+        if (Bias is not null) SgdKernels.StepBias(Bias.Value, outputGradient, step.LearningRate);
         _squares = double.NaN;
         return inputGradient;
     }
@@ -211,6 +232,7 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     {
         // dW += dYᵀ·X : (out, B)·(B, in)
         Gemm.Multiply(outputGradient, true, _input!, false, Weight.Gradient, T.One, T.One);
+        if (Bias is null) return;
         // db += column sums of dY
         var biasGradient = Bias.Gradient.Span;
         for (int r = 0; r < outputGradient.Rows; r++)
