@@ -100,6 +100,19 @@ public sealed class CnnRecipeCliTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("cifar10-cnn.json")]
+    [InlineData("cifar10-cnn-quick.json")]
+    public void TheRecipesClassifierHasNoBiasAsAirbenchs(string experiment)
+    {
+        using var file = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoRoot(), "experiments", experiment)));
+        var net = ScratchNet.Cli.Commands.TrainCommand.BuildFromList(new Network<float>(new ScratchNet.Shape(3, 32, 32), 10, ScratchNet.Losses.Loss.CrossEntropy),
+            file.RootElement.GetProperty("network"), "torch", seed: 1);
+        var classifier = net.Layers.OfType<ScratchNet.Layers.Linear<float>>().Single();
+        Assert.Null(classifier.Bias);
+        Assert.DoesNotContain(net.Parameters, p => p.Shape.Rank == 1 && p.Shape[0] == 10);
+    }
+
     private static string RepoRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
