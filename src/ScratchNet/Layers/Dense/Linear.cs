@@ -102,9 +102,9 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     /// their checkpoints, which must name the network they were written for, still resume.
     /// </remarks>
     public override IEnumerable<KeyValuePair<string, object>> Settings =>
-        Bias is null
-            ? [new("in", InputSize), new("out", OutputSize), new("regularized", Weight.Regularized), new("bias", false)]
-            : [new("in", InputSize), new("out", OutputSize), new("regularized", Weight.Regularized)];
+        Bias is null ? [.. CommonSettings, new("bias", false)] : CommonSettings;
+
+    private KeyValuePair<string, object>[] CommonSettings => [new("in", InputSize), new("out", OutputSize), new("regularized", Weight.Regularized)];
 
     /// <summary>
     /// Rebuilds the layer from its settings, with zero weights for the state to fill: the registry's reader. Files
