@@ -7,9 +7,11 @@ Usage: /usr/bin/python3 bench/cnn_accuracy_peer.py CONFIG.json DATA_DIR THREADS 
 
 CONFIG is a run configuration of experiments/ (a `network` layer list and the airbench-style fields: lr, momentum,
 weight_decay (coupled, torch's SGD), bias_lr_scale, triangular schedule, label_smoothing, crop_padding, alternating
-flip, ema/lookahead, tta). The network is built by tools/interop/load_in_torch.py without the final softmax; its
-weights are drawn by torch's defaults, then "dirac" layers get torch.nn.init.dirac_ on their first filters and the
-"whiten" layer the patch whitening of the first 5,000 training images (eps 5e-4), as `scratchnet train` does.
+flip, ema/lookahead from ema_start_epoch, tta; an entry's freeze_after_epochs). The network is built by
+tools/interop/load_in_torch.py without the final softmax; its weights are drawn by torch's defaults and its
+convolutions' biases zeroed (ScratchNet's and airbench's), then "dirac" layers get torch.nn.init.dirac_ on their first
+filters and the "whiten" layer the patch whitening of the first 5,000 training images (eps 5e-4), as `scratchnet
+train` does.
 The split is --validation-rows (one row index per line, e.g. from a ScratchNet run) or else a seeded shuffle with
 val_fraction of the rows held out. Written from the recipe's definition, to tell a recipe's limits from a bug of
 ours: same data, same epochs, an independent implementation.
@@ -114,12 +116,15 @@ spec = importlib.util.spec_from_file_location("load_in_torch", os.path.join(here
 interop = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(interop)
 entries = config["network"]
-layers = [{k: v for k, v in e.items() if k != "init"} for e in entries]
+layers = [{k: v for k, v in e.items() if k not in ("init", "freeze_after_epochs")} for e in entries]
 if layers[-1]["type"] == "softmax":
     layers = layers[:-1]
 net, _ = interop.build({"layers": json.dumps(layers), "dtype": "float32"})
 modules = list(net.children())
 with torch.no_grad():
+    for module in modules:
+        if isinstance(module, torch.nn.Conv2d) and module.bias is not None:
+            module.bias.zero_()
     for index, entry in enumerate(entries[:len(modules)]):
         if entry.get("init") == "dirac":
             w = modules[index].weight
@@ -176,11 +181,16 @@ def augmented(rows, epoch):
     return torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
 
 
-# --- weight averaging: every ema_every steps avg ← d·avg + (1 − d)·w, d = ema · (step / total)^ema_power, copied back
+# --- weight averaging: every ema_every steps avg ← d·avg + (1 − d)·w, d = ema · (step / total)^ema_power, copied back;
+# the average starts as the weights at the start of epoch ema_start_epoch, and the network takes it after each epoch
 ema, every, power = config.get("ema"), config.get("ema_every", 1), config.get("ema_power", 0)
+ema_start = config.get("ema_start_epoch", 0)
 if ema and not config.get("lookahead"):
     raise SystemExit(f"{args.config}: plain EMA (ema without lookahead) is not implemented by this peer; the CNN recipes use lookahead.")
-average = {k: v.clone() for k, v in net.state_dict().items() if v.dtype.is_floating_point} if ema else None
+average = None
+
+# --- parameters trained for the first freeze_after_epochs epochs only (requires_grad off after: SGD skips them)
+frozen_later = [(list(modules[i].parameters()), e["freeze_after_epochs"]) for i, e in enumerate(entries[:len(modules)]) if "freeze_after_epochs" in e]
 
 
 def evaluate(x, y, views=None):
@@ -203,6 +213,11 @@ step = 0
 began = time.perf_counter()
 for epoch in range(epochs):
     epoch_began = time.perf_counter()
+    for parameters, epochs_trained in frozen_later:
+        for p in parameters:
+            p.requires_grad_(epoch < epochs_trained)
+    if ema and epoch == ema_start:
+        average = {k: v.clone() for k, v in net.state_dict().items() if v.dtype.is_floating_point}
     order = torch.randperm(len(train_x))
     for b in range(steps_per_epoch):
         rows = order[b * batch:(b + 1) * batch]
@@ -212,7 +227,7 @@ for epoch in range(epochs):
         optimizer.zero_grad(set_to_none=True)
         loss_fn(net(augmented(rows, epoch)), train_y[rows]).backward()
         optimizer.step()
-        if ema and (step + 1) % every == 0:
+        if average is not None and (step + 1) % every == 0:
             d = ema * ((step + 1) / total) ** power
             with torch.no_grad():
                 for k, v in net.state_dict().items():
@@ -221,6 +236,11 @@ for epoch in range(epochs):
                         if config.get("lookahead"):
                             v.copy_(average[k])
         step += 1
+    if average is not None:
+        with torch.no_grad():
+            for k, v in net.state_dict().items():
+                if k in average:
+                    v.copy_(average[k])
     tl, ta = evaluate(train_x[:eval_rows], train_y[:eval_rows])
     vl, va = evaluate(val_x, val_y)
     print(f"E: {epoch}\ttL: {tl}\ttA: {ta:.4f}\tvL: {vl}\tvA: {va:.4f}\ts: {time.perf_counter() - epoch_began:.3f}", flush=True)

@@ -106,7 +106,11 @@ internal sealed class GpuNetwork<T> : NetworkDevice<T> where T : unmanaged, IFlo
         var optimizer = OptimizerHalf();
         BackpropagateWithInputGradient(x, y, out int rows);
         var squares = _sums.View.SubView(GradientSquaresSlot, 1);
-        if (optimizer.NeedsGradientSquares) _run.Sum(_buffers.Gradients, _buffers.Length, squares: true, _sums.View, GradientSquaresSlot);
+        if (optimizer.NeedsGradientSquares)
+        {
+            optimizer.ClearFrozenGradients();
+            _run.Sum(_buffers.Gradients, _buffers.Length, squares: true, _sums.View, GradientSquaresSlot);
+        }
         optimizer.Step(squares);
         _recordStep(1, _sums.View, _queue.View, _queued, T.One / T.CreateChecked(rows), T.CreateChecked(_network.RegularizationFactor));
         _queued++;
@@ -151,6 +155,7 @@ internal sealed class GpuNetwork<T> : NetworkDevice<T> where T : unmanaged, IFlo
         if (optimizer.NeedsGradientSquares)
         {
             squares.MemSetToZero();
+            optimizer.ClearFrozenGradients();
             _run.Sum(_buffers.Gradients, _buffers.Length, squares: true, _sums.View, GradientSquaresSlot);
         }
         optimizer.Step(squares);

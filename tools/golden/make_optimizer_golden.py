@@ -23,7 +23,8 @@ Schedule file, optim_schedules.json:
     Per-step schedules (triangular, one_cycle) give the rate of every step 0..total_steps-1 instead.
 Optimiser configs may carry keys that are not torch keywords: bias_lr_scale and bias_weight_decay put b in
 a second parameter group (lr * scale, that weight decay); decoupled makes weight_decay p <- p*(1 - lr*wd)
-before a step without decay.
+before a step without decay; freeze_bias_from k freezes b from step k on (no gradient; db_k is still drawn and
+written, and ScratchNet is fed it, so that the test proves a frozen parameter ignores its gradient).
 """
 import json
 import os
@@ -69,6 +70,11 @@ OPTIMIZERS = [
     ("sgd_nesterov_decoupled", "sgd", {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.05, "decoupled": True}, None),
     ("adamw_groups", "adamw", {"lr": 0.05, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.1,
                                "bias_lr_scale": 4.0, "bias_weight_decay": 0.0}, None),
+    # b frozen from a step on (requires_grad False, no gradient: torch skips it), as airbench's whitening bias after
+    # three epochs: no step, no decay, no momentum for it, and clipping leaves it out of the norm
+    ("sgd_nesterov_wd_frozen_bias", "sgd", {"lr": 0.1, "momentum": 0.85, "nesterov": True, "weight_decay": 0.05,
+                                            "freeze_bias_from": 2}, None),
+    ("clip_adam_frozen_bias", "adam", {"lr": 0.05, "betas": [0.9, 0.999], "eps": 1e-8, "freeze_bias_from": 3}, 1.0),
 ]
 
 TORCH_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam,
@@ -84,6 +90,7 @@ def run_optimizer(optimizer, config, clip, seed):
     if "betas" in kwargs:
         kwargs["betas"] = tuple(kwargs["betas"])
     decoupled = kwargs.pop("decoupled", False)
+    freeze_bias_from = kwargs.pop("freeze_bias_from", STEPS)
     decay = kwargs["weight_decay"] if decoupled else 0.0
     if decoupled:
         kwargs["weight_decay"] = 0.0
@@ -99,6 +106,9 @@ def run_optimizer(optimizer, config, clip, seed):
         db = f32(torch.randn(4, dtype=torch.float64) * GRAD_SCALES[k])
         t["dW_%d" % k], t["db_%d" % k] = dW, db
         W.grad, b.grad = dW.clone(), db.clone()
+        if k >= freeze_bias_from:
+            b.requires_grad_(False)
+            b.grad = None
         if clip is not None:
             norms.append(float(torch.nn.utils.clip_grad_norm_([W, b], clip)))
         if decoupled:

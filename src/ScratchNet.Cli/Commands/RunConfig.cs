@@ -81,6 +81,7 @@ public sealed class RunConfig
     public double? Ema { get; set; }
     public int? EmaEvery { get; set; }
     public double? EmaPower { get; set; }
+    public int? EmaStartEpoch { get; set; }
     public bool? Lookahead { get; set; }
 
     // The settings, in declaration order (instance properties only: FieldNames is static).

@@ -85,6 +85,7 @@ public static class TrainCommand
             RecipeSetup.Apply(c, network);
             var trainer = new Trainer<T>(network, samples, c.ValFraction!.Value, c.Stratify!.Value, c.Seed!.Value);
             WhitenFromData(c, network, samples, trainer.TrainRows);
+            FreezeOnSchedule(c, network, trainer);
             if (c.Test == true)
             {
                 var test = DataLoader.Load<T>(DataOptions.Read(c.Dataset!, DatasetSplit.Test, c.DataDir, c.Labels, c.CsvLabel, c.CsvHeader), c.Seed!.Value, error);
@@ -268,6 +269,53 @@ public static class TrainCommand
             index++;
         }
         return inits;
+    }
+
+    /// <summary>
+    /// The <c>freeze_after_epochs</c> of the top-level <c>network</c> entries that give one, by index: the layer's
+    /// parameters train for that many epochs, then stay as they are (airbench trains its whitening bias for 3).
+    /// </summary>
+    /// <exception cref="UsageException">The value is not a whole number ≥ 0.</exception>
+    internal static List<(int Index, int Epochs)> EntryFreezes(System.Text.Json.JsonElement list)
+    {
+        var freezes = new List<(int, int)>();
+        int index = 0;
+        foreach (var entry in list.EnumerateArray())
+        {
+            if (entry.ValueKind == System.Text.Json.JsonValueKind.Object && entry.TryGetProperty("freeze_after_epochs", out var epochs))
+            {
+                if (epochs.ValueKind != System.Text.Json.JsonValueKind.Number || !epochs.TryGetInt32(out int count) || count < 0)
+                    throw new UsageException($"'network' in the configuration: layer {index} has freeze_after_epochs {epochs.GetRawText()}; expected a whole number ≥ 0.");
+                freezes.Add((index, count));
+            }
+            index++;
+        }
+        return freezes;
+    }
+
+    /// <summary>
+    /// Freezes the parameters of the <c>freeze_after_epochs</c> entries from that epoch on, before each epoch starts
+    /// (a resumed run included): <see cref="Layers.Parameter{T}.Frozen"/>, which every optimiser skips.
+    /// </summary>
+    /// <exception cref="UsageException">Such an entry is a layer without parameters.</exception>
+    internal static void FreezeOnSchedule<T>(RunConfig c, Network<T> network, Trainer<T> trainer) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (c.Network is not { } list) return;
+        var freezes = EntryFreezes(list);
+        if (freezes.Count == 0) return;
+        var scheduled = new List<(Layers.Parameter<T>[] Parameters, int Epochs)>();
+        foreach (var (index, epochs) in freezes)
+        {
+            var layer = network.Layers[index];
+            if (layer.Parameters.Count == 0)
+                throw new UsageException($"'network' in the configuration: layer {index} ({layer}) has freeze_after_epochs but no parameters to freeze.");
+            scheduled.Add(([.. layer.Parameters], epochs));
+        }
+        trainer.EpochStarting += epoch =>
+        {
+            foreach (var (parameters, epochs) in scheduled)
+                foreach (var parameter in parameters) parameter.Frozen = epoch >= epochs;
+        };
     }
 
     /// <summary>

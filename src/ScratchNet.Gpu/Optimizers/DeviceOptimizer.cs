@@ -59,12 +59,13 @@ internal abstract class DeviceOptimizer<T>(GpuDevice device, ParameterBuffers<T>
     protected virtual StatefulOptimizer<T>? Stateful => null;
 
     private ParameterRun[]? _runs;
-    private (double Scale, double? Decay)[] _groupOf = [];   // each parameter's settings when _runs was made
+    private (double Scale, double? Decay, bool Frozen)[] _groupOf = [];   // each parameter's settings when _runs was made
 
     /// <summary>
     /// The parameters as runs of neighbours that share a learning-rate scale and a weight decay (PyTorch's parameter
     /// groups; one run when none sets its own): each run is one kernel launch, with the constants computed on the host
-    /// in double as the host optimiser computes them. Made again only when a parameter's settings changed.
+    /// in double as the host optimiser computes them. A <see cref="ScratchNet.Layers.Parameter{T}.Frozen"/> parameter is
+    /// in no run. Made again only when a parameter's settings changed.
     /// </summary>
     protected ReadOnlySpan<ParameterRun> Runs
     {
@@ -73,10 +74,10 @@ internal abstract class DeviceOptimizer<T>(GpuDevice device, ParameterBuffers<T>
             var parameters = Buffers.Parameters;
             bool current = _runs is not null;
             for (int i = 0; i < parameters.Count && current; i++)
-                current = _groupOf[i] == (parameters[i].LearningRateScale, parameters[i].WeightDecay);
+                current = _groupOf[i] == (parameters[i].LearningRateScale, parameters[i].WeightDecay, parameters[i].Frozen);
             if (!current)
             {
-                _groupOf = [.. parameters.Select(p => (p.LearningRateScale, p.WeightDecay))];
+                _groupOf = [.. parameters.Select(p => (p.LearningRateScale, p.WeightDecay, p.Frozen))];
                 _runs = MakeRuns();
             }
             return _runs;
@@ -91,12 +92,24 @@ internal abstract class DeviceOptimizer<T>(GpuDevice device, ParameterBuffers<T>
         {
             var p = parameters[i];
             long length = p.Value.Length;
-            if (runs.Count > 0 && runs[^1].Scale == p.LearningRateScale && runs[^1].Decay == p.WeightDecay)
+            if (p.Frozen) continue;   // no step for it, and the runs either side of it stay apart
+            if (runs.Count > 0 && runs[^1].Offset + runs[^1].Length == Buffers.Offsets[i] && runs[^1].Scale == p.LearningRateScale && runs[^1].Decay == p.WeightDecay)
                 runs[^1] = runs[^1] with { Length = runs[^1].Length + length };
             else
                 runs.Add(new ParameterRun(Buffers.Offsets[i], length, p.LearningRateScale, p.WeightDecay));
         }
         return [.. runs.Where(r => r.Length > 0)];
+    }
+
+    /// <summary>
+    /// Zeroes the device gradients of the frozen parameters, so that Σ g² for clipping leaves them out as the host's
+    /// <see cref="GradientClipping.ClipByGlobalNorm"/> does.
+    /// </summary>
+    public void ClearFrozenGradients()
+    {
+        var parameters = Buffers.Parameters;
+        for (int i = 0; i < parameters.Count; i++)
+            if (parameters[i].Frozen && parameters[i].Value.Length > 0) Buffers.Segment(Buffers.Gradients, i).MemSetToZero();
     }
 
     /// <summary>State tensor <paramref name="k"/> of every parameter, end to end.</summary>

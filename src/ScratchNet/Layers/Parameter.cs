@@ -76,6 +76,16 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
         set => _weightDecay = value is null || (value >= 0 && double.IsFinite(value.Value)) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "A weight decay must be finite and ≥ 0.");
     }
 
+    /// <summary>
+    /// Whether training leaves this parameter as it is, PyTorch's <c>requires_grad = False</c> on a parameter an
+    /// optimiser holds: every optimiser skips it (no step, no weight decay, no momentum or moment update) and gradient
+    /// clipping leaves its gradient out of the norm. Its gradient is still computed. False by default; a trainer's
+    /// <see cref="Training.Trainer{T}.EpochStarting"/> can set it for a part of a run (airbench trains its whitening bias
+    /// for the first three epochs only). Adam's bias correction counts the optimiser's steps, not this parameter's, so a
+    /// parameter unfrozen again resumes with the optimiser's correction (torch counts per parameter).
+    /// </summary>
+    public bool Frozen { get; set; }
+
     /// <summary>Whether the network's L2 penalty applies to this parameter.</summary>
     public bool Regularized { get; }
 

@@ -22,6 +22,7 @@ public sealed class Sgd<T>(double learningRate) : IOptimizer<T> where T : unmana
     {
         for (int i = 0; i < parameters.Count; i++)   // not foreach: an interface enumerator allocates
         {
+            if (parameters[i].Frozen) continue;
             T negativeRate = T.CreateChecked(-LearningRate * parameters[i].LearningRateScale);
             TensorPrimitives.MultiplyAdd(parameters[i].Gradient.Span, negativeRate, parameters[i].Value.Span, parameters[i].Value.Span);
         }

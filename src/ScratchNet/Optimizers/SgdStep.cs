@@ -39,9 +39,17 @@ internal sealed class SgdStep<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The factor <paramref name="parameter"/> keeps per step.</summary>
     public T Keep(Parameter<T> parameter) => parameter.Regularized ? RegularizedKeep : T.One;
 
-    /// <summary>p ← keep·p − lr·dp, then dp ← 0, in one pass.</summary>
-    public void Apply(Parameter<T> parameter) =>
+    /// <summary>p ← keep·p − lr·dp, then dp ← 0, in one pass; a <see cref="Parameter{T}.Frozen"/> parameter keeps p.</summary>
+    public void Apply(Parameter<T> parameter)
+    {
+        if (parameter.Frozen)
+        {
+            if (parameter.Regularized) SquaredWeights += double.CreateChecked(System.Numerics.Tensors.TensorPrimitives.SumOfSquares<T>(parameter.Value.Span));
+            parameter.ZeroGradient();
+            return;
+        }
         AddSquares(parameter, SgdKernels.Update(parameter.Value.Span, parameter.Gradient.Span, LearningRate, Keep(parameter)));
+    }
 
     /// <summary>Counts Σ w² that a layer's fused kernel measured for <paramref name="parameter"/> (ignored unless it is regularised).</summary>
     public void AddSquares(Parameter<T> parameter, double squares)

@@ -98,7 +98,7 @@ public abstract class StatefulOptimizer<T> : IOptimizer<T> where T : unmanaged, 
         _stepping = parameters;
         BeginStep();
         for (int i = 0; i < parameters.Count; i++)   // not foreach: an interface enumerator allocates
-            Update(parameters[i].Value.Span, parameters[i].Gradient.Span, i);
+            if (!parameters[i].Frozen) Update(parameters[i].Value.Span, parameters[i].Gradient.Span, i);
         _stepping = [];
     }
 

@@ -81,6 +81,13 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Raised after each epoch (and once for epoch −1) with that epoch's statistics.</summary>
     public event Action<EpochStats>? EpochCompleted;
 
+    /// <summary>
+    /// Raised before each epoch's first step with the epoch (from 0), a resumed epoch included: the place to change
+    /// what trains for a part of the run, e.g. <c>trainer.EpochStarting += epoch =&gt; whitening.Bias!.Frozen = epoch &gt;= 3;</c>
+    /// (airbench's whitening bias). Every rank of a data-parallel run raises it alike.
+    /// </summary>
+    public event Action<int>? EpochStarting;
+
     /// <summary>Loss (penalty included) and accuracy on the training set.</summary>
     public (double Loss, double Accuracy) TrainStats() => Network.Evaluate(Samples, _trainRows);
 
@@ -131,6 +138,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             {
                 if (!StartEpoch(run, epoch, cancellation)) break;
                 if (!TrainBatches(run, epoch, cancellation)) break;
+                run.Average?.EndEpoch();
                 var stats = Record(run, epoch);
                 GuardEpoch(run, epoch, stats);
                 AfterEpoch(run, stats);
@@ -215,6 +223,8 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             }
             _rng.Shuffle<int>(run.State.Order);
         }
+        EpochStarting?.Invoke(epoch);
+        run.Average?.BeginEpoch(epoch);
         run.Guard.Capture();
         double? rate = run.Options.Schedule?.RateAt(epoch) ?? run.Options.Plateau?.Rate;
         if (rate is { } r) LearningRates.Set(Network.Optimizer, r);

@@ -171,6 +171,7 @@ public class AugmentedTrainingTests
         var averager = new WeightAverager<double>(net, new WeightAveraging(0.75, Every: 3, Power: 2, Lookahead: true));
         var live = NetworkSnapshot<double>.Tensors(net);
         double[] start = [.. live.SelectMany(t => t.Span.ToArray())];
+        averager.BeginEpoch(0);      // the average starts as these weights
         foreach (var t in live) t.Span.Fill(1.0);
         averager.AfterStep(0, 9);    // not due: (step + 1) % 3 != 0
         Assert.All(live, t => Assert.All(t.Span.ToArray(), v => Assert.Equal(1.0, v)));
@@ -178,6 +179,71 @@ public class AugmentedTrainingTests
         double d = 0.75 * Math.Pow(3.0 / 9, 2);
         double[] after = [.. live.SelectMany(t => t.Span.ToArray())];
         for (int j = 0; j < after.Length; j++) Assert.Equal(d * start[j] + (1 - d), after[j], 1e-15);
+    }
+
+    [Fact]
+    public void TheAverageStartsAsTheWeightsAtTheStartOfItsEpoch()
+    {
+        const double Decay = 0.6;
+        const int Every = 2, StartEpoch = 1;
+        var net = Mlp<double>(108);
+        net.Optimizer = new SgdMomentum<double>(0.05, 0.9);
+        var trainer = new Trainer<double>(net, Source(), seed: 4);
+        double[] Weights() => [.. net.Parameters.SelectMany(p => p.Value.Span.ToArray())];
+        double[]? expected = null;
+        int step = 0;
+        var statistics = new List<(double Reported, double Live)>();
+        trainer.EpochStarting += epoch => { if (epoch == StartEpoch) expected = Weights(); };
+        trainer.EpochCompleted += stats => { if (stats.Epoch >= 0) statistics.Add((stats.ValidationLoss, trainer.ValidationStats().Loss)); };
+        // Plain EMA from epoch 1: the due steps of epoch 0 (steps 1, 3) leave no trace, those after blend in.
+        var capture = new Recorder(p =>
+        {
+            if (++step % Every != 0 || p.Epoch < StartEpoch) return;
+            var live = Weights();
+            for (int j = 0; j < expected!.Length; j++) expected[j] = Decay * expected[j] + (1 - Decay) * live[j];
+        });
+        trainer.Train(new TrainOptions { Epochs = 3, BatchSize = 12, WeightAveraging = new WeightAveraging(Decay, Every, StartEpoch: StartEpoch), Progress = capture });
+
+        var final = Weights();
+        for (int j = 0; j < expected!.Length; j++) Assert.Equal(expected[j], final[j], 1e-12);
+        // Before its start epoch there is no average: epoch 0 reports the live weights; after it, the average.
+        Assert.Equal(statistics[0].Live, statistics[0].Reported, 1e-12);
+        Assert.NotEqual(statistics[1].Live, statistics[1].Reported);
+        Assert.Throws<ArgumentOutOfRangeException>(() => trainer.Train(new TrainOptions { Epochs = 1, WeightAveraging = new WeightAveraging(0.5, StartEpoch: -1) }));
+    }
+
+    [Fact]
+    public void LookaheadPutsTheAverageBackAfterEachEpochDroppingTheStepsSinceItsLastUpdate()
+    {
+        // 48 training rows in batches of 12: 4 steps an epoch, and an update every 5 steps comes only in epoch 1.
+        var net = Mlp<double>(108);
+        net.Optimizer = new SgdMomentum<double>(0.05, 0.9);
+        double[] Weights() => [.. net.Parameters.SelectMany(p => p.Value.Span.ToArray())];
+        double[] start = Weights();
+        var trainer = new Trainer<double>(net, Source(), seed: 4);
+        var afterEpoch = new List<double[]>();
+        trainer.EpochCompleted += stats => { if (stats.Epoch >= 0) afterEpoch.Add(Weights()); };
+        trainer.Train(new TrainOptions { Epochs = 2, BatchSize = 12, WeightAveraging = new WeightAveraging(0.5, Every: 5, Lookahead: true) });
+        Assert.Equal(start, afterEpoch[0]);        // four steps, no update: the network is back at the average, its start
+        Assert.NotEqual(start, afterEpoch[1]);     // the update after step 5 (epoch 1's first) moved the average
+    }
+
+    [Fact]
+    public void EpochStartingComesBeforeEachEpochAndCanFreezeAParameterForTheRest()
+    {
+        var net = Mlp<double>(108);
+        net.Optimizer = new SgdMomentum<double>(0.05, 0.9, nesterov: true, weightDecay: 0.01);
+        var bias = net.Parameters.First(p => p.Name == "bias");
+        var trainer = new Trainer<double>(net, Source(), seed: 4);
+        var epochs = new List<int>();
+        var biasAfter = new List<double[]>();
+        trainer.EpochStarting += epoch => { epochs.Add(epoch); bias.Frozen = epoch >= 2; };
+        trainer.EpochCompleted += stats => { if (stats.Epoch >= 0) biasAfter.Add(bias.Value.Span.ToArray()); };
+        trainer.Train(new TrainOptions { Epochs = 4, BatchSize = 12 });
+        Assert.Equal([0, 1, 2, 3], epochs);
+        Assert.NotEqual(biasAfter[0], biasAfter[1]);
+        Assert.Equal(biasAfter[1], biasAfter[2]);
+        Assert.Equal(biasAfter[1], biasAfter[3]);
     }
 
     [Fact]

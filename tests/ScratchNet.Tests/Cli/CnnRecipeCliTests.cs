@@ -1,5 +1,6 @@
 using ScratchNet.Cli;
 using ScratchNet.Tests.DataFormats;
+using ScratchNet.Training;
 using static ScratchNet.Tests.Cli.CliRunner;
 
 namespace ScratchNet.Tests.Cli;
@@ -57,7 +58,12 @@ public sealed class CnnRecipeCliTests : IDisposable
                 "layer 0: Whitening a 3×2×2 patch needs 24 output channels")]
     [InlineData("""{"type": "maxpool2d", "kernel_size": [2, 2], "stride": [2, 2], "padding": [0, 0]}, {"type": "conv2d", "in_channels": 3, "out_channels": 24, "kernel_size": [2, 2], "stride": [1, 1], "padding": [0, 0], "bias": false, "groups": 1, "init": "whiten"}""",
                 "layer 1 has init \"whiten\", which only the first layer can take")]
-    public void BadConvolutionInitsAreOneErrorLine(string first, string message)
+    [InlineData("""{"type": "conv2d", "in_channels": 3, "out_channels": 24, "kernel_size": [2, 2], "stride": [1, 1], "padding": [0, 0], "bias": true, "groups": 1, "freeze_after_epochs": -1}""",
+                "layer 0 has freeze_after_epochs -1; expected a whole number ≥ 0")]
+    [InlineData("""{"type": "conv2d", "in_channels": 3, "out_channels": 24, "kernel_size": [2, 2], "stride": [1, 1], "padding": [0, 0], "bias": true, "groups": 1, "freeze_after_epochs": "3"}""",
+                "layer 0 has freeze_after_epochs \"3\"; expected a whole number ≥ 0")]
+    [InlineData("""{"type": "maxpool2d", "kernel_size": [2, 2], "stride": [2, 2], "padding": [0, 0], "freeze_after_epochs": 2}""", "has freeze_after_epochs but no parameters to freeze")]
+    public void BadLayerEntryOptionsAreOneErrorLine(string first, string message)
     {
         string list = $$"""[{{first}}, {"type": "global_avgpool2d"}, {"type": "linear", "in": {{(first.Contains("\"out_channels\": 16", StringComparison.Ordinal) ? 16 : first.Contains("\"out_channels\"", StringComparison.Ordinal) ? 24 : 3)}}, "out": 10, "regularized": false}, {"type": "softmax"}]""";
         string config = _folder.Write("init.json", System.Text.Encoding.UTF8.GetBytes($$"""{"dataset": "cifar-10", "epochs": 1, "threads": 1, "network": {{list}}}"""));
@@ -70,13 +76,13 @@ public sealed class CnnRecipeCliTests : IDisposable
 
     // The presets are the shipped experiments' networks, so --arch and --config cannot drift apart.
     [Theory]
-    [InlineData("cifar10-cnn.json", "cnn-airbench94", new[] { 64, 256, 256 })]
-    [InlineData("cifar10-cnn-quick.json", "cnn-airbench-quick", new[] { 64, 128, 128 })]
-    public void TheAirbenchPresetsAreTheExperimentsNetworks(string experiment, string preset, int[] widths)
+    [InlineData("cifar10-cnn.json", "cnn-airbench94", new[] { 64, 256, 256 }, 3)]
+    [InlineData("cifar10-cnn-quick.json", "cnn-airbench-quick", new[] { 64, 128, 128 }, 1)]
+    public void TheAirbenchPresetsAreTheExperimentsNetworks(string experiment, string preset, int[] widths, int whiteningBiasEpochs)
     {
         using var file = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoRoot(), "experiments", experiment)));
         static string Canonical(System.Text.Json.JsonElement e) => System.Text.Json.JsonSerializer.Serialize(e);
-        Assert.Equal(Canonical(file.RootElement.GetProperty("network")), Canonical(ScratchNet.Cli.Commands.ArchPresets.Airbench(widths)));
+        Assert.Equal(Canonical(file.RootElement.GetProperty("network")), Canonical(ScratchNet.Cli.Commands.ArchPresets.Airbench(widths, whiteningBiasEpochs)));
         var applied = ScratchNet.Cli.Commands.ArchPresets.Apply(new ScratchNet.Cli.Commands.RunConfig { Arch = preset });
         Assert.Equal(file.RootElement.GetProperty("init_scheme").GetString(), applied.InitScheme);
     }
@@ -111,6 +117,33 @@ public sealed class CnnRecipeCliTests : IDisposable
         var classifier = net.Layers.OfType<ScratchNet.Layers.Linear<float>>().Single();
         Assert.Null(classifier.Bias);
         Assert.DoesNotContain(net.Parameters, p => p.Shape.Rank == 1 && p.Shape[0] == 10);
+    }
+
+    // airbench's whitening bias: zero at the start (its Conv zeroes biases), trained for the entry's epochs, then frozen.
+    [Fact]
+    public void AnEntrysFreezeAfterEpochsTrainsItsParametersForThatManyEpochsThenKeepsThem()
+    {
+        using var file = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoRoot(), "experiments", "cifar10-cnn-quick.json")));
+        var list = file.RootElement.GetProperty("network");
+        Assert.Equal(1, list[0].GetProperty("freeze_after_epochs").GetInt32());
+        var config = new ScratchNet.Cli.Commands.RunConfig { Network = list };
+        var net = ScratchNet.Cli.Commands.TrainCommand.BuildFromList(new Network<double>(new ScratchNet.Shape(3, 32, 32), 10, ScratchNet.Losses.Loss.CrossEntropy, seed: 2),
+            list, "torch", seed: 1);
+        net.Optimizer = new ScratchNet.Optimizers.SgdMomentum<double>(0.02, 0.85, nesterov: true, weightDecay: 1e-3);
+        var whitening = (ScratchNet.Layers.Conv2d<double>)net.Layers[0];
+        Assert.All(whitening.Bias!.Value.Span.ToArray(), b => Assert.Equal(0.0, b));
+        var images = new ScratchNet.Data.ImageSet("test", 32, 32, 3, FormatBytes.Random(24 * 32 * 32 * 3, 5),
+            [.. Enumerable.Range(0, 24).Select(i => (byte)(i % 10))], classes: 10);
+        var trainer = new Trainer<double>(net, new ScratchNet.Data.Augmentation.AugmentedImages<double>(images, null, null), validationFraction: 0.25, seed: 3);
+        ScratchNet.Cli.Commands.TrainCommand.FreezeOnSchedule(config, net, trainer);
+        var biasAfter = new List<double[]>();
+        trainer.EpochCompleted += stats => { if (stats.Epoch >= 0) biasAfter.Add(whitening.Bias.Value.Span.ToArray()); };
+        trainer.Train(new TrainOptions { Epochs = 3, BatchSize = 9 });
+        Assert.Contains(biasAfter[0], b => b != 0);           // epoch 0 trains it
+        Assert.Equal(biasAfter[0], biasAfter[1]);            // then it stays
+        Assert.Equal(biasAfter[0], biasAfter[2]);
+        Assert.True(whitening.Bias.Frozen);
+        Assert.DoesNotContain(net.Parameters, p => p != whitening.Bias && p.Frozen);
     }
 
     private static string RepoRoot()

@@ -54,7 +54,7 @@ public sealed class RecipeOptionsCliTests : IDisposable
         "train", "--dataset", "cifar-10", "--data-dir", data, "--layers", "16", "--epochs", "3", "--batch-size", "16", "--threads", "1", "--out", outDir,
         "--crop-padding", "2", "--flip", "alternating", "--cutout", "4", "--normalize", "channels", "--tta", "flip-translate", "--label-smoothing", "0.2",
         "--optimizer", "nesterov", "--momentum", "0.85", "--weight-decay", "5e-4", "--bias-lr-scale", "64", "--lr", "0.01",
-        "--schedule", "triangular", "--ema", "0.9", "--ema-every", "2", "--ema-power", "3", "--lookahead", "--test",
+        "--schedule", "triangular", "--ema", "0.9", "--ema-every", "2", "--ema-power", "3", "--ema-start-epoch", "1", "--lookahead", "--test",
     ];
 
     [Fact]
@@ -85,6 +85,7 @@ public sealed class RecipeOptionsCliTests : IDisposable
         Assert.Equal(0.9, root.GetProperty("ema").GetDouble());
         Assert.Equal(2, root.GetProperty("ema_every").GetInt32());
         Assert.Equal(3, root.GetProperty("ema_power").GetDouble());
+        Assert.Equal(1, root.GetProperty("ema_start_epoch").GetInt32());
         Assert.True(root.GetProperty("lookahead").GetBoolean());
         Assert.Contains("# device: cpu", output);
 
@@ -153,6 +154,9 @@ public sealed class RecipeOptionsCliTests : IDisposable
     [InlineData("--ema 1", "--ema must be in [0, 1)")]
     [InlineData("--ema-every 2", "--ema-every applies only with --ema")]
     [InlineData("--lookahead", "--lookahead applies only with --ema")]
+    [InlineData("--ema-start-epoch 1", "--ema-start-epoch applies only with --ema")]
+    [InlineData("--ema 0.9 --ema-start-epoch 1", "--ema-start-epoch must be at least 0 and below epochs")]
+    [InlineData("--ema 0.9 --ema-start-epoch -1", "--ema-start-epoch must be at least 0 and below epochs")]
     [InlineData("--ema 0.9 --checkpoint-every 1", "--ema does not combine with --checkpoint-every")]
     [InlineData("--ema 0.9 --early-stopping 2", "--ema does not combine with --early-stopping")]
     [InlineData("--arch resnet-1000", "--arch: unknown value 'resnet-1000'")]

@@ -24,6 +24,7 @@ public class OptimizerGoldenTests(ITestOutputHelper output)
     [
         "sgd_momentum", "sgd_nesterov", "adam", "adam_betas", "adamw", "rmsprop", "rmsprop_momentum", "clip_sgd_momentum", "clip_adam",
         "sgd_nesterov_wd", "sgd_nesterov_groups", "sgd_nesterov_decoupled", "adamw_groups",
+        "sgd_nesterov_wd_frozen_bias", "clip_adam_frozen_bias",
     ];
 
     private static readonly string[] ExpectedSchedules =
@@ -70,6 +71,8 @@ public class OptimizerGoldenTests(ITestOutputHelper output)
             bias.WeightDecay = Get(config, "bias_weight_decay");
         }
         Parameter<T>[] parameters = [weight, bias];
+        // torch's requires_grad = False from a step on: the bias is still fed that step's gradient, and must ignore it.
+        int freezeBiasFrom = config.TryGetProperty("freeze_bias_from", out var from) ? from.GetInt32() : int.MaxValue;
         var failures = new List<string>();
         double worst = 0;
         string worstAt = "";
@@ -77,6 +80,7 @@ public class OptimizerGoldenTests(ITestOutputHelper output)
         {
             Load<T>(tensors, $"dW_{k}", 3, 4).Span.CopyTo(weight.Gradient.Span);
             Load<T>(tensors, $"db_{k}", 1, 4).Span.CopyTo(bias.Gradient.Span);
+            bias.Frozen = k >= freezeBiasFrom;
             if (clip is double maxNorm)
             {
                 double norm = GradientClipping.ClipByGlobalNorm(parameters, maxNorm);

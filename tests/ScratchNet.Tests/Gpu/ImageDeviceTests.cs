@@ -36,7 +36,7 @@ public sealed class ImageDeviceTests : IClassFixture<DeviceTests.Simulator>
         try { results = ParityCheck.ImageTrainings(_device, steps: 20, seed: 5); }
         finally { primitives.Tiled = null; }
         Assert.All(results, r => Assert.True(r.Passed, $"{r.Name}: relative error {r.RelativeError:E2} (bound {r.Tolerance:E0})"));
-        Assert.Equal(11 + 4 * 9, results.Count);   // the CNN's 10 state tensors, each grouped run's 8, and their statistics
+        Assert.Equal(12 + 5 * 9, results.Count);   // the CNN's 11 state tensors, each grouped run's 8, and their statistics
         Assert.Contains(results, r => r.Name.Contains("cnn", StringComparison.Ordinal) && r.Name.Contains("running_var", StringComparison.Ordinal));
     }
 

@@ -55,6 +55,74 @@ public class OptimizerTests
         Assert.Equal(original.State.Count, parameters.Length * original.StatePerParameter);
     }
 
+    public static TheoryData<string> EveryOptimizer() => new(["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "clipped"]);
+
+    // torch's requires_grad = False: no step, no decay, no state change for the frozen parameter; the others step as
+    // they would without it (the optimisers' arithmetic against torch, freezing included: OptimizerGoldenTests).
+    [Theory]
+    [MemberData(nameof(EveryOptimizer))]
+    public void AFrozenParameterIsLeftAsItIsAndTheOthersStepAsWithoutIt(string name)
+    {
+        IOptimizer<double> Make() => name switch
+        {
+            "sgd" => new Sgd<double>(0.1),
+            "clipped" => new ClippedOptimizer<double>(Create("nesterov"), maxNorm: 0.5),
+            _ => Create(name),
+        };
+        var (optimizer, parameters) = (Make(), Parameters(seed: 3));
+        var (alone, weightAlone) = (Make(), Parameters(seed: 3)[..1]);
+        foreach (ref double b in parameters[1].Value.Span) b = 0.25;
+        double[] bias = parameters[1].Value.Span.ToArray();
+        parameters[1].Frozen = true;
+        for (int k = 0; k < 4; k++)
+        {
+            Step(optimizer, parameters, k);
+            Step(alone, weightAlone, k);
+        }
+        Assert.Equal(bias, parameters[1].Value.Span.ToArray());
+        Assert.Equal(weightAlone[0].Value.Span.ToArray(), parameters[0].Value.Span.ToArray());
+        if (((optimizer as ClippedOptimizer<double>)?.Inner ?? optimizer) is StatefulOptimizer<double> state)
+            for (int k = 0; k < state.StatePerParameter; k++)
+                Assert.All(state.State[state.StatePerParameter + k].Span.ToArray(), v => Assert.Equal(0.0, v));
+
+        parameters[1].Frozen = false;   // unfrozen, it steps again
+        Step(optimizer, parameters, 4);
+        Assert.NotEqual(bias, parameters[1].Value.Span.ToArray());
+    }
+
+    [Fact]
+    public void ClippingLeavesAFrozenParametersGradientOutOfTheNormAndUnscaled()
+    {
+        var parameters = Parameters(seed: 5);
+        parameters[0].Gradient.Span.Fill(1);    // 12 ones: norm √12
+        parameters[1].Gradient.Span.Fill(100);
+        parameters[1].Frozen = true;
+        double norm = GradientClipping.ClipByGlobalNorm(parameters, maxNorm: 1);
+        Assert.Equal(Math.Sqrt(12), norm, 1e-12);
+        Assert.All(parameters[0].Gradient.Span.ToArray(), g => Assert.Equal(1 / (Math.Sqrt(12) + 1e-6), g, 1e-12));
+        Assert.All(parameters[1].Gradient.Span.ToArray(), g => Assert.Equal(100.0, g));
+    }
+
+    [Theory]
+    [InlineData(1)]     // a first linear layer at batch 1 defers its step into the next forward pass
+    [InlineData(40)]    // above the fused kernel's batch: the step as one GEMM into W
+    public void ThePlainSgdStepOfTheReportLeavesAFrozenBiasAndWeightAsTheyAre(int batch)
+    {
+        var data = ToyData.Linear<double>(80, seed: 2);
+        var net = new Network<double>(2, 2, Loss.L2, learningRate: 0.1, seed: 4);
+        var first = net.AddLinear(6);
+        net.AddRelu();
+        var last = net.AddLinear(2);
+        double[] firstBias = first.Bias!.Value.Span.ToArray(), lastWeight = last.Weight.Value.Span.ToArray(), firstWeight = first.Weight.Value.Span.ToArray();
+        first.Bias!.Frozen = true;
+        last.Weight.Frozen = true;
+        new Trainer<double>(net, data.Features, data.Targets, seed: 1).Train(epochs: 2, batchSize: batch);
+        Assert.Equal(firstBias, first.Bias.Value.Span.ToArray());
+        Assert.Equal(lastWeight, last.Weight.Value.Span.ToArray());
+        Assert.NotEqual(firstWeight, first.Weight.Value.Span.ToArray());
+        Assert.True(first.Bias.Gradient.Span.ToArray().All(g => g == 0), "the step still consumes the frozen gradient");
+    }
+
     [Fact]
     public void StateForOtherParametersIsRejected()
     {

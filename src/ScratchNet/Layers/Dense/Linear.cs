@@ -167,6 +167,8 @@ public sealed class Linear<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         var input = _input ?? throw new InvalidOperationException($"{this}: Backward called before Forward.");
         outputGradient.RequireShape(input.Rows, OutputSize, "Output gradient", this);
         FinishDeferredStep();
+        // A frozen weight or bias takes no step: the plain backward, then the step of what is not frozen.
+        if (Weight.Frozen || Bias is { Frozen: true }) return base.BackwardAndStep(outputGradient, step, needInputGradient);
         if (input.Rows > FusedStepMaxBatch) return BackwardAndStepByGemm(input, outputGradient, step, needInputGradient);
         if (!needInputGradient && input.Rows == 1 && step.MayDefer)
         {
