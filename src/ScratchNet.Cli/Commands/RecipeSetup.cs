@@ -41,7 +41,7 @@ internal sealed class RecipeSetup
     private readonly Option<int?> _emaEvery = Options.Number<int>("--ema-every", "--ema: steps between updates of the average (default 1).");
     private readonly Option<double?> _emaPower = Options.Number<double>("--ema-power", "--ema: ramp the decay as decay·(step/steps)^P (airbench: 3) (default 0: constant).");
     private readonly Option<int?> _emaStartEpoch = Options.Number<int>("--ema-start-epoch", "--ema: start the average from the weights at the start of this epoch, from 0 (airbench: 3) (default 0).");
-    private readonly Option<bool> _lookahead = new("--lookahead") { Description = "--ema: copy the average back into the weights after each update (lookahead, as airbench)." };
+    private readonly Option<bool> _lookahead = new("--lookahead") { Description = "--ema: copy the average back into the weights after each update and each epoch (lookahead, as airbench)." };
 
     public void AddTo(Command command)
     {

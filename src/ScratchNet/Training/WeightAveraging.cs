@@ -16,7 +16,7 @@ namespace ScratchNet.Training;
 /// <param name="Decay">The decay d (its ceiling when ramped), in [0, 1).</param>
 /// <param name="Every">Steps between updates, ≥ 1.</param>
 /// <param name="Power">Ramp exponent ≥ 0: d · (step / total)^power.</param>
-/// <param name="Lookahead">Copy the average back into the network after each update.</param>
+/// <param name="Lookahead">Copy the average back into the network after each update and after each epoch.</param>
 /// <param name="StartEpoch">The epoch (from 0) whose starting weights the average starts as, ≥ 0.</param>
 public sealed record WeightAveraging(double Decay, int Every = 1, double Power = 0, bool Lookahead = false, int StartEpoch = 0)
 {
