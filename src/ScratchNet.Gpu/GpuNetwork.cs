@@ -106,11 +106,7 @@ internal sealed class GpuNetwork<T> : NetworkDevice<T> where T : unmanaged, IFlo
         var optimizer = OptimizerHalf();
         BackpropagateWithInputGradient(x, y, out int rows);
         var squares = _sums.View.SubView(GradientSquaresSlot, 1);
-        if (optimizer.NeedsGradientSquares)
-        {
-            optimizer.ClearFrozenGradients();
-            _run.Sum(_buffers.Gradients, _buffers.Length, squares: true, _sums.View, GradientSquaresSlot);
-        }
+        if (optimizer.NeedsGradientSquares) SumGradientSquares(optimizer);
         optimizer.Step(squares);
         _recordStep(1, _sums.View, _queue.View, _queued, T.One / T.CreateChecked(rows), T.CreateChecked(_network.RegularizationFactor));
         _queued++;
@@ -126,6 +122,13 @@ internal sealed class GpuNetwork<T> : NetworkDevice<T> where T : unmanaged, IFlo
         for (int k = 0; k < _queued; k++) losses[k] = double.CreateChecked(_hostQueue[2 * k]);
         _optimizer?.Observe(double.CreateChecked(_hostQueue[2 * _queued - 1]));
         _queued = 0;
+    }
+
+    // Σ g² over the gradients into the sums' slot, for clipping; a frozen parameter's gradient zeroed first, as the host leaves it out.
+    private void SumGradientSquares(DeviceOptimizer<T> optimizer)
+    {
+        optimizer.ClearFrozenGradients();
+        _run.Sum(_buffers.Gradients, _buffers.Length, squares: true, _sums.View, GradientSquaresSlot);
     }
 
     // A queued step's loss (mean loss plus penalty) and Σ g², from the step's sums into its queue slot, on the device.
@@ -155,8 +158,7 @@ internal sealed class GpuNetwork<T> : NetworkDevice<T> where T : unmanaged, IFlo
         if (optimizer.NeedsGradientSquares)
         {
             squares.MemSetToZero();
-            optimizer.ClearFrozenGradients();
-            _run.Sum(_buffers.Gradients, _buffers.Length, squares: true, _sums.View, GradientSquaresSlot);
+            SumGradientSquares(optimizer);
         }
         optimizer.Step(squares);
         if (optimizer.NeedsGradientSquares)

@@ -252,23 +252,29 @@ public static class TrainCommand
     internal static List<(int Index, string Init)> EntryInits(System.Text.Json.JsonElement list)
     {
         var inits = new List<(int, string)>();
+        foreach (var (index, entry, init) in EntriesWith(list, "init"))
+        {
+            string where = $"'network' in the configuration: layer {index}";
+            if (init.ValueKind != System.Text.Json.JsonValueKind.String || init.GetString() is not ("dirac" or "whiten") )
+                throw new UsageException($"{where} has init {init.GetRawText()}; expected \"dirac\" or \"whiten\".");
+            if (!entry.TryGetProperty("type", out var type) || type.ValueKind != System.Text.Json.JsonValueKind.String || type.GetString() != "conv2d")
+                throw new UsageException($"{where} has an init ({init.GetString()}), which only conv2d layers take.");
+            if (init.GetString() == "whiten" && index != 0)
+                throw new UsageException($"{where} has init \"whiten\", which only the first layer can take (it whitens the images themselves).");
+            inits.Add((index, init.GetString()!));
+        }
+        return inits;
+    }
+
+    // The top-level entries of a network list that give the configuration-only key, with their index and its value.
+    private static IEnumerable<(int Index, System.Text.Json.JsonElement Entry, System.Text.Json.JsonElement Value)> EntriesWith(System.Text.Json.JsonElement list, string key)
+    {
         int index = 0;
         foreach (var entry in list.EnumerateArray())
         {
-            if (entry.ValueKind == System.Text.Json.JsonValueKind.Object && entry.TryGetProperty("init", out var init))
-            {
-                string where = $"'network' in the configuration: layer {index}";
-                if (init.ValueKind != System.Text.Json.JsonValueKind.String || init.GetString() is not ("dirac" or "whiten") )
-                    throw new UsageException($"{where} has init {init.GetRawText()}; expected \"dirac\" or \"whiten\".");
-                if (!entry.TryGetProperty("type", out var type) || type.ValueKind != System.Text.Json.JsonValueKind.String || type.GetString() != "conv2d")
-                    throw new UsageException($"{where} has an init ({init.GetString()}), which only conv2d layers take.");
-                if (init.GetString() == "whiten" && index != 0)
-                    throw new UsageException($"{where} has init \"whiten\", which only the first layer can take (it whitens the images themselves).");
-                inits.Add((index, init.GetString()!));
-            }
+            if (entry.ValueKind == System.Text.Json.JsonValueKind.Object && entry.TryGetProperty(key, out var value)) yield return (index, entry, value);
             index++;
         }
-        return inits;
     }
 
     /// <summary>
@@ -279,16 +285,11 @@ public static class TrainCommand
     internal static List<(int Index, int Epochs)> EntryFreezes(System.Text.Json.JsonElement list)
     {
         var freezes = new List<(int, int)>();
-        int index = 0;
-        foreach (var entry in list.EnumerateArray())
+        foreach (var (index, _, epochs) in EntriesWith(list, "freeze_after_epochs"))
         {
-            if (entry.ValueKind == System.Text.Json.JsonValueKind.Object && entry.TryGetProperty("freeze_after_epochs", out var epochs))
-            {
-                if (epochs.ValueKind != System.Text.Json.JsonValueKind.Number || !epochs.TryGetInt32(out int count) || count < 0)
-                    throw new UsageException($"'network' in the configuration: layer {index} has freeze_after_epochs {epochs.GetRawText()}; expected a whole number ≥ 0.");
-                freezes.Add((index, count));
-            }
-            index++;
+            if (epochs.ValueKind != System.Text.Json.JsonValueKind.Number || !epochs.TryGetInt32(out int count) || count < 0)
+                throw new UsageException($"'network' in the configuration: layer {index} has freeze_after_epochs {epochs.GetRawText()}; expected a whole number ≥ 0.");
+            freezes.Add((index, count));
         }
         return freezes;
     }
