@@ -139,11 +139,11 @@ def airbench_loop(device, batch, narrow):
     nn = torch.nn
 
     def block(inputs, width):
-        return [nn.Conv2d(inputs, width, 3, padding="same", bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(width, momentum=0.4, eps=1e-12), nn.GELU(approximate="tanh"),
-                nn.Conv2d(width, width, 3, padding="same", bias=False), nn.BatchNorm2d(width, momentum=0.4, eps=1e-12), nn.GELU(approximate="tanh")]
+        return [nn.Conv2d(inputs, width, 3, padding="same", bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(width, momentum=0.4, eps=1e-12), nn.GELU(),
+                nn.Conv2d(width, width, 3, padding="same", bias=False), nn.BatchNorm2d(width, momentum=0.4, eps=1e-12), nn.GELU()]
 
     whitening = 12 if narrow else 24
-    layers = [nn.Conv2d(3, whitening, 2, bias=False), nn.GELU(approximate="tanh")]
+    layers = [nn.Conv2d(3, whitening, 2, bias=False), nn.GELU()]
     previous = whitening
     for width in widths:
         layers += block(previous, width)

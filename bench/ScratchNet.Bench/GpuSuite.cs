@@ -133,16 +133,16 @@ internal static class GpuSuite
         var whiten = network.Add(new Layers.Conv2d<float>(network.CurrentShape, whitening, 2, bias: false, frozenWeight: true));
         var rng = new Rng(seed);
         foreach (ref float v in whiten.Weight.Value.Span) v = (float)(0.3 * rng.NextNormal());
-        network.Add(new Layers.Gelu<float>(network.CurrentShape));
+        network.Add(new Layers.Gelu<float>(network.CurrentShape, Layers.GeluApproximation.None));
         foreach (int width in widths)
         {
             network.AddConv2dSame(width, 3, bias: false);
             network.AddMaxPool2d(2);
             network.AddBatchNorm2d(momentum: 0.4, epsilon: 1e-12, frozenWeight: true);
-            network.Add(new Layers.Gelu<float>(network.CurrentShape));
+            network.Add(new Layers.Gelu<float>(network.CurrentShape, Layers.GeluApproximation.None));
             network.AddConv2dSame(width, 3, bias: false);
             network.AddBatchNorm2d(momentum: 0.4, epsilon: 1e-12, frozenWeight: true);
-            network.Add(new Layers.Gelu<float>(network.CurrentShape));
+            network.Add(new Layers.Gelu<float>(network.CurrentShape, Layers.GeluApproximation.None));
         }
         network.AddMaxPool2d(3);
         network.AddFlatten();

@@ -84,7 +84,7 @@ def build(metadata):
         elif layer["type"] == "tanh":
             modules.append(torch.nn.Tanh())
         elif layer["type"] == "gelu":
-            modules.append(torch.nn.GELU(approximate="tanh"))   # ScratchNet's GELU is the tanh form
+            modules.append(torch.nn.GELU(approximate=layer.get("approximate", "tanh")))   # an entry without it is the tanh form
         elif layer["type"] == "scale":
             modules.append(Scale(layer["factor"]))
         elif layer["type"] == "leaky_relu":

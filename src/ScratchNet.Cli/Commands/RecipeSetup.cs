@@ -291,10 +291,11 @@ internal static class ArchPresets
     /// <summary>airbench's network with the given block widths and whitening-bias epochs, as a <c>network</c> layer list.</summary>
     internal static System.Text.Json.JsonElement Airbench(int[] widths, int whiteningBiasEpochs)
     {
+        const string Gelu = """{"type": "gelu", "approximate": "none"}""";   // the exact form, as airbench's nn.GELU()
         var layers = new List<string>
         {
             $$"""{"type": "conv2d", "in_channels": 3, "out_channels": 24, "kernel_size": [2, 2], "stride": [1, 1], "padding": [0, 0], "bias": true, "groups": 1, "frozen_weight": true, "init": "whiten", "freeze_after_epochs": {{whiteningBiasEpochs}}}""",
-            """{"type": "gelu"}""",
+            Gelu,
         };
         string Conv(int from, int to) =>
             $$"""{"type": "conv2d", "in_channels": {{from}}, "out_channels": {{to}}, "kernel_size": [3, 3], "stride": [1, 1], "padding": "same", "bias": false, "groups": 1, "init": "dirac"}""";
@@ -303,8 +304,8 @@ internal static class ArchPresets
         int channels = 24;
         foreach (int width in widths)
         {
-            layers.AddRange([Conv(channels, width), """{"type": "maxpool2d", "kernel_size": [2, 2], "stride": [2, 2], "padding": [0, 0]}""", Norm(width), """{"type": "gelu"}""",
-                             Conv(width, width), Norm(width), """{"type": "gelu"}"""]);
+            layers.AddRange([Conv(channels, width), """{"type": "maxpool2d", "kernel_size": [2, 2], "stride": [2, 2], "padding": [0, 0]}""", Norm(width), Gelu,
+                             Conv(width, width), Norm(width), Gelu]);
             channels = width;
         }
         layers.AddRange(["""{"type": "maxpool2d", "kernel_size": [3, 3], "stride": [3, 3], "padding": [0, 0]}""", """{"type": "flatten"}""",

@@ -122,7 +122,7 @@ public static class ParityCheck
             foreach (ref float v in whitening.Weight.Value.Span) v = (float)(0.5 * draw.NextNormal());
             network.AddConv2d(4, 3, padding: 1, bias: false);
             network.AddBatchNorm2d();
-            network.Add(new Gelu<float>(network.CurrentShape));
+            network.Add(new Gelu<float>(network.CurrentShape, GeluApproximation.None));
             network.AddMaxPool2d(2);
             network.AddConv2d(4, 3, padding: 1);
             network.AddGlobalAvgPool2d();
@@ -168,6 +168,7 @@ public static class ParityCheck
             ("sigmoid", () => new Sigmoid<T>(shape), true),
             ("tanh", () => new Tanh<T>(shape), true),
             ("gelu", () => new Gelu<T>(shape), true),
+            ("gelu exact", () => new Gelu<T>(shape, GeluApproximation.None), true),
             ("softmax", () => new Softmax<T>(shape), true),
             ("dropout (training)", () => new Dropout<T>(shape, 0.3, seed: 7), true),
             ("dropout (inference)", () => new Dropout<T>(shape, 0.3, seed: 7), false),

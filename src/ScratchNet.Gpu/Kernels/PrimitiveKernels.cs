@@ -95,11 +95,19 @@ internal static class PrimitiveKernels
         sums[c] = keep == T.Zero ? sum : keep * sums[c] + sum;
     }
 
-    /// <summary>y = f(x) for the element-wise function <paramref name="op"/> (an <see cref="ElementOp"/>) with its parameter.</summary>
-    public static void Map<T>(Index1D e, ArrayView<T> x, ArrayView<T> y, int op, T parameter, T half, T cubic, T root2OverPi)
+    /// <summary>
+    /// y = f(x) for the element-wise function <paramref name="op"/> (an <see cref="ElementOp"/>) with its parameter;
+    /// <paramref name="series"/> holds the normal CDF's Chebyshev coefficients for the exact GELU.
+    /// </summary>
+    public static void Map<T>(Index1D e, ArrayView<T> x, ArrayView<T> y, int op, T parameter, T half, T cubic, T root2OverPi, ArrayView<T> series)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         T v = x[e];
+        if (op == (int)ElementOp.GeluExact)
+        {
+            y[e] = v * NormalCdf(v, series, out _);
+            return;
+        }
         y[e] = op switch
         {
             (int)ElementOp.Relu => v > T.Zero ? v : T.Zero,
@@ -113,10 +121,17 @@ internal static class PrimitiveKernels
     }
 
     /// <summary>dx = dy·f′, with f′ from the output y (relu, leaky relu, sigmoid, tanh) or the input x (GELU).</summary>
-    public static void MapGradient<T>(Index1D e, ArrayView<T> x, ArrayView<T> y, ArrayView<T> dy, ArrayView<T> dx, int op, T parameter, T half, T cubic, T root2OverPi)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    public static void MapGradient<T>(Index1D e, ArrayView<T> x, ArrayView<T> y, ArrayView<T> dy, ArrayView<T> dx, int op, T parameter, T half, T cubic, T root2OverPi,
+        ArrayView<T> series) where T : unmanaged, IFloatingPointIeee754<T>
     {
         T g = dy[e];
+        if (op == (int)ElementOp.GeluExact)
+        {
+            T v = x[e];
+            T cdf = NormalCdf(v, series, out T density);
+            dx[e] = g * (cdf + v * density);
+            return;
+        }
         if (op == (int)ElementOp.Gelu)
         {
             T v = x[e];
@@ -135,6 +150,28 @@ internal static class PrimitiveKernels
             (int)ElementOp.Scale => g * parameter,
             _ => g,
         };
+    }
+
+    // Φ(v) and φ(v) as the CPU's NormalCdf computes them (series: its Chebyshev coefficients c₀ … cₙ, then 1/√2, 1/√(2π)
+    // and the largest z): ½·erfc(z) = ¼·(1 + u)·e^(−z²)·Q(u), z = |v|/√2, u = (2 − z)/(2 + z).
+    private static T NormalCdf<T>(T v, ArrayView<T> series, out T density) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = (int)series.Length - 3;
+        T two = T.One + T.One;
+        T z = T.Abs(v) * series[n];
+        if (z > series[n + 2]) z = series[n + 2];
+        T u = (two - z) / (two + z), twoU = u + u, b1 = T.Zero, b2 = T.Zero;
+        for (int k = n - 1; k >= 1; k--)
+        {
+            T b0 = twoU * b1 + (series[k] - b2);
+            b2 = b1;
+            b1 = b0;
+        }
+        T q = u * b1 + (series[0] - b2);
+        T e = T.Exp(-(z * z));
+        T tail = (T.One + u) * e * q / (two + two);
+        density = e * series[n + 1];
+        return v < T.Zero ? tail : T.One - tail;
     }
 
     /// <summary>y = a ⊙ b.</summary>
@@ -267,4 +304,5 @@ internal enum ElementOp
     Tanh = 4,
     Gelu = 5,
     Scale = 6,   // y = s·x with the parameter s
+    GeluExact = 7,
 }

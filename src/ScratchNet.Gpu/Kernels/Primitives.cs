@@ -1,6 +1,7 @@
 using System.Numerics;
 using ILGPU;
 using ILGPU.Runtime;
+using ScratchNet.Compute;
 
 namespace ScratchNet.Gpu.Kernels;
 
@@ -24,8 +25,9 @@ internal sealed class Primitives<T> where T : unmanaged, IFloatingPointIeee754<T
     private readonly int _tileSide;
     private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, int> _addRowVector;
     private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, int, int, T> _columnSums;
-    private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, int, T, T, T, T> _map;
-    private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, T, T, T, T> _mapGradient;
+    private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, int, T, T, T, T, ArrayView<T>> _map;
+    private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, T, T, T, T, ArrayView<T>> _mapGradient;
+    private readonly MemoryBuffer1D<T, Stride1D.Dense> _normalSeries;   // the exact GELU's: NormalCdf's coefficients, then 1/√2, 1/√(2π) and the largest z
     private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>> _multiply, _add;
     private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, T> _axpy;
     private readonly Action<Index1D, ArrayView<T>, ArrayView<T>, int> _rowSoftmax;
@@ -45,8 +47,11 @@ internal sealed class Primitives<T> where T : unmanaged, IFloatingPointIeee754<T
         _tileSide = Math.Min(PrimitiveKernels.MaxTileSide, (int)Math.Sqrt(a.MaxNumThreadsPerGroup));
         _addRowVector = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, int>(PrimitiveKernels.AddRowVector);
         _columnSums = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, int, int, T>(PrimitiveKernels.ColumnSums);
-        _map = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, int, T, T, T, T>(PrimitiveKernels.Map);
-        _mapGradient = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, T, T, T, T>(PrimitiveKernels.MapGradient);
+        _map = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, int, T, T, T, T, ArrayView<T>>(PrimitiveKernels.Map);
+        _mapGradient = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, T, T, T, T, ArrayView<T>>(PrimitiveKernels.MapGradient);
+        T[] series = [.. NormalCdf<T>.Series, T.CreateChecked(Math.Sqrt(0.5)), NormalCdf<T>.DensityScale, T.CreateChecked(30)];
+        _normalSeries = device.Allocate<T>(series.Length);
+        _normalSeries.View.CopyFromCPU(a.DefaultStream, series);
         _multiply = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>>(PrimitiveKernels.Multiply);
         _add = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>>(PrimitiveKernels.Add);
         _axpy = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, T>(PrimitiveKernels.Axpy);
@@ -98,13 +103,13 @@ internal sealed class Primitives<T> where T : unmanaged, IFloatingPointIeee754<T
     /// <summary>y = f(x) element by element.</summary>
     public void Map(ElementOp op, T parameter, DeviceMatrix<T> x, DeviceMatrix<T> y)
     {
-        if (x.Length > 0) _map(checked((int)x.Length), x.View, y.View, (int)op, parameter, Half, Cubic, Root2OverPi);
+        if (x.Length > 0) _map(checked((int)x.Length), x.View, y.View, (int)op, parameter, Half, Cubic, Root2OverPi, _normalSeries.View);
     }
 
     /// <summary>dx = dy·f′ element by element, f′ from the output y or (GELU) the input x.</summary>
     public void MapGradient(ElementOp op, T parameter, DeviceMatrix<T> x, DeviceMatrix<T> y, DeviceMatrix<T> dy, DeviceMatrix<T> dx)
     {
-        if (dy.Length > 0) _mapGradient(checked((int)dy.Length), x.View, y.View, dy.View, dx.View, (int)op, parameter, Half, Cubic, Root2OverPi);
+        if (dy.Length > 0) _mapGradient(checked((int)dy.Length), x.View, y.View, dy.View, dx.View, (int)op, parameter, Half, Cubic, Root2OverPi, _normalSeries.View);
     }
 
     /// <summary>y = a ⊙ b over the first <paramref name="length"/> elements.</summary>

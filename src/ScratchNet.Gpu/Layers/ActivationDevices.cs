@@ -52,7 +52,7 @@ internal sealed class TanhDevice<T>(Tanh<T> layer, DeviceContext<T> context)
 
 [DeviceHalf(typeof(Gelu<>))]
 internal sealed class GeluDevice<T>(Gelu<T> layer, DeviceContext<T> context)
-    : ActivationDevice<T>(layer, context, ElementOp.Gelu) where T : unmanaged, IFloatingPointIeee754<T>;
+    : ActivationDevice<T>(layer, context, layer.Approximate == GeluApproximation.None ? ElementOp.GeluExact : ElementOp.Gelu) where T : unmanaged, IFloatingPointIeee754<T>;
 
 [DeviceHalf(typeof(Scale<>))]
 internal sealed class ScaleDevice<T>(Scale<T> layer, DeviceContext<T> context)

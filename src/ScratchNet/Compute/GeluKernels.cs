@@ -1,24 +1,29 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using ScratchNet.Layers;
 
 namespace ScratchNet.Compute;
 
 /// <summary>
-/// GELU in its tanh form over spans, y = x·(1 + t)/2 with t = tanh(√(2/π)·(x + 0.044715·x³)), and its backward,
-/// dx = dy·((1 + t)/2 + x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²)/2). The backward recomputes t from x rather than
-/// reading a stored copy: one tanh per element costs less than keeping a tensor of them alive from forward to backward
-/// (in a CNN, one per GELU layer: hundreds of megabytes at batch 1024) and streaming it back. The vector path computes tanh as
-/// sign(u)·(1 − e)/(1 + e), e = exp(−2|u|) (never overflowing), for every element: the last partial vector goes
-/// through a padded copy, so each element's value depends on neither the span's length nor how the span is split
-/// among threads. The vectors are 512 bits where the machine runs them (AVX-512: the pass is bound by the exponential's
-/// arithmetic, not by memory), else <see cref="Vector{T}"/>'s. The scalar versions are the reference the tests hold the
-/// vector ones to.
+/// GELU over spans, in either of PyTorch's forms, and its backward. The exact form (<see cref="GeluApproximation.None"/>) is
+/// y = x·Φ(x), dx = dy·(Φ(x) + x·φ(x)), with <see cref="NormalCdf{T}"/>'s Φ and φ. The tanh form is y = x·(1 + t)/2 with
+/// t = tanh(√(2/π)·(x + 0.044715·x³)), dx = dy·((1 + t)/2 + x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²)/2). The backward
+/// recomputes Φ or t from x rather than reading a stored copy: it costs less than keeping a tensor of them alive from
+/// forward to backward (in a CNN, one per GELU layer: hundreds of megabytes at batch 1024) and streaming it back. The
+/// vector path computes tanh as sign(u)·(1 − e)/(1 + e), e = exp(−2|u|) (never overflowing), for every element: the last
+/// partial vector goes through a padded copy, so each element's value depends on neither the span's length nor how the
+/// span is split among threads. The vectors are 512 bits where the machine runs them (AVX-512: the pass is bound by the
+/// exponential's arithmetic, not by memory), else <see cref="Vector{T}"/>'s. The scalar versions are the reference the
+/// tests hold the vector ones to.
 /// </summary>
 internal static class GeluKernels
 {
+    /// <summary>Whether the passes run on 512-bit vectors: where the machine runs them (tests turn it off to reach the other path).</summary>
+    internal static bool Wide { get; set; } = Vector512.IsHardwareAccelerated;
+
     /// <summary>Lanes of the vectors the passes run on: the unit of their parts and of the padded tail.</summary>
-    public static int Width<T>() where T : unmanaged, IFloatingPointIeee754<T> => Vector512.IsHardwareAccelerated ? Vector512<T>.Count : Vector<T>.Count;
+    public static int Width<T>() where T : unmanaged, IFloatingPointIeee754<T> => Wide ? Vector512<T>.Count : Vector<T>.Count;
 
     private const double Root2OverPi = 0.79788456080286535588;   // √(2/π)
     private const double Cubic = 0.044715;
@@ -26,36 +31,47 @@ internal static class GeluKernels
     /// <summary>y from x, parallel over the thread team in parts that are whole vectors.</summary>
     public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, GeluJob<T> job) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (!Vector.IsHardwareAccelerated) { ForwardScalar(x, y); return; }
+        if (!Vector.IsHardwareAccelerated) { ForwardScalar(job.Approximate, x, y); return; }
         job.Forward(x, y);
     }
 
     /// <summary>dx from x and dy, parallel as <see cref="Forward{T}"/>.</summary>
     public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx, GeluJob<T> job) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (!Vector.IsHardwareAccelerated) { BackwardScalar(x, dy, dx); return; }
+        if (!Vector.IsHardwareAccelerated) { BackwardScalar(job.Approximate, x, dy, dx); return; }
         job.Backward(x, dy, dx);
     }
 
     /// <summary>The scalar reference of the forward pass.</summary>
-    public static void ForwardScalar<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void ForwardScalar<T>(GeluApproximation approximate, ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         T k = T.CreateChecked(Root2OverPi), c = T.CreateChecked(Cubic), half = T.CreateChecked(0.5);
         for (int i = 0; i < x.Length; i++)
         {
             T xi = x[i];
+            if (approximate == GeluApproximation.None)
+            {
+                y[i] = xi * NormalCdf<T>.Cdf(xi, out _);
+                continue;
+            }
             T t = T.Tanh(k * (xi + c * xi * xi * xi));
             y[i] = half * xi * (T.One + t);
         }
     }
 
     /// <summary>The scalar reference of the backward pass.</summary>
-    public static void BackwardScalar<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void BackwardScalar<T>(GeluApproximation approximate, ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
     {
         T k = T.CreateChecked(Root2OverPi), c = T.CreateChecked(Cubic), c3 = T.CreateChecked(3 * Cubic), half = T.CreateChecked(0.5);
         for (int i = 0; i < x.Length; i++)
         {
             T xi = x[i];
+            if (approximate == GeluApproximation.None)
+            {
+                T cdf = NormalCdf<T>.Cdf(xi, out T e);
+                dx[i] = dy[i] * T.FusedMultiplyAdd(xi * NormalCdf<T>.DensityScale, e, cdf);
+                continue;
+            }
             T t = T.Tanh(k * (xi + c * xi * xi * xi));
             T du = k * (T.One + c3 * xi * xi);
             dx[i] = dy[i] * half * (T.One + t + xi * (T.One - t * t) * du);
@@ -63,11 +79,21 @@ internal static class GeluKernels
     }
 
     /// <summary>Forward on whole vectors: <paramref name="length"/> a multiple of <see cref="Width{T}"/>.</summary>
-    internal static unsafe void ForwardVectors<T>(T* x, T* y, int length) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static unsafe void ForwardVectors<T>(GeluApproximation approximate, T* x, T* y, int length) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (Vector512.IsHardwareAccelerated)
+        if (Wide)
         {
-            ForwardVectors512(x, y, length);
+            if (approximate == GeluApproximation.None) ExactForwardVectors512(x, y, length);
+            else ForwardVectors512(x, y, length);
+            return;
+        }
+        if (approximate == GeluApproximation.None)
+        {
+            for (int i = 0; i < length; i += Vector<T>.Count)
+            {
+                var xv = Vector.Load(x + i);
+                Vector.Store(xv * NormalCdf<T>.Cdf(xv, out _), y + i);
+            }
             return;
         }
         var k = new Vector<T>(T.CreateChecked(Root2OverPi));
@@ -82,11 +108,23 @@ internal static class GeluKernels
     }
 
     /// <summary>Backward on whole vectors: <paramref name="length"/> a multiple of <see cref="Width{T}"/>.</summary>
-    internal static unsafe void BackwardVectors<T>(T* x, T* dy, T* dx, int length) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static unsafe void BackwardVectors<T>(GeluApproximation approximate, T* x, T* dy, T* dx, int length) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (Vector512.IsHardwareAccelerated)
+        if (Wide)
         {
-            BackwardVectors512(x, dy, dx, length);
+            if (approximate == GeluApproximation.None) ExactBackwardVectors512(x, dy, dx, length);
+            else BackwardVectors512(x, dy, dx, length);
+            return;
+        }
+        if (approximate == GeluApproximation.None)
+        {
+            var scale = new Vector<T>(NormalCdf<T>.DensityScale);
+            for (int i = 0; i < length; i += Vector<T>.Count)
+            {
+                var xv = Vector.Load(x + i);
+                var cdf = NormalCdf<T>.Cdf(xv, out var e);
+                Vector.Store(Vector.Load(dy + i) * Simd.Fma(xv * scale, e, cdf), dx + i);
+            }
             return;
         }
         var k = new Vector<T>(T.CreateChecked(Root2OverPi));
@@ -111,6 +149,28 @@ internal static class GeluKernels
         var e = Simd.Exp(Vector.Abs(u) * new Vector<T>(-T.CreateChecked(2)));
         var magnitude = (Vector<T>.One - e) / (Vector<T>.One + e);
         return Vector.ConditionalSelect(Vector.LessThan(u, Vector<T>.Zero), -magnitude, magnitude);
+    }
+
+    // The exact form's forward on 512-bit vectors.
+    private static unsafe void ExactForwardVectors512<T>(T* x, T* y, int length) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < length; i += Vector512<T>.Count)
+        {
+            var xv = Vector512.Load(x + i);
+            (xv * NormalCdf<T>.Cdf(xv, out _)).Store(y + i);
+        }
+    }
+
+    // The exact form's backward on 512-bit vectors.
+    private static unsafe void ExactBackwardVectors512<T>(T* x, T* dy, T* dx, int length) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var scale = Vector512.Create(NormalCdf<T>.DensityScale);
+        for (int i = 0; i < length; i += Vector512<T>.Count)
+        {
+            var xv = Vector512.Load(x + i);
+            var cdf = NormalCdf<T>.Cdf(xv, out var e);
+            (Vector512.Load(dy + i) * Simd.Fma(xv * scale, e, cdf)).Store(dx + i);
+        }
     }
 
     // ForwardVectors on 512-bit vectors: the same arithmetic, lane by lane.
@@ -164,6 +224,9 @@ internal sealed unsafe class GeluJob<T> : IParallelWork where T : unmanaged, IFl
     private T* _x, _out, _dy;
     private int _vectors;
 
+    /// <summary>The form of GELU the job computes.</summary>
+    public GeluApproximation Approximate { get; init; } = GeluApproximation.Tanh;
+
     /// <summary>y (written) from x.</summary>
     public void Forward(ReadOnlySpan<T> x, Span<T> y)
     {
@@ -197,8 +260,8 @@ internal sealed unsafe class GeluJob<T> : IParallelWork where T : unmanaged, IFl
             bx[i] = px[whole + i];
             if (pdy is not null) bdy[i] = pdy[whole + i];
         }
-        if (pdy is null) GeluKernels.ForwardVectors(bx, bo, width);
-        else GeluKernels.BackwardVectors(bx, bdy, bo, width);
+        if (pdy is null) GeluKernels.ForwardVectors(Approximate, bx, bo, width);
+        else GeluKernels.BackwardVectors(Approximate, bx, bdy, bo, width);
         for (int i = 0; i < rest; i++) po[whole + i] = bo[i];
     }
 
@@ -207,7 +270,7 @@ internal sealed unsafe class GeluJob<T> : IParallelWork where T : unmanaged, IFl
         int width = GeluKernels.Width<T>();
         int start = (int)((long)_vectors * part / parts) * width, end = (int)((long)_vectors * (part + 1) / parts) * width;
         if (end <= start) return;
-        if (_dy is null) GeluKernels.ForwardVectors(_x + start, _out + start, end - start);
-        else GeluKernels.BackwardVectors(_x + start, _dy + start, _out + start, end - start);
+        if (_dy is null) GeluKernels.ForwardVectors(Approximate, _x + start, _out + start, end - start);
+        else GeluKernels.BackwardVectors(Approximate, _x + start, _dy + start, _out + start, end - start);
     }
 }

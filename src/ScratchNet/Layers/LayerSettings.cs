@@ -94,6 +94,9 @@ public sealed class LayerSettings
     /// <summary>The string under <paramref name="key"/>, one of <paramref name="choices"/> when any are given.</summary>
     public string String(string key, params string[] choices) => _fields[key].String(choices);
 
+    /// <summary><see cref="String"/>, or <paramref name="fallback"/> when the entry has no <paramref name="key"/>.</summary>
+    public string OptionalString(string key, string fallback, params string[] choices) => _fields[key].Exists ? String(key, choices) : fallback;
+
     /// <summary>Whether the value under <paramref name="key"/> is a JSON string (for a setting that is a word or numbers, e.g. padding "same").</summary>
     public bool IsString(string key) => _fields[key].Element.ValueKind == JsonValueKind.String;
 

@@ -63,6 +63,7 @@ public sealed class CnnRecipeCliTests : IDisposable
     [InlineData("""{"type": "conv2d", "in_channels": 3, "out_channels": 24, "kernel_size": [2, 2], "stride": [1, 1], "padding": [0, 0], "bias": true, "groups": 1, "freeze_after_epochs": "3"}""",
                 "layer 0 has freeze_after_epochs \"3\"; expected a whole number ≥ 0")]
     [InlineData("""{"type": "maxpool2d", "kernel_size": [2, 2], "stride": [2, 2], "padding": [0, 0], "freeze_after_epochs": 2}""", "has freeze_after_epochs but no parameters to freeze")]
+    [InlineData("""{"type": "gelu", "approximate": "erf"}""", "layer 0 (gelu): 'approximate' is the string \"erf\"; expected one of \"none\", \"tanh\"")]
     public void BadLayerEntryOptionsAreOneErrorLine(string first, string message)
     {
         string list = $$"""[{{first}}, {"type": "global_avgpool2d"}, {"type": "linear", "in": {{(first.Contains("\"out_channels\": 16", StringComparison.Ordinal) ? 16 : first.Contains("\"out_channels\"", StringComparison.Ordinal) ? 24 : 3)}}, "out": 10, "regularized": false}, {"type": "softmax"}]""";

@@ -22,7 +22,7 @@ public class CnnNetworkTests
 {
     /// <summary>
     /// A small CNN over (3, 10, 9) images touching every image layer (a frozen convolution and a scaled output among
-    /// them); <paramref name="global"/> ends in global average pooling and a linear layer, else in a flatten and a linear layer without a bias.
+    /// them); <paramref name="global"/> has the exact GELU and ends in global average pooling and a linear layer, else the tanh GELU, a flatten and a linear layer without a bias.
     /// </summary>
     internal static Network<T> SmallCnn<T>(bool global, ulong seed = 3) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -33,7 +33,7 @@ public class CnnNetworkTests
         net.AddMaxPool2d(2);                          // (6, 5, 4)
         net.AddConv2dSame(8, 2, groups: 2);
         net.AddBatchNorm2d(frozenWeight: true);
-        net.Add(new Gelu<T>(net.CurrentShape));
+        net.Add(new Gelu<T>(net.CurrentShape, global ? GeluApproximation.None : GeluApproximation.Tanh));   // each form in one variant
         net.AddAvgPool2d(3, stride: 1, padding: 1);
         net.AddConv2d(8, 3, stride: 2, padding: 1, groups: 8, bias: false);   // depthwise, (8, 3, 2)
         net.AddBatchNorm2d(affine: false);

@@ -6,7 +6,7 @@ namespace ScratchNet.Tests.Gradients;
 /// <summary>
 /// Sigmoid, Tanh, LeakyReLU and GELU: Backward against central differences (as LayerGradientTests, random
 /// upstream gradient), and Forward against PyTorch's values at a few points (float64, printed by
-/// torch.sigmoid, torch.tanh, leaky_relu(x, 0.1) and gelu(x, approximate='tanh')).
+/// torch.sigmoid, torch.tanh, leaky_relu(x, 0.1), gelu(x, approximate='tanh') and the exact gelu(x)).
 /// </summary>
 public class ActivationGradientTests
 {
@@ -16,6 +16,7 @@ public class ActivationGradientTests
     {
         { "sigmoid", 1 }, { "sigmoid", 5 }, { "tanh", 1 }, { "tanh", 5 },
         { "leaky_relu", 1 }, { "leaky_relu", 5 }, { "gelu", 1 }, { "gelu", 5 },
+        { "gelu_exact", 1 }, { "gelu_exact", 5 },
     };
 
     [Theory]
@@ -24,7 +25,7 @@ public class ActivationGradientTests
     {
         var rng = new Rng(500 + (ulong)batch + (ulong)kind.Length * 10);
         var layer = Create(kind, 7);
-        Assert.Equal(kind, layer.Kind);
+        Assert.Equal(kind.Replace("_exact", ""), layer.Kind);
         // Away from zero for the leaky ReLU's kink (steps are a few 1e-6).
         var x = NormalAwayFromZero(rng, batch, 7, margin: 1e-2);
         x.Span[0] *= 3;   // one far into the saturating tails
@@ -41,6 +42,7 @@ public class ActivationGradientTests
     [InlineData("tanh", new[] { -0.9950547536867305, -0.46211715726000974, 0.0, 0.6043677771171635, 0.9640275800758169 })]
     [InlineData("leaky_relu", new[] { -0.30000000000000004, -0.05, 0.0, 0.7, 2.0 })]
     [InlineData("gelu", new[] { -0.0036373920817729943, -0.15428599017485606, 0.0, 0.5305701347051167, 1.954597694087775 })]
+    [InlineData("gelu_exact", new[] { -0.00404969409489031, -0.15426876936299344, 0.0, 0.5306254434438489, 1.9544997361036416 })]
     public void ForwardMatchesPyTorch(string kind, double[] expected)
     {
         var layer = Create(kind, Points.Length);
@@ -52,11 +54,12 @@ public class ActivationGradientTests
     [Fact]
     public void FloatLayersAgreeWithDouble()
     {
-        foreach (string kind in new[] { "sigmoid", "tanh", "leaky_relu", "gelu" })
+        foreach (string kind in new[] { "sigmoid", "tanh", "leaky_relu", "gelu", "gelu_exact" })
         {
             Layer<float> single = kind switch
             {
-                "sigmoid" => new Sigmoid<float>(5), "tanh" => new Tanh<float>(5), "leaky_relu" => new LeakyRelu<float>(5, 0.1), _ => new Gelu<float>(5),
+                "sigmoid" => new Sigmoid<float>(5), "tanh" => new Tanh<float>(5), "leaky_relu" => new LeakyRelu<float>(5, 0.1),
+                "gelu_exact" => new Gelu<float>(5, GeluApproximation.None), _ => new Gelu<float>(5),
             };
             var reference = Create(kind, 5);
             var y = single.Forward(new Matrix<float>(1, 5, Points.Select(p => (float)p).ToArray()));
@@ -81,6 +84,7 @@ public class ActivationGradientTests
         "tanh" => new Tanh<double>(size),
         "leaky_relu" => new LeakyRelu<double>(size, negativeSlope: 0.1),
         "gelu" => new Gelu<double>(size),
+        "gelu_exact" => new Gelu<double>(size, GeluApproximation.None),
         _ => throw new ArgumentException(kind),
     };
 }
