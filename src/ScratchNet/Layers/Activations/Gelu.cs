@@ -37,13 +37,13 @@ public sealed class Gelu<T>(Shape shape, GeluApproximation approximate = GeluApp
     public override string Kind => "gelu";
 
     /// <inheritdoc/>
-    public override IEnumerable<KeyValuePair<string, object>> Settings => [new("approximate", Name(Approximate))];
+    /// <remarks>Written only for the exact form, as Linear's <c>bias</c> only when false: a tanh GELU's entry reads as in earlier files.</remarks>
+    public override IEnumerable<KeyValuePair<string, object>> Settings =>
+        Approximate == GeluApproximation.None ? [new("approximate", "none")] : [];
 
     /// <summary>Rebuilds the layer from its settings (without <c>approximate</c>: the tanh form): the registry's reader.</summary>
     public static Gelu<T> Read(LayerSettings settings) =>
         new(settings.Input, settings.OptionalString("approximate", "tanh", "none", "tanh") == "none" ? GeluApproximation.None : GeluApproximation.Tanh);
-
-    private static string Name(GeluApproximation approximate) => approximate == GeluApproximation.None ? "none" : "tanh";
 
     /// <inheritdoc/>
     /// <remarks>ONNX has Gelu only from opset 20: both forms are written out in opset-13 operators (Erf, Tanh).</remarks>
