@@ -49,7 +49,7 @@ internal sealed class Primitives<T> where T : unmanaged, IFloatingPointIeee754<T
         _columnSums = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, int, int, T>(PrimitiveKernels.ColumnSums);
         _map = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, int, T, T, T, T, ArrayView<T>>(PrimitiveKernels.Map);
         _mapGradient = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, T, T, T, T, ArrayView<T>>(PrimitiveKernels.MapGradient);
-        T[] series = [.. NormalCdf<T>.Series, T.CreateChecked(Math.Sqrt(0.5)), NormalCdf<T>.DensityScale, T.CreateChecked(30)];
+        T[] series = [.. NormalCdf<T>.Series, NormalCdf<T>.InverseRoot2, NormalCdf<T>.DensityScale, NormalCdf<T>.LargestZ];
         _normalSeries = device.Allocate<T>(series.Length);
         _normalSeries.View.CopyFromCPU(a.DefaultStream, series);
         _multiply = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>>(PrimitiveKernels.Multiply);

@@ -32,12 +32,16 @@ internal static class NormalCdf<T> where T : unmanaged, IFloatingPointIeee754<T>
         ? [.. SingleSeries.Select(c => T.CreateChecked(c))]
         : [.. DoubleSeries.Select(c => T.CreateChecked(c))];
 
-    // Beyond z = 30, e^(−z²) is 0 in both types: the clamp keeps u finite for infinite x.
-    private static readonly T LargestZ = T.CreateChecked(30), Two = T.CreateChecked(2), Quarter = T.CreateChecked(0.25);
-    private static readonly T InverseRoot2 = T.CreateChecked(0.70710678118654752440), InverseRoot2Pi = T.CreateChecked(0.39894228040143267794);
+    /// <summary>The largest z the series is evaluated at: beyond 30, e^(−z²) is 0 in both types, and the clamp keeps u finite for infinite x.</summary>
+    public static readonly T LargestZ = T.CreateChecked(30);
+
+    /// <summary>1/√2: z = |x|/√2.</summary>
+    public static readonly T InverseRoot2 = T.CreateChecked(0.70710678118654752440);
 
     /// <summary>1/√(2π), the factor that turns <see cref="Cdf(T, out T)"/>'s <c>e</c> into φ(x).</summary>
-    public static T DensityScale => InverseRoot2Pi;
+    public static readonly T DensityScale = T.CreateChecked(0.39894228040143267794);
+
+    private static readonly T Two = T.CreateChecked(2), Quarter = T.CreateChecked(0.25);
 
     /// <summary>Φ(x), and e = e^(−x²/2) (φ(x) = e/√(2π)).</summary>
     public static T Cdf(T x, out T e)
