@@ -14,30 +14,27 @@ public class GeluGoldenTests(ITestOutputHelper output)
     [Theory]
     [InlineData(GeluApproximation.None, "none")]
     [InlineData(GeluApproximation.Tanh, "tanh")]
-    public void DoubleGeluMatchesTorch(GeluApproximation approximate, string form)
-    {
-        using var golden = new GoldenJson(Path.Combine("Golden", "Layers", "gelu.json"), 1e-12);
-        var x = golden.Data("x");
-        var layer = new Gelu<double>(x.Length, approximate);
-        golden.Compare($"{form}.y", layer.Forward(new Matrix<double>(1, x.Length, x)).Span);
-        golden.Compare($"{form}.dx", layer.Backward(new Matrix<double>(1, x.Length, golden.Data("g"))).Span);
-        output.WriteLine($"{form}, float64: worst scaled error {golden.Worst:E2}");
-    }
+    public void DoubleGeluMatchesTorch(GeluApproximation approximate, string form) => MatchesTorch<double>(approximate, form, 1e-12, "");
 
     [Theory]
     [InlineData(GeluApproximation.None, "none")]
     [InlineData(GeluApproximation.Tanh, "tanh")]
-    public void FloatGeluMatchesTorch(GeluApproximation approximate, string form)
+    public void FloatGeluMatchesTorch(GeluApproximation approximate, string form) => MatchesTorch<float>(approximate, form, 2e-6, "", ".float32");
+
+    // The layer's output and input gradient in T against each named set of torch's values ("" is float64's).
+    private void MatchesTorch<T>(GeluApproximation approximate, string form, double tolerance, params string[] suffixes)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
-        using var golden = new GoldenJson(Path.Combine("Golden", "Layers", "gelu.json"), 2e-6);
+        using var golden = new GoldenJson(Path.Combine("Golden", "Layers", "gelu.json"), tolerance);
         var x = golden.Data("x");
-        var layer = new Gelu<float>(x.Length, approximate);
-        double[] y = [.. layer.Forward(new Matrix<float>(1, x.Length, [.. x.Select(v => (float)v)])).Span.ToArray().Select(v => (double)v)];
-        double[] dx = [.. layer.Backward(new Matrix<float>(1, x.Length, [.. golden.Data("g").Select(v => (float)v)])).Span.ToArray().Select(v => (double)v)];
-        golden.Compare($"{form}.y.float32", y);
-        golden.Compare($"{form}.dx.float32", dx);
-        golden.Compare($"{form}.y", y);
-        golden.Compare($"{form}.dx", dx);
-        output.WriteLine($"{form}, float32: worst scaled error {golden.Worst:E2}");
+        var layer = new Gelu<T>(x.Length, approximate);
+        double[] y = [.. layer.Forward(new Matrix<T>(1, x.Length, [.. x.Select(T.CreateChecked)])).ToArray().Select(double.CreateChecked)];
+        double[] dx = [.. layer.Backward(new Matrix<T>(1, x.Length, [.. golden.Data("g").Select(T.CreateChecked)])).ToArray().Select(double.CreateChecked)];
+        foreach (string suffix in suffixes)
+        {
+            golden.Compare($"{form}.y{suffix}", y);
+            golden.Compare($"{form}.dx{suffix}", dx);
+        }
+        output.WriteLine($"{form}, {typeof(T).Name}: worst scaled error {golden.Worst:E2}");
     }
 }
