@@ -11,7 +11,8 @@ namespace ScratchNet.Bench;
 /// Images/s of the CNN recipes' training step (experiments/cifar10-cnn.json, airbench94's network, and
 /// cifar10-cnn-quick.json) at the recipe's batch on synthetic CIFAR-shaped data, against the same network in
 /// PyTorch (bench/cnn_train_peer.py: Debian's python3-torch with oneDNN, autograd, torch.optim.SGD with Nesterov; the
-/// better of NCHW and channels_last), the same thread count. Ours runs in a child process of its own, as the peer
+/// better of NCHW and channels_last) and in TorchSharp's libtorch 2.10 (bench/torchsharp-cnn, the same step; the faster of
+/// the two is the line's peer, see <see cref="CnnPeer"/>), the same thread count. Ours runs in a child process of its own, as the peer
 /// does, so that each peak working set is the step's alone. Each line has the step's GFLOP/s (multiply-adds of the
 /// convolutions and linear layers ×2, ×3 for forward, backward-data and backward-weights) and its share of the
 /// measured float32 FMA peak.
@@ -25,9 +26,10 @@ internal static class CnnTrainSuite
         var peaks = new FmaProbe.Peaks(threads);
         peaks.Sample(all: false, attempts: 3);
         var lines = new List<Action<double>>();
+        var (peers, missing) = CnnPeer.Locate();
         foreach (string recipe in Recipes)
         {
-            string? path = Find(Path.Combine("experiments", recipe));
+            string? path = Repository.Find(Path.Combine("experiments", recipe));
             if (path is null)
             {
                 Console.Error.WriteLine($"bench cnn: experiments/{recipe} not found above {AppContext.BaseDirectory} or the working folder; skipped.");
@@ -37,28 +39,35 @@ internal static class CnnTrainSuite
             int batch = batchOverride ?? config.RootElement.GetProperty("batch_size").GetInt32();
             double flopsPerImage = 0;
             var (oursRate, oursPeak) = (0.0, 0.0);
-            var (peerRate, peerPeak, peerLayout, peerNote) = (0.0, 0.0, "", (string?)null);
+            var fastest = new Dictionary<string, (double Rate, double PeakMb, string Layout)>();   // each peer's best
+            var failures = new Dictionary<string, string>();
             for (int round = 0; round < 2; round++)
             {
                 var ours = RunChild(path, batch, threads, seconds);
                 if (ours.Error is not null) { Console.Error.WriteLine($"bench cnn: ours failed on {recipe}: {ours.Error}"); break; }
                 flopsPerImage = ours.FlopsPerImage;
                 if (ours.Rate > oursRate) (oursRate, oursPeak) = (ours.Rate, ours.PeakMb);
-                foreach (string layout in new[] { "NCHW", "channels_last" })
-                {
-                    var peer = RunPeer(path, batch, threads, layout, seconds);
-                    if (peer.Error is not null) { peerNote = $"peer failed: {peer.Error}"; continue; }
-                    if (peer.Rate > peerRate) (peerRate, peerPeak, peerLayout) = (peer.Rate, peer.PeakMb, layout);
-                }
+                foreach (var candidate in peers)
+                    foreach (string layout in new[] { "NCHW", "channels_last" })
+                    {
+                        if (failures.ContainsKey(candidate.Name)) break;
+                        var (measured, error) = candidate.Run("train", [path, Inv(batch), Inv(threads), layout, Inv(seconds)]);
+                        if (error is not null) { failures[candidate.Name] = error; break; }
+                        double peerRate = measured[^1].GetProperty("images_per_s").GetDouble(), peerPeak = measured[^1].GetProperty("peak_rss_mb").GetDouble();
+                        if (!fastest.TryGetValue(candidate.Name, out var kept) || peerRate > kept.Rate) fastest[candidate.Name] = (peerRate, peerPeak, layout);
+                    }
                 peaks.Sample(all: false, attempts: 1);
             }
             if (oursRate == 0) continue;
             string name = Report.Invariant($"cnn {Path.GetFileNameWithoutExtension(recipe)} training step, batch {batch}, {threads} threads");
             double rate = oursRate, perImage = flopsPerImage, ourPeak = oursPeak;
-            bool hasPeer = peerRate > 0;
-            double theirRate = peerRate, theirPeak = peerPeak;
-            string layoutUsed = peerLayout, note = peerNote ?? "";
-            lines.Add(peak => Report.Emit("train", name, rate, "pytorch 1.13 (oneDNN)", hasPeer ? theirRate : null, "images/s", hasPeer ? null : note,
+            var faster = peers.Where(candidate => fastest.ContainsKey(candidate.Name)).MaxBy(candidate => fastest[candidate.Name].Rate);
+            bool hasPeer = faster is not null;
+            var (theirRate, theirPeak, layoutUsed) = hasPeer ? fastest[faster!.Name] : default;
+            var each = CnnPeer.Keys.Select(key => new KeyValuePair<string, object?>(key,
+                peers.FirstOrDefault(candidate => candidate.Key == key) is { } found && fastest.TryGetValue(found.Name, out var own) ? own.Rate : null)).ToList();
+            string? note = missing is null && failures.Count == 0 ? null : string.Join("; ", new[] { missing }.Concat(failures.Values).OfType<string>());
+            lines.Add(peak => Report.Emit("train", name, rate, faster?.Name, hasPeer ? theirRate : null, "images/s", note,
             [
                 new("gflops", Math.Round(rate * perImage / 1e9, 1)),
                 new("peer_gflops", hasPeer ? Math.Round(theirRate * perImage / 1e9, 1) : null),
@@ -69,6 +78,7 @@ internal static class CnnTrainSuite
                 new("peer_peak_rss_mb", hasPeer ? Math.Round(theirPeak, 1) : null),
                 new("peer_layout", hasPeer ? layoutUsed : null),
                 new("gflop_per_image", Math.Round(perImage / 1e9, 3)),
+                .. each,
             ]));
         }
         peaks.Emit();
@@ -167,16 +177,6 @@ internal static class CnnTrainSuite
         return new(r.GetProperty("images_per_s").GetDouble(), r.GetProperty("peak_working_set_mb").GetDouble(), r.GetProperty("flops_per_image").GetDouble(), null);
     }
 
-    private static Measured RunPeer(string config, int batch, int threads, string layout, double seconds)
-    {
-        string? script = Find(Path.Combine("bench", "cnn_train_peer.py"));
-        if (script is null || !File.Exists("/usr/bin/python3")) return new(0, 0, 0, "bench/cnn_train_peer.py or /usr/bin/python3 not found");
-        var (code, stdout, stderr) = Execute("/usr/bin/python3", [script, config, Inv(batch), Inv(threads), layout, Inv(seconds)]);
-        if (code != 0) return new(0, 0, 0, stderr.Trim().Split('\n')[^1]);
-        using var json = JsonDocument.Parse(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
-        return new(json.RootElement.GetProperty("images_per_s").GetDouble(), json.RootElement.GetProperty("peak_rss_mb").GetDouble(), 0, null);
-    }
-
     private static (int Code, string Stdout, string Stderr) Execute(string file, string[] args)
     {
         var start = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -188,13 +188,4 @@ internal static class CnnTrainSuite
     }
 
     private static string Inv(double value) => value.ToString(CultureInfo.InvariantCulture);
-
-    // A repository file, looked for above the binaries and above the working folder.
-    private static string? Find(string relative)
-    {
-        foreach (string start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-                if (File.Exists(Path.Combine(dir.FullName, relative))) return Path.Combine(dir.FullName, relative);
-        return null;
-    }
 }

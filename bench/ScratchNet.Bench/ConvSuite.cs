@@ -12,7 +12,9 @@ namespace ScratchNet.Bench;
 /// direct kernel not chosen, for a few-tap backward-weights the 16 × 6 tile, as ours_other_direct) against PyTorch's (Debian's python3-torch with
 /// oneDNN, the better of NCHW and channels_last; bench/conv_peer.py) for every distinct convolution of airbench94
 /// at the given batch: forward, backward-data and backward-weights, the same thread count, interleaved shape by
-/// shape, each line with its share of the measured float32 FMA peak.
+/// shape, each line with its share of the measured float32 FMA peak. The peer is the faster, pass by pass, of two builds of
+/// libtorch (see <see cref="CnnPeer"/>): PyTorch's as above and TorchSharp's libtorch 2.10 (bench/torchsharp-cnn), each
+/// line with both values.
 /// </summary>
 internal static unsafe class ConvSuite
 {
@@ -38,7 +40,7 @@ internal static unsafe class ConvSuite
     {
         var peaks = new FmaProbe.Peaks(threads);
         peaks.Sample(all: false, attempts: 3);
-        string? script = FindPeer();
+        var (peers, missing) = CnnPeer.Locate();
         var lines = new List<Action<double>>();
         foreach (var (role, c, size, oc, kernel, padding) in Shapes)
         {
@@ -47,8 +49,8 @@ internal static unsafe class ConvSuite
             var g = new ConvGeometry(c, size, size, oc, 1, kernel, kernel, 1, 1, padding, padding, outSize, outSize);
             double flops = 2.0 * batch * g.MultiplyAdds;
             var ours = new double[3];
-            var peer = new Dictionary<string, (double GFlops, string Layout)>();
-            string? peerNote = script is null ? "peer skipped: bench/conv_peer.py or /usr/bin/python3 not found" : null;
+            var peer = new Dictionary<(string Pass, string Peer), (double GFlops, string Layout)>();   // each peer's best per pass
+            var failures = new Dictionary<string, string>();
             var rng = new Rng(1);
             float[] x = Random(batch * g.InputSize, rng), w = Random(oc * g.Patch, rng), dy = Random(batch * g.OutputSize, rng);
             float[] y = GC.AllocateUninitializedArray<float>(batch * g.OutputSize, pinned: true);
@@ -68,8 +70,9 @@ internal static unsafe class ConvSuite
             var chosen = new[] { Convolution<float>.DirectPath(g, backwardData: false), Convolution<float>.DirectPath(g, backwardData: true) };
             for (int round = 0; round < rounds; round++)
             {
-                if (script is not null && peerNote is null)
-                    peerNote = RunPeer(script, batch, c, size, oc, kernel, padding, threads, peer);
+                foreach (var candidate in peers)
+                    if (!failures.ContainsKey(candidate.Name) && RunPeer(candidate, batch, c, size, oc, kernel, padding, threads, peer) is { } failure)
+                        failures[candidate.Name] = failure;
                 for (int p = 0; p < 3; p++)
                 {
                     ours[p] = Math.Max(ours[p], flops / Report.SecondsPerCall(actions[p], seconds: 1.0) / 1e9);
@@ -104,14 +107,20 @@ internal static unsafe class ConvSuite
                     : p == 2 ? $"NCHW direct (dW tile: {weightBlock} channels x {(DirectWeightGradient<float>.HasTwelveTapTile(Gemm.Kernel) ? "12 (and 6)" : "6")} taps, {isa})"
                     : Convolution<float>.DirectPath(g, backwardData: p == 1) == Convolution<float>.DirectKernel.ChannelVector ? $"NCHW direct (channel vectors: {ChannelVectorConvolution<float>.BlockWidth(Gemm.Kernel, p == 0 ? oc : c)} channels x 6 positions, {isa})"
                     : $"NCHW direct (padded grid, {DirectConvolution<float>.MR}x{DirectConvolution<float>.NR(Gemm.Kernel)} {isa} tile)";
-                bool hasPeer = peer.TryGetValue(pass, out var best);
+                var faster = peers.Where(candidate => peer.ContainsKey((pass, candidate.Name))).MaxBy(candidate => peer[(pass, candidate.Name)].GFlops);
+                bool hasPeer = faster is not null;
+                var best = hasPeer ? peer[(pass, faster!.Name)] : default;
+                var each = CnnPeer.Keys.Select(key => new KeyValuePair<string, object?>(key,
+                    peers.FirstOrDefault(candidate => candidate.Key == key) is { } found && peer.TryGetValue((pass, found.Name), out var own) ? own.GFlops : null)).ToList();
+                string? note = missing is null && failures.Count == 0 ? null : string.Join("; ", new[] { missing }.Concat(failures.Values).OfType<string>());
                 string name = Report.Invariant($"conv {role} {c}->{oc} k{kernel} p{padding} at {size}px batch {batch} {pass}, {threads} threads");
-                lines.Add(peak => Report.Emit("conv", name, value, "pytorch 1.13 (oneDNN)", hasPeer ? best.GFlops : null, "GFLOP/s", peerNote,
+                lines.Add(peak => Report.Emit("conv", name, value, faster?.Name, hasPeer ? best.GFlops : null, "GFLOP/s", note,
                 [
                     new("ours_path", path),
                     new("ours_im2col_gemm", viaColumns),
                     new("ours_other_direct", other),
                     new("peer_layout", hasPeer ? best.Layout : null),
+                    .. each,
                     new("peak", Math.Round(peak, 1)),
                     new("share_of_peak", Math.Round(value / peak, 3)),
                     new("peer_share_of_peak", hasPeer ? Math.Round(best.GFlops / peak, 3) : null),
@@ -122,38 +131,17 @@ internal static unsafe class ConvSuite
         foreach (var line in lines) line(peaks.Single);
     }
 
-    // Runs the peer for one shape, keeping each pass's best; returns a note when it failed.
-    private static string? RunPeer(string script, int batch, int c, int size, int oc, int kernel, int padding, int threads, Dictionary<string, (double, string)> best)
+    // Runs one peer for one shape, keeping its best per pass; returns a note when it failed.
+    private static string? RunPeer(CnnPeer peer, int batch, int c, int size, int oc, int kernel, int padding, int threads, Dictionary<(string, string), (double GFlops, string Layout)> best)
     {
-        var start = new ProcessStartInfo("/usr/bin/python3", [script, .. new[] { batch, c, size, size, oc, kernel, padding, threads }.Select(v => v.ToString(CultureInfo.InvariantCulture)), "1.0"])
+        var (lines, error) = peer.Run("conv", [.. new[] { batch, c, size, size, oc, kernel, padding, threads }.Select(v => v.ToString(CultureInfo.InvariantCulture)), "1.0"]);
+        foreach (var line in lines)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0) return $"peer failed: {stderr.Result.Trim().Split('\n')[^1]}";
-        foreach (string line in stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-        {
-            using var json = JsonDocument.Parse(line);
-            string pass = json.RootElement.GetProperty("pass").GetString()!;
-            double gflops = json.RootElement.GetProperty("gflops").GetDouble();
-            if (!best.TryGetValue(pass, out var kept) || gflops > kept.Item1) best[pass] = (gflops, json.RootElement.GetProperty("layout").GetString()!);
+            string pass = line.GetProperty("pass").GetString()!;
+            double gflops = line.GetProperty("gflops").GetDouble();
+            if (!best.TryGetValue((pass, peer.Name), out var kept) || gflops > kept.GFlops) best[(pass, peer.Name)] = (gflops, line.GetProperty("layout").GetString()!);
         }
-        return null;
-    }
-
-    private static string? FindPeer()
-    {
-        if (!File.Exists("/usr/bin/python3")) return null;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "bench", "conv_peer.py");
-            if (File.Exists(candidate)) return candidate;
-        }
-        return null;
+        return error;
     }
 
     private static float* Pin(float[] array) => (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));

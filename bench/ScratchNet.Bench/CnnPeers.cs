@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace ScratchNet.Bench;
+
+/// <summary>
+/// The two builds of libtorch that bench conv and bench cnn race against, each in a process of its own with the same
+/// arguments and JSON lines: Debian's python3-torch 1.13 (bench/conv_peer.py, bench/cnn_train_peer.py) and TorchSharp
+/// 0.107's libtorch 2.10 (bench/torchsharp-cnn, built in the user cache by bench/build-torchsharp-peer.sh), both with
+/// oneDNN. A suite keeps, line by line, the faster of those present, and says which one was missing.
+/// </summary>
+internal sealed class CnnPeer
+{
+    private readonly string _file;
+    private readonly Func<string, string[]> _arguments;   // a mode ("conv" or "train") to the leading arguments
+
+    private CnnPeer(string name, string key, string file, Func<string, string[]> arguments) => (Name, Key, _file, _arguments) = (name, key, file, arguments);
+
+    /// <summary>How a result line names it.</summary>
+    public string Name { get; }
+
+    /// <summary>The field that carries its own value beside the faster one's.</summary>
+    public string Key { get; }
+
+    /// <summary>Every peer's <see cref="Key"/>: each line has them all, null for a peer not found or failed.</summary>
+    public static readonly string[] Keys = ["peer_pytorch", "peer_torchsharp"];
+
+    /// <summary>The peers found on this machine, and a note for each one that is not.</summary>
+    public static (IReadOnlyList<CnnPeer> Found, string? Missing) Locate()
+    {
+        var found = new List<CnnPeer>();
+        var missing = new List<string>();
+        string? conv = Repository.Find(Path.Combine("bench", "conv_peer.py")), train = Repository.Find(Path.Combine("bench", "cnn_train_peer.py"));
+        if (conv is not null && train is not null && File.Exists("/usr/bin/python3"))
+            found.Add(new("pytorch 1.13 (oneDNN)", "peer_pytorch", "/usr/bin/python3", mode => [mode == "conv" ? conv : train]));
+        else missing.Add("pytorch peer skipped: bench/conv_peer.py, bench/cnn_train_peer.py or /usr/bin/python3 not found");
+        string? configured = Environment.GetEnvironmentVariable("SCRATCHNET_TORCHSHARP_CNN_PEER");
+        string cached = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "scratchnet", "peers",
+            "torchsharp-cnn", "bin", "Release", "net10.0", "linux-x64", "TorchSharpCnn");
+        if (new[] { configured, cached }.FirstOrDefault(File.Exists) is { } executable)
+            found.Add(new("libtorch 2.10 (TorchSharp 0.107, oneDNN)", "peer_torchsharp", executable, mode => [mode]));
+        else missing.Add("torchsharp peer skipped: build it with bench/build-torchsharp-peer.sh or set SCRATCHNET_TORCHSHARP_CNN_PEER");
+        return (found, missing.Count == 0 ? null : string.Join("; ", missing));
+    }
+
+    /// <summary>Runs one mode; its JSON lines, or the last line of its error output.</summary>
+    public (IReadOnlyList<JsonElement> Lines, string? Error) Run(string mode, IEnumerable<string> arguments)
+    {
+        var start = new ProcessStartInfo(_file, [.. _arguments(mode), .. arguments]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        string stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0) return ([], $"{Name} failed: {stderr.Result.Trim().Split('\n')[^1]}");
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(line => line.StartsWith('{'))
+            .Select(line => JsonDocument.Parse(line).RootElement.Clone()).ToList();
+        return lines.Count == 0 ? ([], $"{Name} printed no JSON") : (lines, null);
+    }
+}
+
+/// <summary>Files of the repository, looked for above the binaries and above the working folder.</summary>
+internal static class Repository
+{
+    public static string? Find(string relative)
+    {
+        foreach (string start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, relative))) return Path.Combine(dir.FullName, relative);
+        return null;
+    }
+}
