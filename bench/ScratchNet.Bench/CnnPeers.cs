@@ -25,6 +25,17 @@ internal sealed class CnnPeer
     /// <summary>Every peer's <see cref="Key"/>: each line has them all, null for a peer not found or failed.</summary>
     public static readonly string[] Keys = ["peer_pytorch", "peer_torchsharp"];
 
+    /// <summary>Each peer's own value under its <see cref="Key"/>, null for one not found (or, as <paramref name="value"/> says, without a result).</summary>
+    public static List<KeyValuePair<string, object?>> EachValue(IReadOnlyList<CnnPeer> found, Func<CnnPeer, double?> value) =>
+        Keys.Select(key => new KeyValuePair<string, object?>(key, found.FirstOrDefault(peer => peer.Key == key) is { } peer ? value(peer) : null)).ToList();
+
+    /// <summary>A line's note: the peers not found and those that failed, or null when both ran.</summary>
+    public static string? Note(string? missing, IEnumerable<string> failures)
+    {
+        var parts = new[] { missing }.Concat(failures).OfType<string>().ToList();
+        return parts.Count == 0 ? null : string.Join("; ", parts);
+    }
+
     /// <summary>The peers found on this machine, and a note for each one that is not.</summary>
     public static (IReadOnlyList<CnnPeer> Found, string? Missing) Locate()
     {

@@ -64,9 +64,8 @@ internal static class CnnTrainSuite
             var faster = peers.Where(candidate => fastest.ContainsKey(candidate.Name)).MaxBy(candidate => fastest[candidate.Name].Rate);
             bool hasPeer = faster is not null;
             var (theirRate, theirPeak, layoutUsed) = hasPeer ? fastest[faster!.Name] : default;
-            var each = CnnPeer.Keys.Select(key => new KeyValuePair<string, object?>(key,
-                peers.FirstOrDefault(candidate => candidate.Key == key) is { } found && fastest.TryGetValue(found.Name, out var own) ? own.Rate : null)).ToList();
-            string? note = missing is null && failures.Count == 0 ? null : string.Join("; ", new[] { missing }.Concat(failures.Values).OfType<string>());
+            var each = CnnPeer.EachValue(peers, found => fastest.TryGetValue(found.Name, out var own) ? own.Rate : null);
+            string? note = CnnPeer.Note(missing, failures.Values);
             lines.Add(peak => Report.Emit("train", name, rate, faster?.Name, hasPeer ? theirRate : null, "images/s", note,
             [
                 new("gflops", Math.Round(rate * perImage / 1e9, 1)),

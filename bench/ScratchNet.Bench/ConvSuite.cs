@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using System.Text.Json;
 using ScratchNet.Compute;
 
 namespace ScratchNet.Bench;
@@ -110,9 +108,8 @@ internal static unsafe class ConvSuite
                 var faster = peers.Where(candidate => peer.ContainsKey((pass, candidate.Name))).MaxBy(candidate => peer[(pass, candidate.Name)].GFlops);
                 bool hasPeer = faster is not null;
                 var best = hasPeer ? peer[(pass, faster!.Name)] : default;
-                var each = CnnPeer.Keys.Select(key => new KeyValuePair<string, object?>(key,
-                    peers.FirstOrDefault(candidate => candidate.Key == key) is { } found && peer.TryGetValue((pass, found.Name), out var own) ? own.GFlops : null)).ToList();
-                string? note = missing is null && failures.Count == 0 ? null : string.Join("; ", new[] { missing }.Concat(failures.Values).OfType<string>());
+                var each = CnnPeer.EachValue(peers, found => peer.TryGetValue((pass, found.Name), out var own) ? own.GFlops : null);
+                string? note = CnnPeer.Note(missing, failures.Values);
                 string name = Report.Invariant($"conv {role} {c}->{oc} k{kernel} p{padding} at {size}px batch {batch} {pass}, {threads} threads");
                 lines.Add(peak => Report.Emit("conv", name, value, faster?.Name, hasPeer ? best.GFlops : null, "GFLOP/s", note,
                 [
