@@ -30,6 +30,11 @@ catch (ArgumentException error)
     Console.Error.WriteLine($"TorchSharpCnn: {error.Message}");
     return 2;
 }
+catch (Exception error) when (error is KeyNotFoundException or InvalidOperationException or FormatException)
+{
+    Console.Error.WriteLine($"TorchSharpCnn: {args[1]}: a layer or setting is missing or of the wrong kind ({error.Message})");
+    return 2;
+}
 
 static int Usage()
 {
@@ -71,6 +76,7 @@ static int Conv(int[] shape, double seconds)
     var (batch, c, h, w, oc, kernel, padding, threads) = (shape[0], shape[1], shape[2], shape[3], shape[4], shape[5], shape[6], shape[7]);
     int oh = h + 2 * padding - kernel + 1, ow = w + 2 * padding - kernel + 1;
     if (batch == 0 || c == 0 || oc == 0 || kernel == 0 || oh <= 0 || ow <= 0) throw new ArgumentException("the convolution has no output");
+    if (threads == 0) throw new ArgumentException("THREADS must be at least 1");
     torch.set_num_threads(threads);
     torch.manual_seed(0);
     double flops = 2.0 * batch * oc * oh * ow * c * kernel * kernel;
@@ -110,6 +116,7 @@ static int Train(string configPath, int batch, int threads, string layout, doubl
 {
     if (layout is not ("NCHW" or "channels_last")) throw new ArgumentException($"layout '{layout}' is neither NCHW nor channels_last");
     if (batch == 0) throw new ArgumentException("batch 0 has no step");
+    if (threads == 0) throw new ArgumentException("THREADS must be at least 1");
     JsonElement config;
     try { config = JsonDocument.Parse(File.ReadAllText(configPath)).RootElement; }
     catch (Exception error) when (error is IOException or UnauthorizedAccessException or JsonException)
@@ -118,7 +125,9 @@ static int Train(string configPath, int batch, int threads, string layout, doubl
     }
     torch.set_num_threads(threads);
     torch.manual_seed(0);
-    var net = Recipe.Network(config.GetProperty("network"), configPath);
+    if (!config.TryGetProperty("network", out var layers) || layers.ValueKind != JsonValueKind.Array)
+        throw new ArgumentException($"{configPath}: no \"network\" list of layers");
+    var net = Recipe.Network(layers, configPath);
     net.train();
     var trainable = net.parameters().Where(p => p.requires_grad).ToList();
     double Get(string key, double fallback) => config.TryGetProperty(key, out var v) ? v.GetDouble() : fallback;
