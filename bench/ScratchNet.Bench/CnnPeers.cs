@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Diagnostics;
 using System.Text.Json;
 
@@ -22,8 +23,10 @@ internal sealed class CnnPeer
     /// <summary>The field that carries its own value beside the faster one's.</summary>
     public string Key { get; }
 
+    private const string PyTorchKey = "peer_pytorch", TorchSharpKey = "peer_torchsharp";
+
     /// <summary>Every peer's <see cref="Key"/>: each line has them all, null for a peer not found or failed.</summary>
-    public static readonly string[] Keys = ["peer_pytorch", "peer_torchsharp"];
+    public static readonly string[] Keys = [PyTorchKey, TorchSharpKey];
 
     /// <summary>Each peer's own value under its <see cref="Key"/>, null for one not found (or, as <paramref name="value"/> says, without a result).</summary>
     public static List<KeyValuePair<string, object?>> EachValue(IReadOnlyList<CnnPeer> found, Func<CnnPeer, double?> value) =>
@@ -43,29 +46,44 @@ internal sealed class CnnPeer
         var missing = new List<string>();
         string? conv = Repository.Find(Path.Combine("bench", "conv_peer.py")), train = Repository.Find(Path.Combine("bench", "cnn_train_peer.py"));
         if (conv is not null && train is not null && File.Exists("/usr/bin/python3"))
-            found.Add(new("pytorch 1.13 (oneDNN)", "peer_pytorch", "/usr/bin/python3", mode => [mode == "conv" ? conv : train]));
+            found.Add(new("pytorch 1.13 (oneDNN)", PyTorchKey, "/usr/bin/python3", mode => [mode == "conv" ? conv : train]));
         else missing.Add("pytorch peer skipped: bench/conv_peer.py, bench/cnn_train_peer.py or /usr/bin/python3 not found");
-        string? configured = Environment.GetEnvironmentVariable("SCRATCHNET_TORCHSHARP_CNN_PEER");
-        string cached = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "scratchnet", "peers",
-            "torchsharp-cnn", "bin", "Release", "net10.0", "linux-x64", "TorchSharpCnn");
-        if (new[] { configured, cached }.FirstOrDefault(File.Exists) is { } executable)
-            found.Add(new("libtorch 2.10 (TorchSharp 0.107, oneDNN)", "peer_torchsharp", executable, mode => [mode]));
+        if (PeerCache.Locate("SCRATCHNET_TORCHSHARP_CNN_PEER", "torchsharp-cnn", "TorchSharpCnn") is { } executable)
+            found.Add(new("libtorch 2.10 (TorchSharp 0.107, oneDNN)", TorchSharpKey, executable, mode => [mode]));
         else missing.Add("torchsharp peer skipped: build it with bench/build-torchsharp-peer.sh or set SCRATCHNET_TORCHSHARP_CNN_PEER");
         return (found, missing.Count == 0 ? null : string.Join("; ", missing));
     }
 
-    /// <summary>Runs one mode; its JSON lines, or the last line of its error output.</summary>
+    /// <summary>Runs one mode; its JSON lines, or a line saying why there are none (its error output's last line, a file that does not start, output that is not JSON).</summary>
     public (IReadOnlyList<JsonElement> Lines, string? Error) Run(string mode, IEnumerable<string> arguments)
     {
         var start = new ProcessStartInfo(_file, [.. _arguments(mode), .. arguments]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0) return ([], $"{Name} failed: {stderr.Result.Trim().Split('\n')[^1]}");
-        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(line => line.StartsWith('{'))
-            .Select(line => JsonDocument.Parse(line).RootElement.Clone()).ToList();
-        return lines.Count == 0 ? ([], $"{Name} printed no JSON") : (lines, null);
+        try
+        {
+            using var process = Process.Start(start)!;
+            var stderr = process.StandardError.ReadToEndAsync();
+            string stdout = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            if (process.ExitCode != 0) return ([], $"{Name} failed: {stderr.Result.Trim().Split('\n')[^1]}");
+            var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(line => line.StartsWith('{'))
+                .Select(line => JsonDocument.Parse(line).RootElement.Clone()).ToList();
+            return lines.Count == 0 ? ([], $"{Name} printed no JSON") : (lines, null);
+        }
+        catch (Win32Exception error) { return ([], $"{Name}: {_file} does not start ({error.Message})"); }
+        catch (JsonException error) { return ([], $"{Name} printed a line that is not JSON ({error.Message})"); }
+    }
+}
+
+/// <summary>The TorchSharp peers bench/build-torchsharp-peer.sh builds in the user cache.</summary>
+internal static class PeerCache
+{
+    /// <summary>The executable <paramref name="variable"/> names, else <paramref name="project"/>'s build in the cache, if either exists.</summary>
+    public static string? Locate(string variable, string project, string executable)
+    {
+        string? configured = Environment.GetEnvironmentVariable(variable);
+        string cached = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "scratchnet", "peers",
+            project, "bin", "Release", "net10.0", "linux-x64", executable);
+        return new[] { configured, cached }.FirstOrDefault(File.Exists);
     }
 }
 

@@ -57,13 +57,7 @@ internal static class TrainSuite
 /// <summary>The TorchSharp peer of <c>../shared/peers/torchsharp-mlp</c>, built outside the repository and run as a separate process.</summary>
 internal static class TorchSharpPeer
 {
-    public static string? Locate()
-    {
-        string? configured = Environment.GetEnvironmentVariable("SCRATCHNET_TORCHSHARP_PEER");
-        string fallback = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "scratchnet", "peers",
-            "torchsharp-mlp", "bin", "Release", "net10.0", "linux-x64", "TorchSharpMlp");
-        return new[] { configured, fallback }.FirstOrDefault(File.Exists);
-    }
+    public static string? Locate() => PeerCache.Locate("SCRATCHNET_TORCHSHARP_PEER", "torchsharp-mlp", "TorchSharpMlp");
 
     public static (string Name, double SamplesPerSecond) Run(string executable, int inputs, int batch, int threads)
     {

@@ -30,10 +30,10 @@ catch (ArgumentException error)
     Console.Error.WriteLine($"TorchSharpCnn: {error.Message}");
     return 2;
 }
-catch (Exception error) when (error is KeyNotFoundException or InvalidOperationException or FormatException)
+catch (System.Runtime.InteropServices.ExternalException error)   // libtorch refused an operation (e.g. layers whose sizes do not chain)
 {
-    Console.Error.WriteLine($"TorchSharpCnn: {args[1]}: a layer or setting is missing or of the wrong kind ({error.Message})");
-    return 2;
+    Console.Error.WriteLine($"TorchSharpCnn: libtorch: {error.Message.Split('\n')[0]}");
+    return 1;
 }
 
 static int Usage()
@@ -49,10 +49,17 @@ static double Number(string text) => double.TryParse(text, NumberStyles.Float, C
     ? value : throw new ArgumentException($"'{text}' is not a positive number of seconds");
 
 // torch.channels_last has no TorchSharp call: an NHWC copy viewed back as NCHW has its strides, which libtorch's
-// suggest_memory_format reads as channels_last (and oneDNN then runs that layout).
-static Tensor ChannelsLast(Tensor t) => t.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+// suggest_memory_format reads as channels_last (and oneDNN then runs that layout). Takes t and the copy's handle
+// (the view keeps the copy's storage), so that no NCHW original waits for the finaliser and counts in the peak.
+static Tensor ChannelsLast(Tensor t)
+{
+    using (t)
+    using (var nhwc = t.permute(0, 2, 3, 1).contiguous())
+        return nhwc.permute(0, 3, 1, 2);
+}
 
-// Seconds per call: the best of 5 windows after a warm-up of at least 0.5 s, as bench/conv_peer.py times.
+// Seconds per call: the best of 5 windows after a warm-up of at least 0.5 s, as bench/conv_peer.py and ours
+// (Report.SecondsPerCall in the bench, a project this one cannot reference from the user cache) time.
 static double Timed(Action step, double seconds)
 {
     var clock = Stopwatch.StartNew();
@@ -127,13 +134,22 @@ static int Train(string configPath, int batch, int threads, string layout, doubl
     torch.manual_seed(0);
     if (!config.TryGetProperty("network", out var layers) || layers.ValueKind != JsonValueKind.Array)
         throw new ArgumentException($"{configPath}: no \"network\" list of layers");
-    var net = Recipe.Network(layers, configPath);
+    nn.Module<Tensor, Tensor> net;
+    optim.Optimizer sgd;
+    double smoothing;
+    try
+    {
+        net = Recipe.Network(layers, configPath);
+        double Get(string key, double fallback) => config.TryGetProperty(key, out var v) ? v.GetDouble() : fallback;
+        bool nesterov = config.TryGetProperty("optimizer", out var optimizer) && optimizer.GetString() == "nesterov";
+        sgd = optim.SGD(net.parameters().Where(p => p.requires_grad), Get("lr", 0.1), momentum: Get("momentum", 0.9), weight_decay: Get("weight_decay", 0), nesterov: nesterov);
+        smoothing = Get("label_smoothing", 0);
+    }
+    catch (Exception error) when (error is KeyNotFoundException or InvalidOperationException or FormatException)
+    {
+        throw new ArgumentException($"{configPath}: a layer or setting is missing or of the wrong kind ({error.Message})");
+    }
     net.train();
-    var trainable = net.parameters().Where(p => p.requires_grad).ToList();
-    double Get(string key, double fallback) => config.TryGetProperty(key, out var v) ? v.GetDouble() : fallback;
-    bool nesterov = config.TryGetProperty("optimizer", out var optimizer) && optimizer.GetString() == "nesterov";
-    var sgd = optim.SGD(trainable, Get("lr", 0.1), momentum: Get("momentum", 0.9), weight_decay: Get("weight_decay", 0), nesterov: nesterov);
-    double smoothing = Get("label_smoothing", 0);
     using var images = layout == "NCHW" ? randn(batch, 3, 32, 32) : ChannelsLast(randn(batch, 3, 32, 32));
     using var labels = randint(0, 10, [batch], dtype: ScalarType.Int64);
 
