@@ -190,7 +190,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
             _slotTaps = GC.AllocateUninitializedArray<int>(_tapSlots, pinned: true);
         }
         long partials = (long)_weightSampleParts * _weightBlocks * _tapSlots * _blockWidth;
-        if (_weightPartials.Length < partials) _weightPartials = GC.AllocateUninitializedArray<T>(checked((int)partials), pinned: true);
+        if (!CacheLines.Holds(_weightPartials, partials)) _weightPartials = CacheLines.Allocate<T>(partials);
         if (_tapWindows.Length != kk) _tapWindows = new DirectWeightGradient<T>.TapWindow[kk];
         int hp = g.OutHeight + g.KernelHeight - 1, wp = g.OutWidth + g.KernelWidth - 1;
         for (int k = 0, slot = 0; k < kk; k++)
@@ -300,8 +300,8 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         nint sampleStride = (nint)g.Channels * hp * wp;
         T* padded = Scratch.For(0, sampleStride * chunk);              // (chunk, C, Hp, Wp)
         T* transposed = Scratch.For(1, (long)chunk * plane * bw);      // (chunk, OH, OW, BW)
+        T* partials = CacheLines.Start(_weightPartials);
         fixed (int* offsets = _weightOffsets)
-        fixed (T* partials = _weightPartials)
             for (int samplePart = first / blocks; samplePart <= (last - 1) / blocks; samplePart++)
             {
                 int firstBlock = Math.Max(first, samplePart * blocks) - samplePart * blocks, endBlock = Math.Min(last, (samplePart + 1) * blocks) - samplePart * blocks;
@@ -337,24 +337,24 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         int first = (int)((long)_weightBlocks * part / parts), last = (int)((long)_weightBlocks * (part + 1) / parts);
         int bw = _blockWidth, taps = g.Patch;
         nint partStride = (nint)_weightBlocks * _tapSlots * bw;
-        fixed (T* partials = _weightPartials)
-            for (int block = first; block < last; block++)
+        T* partials = CacheLines.Start(_weightPartials);
+        for (int block = first; block < last; block++)
+        {
+            int o0 = block * bw, rows = Math.Min(bw, g.OutChannels - o0);
+            T* rowsOfBlock = partials + (nint)block * _tapSlots * bw;
+            for (int lane = 0; lane < rows; lane++)
             {
-                int o0 = block * bw, rows = Math.Min(bw, g.OutChannels - o0);
-                T* rowsOfBlock = partials + (nint)block * _tapSlots * bw;
-                for (int lane = 0; lane < rows; lane++)
+                T* target = _y + (nint)(o0 + lane) * taps;
+                for (int slot = 0; slot < _tapSlots; slot++)
                 {
-                    T* target = _y + (nint)(o0 + lane) * taps;
-                    for (int slot = 0; slot < _tapSlots; slot++)
-                    {
-                        if (_slotTaps[slot] < 0) continue;
-                        T* sums = rowsOfBlock + (nint)slot * bw + lane;
-                        T sum = sums[0];
-                        for (int samplePart = 1; samplePart < _weightSampleParts; samplePart++) sum += sums[samplePart * partStride];
-                        target[_slotTaps[slot]] += sum;
-                    }
+                    if (_slotTaps[slot] < 0) continue;
+                    T* sums = rowsOfBlock + (nint)slot * bw + lane;
+                    T sum = sums[0];
+                    for (int samplePart = 1; samplePart < _weightSampleParts; samplePart++) sum += sums[samplePart * partStride];
+                    target[_slotTaps[slot]] += sum;
                 }
             }
+        }
     }
 
     // Small planes make thin GEMMs (n = OH·OW of 16 or 64): so many samples share one GEMM, side by side in
@@ -414,11 +414,10 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         for (int c = 0, t = 0; c < _inChannels; c++)
             for (int ki = 0; ki < kh; ki++)
                 for (int kj = 0; kj < kw; kj++, t++) _offsets[t] = (c * _paddedHeight + ki) * _paddedWidth + kj;
-        if (_packedByPass[slot].Length < _blocks * _taps * mr) _packedByPass[slot] = GC.AllocateUninitializedArray<T>(_blocks * _taps * mr, pinned: true);
+        if (!CacheLines.Holds(_packedByPass[slot], (long)_blocks * _taps * mr)) _packedByPass[slot] = CacheLines.Allocate<T>((long)_blocks * _taps * mr);
         _packed = _packedByPass[slot];
-        fixed (T* packed = _packed)
-            if (pass == Pass.Forward) PackForward(w, packed, _blocks, _taps, mr, _outChannels);
-            else PackFlipped(w, packed, _blocks, mr, g.Channels, _inChannels, kh * kw);
+        if (pass == Pass.Forward) PackForward(w, CacheLines.Start(_packed), _blocks, _taps, mr, _outChannels);
+        else PackFlipped(w, CacheLines.Start(_packed), _blocks, mr, g.Channels, _inChannels, kh * kw);
         int parts = Math.Min(Threading.ThreadCount, batch);
         if (_channelVector)
         {
@@ -538,41 +537,41 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         T* padded = Scratch.For(0, sampleStride * _chunkSamples);
         long roundedPositions = (long)_fullChunk.Tiles * step;
         T* product = Scratch.For(1, _blocks * roundedPositions * bw);   // (blocks, chunk positions rounded, BW)
-        fixed (T* packed = _packed)
-            for (int n = from; n < to; n += _chunkSamples)
-            {
-                int count = Math.Min(_chunkSamples, to - n);
-                var plan = count == _chunkSamples ? _fullChunk : _lastChunk;
-                // Every chunk, not once per thread although the borders would stay zero: the sequential clear brings the
-                // lines into cache before the scattered writes of the interior. Cleared once (here, in the padded grid's
-                // pass and in backward-weights), 64→64 at 15 px read 127–158 against 159–182 GFLOP/s on Zen 3 in
-                // alternating runs, and the whitening conv no faster.
-                new Span<T>(padded, (int)(sampleStride * count)).Clear();
-                for (int s = 0; s < count; s++)
-                    if (channelsLast) PadSampleChannelsLast(_x + (nint)(n + s) * _inChannels * inPlane, _inChannels, _inHeight, _inWidth, padded + s * sampleStride, _paddedWidth, positionStride, _padTop, _padLeft);
-                    else PadSample(_x + (nint)(n + s) * _inChannels * inPlane, _inChannels, _inHeight, _inWidth, padded + s * sampleStride, _paddedHeight, _paddedWidth, _padTop, _padLeft);
-                fixed (int* bases = plan.Bases, tileTaps = plan.TileTaps, tilePairs = plan.TilePairs, pairs = plan.Pairs)
-                    for (int c0 = 0; c0 < _inChannels; c0 += channelsPerBlock)
-                    {
-                        int channels = Math.Min(channelsPerBlock, _inChannels - c0);
-                        for (int block = 0; block < _blocks; block++)
-                        {
-                            T* weights = packed + (nint)block * _taps * bw, rows = product + block * roundedPositions * bw;
-                            for (int tile = 0; tile < plan.Tiles; tile++)
-                                ChannelVectorConvolution<T>.Tile(_passKernel, bw, channels * tileTaps[tile], pairs + tilePairs[tile] + 2 * c0 * tileTaps[tile], weights, padded,
-                                    bases + tile * step, rows + (nint)tile * step * bw, accumulate: c0 > 0);
-                        }
-                    }
-                fixed (int* sources = plan.Sources)
+        T* packed = CacheLines.Start(_packed);
+        for (int n = from; n < to; n += _chunkSamples)
+        {
+            int count = Math.Min(_chunkSamples, to - n);
+            var plan = count == _chunkSamples ? _fullChunk : _lastChunk;
+            // Every chunk, not once per thread although the borders would stay zero: the sequential clear brings the
+            // lines into cache before the scattered writes of the interior. Cleared once (here, in the padded grid's
+            // pass and in backward-weights), 64→64 at 15 px read 127–158 against 159–182 GFLOP/s on Zen 3 in
+            // alternating runs, and the whitening conv no faster.
+            new Span<T>(padded, (int)(sampleStride * count)).Clear();
+            for (int s = 0; s < count; s++)
+                if (channelsLast) PadSampleChannelsLast(_x + (nint)(n + s) * _inChannels * inPlane, _inChannels, _inHeight, _inWidth, padded + s * sampleStride, _paddedWidth, positionStride, _padTop, _padLeft);
+                else PadSample(_x + (nint)(n + s) * _inChannels * inPlane, _inChannels, _inHeight, _inWidth, padded + s * sampleStride, _paddedHeight, _paddedWidth, _padTop, _padLeft);
+            fixed (int* bases = plan.Bases, tileTaps = plan.TileTaps, tilePairs = plan.TilePairs, pairs = plan.Pairs)
+                for (int c0 = 0; c0 < _inChannels; c0 += channelsPerBlock)
+                {
+                    int channels = Math.Min(channelsPerBlock, _inChannels - c0);
                     for (int block = 0; block < _blocks; block++)
                     {
-                        int o0 = block * bw, channels = Math.Min(bw, _outChannels - o0);
-                        T* rows = product + block * roundedPositions * bw, bias = _b == null ? null : _b + o0;
-                        for (int s = 0; s < count; s++)
-                            ChannelVectorConvolution<T>.ToPlanes(_passKernel, rows, sources + s * outPlane, outPlane, channels,
-                                _y + ((nint)(n + s) * _outChannels + o0) * outPlane, bias);
+                        T* weights = packed + (nint)block * _taps * bw, rows = product + block * roundedPositions * bw;
+                        for (int tile = 0; tile < plan.Tiles; tile++)
+                            ChannelVectorConvolution<T>.Tile(_passKernel, bw, channels * tileTaps[tile], pairs + tilePairs[tile] + 2 * c0 * tileTaps[tile], weights, padded,
+                                bases + tile * step, rows + (nint)tile * step * bw, accumulate: c0 > 0);
                     }
-            }
+                }
+            fixed (int* sources = plan.Sources)
+                for (int block = 0; block < _blocks; block++)
+                {
+                    int o0 = block * bw, channels = Math.Min(bw, _outChannels - o0);
+                    T* rows = product + block * roundedPositions * bw, bias = _b == null ? null : _b + o0;
+                    for (int s = 0; s < count; s++)
+                        ChannelVectorConvolution<T>.ToPlanes(_passKernel, rows, sources + s * outPlane, outPlane, channels,
+                            _y + ((nint)(n + s) * _outChannels + o0) * outPlane, bias);
+                }
+        }
     }
 
     // The padded grid's pass over one sample: pad its input planes, then every tile of every block of MR output channels
@@ -587,8 +586,8 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         new Span<T>(padded, (int)length).Clear();
         T* output = _y + (nint)n * _outChannels * outPlane;
         PadSample(_x + (nint)n * _inChannels * inPlane, _inChannels, _inHeight, _inWidth, padded, _paddedHeight, _paddedWidth, _padTop, _padLeft);
+        T* packed = CacheLines.Start(_packed);
         fixed (int* offsets = _offsets, kinds = _gridKinds, targets = _gridTargets, counts = _gridCounts, permutations = _gridPermutations)
-        fixed (T* packed = _packed)
         {
             var stores = new DirectConvolution<T>.GridStores(kinds, targets, counts, permutations);
             for (int block = 0; block < _blocks; block++)
@@ -812,9 +811,8 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         public static T* For(int slot, long length)
         {
             ref T[]? buffer = ref (slot == 0 ? ref _first : ref (slot == 1 ? ref _second : ref _third));
-            if (buffer is null || buffer.Length < length)
-                buffer = GC.AllocateUninitializedArray<T>(checked((int)length), pinned: true);
-            return (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+            if (!CacheLines.Holds(buffer, length)) buffer = CacheLines.Allocate<T>(length);
+            return CacheLines.Start(buffer!);
         }
     }
 

@@ -37,24 +37,23 @@ internal static unsafe class GemmDriver<T, TKernel>
             ScaleC(m, n, beta, c, ldc);
             return;
         }
-        // Pinned once per thread, so packing never allocates after the first call.
-        _packedA ??= GC.AllocateUninitializedArray<T>(MC * KC, pinned: true);
-        _packedB ??= GC.AllocateUninitializedArray<T>(KC * RoundUp(NC, TKernel.NR), pinned: true);
-        fixed (T* packedA = _packedA, packedB = _packedB)
+        // Pinned once per thread, so packing never allocates after the first call; from a cache-line boundary, so that the
+        // micro-kernel's vector loads of the packed panels each touch one line.
+        _packedA ??= CacheLines.Allocate<T>(MC * KC);
+        _packedB ??= CacheLines.Allocate<T>(KC * RoundUp(NC, TKernel.NR));
+        T* packedA = CacheLines.Start(_packedA), packedB = CacheLines.Start(_packedB);
+        for (int jc = 0; jc < n; jc += NC)
         {
-            for (int jc = 0; jc < n; jc += NC)
+            int nc = Math.Min(NC, n - jc);
+            for (int pc = 0; pc < k; pc += KC)
             {
-                int nc = Math.Min(NC, n - jc);
-                for (int pc = 0; pc < k; pc += KC)
+                int kc = Math.Min(KC, k - pc);
+                PackB(b, ldb, transposeB, pc, jc, kc, nc, packedB);
+                for (int ic = 0; ic < m; ic += MC)
                 {
-                    int kc = Math.Min(KC, k - pc);
-                    PackB(b, ldb, transposeB, pc, jc, kc, nc, packedB);
-                    for (int ic = 0; ic < m; ic += MC)
-                    {
-                        int mc = Math.Min(MC, m - ic);
-                        PackA(a, lda, transposeA, ic, pc, mc, kc, alpha, packedA);
-                        MacroKernel(mc, nc, kc, packedA, packedB, c + ic * ldc + jc, ldc, accumulate: pc > 0, beta);
-                    }
+                    int mc = Math.Min(MC, m - ic);
+                    PackA(a, lda, transposeA, ic, pc, mc, kc, alpha, packedA);
+                    MacroKernel(mc, nc, kc, packedA, packedB, c + ic * ldc + jc, ldc, accumulate: pc > 0, beta);
                 }
             }
         }
