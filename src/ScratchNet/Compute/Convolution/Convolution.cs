@@ -146,18 +146,24 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     private DirectWeightGradient<T>.TapWindow[] _tapWindows = [];   // (kernel positions)
     private T[] _weightPartials = [];   // (sample parts, blocks, tap slots, BW): each part's sums, added into dW part by part
 
-    // A chunk's output gradients, transposed for one channel block, span at most this many positions (128 KB of float at 16
-    // channels: they stay in L2 while the block's tiles sweep the taps), and its padded inputs at most LargestPaddedChunkBytes,
-    // so that they stay in L2 too while every channel block sweeps them: on 3×3 planes a tile reads a few cache lines of
-    // each sample, and samples streamed from L3 left it waiting on memory (0.22 of peak with 4 MB chunks).
-    private const int ChunkPositions = 2048;
+    // A chunk's output gradients, transposed for one channel block, take at most ChunkTransposedBytes (256 positions of
+    // float at AVX-512's 32 channels, 512 at AVX2's 16), so that they stay in a 48 KB L1 beside the input rows of the
+    // tile's taps while the block's tiles sweep them again and again; and its padded inputs at most
+    // LargestPaddedChunkBytes, so that they stay in L2 while every channel block sweeps them: on 3×3 planes a tile reads a
+    // few cache lines of each sample, and samples streamed from L3 left it waiting on memory (0.22 of peak with 4 MB
+    // chunks). The gradients were held to 2,048 positions (128 KB at 16 channels, in L2) until, on an Emerald Rapids Xeon
+    // (two threads, batch 512, interleaved in one process, 10–12 half-second runs each), one 15×15 sample per chunk
+    // instead of two read 64→64 backward-weights at 248 against 226 GFLOP/s (median; best 293 against 282) and 64→256 at
+    // 305 against 300; the other shapes of the recipe keep their chunks.
+    private const int ChunkTransposedBytes = 32 << 10;
     private const int LargestPaddedChunkBytes = 192 << 10;
 
-    /// <summary>Samples per chunk of the direct backward-weights pass: each dW element sums a chunk in registers, then adds it.</summary>
-    internal static int WeightChunkSamples(in ConvGeometry g, int batch)
+    /// <summary>Samples per chunk of the direct backward-weights pass, for channel blocks of <paramref name="blockWidth"/>: each dW element sums a chunk in registers, then adds it.</summary>
+    internal static int WeightChunkSamples(in ConvGeometry g, int batch, int blockWidth)
     {
         long padded = (long)g.Channels * (g.OutHeight + g.KernelHeight - 1) * (g.OutWidth + g.KernelWidth - 1);
-        long samples = Math.Min(ChunkPositions / Math.Max(1, g.OutputPlane), LargestPaddedChunkBytes / Unsafe.SizeOf<T>() / Math.Max(1, padded));
+        long transposed = (long)g.OutputPlane * blockWidth * Unsafe.SizeOf<T>();
+        long samples = Math.Min(ChunkTransposedBytes / Math.Max(1, transposed), LargestPaddedChunkBytes / Unsafe.SizeOf<T>() / Math.Max(1, padded));
         return (int)Math.Clamp(samples, 1, Math.Max(1, batch));
     }
 
@@ -183,7 +189,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         _weightSampleParts = WeightSampleParts(_weightBlocks, batch);
         int step = DirectWeightGradient<T>.Taps, kk = g.KernelHeight * g.KernelWidth, groups = (g.Channels + step - 1) / step;
         _tapSlots = kk * groups * step;
-        _chunkSamples = WeightChunkSamples(g, batch);
+        _chunkSamples = WeightChunkSamples(g, batch, _blockWidth);
         if (_weightOffsets.Length != _tapSlots)
         {
             _weightOffsets = GC.AllocateUninitializedArray<int>(_tapSlots, pinned: true);
