@@ -92,15 +92,17 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
         long grid = (long)outHeight * (outWidth + g.KernelWidth - 1);
         double gridShare = (double)outHeight * outWidth / ((grid + nr - 1) / nr * nr);
         double laneShare = (double)channels / ((channels + bw - 1) / bw * bw);
-        return laneShare > gridShare + ChannelVectorMargin ? DirectKernel.ChannelVector : DirectKernel.PaddedGrid;
+        return laneShare > gridShare + ChannelVectorMargin(kernel) ? DirectKernel.ChannelVector : DirectKernel.PaddedGrid;
     }
 
-    // How much more of its work the channel-vector kernel must keep than the padded grid to be chosen: its tile loads
-    // nine values per twelve multiply-adds where the grid's loads seven, so it wins only where the grid wastes more.
+    // How much more of its work the channel-vector kernel must keep than the padded grid to be chosen. On AVX2 its tile
+    // loads nine values per twelve multiply-adds where the grid's loads seven, so it wins only where the grid wastes more.
     // Measured (bench conv, ours_other_direct): on AVX2 it wins at 15 px (the grid keeps 0.85) and loses at 31 px (0.93).
-    // On AVX-512 (a grid tile of 48 positions, which keeps 0.91 at 31 px) the two read even at 31 px: 328 against 300
-    // GFLOP/s in one run, 345 against 372 in the next.
-    private const double ChannelVectorMargin = 0.10;
+    // AVX-512's wide tile loads ten per 24 (the grid's 4×48 tile seven per twelve), so there it needs less: at 31 px, where
+    // the grid keeps 0.91 of its work, 24→64 forward read 261 against 235 GFLOP/s on an Emerald Rapids Xeon (median of ten
+    // interleaved half-second runs, batch 512, two threads; 260 against 237 in bench conv that day), and the two read
+    // even on Zen 5 (328 against 300 GFLOP/s in one run, 345 against 372 in the next).
+    private static double ChannelVectorMargin(GemmKernel kernel) => kernel is GemmKernel.Avx512 ? 0.05 : 0.10;
 
     // Ungrouped, stride 1, and the input with its padding exactly the (OH + KH − 1, OW + KW − 1) grid, every padding below the kernel.
     private static bool FitsPaddedGrid(in ConvGeometry g)
