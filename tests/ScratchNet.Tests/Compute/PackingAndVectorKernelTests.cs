@@ -35,6 +35,36 @@ public unsafe class PackingAndVectorKernelTests
     }
 
     [Fact]
+    public void CacheLineArraysHoldTheirLengthFromABoundary()
+    {
+        CheckCacheLines<float>();
+        CheckCacheLines<double>();
+    }
+
+    private static void CheckCacheLines<T>() where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        foreach (long length in new long[] { 0, 1, 15, 16, 17, 1000, 4099 })
+        {
+            // Many arrays, so that some of them start off a boundary (the runtime aligns array data to 8 or 16 bytes).
+            for (int i = 0; i < 8; i++)
+            {
+                var array = CacheLines.Allocate<T>(length);
+                T* start = CacheLines.Start(array);
+                Assert.Equal(0, (long)start % CacheLines.Bytes);
+                fixed (T* first = array)
+                {
+                    long skipped = start - first;
+                    Assert.InRange(skipped, 0, CacheLines.Bytes / sizeof(T) - 1);
+                    Assert.True(skipped + length <= array.Length, $"{typeof(T).Name} length {length}: {array.Length} elements, {skipped} before the boundary");
+                }
+                Assert.True(CacheLines.Holds(array, length));
+                Assert.False(CacheLines.Holds(array, array.Length));
+            }
+            Assert.False(CacheLines.Holds<T>(null, length));
+        }
+    }
+
+    [Fact]
     public void DotMatchesTheScalarSumForEveryLengthUpTo256()
     {
         var rng = new Rng(9);
