@@ -7,10 +7,12 @@ namespace ScratchNet.Compute;
 /// Pinned scratch arrays used from their first 64-byte boundary on, so that a kernel's 512-bit loads and stores of
 /// whole vectors each touch one cache line. The runtime aligns array data to 8 or 16 bytes, which puts every
 /// <c>Vector512</c> of a packed weight block, a transposed gradient or a tile's product across two lines: on Intel cores
-/// such a load takes two of the load ports' slots. Measured on an Emerald Rapids Xeon (two threads, batch 512, the
-/// convolution passes interleaved in one process against the unaligned buffers, medians of 8–10 half-second runs):
-/// 64→64 at 15 px forward 274 → 286 GFLOP/s, backward-data 278 → 284, backward-weights 256 → 280; 256→256 at 7 px
-/// 351 → 359, 351 → 362, 327 → 338; 24→64 at 31 px backward-weights 253 → 274.
+/// such a load takes two of the load ports' slots. Measured on an Emerald Rapids Xeon by a probe outside the repository
+/// (two threads, batch 512, the convolution passes interleaved in one process against the unaligned buffers, medians
+/// of 8–10 half-second runs): 64→64 at 15 px forward 274 → 286 GFLOP/s, backward-data 278 → 284, backward-weights
+/// 256 → 280; 256→256 at 7 px 351 → 359, 351 → 362, 327 → 338; 24→64 at 31 px backward-weights 253 → 274. The GEMM's
+/// shapes in bench gemm, old and new build alternated twice: +2–5 % on the MLP's products, the squares even
+/// (bench/results/gemm-cpu-2026-12-04-emr-aligned-panels-ab.txt).
 /// </summary>
 internal static unsafe class CacheLines
 {

@@ -208,10 +208,10 @@ internal static unsafe class ChannelVectorConvolution<T> where T : unmanaged, IF
     /// <see cref="ToPlanes"/> by 8×8 (float) or 4×4 (double) transposes in 256-bit registers; the positions and channels
     /// past the last whole square one at a time. Every cache line's worth of positions (16 of float, 8 of double) it
     /// prefetches the output two lines ahead in every channel's plane: the planes are bigger than the caches, so each store
-    /// would otherwise wait for its line to come in. On an Emerald Rapids Xeon (two threads, batch 512, interleaved in one process against no
-    /// prefetch, medians of 8–16 half-second runs) that read 64→64 at 15 px forward 282 → 296 GFLOP/s and backward-data
-    /// 283 → 297, 64→256 forward 308 → 322, 24→64 at 31 px forward 266 → 273, and 256→256 at 7 px even (359 → 360);
-    /// three or four lines ahead read no better than two.
+    /// would otherwise wait for its line to come in. On an Emerald Rapids Xeon (a probe outside the repository, two
+    /// threads, batch 512, interleaved in one process against no prefetch, medians of 8–16 half-second runs) that read
+    /// 64→64 at 15 px forward 282 → 296 GFLOP/s and backward-data 283 → 297, 64→256 forward 308 → 322, 24→64 at 31 px
+    /// forward 266 → 273, and 256→256 at 7 px even (359 → 360); three or four lines ahead read no better than two.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ToPlanesAvx(T* rows, int* sources, int plane, int channels, T* output, T* bias)

@@ -99,8 +99,9 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     // loads nine values per twelve multiply-adds where the grid's loads seven, so it wins only where the grid wastes more.
     // Measured (bench conv, ours_other_direct): on AVX2 it wins at 15 px (the grid keeps 0.85) and loses at 31 px (0.93).
     // AVX-512's wide tile loads ten per 24 (the grid's 4×48 tile seven per twelve), so there it needs less: at 31 px, where
-    // the grid keeps 0.91 of its work, 24→64 forward read 261 against 235 GFLOP/s on an Emerald Rapids Xeon (median of ten
-    // interleaved half-second runs, batch 512, two threads; 260 against 237 in bench conv that day), and the two read
+    // the grid keeps 0.91 of its work, 24→64 forward read 261 against 235 GFLOP/s on an Emerald Rapids Xeon (a probe outside
+    // the repository, median of ten interleaved half-second runs, batch 512, two threads; 260 against 237 in bench conv
+    // that day, ours_other_direct in bench/results/conv-cpu-2026-12-04-emr-batch512-two-peers.jsonl), and the two read
     // even on Zen 5 (328 against 300 GFLOP/s in one run, 345 against 372 in the next).
     private static double ChannelVectorMargin(GemmKernel kernel) => kernel is GemmKernel.Avx512 ? 0.05 : 0.10;
 
@@ -153,8 +154,8 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     // tile's taps while the block's tiles sweep them again and again; and its padded inputs at most
     // LargestPaddedChunkBytes, so that they stay in L2 while every channel block sweeps them: on 3×3 planes a tile reads a
     // few cache lines of each sample, and samples streamed from L3 left it waiting on memory (0.22 of peak with 4 MB
-    // chunks). The gradients were held to 2,048 positions (128 KB at 16 channels, in L2) until, on an Emerald Rapids Xeon
-    // (two threads, batch 512, interleaved in one process, 10–12 half-second runs each), one 15×15 sample per chunk
+    // chunks). The gradients were held to 2,048 positions (128 KB at 16 channels, in L2) until, in a probe outside the repository on
+    // an Emerald Rapids Xeon (two threads, batch 512, interleaved in one process, 10–12 half-second runs each), one 15×15 sample per chunk
     // instead of two read 64→64 backward-weights at 248 against 226 GFLOP/s (median; best 293 against 282) and 64→256 at
     // 305 against 300; the other shapes of the recipe keep their chunks.
     private const int ChunkTransposedBytes = 32 << 10;
@@ -424,8 +425,9 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
                 for (int kj = 0; kj < kw; kj++, t++) _offsets[t] = (c * _paddedHeight + ki) * _paddedWidth + kj;
         if (!CacheLines.Holds(_packedByPass[slot], (long)_blocks * _taps * mr)) _packedByPass[slot] = CacheLines.Allocate<T>((long)_blocks * _taps * mr);
         _packed = _packedByPass[slot];
-        if (pass == Pass.Forward) PackForward(w, CacheLines.Start(_packed), _blocks, _taps, mr, _outChannels);
-        else PackFlipped(w, CacheLines.Start(_packed), _blocks, mr, g.Channels, _inChannels, kh * kw);
+        T* packed = CacheLines.Start(_packed);
+        if (pass == Pass.Forward) PackForward(w, packed, _blocks, _taps, mr, _outChannels);
+        else PackFlipped(w, packed, _blocks, mr, g.Channels, _inChannels, kh * kw);
         int parts = Math.Min(Threading.ThreadCount, batch);
         if (_channelVector)
         {
@@ -809,7 +811,7 @@ internal sealed unsafe class Convolution<T> : IParallelWork where T : unmanaged,
     }
 
     // Three pinned buffers per thread (column matrix or padded planes, side-by-side or transposed planes, partial dW), grown to
-    // the largest asked for and then reused.
+    // the largest asked for and then reused, each used from its first cache-line boundary (see CacheLines).
     private static class Scratch
     {
         [ThreadStatic] private static T[]? _first;
