@@ -273,8 +273,19 @@ public sealed partial class Network<T> where T : unmanaged, IFloatingPointIeee75
         _warnings.Clear();
         if (Loss == Loss.L2 && _layers[^1] is Softmax<T>)
             _warnings.Add("A softmax feeds the L2 loss: its outputs are squashed into (0, 1) and learn slowly; the report removes it for L2 tasks.");
+        HandActivationsToLayersBefore();
         ShareBuffers();
         _built = true;
+    }
+
+    // A layer that can apply the activation after it in its own pass (batch norm: GELU, ReLU) takes it, and the activation
+    // hands its input and gradient on: one pass over the tensor fewer in each direction, and one buffer fewer. The values
+    // are those of the two layers apart, bit for bit. Before ShareBuffers: the flags it reads change.
+    private void HandActivationsToLayersBefore()
+    {
+        for (int i = 0; i + 1 < _layers.Count; i++)
+            if (_layers[i + 1] is Activation<T> { AppliedByLayerBefore: false } activation && _layers[i].TakeActivation(activation))
+                activation.HandToLayerBefore();
     }
 
     // The chain's input gradients take turns in two buffers: the gradient a layer returns is read by the layer before it and is

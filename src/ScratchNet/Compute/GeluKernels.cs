@@ -142,6 +142,56 @@ internal static class GeluKernels
         }
     }
 
+    /// <summary>
+    /// <see cref="Forward{T}"/> over one span on the calling thread, in place when <paramref name="y"/> is <paramref name="x"/>:
+    /// each element bit for bit as the parallel pass computes it, for a layer that applies GELU inside a pass of its own
+    /// over small slices (<see cref="BatchNorm2d{T}"/>'s output planes).
+    /// </summary>
+    public static unsafe void ForwardSpan<T>(GeluApproximation approximate, ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!Vector.IsHardwareAccelerated) { ForwardScalar(approximate, x, y); return; }
+        int whole = x.Length / Width<T>() * Width<T>();
+        fixed (T* px = x, py = y)
+        {
+            ForwardVectors(approximate, px, py, whole);
+            PaddedTail(approximate, px + whole, py + whole, null, x.Length - whole);
+        }
+    }
+
+    /// <summary><see cref="Backward{T}"/> over one span on the calling thread, as <see cref="ForwardSpan{T}"/>; <paramref name="dx"/> may be <paramref name="x"/> or <paramref name="dy"/>.</summary>
+    public static unsafe void BackwardSpan<T>(GeluApproximation approximate, ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!Vector.IsHardwareAccelerated) { BackwardScalar(approximate, x, dy, dx); return; }
+        int whole = x.Length / Width<T>() * Width<T>();
+        fixed (T* px = x, pdy = dy, pdx = dx)
+        {
+            BackwardVectors(approximate, px, pdy, pdx, whole);
+            PaddedTail(approximate, px + whole, pdx + whole, pdy + whole, x.Length - whole);
+        }
+    }
+
+    /// <summary>
+    /// The last <paramref name="rest"/> (fewer than <see cref="Width{T}"/>) elements, padded to one vector with zeros: the
+    /// same vector arithmetic as every other element. Forward when <paramref name="dy"/> is null; <paramref name="output"/> may alias the inputs.
+    /// </summary>
+    internal static unsafe void PaddedTail<T>(GeluApproximation approximate, T* x, T* output, T* dy, int rest) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (rest == 0) return;
+        int width = Width<T>();
+        var bx = stackalloc T[width];
+        var bo = stackalloc T[width];
+        var bdy = stackalloc T[width];
+        for (int i = 0; i < width; i++) bx[i] = bdy[i] = T.Zero;
+        for (int i = 0; i < rest; i++)
+        {
+            bx[i] = x[i];
+            if (dy is not null) bdy[i] = dy[i];
+        }
+        if (dy is null) ForwardVectors(approximate, bx, bo, width);
+        else BackwardVectors(approximate, bx, bdy, bo, width);
+        for (int i = 0; i < rest; i++) output[i] = bo[i];
+    }
+
     // tanh u = sign(u)·(1 − e)/(1 + e), e = exp(−2|u|) ∈ (0, 1].
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector<T> Tanh<T>(Vector<T> u) where T : unmanaged, IFloatingPointIeee754<T>
@@ -248,21 +298,7 @@ internal sealed unsafe class GeluJob<T> : IParallelWork where T : unmanaged, IFl
         int parts = (int)Math.Clamp((long)whole / MinPerPart, 1, Threading.ThreadCount);
         try { WorkerTeam.Run(parts, this); }
         finally { _x = _out = _dy = null; }
-        int rest = length - whole;
-        if (rest == 0) return;
-        // The tail, padded to one vector with zeros: the same vector arithmetic as every other element.
-        var bx = stackalloc T[width];
-        var bo = stackalloc T[width];
-        var bdy = stackalloc T[width];
-        for (int i = 0; i < width; i++) bx[i] = bdy[i] = T.Zero;
-        for (int i = 0; i < rest; i++)
-        {
-            bx[i] = px[whole + i];
-            if (pdy is not null) bdy[i] = pdy[whole + i];
-        }
-        if (pdy is null) GeluKernels.ForwardVectors(Approximate, bx, bo, width);
-        else GeluKernels.BackwardVectors(Approximate, bx, bdy, bo, width);
-        for (int i = 0; i < rest; i++) po[whole + i] = bo[i];
+        GeluKernels.PaddedTail(Approximate, px + whole, po + whole, pdy is null ? null : pdy + whole, length - whole);
     }
 
     void IParallelWork.Execute(int part, int parts)

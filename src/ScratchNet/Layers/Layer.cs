@@ -95,6 +95,15 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Lets <see cref="InputGradient"/> take turns in <paramref name="storage"/> with other layers' (null: its own again).</summary>
     internal void ShareInputGradient(SharedStorage<T>? storage) => InputGradient.ShareStorage(storage);
 
+    /// <summary>
+    /// Offers this layer the activation that follows it in a network's chain. A layer that can apply the function to its
+    /// own output inside the pass that writes it, and its derivative inside its own backward pass, keeps it and returns
+    /// true; the network then marks the activation as applied (<see cref="Activation{T}.AppliedByLayerBefore"/>), and it
+    /// hands its input and gradient on untouched. That saves the activation's pass over the tensor in each direction and
+    /// its output buffer. The base takes none.
+    /// </summary>
+    internal virtual bool TakeActivation(Activation<T> activation) => false;
+
     /// <summary>The layer's type as the <see cref="LayerRegistry"/> and model files name it, e.g. "linear".</summary>
     public abstract string Kind { get; }
 

@@ -70,6 +70,16 @@ public sealed class Gelu<T>(Shape shape, GeluApproximation approximate = GeluApp
     internal override bool BackwardReadsInput => true;
 
     /// <inheritdoc/>
+    internal override bool AppliesToSlices => true;
+
+    /// <inheritdoc/>
+    internal override void ActivateSlice(Span<T> values) => GeluKernels.ForwardSpan<T>(Approximate, values, values);
+
+    /// <inheritdoc/>
+    internal override void BackpropagateSlice(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGradient, Span<T> inputGradient) =>
+        GeluKernels.BackwardSpan(Approximate, input, outputGradient, inputGradient);
+
+    /// <inheritdoc/>
     internal override bool BackwardReadsOutput => false;
 
     /// <inheritdoc/>

@@ -19,6 +19,19 @@ public sealed class Relu<T>(Shape shape) : Activation<T>(shape) where T : unmana
     protected override void Activate(Matrix<T> input, Matrix<T> output) => TensorPrimitives.Max(input.Span, T.Zero, output.Span);
 
     /// <inheritdoc/>
+    internal override bool AppliesToSlices => true;
+
+    /// <inheritdoc/>
+    internal override void ActivateSlice(Span<T> values) => TensorPrimitives.Max(values, T.Zero, values);
+
+    /// <inheritdoc/>
+    /// <remarks>z &gt; 0 exactly where y = max(0, z) &gt; 0: the same gradient as from the output.</remarks>
+    internal override void BackpropagateSlice(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGradient, Span<T> inputGradient)
+    {
+        for (int i = 0; i < inputGradient.Length; i++) inputGradient[i] = input[i] > T.Zero ? outputGradient[i] : T.Zero;
+    }
+
+    /// <inheritdoc/>
     protected override void Backpropagate(Matrix<T> output, Matrix<T> outputGradient, Matrix<T> inputGradient)
     {
         var y = output.Span;

@@ -16,6 +16,11 @@ namespace ScratchNet.Layers;
 /// dβ = Σ dy, dγ = Σ dy·x̂, dx = γ·s/M · (M·dy − Σ dy − x̂·Σ dy·x̂). In inference: dx = γ·s·dy.
 /// The backward recomputes x̂ from the input (kept by reference; layers never write their inputs) and the forward's μ and s,
 /// as PyTorch does, instead of keeping an x̂ tensor the size of the input from forward to backward.
+/// In a network, the layer applies an element-wise activation that follows it (GELU, ReLU: <see cref="TakeActivation"/>) to
+/// each output plane while it is in cache, and the activation hands its input on: y = f(z), z = γ·s·(x − μ) + β. The
+/// backward pass then recomputes z from x the same way, turns dy into dz = dy·f′(z) plane by plane in the input-gradient
+/// buffer, and goes on from dz as above. Every value is the one the two layers compute apart, bit for bit; the pair
+/// saves the activation's pass in each direction and the tensor of z that the activation's backward would read.
 /// </remarks>
 public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -24,8 +29,10 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
     private readonly Matrix<T> _gamma, _beta;   // (1, C): the parameters' values, or ones and zeros without affine
     private readonly Matrix<T> _mean;           // (1, C): μ of the last forward pass (the batch's, or the running estimate)
     private readonly Matrix<T> _invStd;         // (1, C): s of the last forward pass
+    private readonly Matrix<T> _sumDy, _sumDyCentred;   // (1, C): the backward pass's sums per channel, then its shift and slope
     private readonly ChannelJob _job = new();
     private Matrix<T>? _input;                  // (B, C·H·W): x of the last forward pass (the layer before owns it)
+    private Activation<T>? _activation;         // the activation after it that this layer applies, if a network handed it one
     private bool _batchStatistics;
     private bool _ran;
 
@@ -70,6 +77,8 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
         Buffers = buffers;
         _mean = new Matrix<T>(1, _channels);
         _invStd = new Matrix<T>(1, _channels);
+        _sumDy = new Matrix<T>(1, _channels);
+        _sumDyCentred = new Matrix<T>(1, _channels);
     }
 
     /// <summary>γ, (C), or null without <see cref="Affine"/>. Never regularised; with <see cref="FrozenWeight"/> not among the parameters (its value is still saved and loaded).</summary>
@@ -113,6 +122,14 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
 
     /// <inheritdoc/>
     public override string Kind => "batchnorm2d";
+
+    /// <inheritdoc/>
+    internal override bool TakeActivation(Activation<T> activation)
+    {
+        if (_activation is not null || !activation.AppliesToSlices) return false;
+        _activation = activation;
+        return true;
+    }
 
     /// <inheritdoc/>
     /// <remarks>Training needs more than one value per channel: two samples when a channel has one position.</remarks>
@@ -168,8 +185,12 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
         return Output;
     }
 
-    // Channels [first, end): statistics (or the running ones), running estimates, then y = γ·s·(x − μ) + β. Each channel
-    // reads and writes only its own slices, and sums over the batch in sample order: any split gives the same numbers.
+    // Channels [first, end): statistics (or the running ones) and running estimates channel by channel, then
+    // y = f(γ·s·(x − μ) + β) sample by sample. Each channel sums over the batch in sample order, and every output value
+    // depends on its channel's statistics alone: any split gives the same numbers. The output pass runs sample by sample so
+    // that an activation applied here sees the range's channels of a sample as one contiguous run (no partial vector per
+    // plane). Each plane is one call of a kernel of ours, not several of TensorPrimitives': on 3×3 and 7×7 planes the
+    // calls' overhead was most of the pass.
     private void ForwardChannels(int first, int end)
     {
         var input = _input!;
@@ -184,14 +205,9 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
             if (_batchStatistics)
             {
                 T count = T.CreateChecked((long)batch * _plane), sum = T.Zero, squares = T.Zero;
-                for (int n = 0; n < batch; n++) sum += TensorPrimitives.Sum<T>(input.Row(n).Slice(at, _plane));
+                for (int n = 0; n < batch; n++) sum += Sum(input.Row(n).Slice(at, _plane));
                 T mu = sum / count;
-                for (int n = 0; n < batch; n++)
-                {
-                    var centred = Output.Row(n).Slice(at, _plane);   // x − μ, scaled into y below
-                    TensorPrimitives.Subtract(input.Row(n).Slice(at, _plane), mu, centred);
-                    squares += TensorPrimitives.SumOfSquares<T>(centred);
-                }
+                for (int n = 0; n < batch; n++) squares += SumOfCentredSquares(input.Row(n).Slice(at, _plane), mu);
                 T variance = squares / count;   // biased: normalisation
                 T keep = T.One - _momentum, unbias = _momentum * count / (count - T.One);
                 RunningMean.Span[c] = keep * RunningMean.Span[c] + _momentum * mu;
@@ -203,16 +219,30 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
             {
                 mean[c] = RunningMean.Span[c];
                 s[c] = T.One / T.Sqrt(RunningVariance.Span[c] + _epsilon);
-                for (int n = 0; n < batch; n++) TensorPrimitives.Subtract(input.Row(n).Slice(at, _plane), mean[c], Output.Row(n).Slice(at, _plane));
-            }
-            T scale = s[c] * gamma[c];   // γ·s·(x − μ): one rounding fewer than x̂ first, γ· after
-            for (int n = 0; n < batch; n++)
-            {
-                var yc = Output.Row(n).Slice(at, _plane);
-                TensorPrimitives.Multiply(yc, scale, yc);
-                TensorPrimitives.Add(yc, beta[c], yc);
             }
         }
+        for (int n = 0; n < batch; n++)
+        {
+            var x = input.Row(n);
+            var y = Output.Row(n);
+            for (int c = first; c < end; c++)
+                Normalise(x.Slice(c * _plane, _plane), mean[c], s[c] * gamma[c], beta[c], y.Slice(c * _plane, _plane));
+            _activation?.ActivateSlice(y[(first * _plane)..(end * _plane)]);
+        }
+    }
+
+    // z = γ·s·(x − μ) + β as (x − μ), then ·(s·γ) (one rounding fewer than x̂ first, γ· after), then + β, each rounded (no
+    // fused multiply-add): the forward pass and the backward pass's recomputation of z round alike.
+    private static void Normalise(ReadOnlySpan<T> x, T mean, T scale, T beta, Span<T> z)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<T> mv = new(mean), sv = new(scale), bv = new(beta);
+            for (; i <= x.Length - Vector<T>.Count; i += Vector<T>.Count)
+                ((new Vector<T>(x[i..]) - mv) * sv + bv).CopyTo(z[i..]);
+        }
+        for (; i < x.Length; i++) z[i] = (x[i] - mean) * scale + beta;
     }
 
     /// <inheritdoc/>
@@ -223,7 +253,9 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
         return InputGradient;
     }
 
-    // Channels [first, end): Σ dy and Σ dy·x̂ (x̂ recomputed from x, μ and s), the parameters' gradients, then dx.
+    // Channels [first, end): Σ dy and Σ dy·x̂ (x̂ recomputed from x, μ and s) sample by sample into per-channel sums (each in
+    // sample order, as the forward pass's), the parameters' gradients, then dx. With an activation applied, dL/dz is made
+    // first, in the input-gradient buffer: z recomputed plane by plane, then f′ over the range's contiguous run of the sample.
     private void BackwardChannels(Matrix<T> outputGradient, int first, int end)
     {
         var input = _input!;
@@ -231,32 +263,50 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
         var mean = _mean.Span;
         var s = _invStd.Span;
         var gamma = _gamma.Span;
+        var beta = _beta.Span;
+        var sumDy = _sumDy.Span;
+        var sumDyCentred = _sumDyCentred.Span;
+        var activation = _activation;
+        var dz = activation is null ? outputGradient : InputGradient;   // what the sums and dx read: dL/d(γ·x̂ + β)
+        sumDy[first..end].Clear();
+        sumDyCentred[first..end].Clear();
+        for (int n = 0; n < batch; n++)
+        {
+            var x = input.Row(n);
+            var dzn = dz.Row(n);
+            if (activation is not null)
+            {
+                for (int c = first; c < end; c++)
+                    Normalise(x.Slice(c * _plane, _plane), mean[c], s[c] * gamma[c], beta[c], dzn.Slice(c * _plane, _plane));
+                var run = dzn[(first * _plane)..(end * _plane)];
+                activation.BackpropagateSlice(run, outputGradient.Row(n)[(first * _plane)..(end * _plane)], run);
+            }
+            for (int c = first; c < end; c++)
+            {
+                var dyc = dzn.Slice(c * _plane, _plane);
+                var (plain, centred) = Sums(dyc, x.Slice(c * _plane, _plane), mean[c]);
+                sumDy[c] += plain;
+                sumDyCentred[c] += centred;
+            }
+        }
         T count = T.CreateChecked((long)batch * _plane);
         for (int c = first; c < end; c++)
         {
-            int at = c * _plane;
-            T sumDy = T.Zero, sumDyCentred = T.Zero;
-            for (int n = 0; n < batch; n++)
-            {
-                var dyc = outputGradient.Row(n).Slice(at, _plane);
-                sumDy += TensorPrimitives.Sum<T>(dyc);
-                sumDyCentred += DotCentred(dyc, input.Row(n).Slice(at, _plane), mean[c]);
-            }
-            T sumDyXHat = sumDyCentred * s[c];
-            if (Bias is not null) Bias.Gradient.Span[c] += sumDy;
+            T sumDyXHat = sumDyCentred[c] * s[c];
+            if (Bias is not null) Bias.Gradient.Span[c] += sumDy[c];
             if (Weight is not null && !FrozenWeight) Weight.Gradient.Span[c] += sumDyXHat;
-            T scale = gamma[c] * s[c];
-            if (!_batchStatistics)
-            {
-                for (int n = 0; n < batch; n++) TensorPrimitives.Multiply(outputGradient.Row(n).Slice(at, _plane), scale, InputGradient.Row(n).Slice(at, _plane));
-                continue;
-            }
-            // dx = γ·s/M · (M·dy − Σ dy − x̂·Σ dy·x̂) = γ·s·dy − γ·s/M·Σ dy − (x − μ)·(s·γ·s/M·Σ dy·x̂)
-            T shift = scale / count * sumDy, slope = s[c] * (scale / count * sumDyXHat);
-            for (int n = 0; n < batch; n++)
-                InputGradientOf(outputGradient.Row(n).Slice(at, _plane), input.Row(n).Slice(at, _plane), mean[c], scale, shift, slope,
-                                InputGradient.Row(n).Slice(at, _plane));
+            // dx = γ·s/M · (M·dy − Σ dy − x̂·Σ dy·x̂) = γ·s·dy − γ·s/M·Σ dy − (x − μ)·(s·γ·s/M·Σ dy·x̂); in inference γ·s·dy.
+            T scale = s[c] * gamma[c];
+            (sumDy[c], sumDyCentred[c]) = _batchStatistics ? (scale / count * sumDy[c], s[c] * (scale / count * sumDyXHat)) : (T.Zero, T.Zero);
         }
+        for (int n = 0; n < batch; n++)   // sumDy now holds each channel's shift, sumDyCentred its slope
+            for (int c = first; c < end; c++)
+            {
+                int at = c * _plane;
+                var dx = InputGradient.Row(n).Slice(at, _plane);
+                if (_batchStatistics) InputGradientOf(dz.Row(n).Slice(at, _plane), input.Row(n).Slice(at, _plane), mean[c], s[c] * gamma[c], sumDy[c], sumDyCentred[c], dx);
+                else TensorPrimitives.Multiply(dz.Row(n).Slice(at, _plane), s[c] * gamma[c], dx);
+            }
     }
 
     // The channels split among the thread team; one per layer, so that a warm pass allocates nothing.
@@ -284,21 +334,64 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
         }
     }
 
-    // Σ dy·(x − μ), in a fixed order (vectors, then the tail): the same sums for any thread count.
-    private static T DotCentred(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, T mu)
+    // Σ x, in a fixed order (vectors, then the tail): the same sums for any thread count.
+    private static T Sum(ReadOnlySpan<T> x)
     {
         int i = 0;
         T sum = T.Zero;
-        if (Vector.IsHardwareAccelerated && dy.Length >= Vector<T>.Count)
+        if (Vector.IsHardwareAccelerated && x.Length >= Vector<T>.Count)
+        {
+            var acc = Vector<T>.Zero;
+            for (; i <= x.Length - Vector<T>.Count; i += Vector<T>.Count) acc += new Vector<T>(x[i..]);
+            sum = Vector.Sum(acc);
+        }
+        for (; i < x.Length; i++) sum += x[i];
+        return sum;
+    }
+
+    // Σ (x − μ)², in the same fixed order.
+    private static T SumOfCentredSquares(ReadOnlySpan<T> x, T mu)
+    {
+        int i = 0;
+        T sum = T.Zero;
+        if (Vector.IsHardwareAccelerated && x.Length >= Vector<T>.Count)
         {
             var acc = Vector<T>.Zero;
             var mv = new Vector<T>(mu);
-            for (; i <= dy.Length - Vector<T>.Count; i += Vector<T>.Count)
-                acc += new Vector<T>(dy[i..]) * (new Vector<T>(x[i..]) - mv);
+            for (; i <= x.Length - Vector<T>.Count; i += Vector<T>.Count)
+            {
+                var d = new Vector<T>(x[i..]) - mv;
+                acc += d * d;
+            }
             sum = Vector.Sum(acc);
         }
-        for (; i < dy.Length; i++) sum += dy[i] * (x[i] - mu);
+        for (; i < x.Length; i++) sum += (x[i] - mu) * (x[i] - mu);
         return sum;
+    }
+
+    // Σ dy and Σ dy·(x − μ) in one pass, in the same fixed order.
+    private static (T Plain, T Centred) Sums(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, T mu)
+    {
+        int i = 0;
+        T plain = T.Zero, centred = T.Zero;
+        if (Vector.IsHardwareAccelerated && dy.Length >= Vector<T>.Count)
+        {
+            Vector<T> accPlain = Vector<T>.Zero, accCentred = Vector<T>.Zero;
+            var mv = new Vector<T>(mu);
+            for (; i <= dy.Length - Vector<T>.Count; i += Vector<T>.Count)
+            {
+                var d = new Vector<T>(dy[i..]);
+                accPlain += d;
+                accCentred += d * (new Vector<T>(x[i..]) - mv);
+            }
+            (plain, centred) = (Vector.Sum(accPlain), Vector.Sum(accCentred));
+        }
+        for (; i < dy.Length; i++)
+        {
+            plain += dy[i];
+            centred += dy[i] * (x[i] - mu);
+        }
+        return (plain, centred);
     }
 
     // dx = scale·dy − shift − (x − μ)·slope.
