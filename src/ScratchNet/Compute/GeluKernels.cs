@@ -145,7 +145,7 @@ internal static class GeluKernels
     /// <summary>
     /// <see cref="Forward{T}"/> over one span on the calling thread, in place when <paramref name="y"/> is <paramref name="x"/>:
     /// each element bit for bit as the parallel pass computes it, for a layer that applies GELU inside a pass of its own
-    /// over small slices (<see cref="BatchNorm2d{T}"/>'s output planes).
+    /// over slices of a tensor (<see cref="BatchNorm2d{T}"/>'s runs of output planes).
     /// </summary>
     public static unsafe void ForwardSpan<T>(GeluApproximation approximate, ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {

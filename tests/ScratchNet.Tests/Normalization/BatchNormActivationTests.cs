@@ -121,3 +121,46 @@ public class BatchNormActivationTests
         Assert.True(predicted.Span.SequenceEqual(output.Span), "a built network's predictions differ from its layers run apart");
     }
 }
+
+/// <summary>Batch norm's per-plane vector kernels against their plain loops, over every tail of two vectors and more.</summary>
+public class BatchNormPlaneKernelTests
+{
+    [Fact]
+    public void ThePlaneKernelsMatchTheirScalarFormsOverEveryTail()
+    {
+        Check<float>(1e-6);
+        Check<double>(1e-14);
+    }
+
+    private static void Check<T>(double tolerance) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Rng(31);
+        T mu = T.CreateChecked(0.4), scale = T.CreateChecked(1.7), beta = T.CreateChecked(-0.2);
+        for (int length = 0; length <= 2 * Vector<T>.Count + 3; length++)
+        {
+            var x = new T[length];
+            var dy = new T[length];
+            for (int i = 0; i < length; i++) (x[i], dy[i]) = (T.CreateChecked(rng.NextNormal() + 0.5), T.CreateChecked(rng.NextNormal()));
+            var z = new T[length];
+            BatchNorm2d<T>.Normalise(x, mu, scale, beta, z);
+            T sum = T.Zero, squares = T.Zero, plain = T.Zero, centred = T.Zero;
+            for (int i = 0; i < length; i++)
+            {
+                Assert.Equal((x[i] - mu) * scale + beta, z[i]);   // each element rounded as the plain loop rounds it
+                sum += x[i];
+                squares += (x[i] - mu) * (x[i] - mu);
+                plain += dy[i];
+                centred += dy[i] * (x[i] - mu);
+            }
+            var (vectorPlain, vectorCentred) = BatchNorm2d<T>.Sums(dy, x, mu);
+            Close(sum, BatchNorm2d<T>.Sum(x), length, "Σ x");
+            Close(squares, BatchNorm2d<T>.SumOfCentredSquares(x, mu), length, "Σ (x − μ)²");
+            Close(plain, vectorPlain, length, "Σ dy");
+            Close(centred, vectorCentred, length, "Σ dy·(x − μ)");
+        }
+
+        void Close(T expected, T actual, int length, string what) =>
+            Assert.True(double.Abs(double.CreateChecked(expected - actual)) <= tolerance * (1 + length),
+                $"{typeof(T).Name} length {length}: {what} {actual}, the plain loop {expected}");
+    }
+}

@@ -17,9 +17,9 @@ namespace ScratchNet.Layers;
 /// The backward recomputes x̂ from the input (kept by reference; layers never write their inputs) and the forward's μ and s,
 /// as PyTorch does, instead of keeping an x̂ tensor the size of the input from forward to backward.
 /// In a network, the layer applies an element-wise activation that follows it (GELU, ReLU: <see cref="TakeActivation"/>) to
-/// each output plane while it is in cache, and the activation hands its input on: y = f(z), z = γ·s·(x − μ) + β. The
-/// backward pass then recomputes z from x the same way, turns dy into dz = dy·f′(z) plane by plane in the input-gradient
-/// buffer, and goes on from dz as above. Every value is the one the two layers compute apart, bit for bit; the pair
+/// each sample's run of output planes while it is in cache, and the activation hands its input on: y = f(z),
+/// z = γ·s·(x − μ) + β. The backward pass then recomputes z from x the same way, turns dy into dz = dy·f′(z) sample by
+/// sample in the input-gradient buffer, and goes on from dz as above. Every value is the one the two layers compute apart, bit for bit; the pair
 /// saves the activation's pass in each direction and the tensor of z that the activation's backward would read.
 /// </remarks>
 public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -233,7 +233,7 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
 
     // z = γ·s·(x − μ) + β as (x − μ), then ·(s·γ) (one rounding fewer than x̂ first, γ· after), then + β, each rounded (no
     // fused multiply-add): the forward pass and the backward pass's recomputation of z round alike.
-    private static void Normalise(ReadOnlySpan<T> x, T mean, T scale, T beta, Span<T> z)
+    internal static void Normalise(ReadOnlySpan<T> x, T mean, T scale, T beta, Span<T> z)
     {
         int i = 0;
         if (Vector.IsHardwareAccelerated)
@@ -335,7 +335,7 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
     }
 
     // Σ x, in a fixed order (vectors, then the tail): the same sums for any thread count.
-    private static T Sum(ReadOnlySpan<T> x)
+    internal static T Sum(ReadOnlySpan<T> x)
     {
         int i = 0;
         T sum = T.Zero;
@@ -350,7 +350,7 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
     }
 
     // Σ (x − μ)², in the same fixed order.
-    private static T SumOfCentredSquares(ReadOnlySpan<T> x, T mu)
+    internal static T SumOfCentredSquares(ReadOnlySpan<T> x, T mu)
     {
         int i = 0;
         T sum = T.Zero;
@@ -370,7 +370,7 @@ public sealed class BatchNorm2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
     }
 
     // Σ dy and Σ dy·(x − μ) in one pass, in the same fixed order.
-    private static (T Plain, T Centred) Sums(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, T mu)
+    internal static (T Plain, T Centred) Sums(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, T mu)
     {
         int i = 0;
         T plain = T.Zero, centred = T.Zero;
