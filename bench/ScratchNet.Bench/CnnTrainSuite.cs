@@ -86,9 +86,11 @@ internal static class CnnTrainSuite
 
     /// <summary>
     /// Inside the child process: builds the recipe's network (He-normal weights, its inits aside: they do not change
-    /// the work), times its training step on random CIFAR-shaped data and prints one JSON object.
+    /// the work), times its training step on random CIFAR-shaped data and prints one JSON object. With
+    /// <paramref name="afterFreezes"/>, the parameters of the entries with <c>freeze_after_epochs</c> are frozen, as in the
+    /// epochs after it (the whitening bias: the step then does not run backward through the layers before the first that learns).
     /// </summary>
-    public static int Child(string configPath, int batch, int threads, double seconds)
+    public static int Child(string configPath, int batch, int threads, double seconds, bool afterFreezes = false)
     {
         Compute.Threading.ThreadCount = threads;
         using var config = JsonDocument.Parse(File.ReadAllText(configPath));
@@ -102,6 +104,16 @@ internal static class CnnTrainSuite
         foreach (var conv in net.Layers.OfType<Conv2d<float>>().Where(c => c.FrozenWeight))
             Initializers.Fill(conv.Weight.Value.Span, Init.HeNormal, conv.Weight.Shape.Size / conv.OutChannels, conv.OutChannels, rng);
         net.Build();
+        if (afterFreezes)
+        {
+            int index = 0;
+            foreach (var entry in root.GetProperty("network").EnumerateArray())
+            {
+                if (entry.TryGetProperty("freeze_after_epochs", out _))
+                    foreach (var p in net.Layers[index].Parameters) p.Frozen = true;
+                index++;
+            }
+        }
         net.LabelSmoothing = root.TryGetProperty("label_smoothing", out var smoothing) ? smoothing.GetDouble() : 0;
         net.Optimizer = new SgdMomentum<float>(root.GetProperty("lr").GetDouble(), root.GetProperty("momentum").GetDouble(), nesterov: true,
             root.GetProperty("weight_decay").GetDouble());

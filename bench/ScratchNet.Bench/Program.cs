@@ -21,9 +21,12 @@ if (args.Length > 0 && args[0] == "mpi")
 if (args.Length > 0 && args[0] == "mpi-ranks") return MpiSuite.Ranks();   // inside each rank of bench mpi's job
 if (args.Length == 4 && args[0] == "cnn-layers")   // CONFIG BATCH THREADS: each layer's forward and backward milliseconds
     return CnnTrainSuite.Layers(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
-if (args.Length == 5 && args[0] == "cnn-child")   // inside bench cnn's child process: CONFIG BATCH THREADS SECONDS
+// Inside bench cnn's child process: CONFIG BATCH THREADS SECONDS; by hand, "after-freezes" last times the step of the
+// epochs after the config's freeze_after_epochs (those layers' parameters frozen).
+if (args.Length is 5 or 6 && args[0] == "cnn-child" && (args.Length == 5 || args[5] == "after-freezes"))
     return CnnTrainSuite.Child(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture),
-        int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture), double.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture));
+        int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture), double.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture),
+        afterFreezes: args.Length == 6);
 const string usage = "usage: ScratchNet.Bench gemm|peak|train|cnn|memory|augment|conv|all [--threads N] [--batch B (conv: default 512; cnn: default the recipe's)] [--shape ROLE (conv: e.g. \"block 3 conv 2\")]  |  ScratchNet.Bench mpi [--data-dir DIR]  |  ScratchNet.Bench gpu [--device cuda|simulator] [--peer FILE]";
 if (args.Any(a => a is "--help" or "-h" or "-?"))
 {

@@ -29,27 +29,33 @@ public sealed class GradientTape<T> where T : unmanaged, IFloatingPointIeee754<T
     /// <summary>As <see cref="Backward"/>, telling <paramref name="afterLayer"/> the index of each recorded layer as soon as its backward is done (its parameter gradients are then final).</summary>
     public Matrix<T> BackwardLayerByLayer(Matrix<T> outputGradient, Action<int>? afterLayer) => BackwardLayerByLayer(outputGradient, afterLayer, needInputGradient: true)!;
 
-    /// <summary>As <see cref="BackwardLayerByLayer(Matrix{T}, Action{int}?)"/>; without <paramref name="needInputGradient"/> the first layer may skip its input gradient (then null).</summary>
-    internal Matrix<T>? BackwardLayerByLayer(Matrix<T> outputGradient, Action<int>? afterLayer, bool needInputGradient)
+    /// <summary>
+    /// As <see cref="BackwardLayerByLayer(Matrix{T}, Action{int}?)"/>, down to the recorded layer <paramref name="first"/>:
+    /// without <paramref name="needInputGradient"/> that layer may skip its input gradient (then null), and the layers
+    /// before it do not run backward at all (a training step whose first layers hold only frozen parameters).
+    /// </summary>
+    internal Matrix<T>? BackwardLayerByLayer(Matrix<T> outputGradient, Action<int>? afterLayer, bool needInputGradient, int first = 0)
     {
+        if (needInputGradient && first > 0) throw new ArgumentOutOfRangeException(nameof(first), first, "An input gradient needs every layer's backward pass.");
         Matrix<T>? gradient = outputGradient;
-        for (int i = _recorded.Count - 1; i >= 0; i--)
+        for (int i = _recorded.Count - 1; i >= first; i--)
         {
-            gradient = _recorded[i].Backward(gradient!, needInputGradient: i > 0 || needInputGradient);
+            gradient = _recorded[i].Backward(gradient!, needInputGradient: i > first || needInputGradient);
             afterLayer?.Invoke(i);
         }
-        return gradient;
+        return first == 0 ? gradient : null;
     }
 
     /// <summary>
     /// Back-propagates as <see cref="Backward"/> does, each layer taking its SGD step as soon as its
-    /// gradients are known; the first layer's input gradient, which nothing needs, is not computed.
+    /// gradients are known, down to the recorded layer <paramref name="first"/>, whose input gradient, which nothing
+    /// needs, is not computed; the layers before it do not run backward.
     /// </summary>
-    internal void BackwardAndStep(Matrix<T> outputGradient, SgdStep<T> step)
+    internal void BackwardAndStep(Matrix<T> outputGradient, SgdStep<T> step, int first = 0)
     {
         Matrix<T>? gradient = outputGradient;
-        for (int i = _recorded.Count - 1; i >= 0; i--)
-            gradient = _recorded[i].BackwardAndStep(gradient!, step, needInputGradient: i > 0);
+        for (int i = _recorded.Count - 1; i >= first; i--)
+            gradient = _recorded[i].BackwardAndStep(gradient!, step, needInputGradient: i > first);
     }
 
     /// <summary>Forgets the recorded layers, ready for the next step.</summary>

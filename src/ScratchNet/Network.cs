@@ -461,9 +461,11 @@ public sealed partial class Network<T> where T : unmanaged, IFloatingPointIeee75
         {
             loss = _loss.Forward(ForwardToLoss(x, _tape), y);
             // Each layer's penalty gradient is added as its backward ends (the same sums as adding all of them after).
-            inputGradient = _tape.BackwardLayerByLayer(_loss.Backward(), _layerDone, needInputGradient);
             int recorded = _tape.Recorded.Count;
-            _regularization.AddGradient(_parameters, _firstParameter[recorded], _parameters.Count);   // layers not run backward (none today)
+            int first = needInputGradient ? 0 : Math.Min(FirstLearningLayer(), recorded);
+            inputGradient = _tape.BackwardLayerByLayer(_loss.Backward(), _layerDone, needInputGradient, first);
+            for (int i = first - 1; i >= 0; i--) LayerDone(i);   // not run backward: their frozen parameters' gradients are the penalty's alone
+            _regularization.AddGradient(_parameters, _firstParameter[recorded], _parameters.Count);   // layers not recorded (a softmax the loss fuses)
             if (_firstGradient[^1] > _firstGradient[recorded]) gradientsReady?.Invoke(_firstGradient[recorded], _firstGradient[^1] - _firstGradient[recorded]);
         }
         finally
@@ -472,6 +474,18 @@ public sealed partial class Network<T> where T : unmanaged, IFloatingPointIeee75
             _gradientsReady = null;
         }
         return loss + _regularization.Penalty(_parameters);
+    }
+
+    // The first layer that holds a parameter (its children's included) that is not frozen; the layer count when none.
+    // A training step reads no dL/dx, so its backward pass stops there: the layers before it lead only to frozen
+    // parameters, as autograd leaves out what requires no gradient. In airbench's recipes, once the whitening
+    // convolution's bias is frozen, that skips the GELU after it and the next convolution's backward-data pass.
+    private int FirstLearningLayer()
+    {
+        for (int i = 0; i < _layers.Count; i++)
+            for (int p = _firstParameter[i]; p < _firstParameter[i + 1]; p++)
+                if (!_parameters[p].Frozen) return i;
+        return _layers.Count;
     }
 
     // After layer i's backward: its parameters' gradients are final but for the penalty.
@@ -514,7 +528,9 @@ public sealed partial class Network<T> where T : unmanaged, IFloatingPointIeee75
         {
             loss = _loss.Forward(ForwardToLoss(x, _tape), y);
             _step.Begin(sgd.LearningRate, RegularizationFactor, mayDefer: DeferSteps);
-            _tape.BackwardAndStep(_loss.Backward(), _step);
+            int first = Math.Min(FirstLearningLayer(), _tape.Recorded.Count);
+            _tape.BackwardAndStep(_loss.Backward(), _step, first);
+            for (int p = 0; p < _firstParameter[first]; p++) _step.Apply(_parameters[p]);   // all frozen: counted in the penalty, left as they are
         }
         finally { SetTraining(wasTraining); }
         if (!DeferSteps) FinishDeferredSteps();

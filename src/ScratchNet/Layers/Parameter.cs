@@ -79,7 +79,9 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>
     /// Whether training leaves this parameter as it is, PyTorch's <c>requires_grad = False</c> on a parameter an
     /// optimiser holds: every optimiser skips it (no step, no weight decay, no momentum or moment update) and gradient
-    /// clipping leaves its gradient out of the norm. Its gradient is still computed. False by default; a trainer's
+    /// clipping leaves its gradient out of the norm. <see cref="Network{T}.ComputeGradients"/> still computes its gradient; a
+    /// training step does not run backward through the layers before the first that holds a parameter that is not frozen
+    /// (their frozen parameters' gradients are then the penalty's alone), as autograd skips them. False by default; a trainer's
     /// <see cref="Training.Trainer{T}.EpochStarting"/> can set it for a part of a run (airbench trains its whitening bias
     /// for the first three epochs only). Adam's bias correction counts the optimiser's steps, not this parameter's, so a
     /// parameter unfrozen again resumes with the optimiser's correction (torch counts per parameter).

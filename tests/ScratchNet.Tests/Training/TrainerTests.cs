@@ -211,7 +211,8 @@ public class TrainerTests
         return (new Trainer<double>(net, x, y, seed: 3), probe);
     }
 
-    // Identity layer that records column 0 of each batch it back-propagates.
+    // Identity layer that records column 0 of each batch it runs forward in training mode. (Not in its backward pass: a
+    // training step runs no backward through a first layer without parameters.)
     private sealed class ProbeLayer(int size) : Layer<double>(size, size)
     {
         private Matrix<double>? _input;
@@ -222,12 +223,12 @@ public class TrainerTests
 
         protected override Matrix<double>? LastOutput => _input;
 
-        protected override Matrix<double> ForwardCore(Matrix<double> input) => _input = input;
-
-        protected override Matrix<double> BackwardCore(Matrix<double> outputGradient)
+        protected override Matrix<double> ForwardCore(Matrix<double> input)
         {
-            TrainingBatches.Add([.. Enumerable.Range(0, _input!.Rows).Select(r => _input[r, 0])]);
-            return outputGradient;
+            if (Training) TrainingBatches.Add([.. Enumerable.Range(0, input.Rows).Select(r => input[r, 0])]);
+            return _input = input;
         }
+
+        protected override Matrix<double> BackwardCore(Matrix<double> outputGradient) => outputGradient;
     }
 }
