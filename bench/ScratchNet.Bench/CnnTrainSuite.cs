@@ -147,14 +147,17 @@ internal static class CnnTrainSuite
 
     /// <summary>
     /// <c>bench cnn-layers CONFIG BATCH THREADS</c>: milliseconds of each layer's forward and backward in the recipe's
-    /// network at the batch (training mode, random upstream gradients), to see where a step's time goes.
+    /// network at the batch (training mode, random upstream gradients), to see where a step's time goes. With
+    /// <paramref name="paired"/> the layers are paired as a built network pairs them (a batch norm applies the activation
+    /// after it, whose row then reads about 0); without, each layer computes only its own function.
     /// </summary>
-    public static int Layers(string configPath, int batch, int threads)
+    public static int Layers(string configPath, int batch, int threads, bool paired = false)
     {
         Compute.Threading.ThreadCount = threads;
         using var config = JsonDocument.Parse(File.ReadAllText(configPath));
         var shape = new Shape(3, 32, 32);
         var layers = LayerSettings.ReadChain<float>(config.RootElement.GetProperty("network"), shape, "network", what => new InvalidDataException(what));
+        if (paired) Network<float>.PairActivations(layers);
         var rng = new Rng(3);
         var x = new Matrix<float>(batch, shape.Size);
         foreach (ref float v in x.Span) v = (float)rng.NextNormal();

@@ -19,8 +19,10 @@ if (args.Length > 0 && args[0] == "mpi")
     return MpiSuite.Run(at >= 0 && at + 1 < args.Length ? args[at + 1] : null);
 }
 if (args.Length > 0 && args[0] == "mpi-ranks") return MpiSuite.Ranks();   // inside each rank of bench mpi's job
-if (args.Length == 4 && args[0] == "cnn-layers")   // CONFIG BATCH THREADS: each layer's forward and backward milliseconds
-    return CnnTrainSuite.Layers(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
+// CONFIG BATCH THREADS [paired]: each layer's forward and backward milliseconds (paired: as a built network pairs them)
+if (args.Length is 4 or 5 && args[0] == "cnn-layers" && (args.Length == 4 || args[4] == "paired"))
+    return CnnTrainSuite.Layers(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture),
+        paired: args.Length == 5);
 // Inside bench cnn's child process: CONFIG BATCH THREADS SECONDS; by hand, "after-freezes" last times the step of the
 // epochs after the config's freeze_after_epochs (those layers' parameters frozen).
 if (args.Length is 5 or 6 && args[0] == "cnn-child" && (args.Length == 5 || args[5] == "after-freezes"))

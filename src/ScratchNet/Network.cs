@@ -278,13 +278,19 @@ public sealed partial class Network<T> where T : unmanaged, IFloatingPointIeee75
         _built = true;
     }
 
-    // A layer that can apply the activation after it in its own pass (batch norm: GELU, ReLU) takes it, and the activation
-    // hands its input and gradient on: one pass over the tensor fewer in each direction, and one buffer fewer. The values
-    // are those of the two layers apart, bit for bit. Before ShareBuffers: the flags it reads change.
-    private void HandActivationsToLayersBefore()
+    // Before ShareBuffers: the flags it reads change.
+    private void HandActivationsToLayersBefore() => PairActivations(_layers);
+
+    /// <summary>
+    /// Lets each layer of <paramref name="chain"/> that can apply the activation after it in its own pass (batch norm: GELU,
+    /// ReLU) take it; the activation then hands its input and gradient on. One pass over the tensor fewer in each
+    /// direction, and one buffer fewer; the values are those of the two layers apart, bit for bit. A network does this
+    /// when it builds (the bench's per-layer timing too, to time the pairs as a step runs them).
+    /// </summary>
+    internal static void PairActivations(IReadOnlyList<Layer<T>> chain)
     {
-        for (int i = 0; i + 1 < _layers.Count; i++)
-            if (_layers[i + 1] is Activation<T> { AppliedByLayerBefore: false } activation && _layers[i].TakeActivation(activation))
+        for (int i = 0; i + 1 < chain.Count; i++)
+            if (chain[i + 1] is Activation<T> { AppliedByLayerBefore: false } activation && chain[i].TakeActivation(activation))
                 activation.HandToLayerBefore();
     }
 
